@@ -1,0 +1,36 @@
+# Two commands for a newcomer: `make run` (whole pipeline on sample data) and `make test`.
+# Both create .venv and install the project when needed; nothing else is required.
+VENV      ?= .venv
+PYTHON    ?= python3
+CUSTOMERS ?= 5000
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.installed
+DATA_DIR  := $(or $(CDP_DATA_DIR),data)
+
+.PHONY: setup run test dev lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	@if [ -z "$$(find '$(DATA_DIR)/landing' -type f 2>/dev/null | head -n 1)" ]; then \
+		$(BIN)/cdp generate --customers $(CUSTOMERS); \
+	else \
+		echo "Landing folder $(DATA_DIR)/landing has files: not generating sample data."; \
+	fi
+	$(BIN)/cdp run
+
+test: setup
+	$(BIN)/ruff check orchestration tests
+	$(BIN)/ruff format --check orchestration tests
+	$(BIN)/pytest
+
+dev: setup
+	$(BIN)/cdp dev
+
+clean:
+	rm -rf '$(DATA_DIR)/warehouse' '$(DATA_DIR)/quarantine' '$(DATA_DIR)/serving' '$(DATA_DIR)/dagster' '$(DATA_DIR)/tmp'

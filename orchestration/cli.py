@@ -1,0 +1,148 @@
+"""``cdp``: the command line of the customer data platform.
+
+- ``cdp generate``: write realistic sample exports (and their ground truth) into the landing folder;
+- ``cdp run``: materialize every asset in-process through Dagster, with progress, and record the run
+  in the local instance so it shows in the UI;
+- ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestration.settings import REPO_ROOT, get_settings
+
+app = typer.Typer(help="Omnichannel customer data platform pipeline.", no_args_is_help=True)
+
+
+@app.command()
+def generate(
+    customers: Annotated[int, typer.Option(help="Number of persons (customers) to simulate.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed and options, same files.")] = 42,
+    days: Annotated[int, typer.Option(help="Length of the simulated period, in days.")] = 365,
+    end_date: Annotated[
+        str, typer.Option(help="Last simulated day (YYYY-MM-DD); fixed by default for determinism.")
+    ] = "2026-10-31",
+    messiness: Annotated[
+        float, typer.Option(help="Scale of identity noise: 0 clean, 1 default, 2 twice as messy.")
+    ] = 1.0,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Landing folder to write into [default: $CDP_DATA_DIR/landing]."),
+    ] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="Ground-truth folder [default: truth/ beside the landing folder]."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Empty the landing and truth folders first.")] = False,
+) -> None:
+    """Generate sample exports of a French kitchenware retailer, with ground truth."""
+    from orchestration.generate import generate as run_generation
+
+    settings = get_settings()
+    landing = (out or settings.landing_dir).resolve()
+    truth_dir = (truth or landing.parent / "truth").resolve()
+    if landing.exists() and any(landing.rglob("*.*")):
+        if not force:
+            typer.echo(f"{landing} already holds files; use --force to replace them.", err=True)
+            raise typer.Exit(2)
+        shutil.rmtree(landing)
+        shutil.rmtree(truth_dir, ignore_errors=True)
+    typer.echo(f"Generating {customers:,} customers over {days} days (seed {seed}) into {landing}")
+    stats = run_generation(
+        landing,
+        truth_dir,
+        customers=customers,
+        seed=seed,
+        days=days,
+        end_date=date.fromisoformat(end_date),
+        messiness=messiness,
+        progress=True,
+    )
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    typer.echo(
+        f"Done in {stats.seconds:.1f} s (peak RSS {peak_mb:.0f} MB): {stats.persons:,} persons in "
+        f"{stats.households:,} households, {stats.identity_records:,} identity records, "
+        f"{stats.journey_events:,} journey events."
+    )
+    for table, rows in sorted(stats.rows.items()):
+        typer.echo(f"  {table:<24} {rows:>12,} rows")
+    typer.echo(f"Ground truth in {truth_dir}")
+
+
+@app.command()
+def run(
+    job: Annotated[
+        str, typer.Option(help="Job to run: full_pipeline or ingest_landing_files.")
+    ] = "full_pipeline",
+) -> None:
+    """Materialize every asset in-process (what `make run` does after setup)."""
+    from orchestration.definitions import defs
+    from orchestration.instance import ensure_instance
+
+    settings = get_settings()
+    instance = ensure_instance(settings)
+    typer.echo(f"Running job {job} on {settings.warehouse_path}")
+    started = time.monotonic()
+    result = defs.resolve_job_def(job).execute_in_process(
+        instance=instance,
+        run_config={"loggers": {"progress": {}}},
+        tags={"cdp/warehouse": "write", "cdp/launched_by": "cdp run"},
+        raise_on_error=False,
+    )
+    elapsed = time.monotonic() - started
+    failed_checks = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
+    ]
+    errors = [c for c in failed_checks if c.severity.value == "ERROR"]
+    typer.echo("")
+    for check in failed_checks:
+        name = f"{check.asset_key.to_user_string()}:{check.check_name}"
+        typer.echo(f"check failed ({check.severity.value}): {name}", err=True)
+    if not result.success or errors:
+        typer.echo(f"Run {result.run_id} FAILED after {elapsed:.0f} s.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Run {result.run_id} succeeded in {elapsed:.0f} s.")
+    typer.echo(f"  warehouse : {settings.warehouse_path}")
+    typer.echo(
+        f"  quarantine: raw.quarantine_rows, raw.load_log (status = 'quarantined'), {settings.quarantine_dir}"
+    )
+    typer.echo(f"  serving   : {settings.serving_dir}")
+    typer.echo("  Dagster UI: `make dev`, then open http://127.0.0.1:3000 (this run is in its history)")
+
+
+@app.command()
+def dev(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
+    """Start the Dagster UI and daemon (sensor, schedule, run queue) on workspace.yaml."""
+    from orchestration.instance import ensure_instance
+
+    ensure_instance(get_settings())
+    dagster = Path(sys.executable).parent / "dagster"
+    os.execv(
+        str(dagster),
+        [
+            str(dagster),
+            "dev",
+            "-w",
+            str(REPO_ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,27 @@
+"""The Dagster code location: gathers each folder's definitions and the shared resources."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs import automation, crm, ecommerce, pos, survey
+from orchestration.defs.resources import build_resources
+from orchestration.progress import progress_logger
+
+
+def build_definitions() -> dg.Definitions:
+    return dg.Definitions.merge(
+        pos.defs,
+        ecommerce.defs,
+        crm.defs,
+        survey.defs,
+        automation.defs,
+        dg.Definitions(
+            resources=build_resources(),
+            executor=dg.in_process_executor,
+            loggers={"console": dg.colored_console_logger, "progress": progress_logger},
+        ),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,198 @@
+"""Raw layer assets: one Dagster asset per export table, plus a blocking reconciliation check.
+
+Each source folder (``defs/pos``, ``defs/ecommerce``, ...) calls ``raw_defs`` with its export
+tables, so adding an export table is adding an ``ExportTable`` to ``orchestration/exports``.
+"""
+
+import dagster as dg
+
+from orchestration.defs.resources import WarehouseResource
+from orchestration.exports.spec import ExportTable
+from orchestration.ingest.loader import SQL_TYPES, ensure_raw_schema, load_table
+from orchestration.settings import get_settings
+
+OWNERS = ["team:data-engineering"]
+PREVIEW_ROWS = 5
+
+
+def raw_asset_key(spec: ExportTable) -> dg.AssetKey:
+    return dg.AssetKey(["raw", spec.table])
+
+
+def _column_schema(spec: ExportTable) -> dg.TableSchema:
+    columns = [
+        dg.TableColumn(
+            c.name,
+            SQL_TYPES[c.type],
+            description=c.description or None,
+            constraints=dg.TableColumnConstraints(nullable=not c.required),
+            tags={"pii": ""} if c.pii else {},
+        )
+        for c in spec.columns
+    ]
+    columns += [
+        dg.TableColumn("_source_file", "varchar", description="Landing file, relative to landing/."),
+        dg.TableColumn("_source_line", "bigint", description="Line where the record starts."),
+        dg.TableColumn("_file_sha256", "varchar", description="SHA-256 of the landing file."),
+        dg.TableColumn("_loaded_at", "timestamptz", description="When the file was loaded."),
+        dg.TableColumn("_extra_columns", "json", description="Columns not in the spec (drift)."),
+    ]
+    return dg.TableSchema(columns=columns)
+
+
+def _preview(con, spec: ExportTable) -> str:
+    """A few loaded rows as Markdown, with PII columns masked."""
+    shown = [c for c in spec.columns][:10]
+    select = ", ".join(
+        f"""case when "{c.name}" is null then null else '•••' end""" if c.pii else f'"{c.name}"'
+        for c in shown
+    )
+    rows = con.execute(
+        f"select {select}, _source_file, _source_line from raw.{spec.table} "
+        f"order by _loaded_at desc, _source_file, _source_line limit {PREVIEW_ROWS}"
+    ).fetchall()
+    header = [c.name for c in shown] + ["_source_file", "_source_line"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = ["" if v is None else str(v).replace("|", "\\|").replace("\n", " ")[:40] for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
+    fmt_kind = "csv" if spec.format.kind == "csv" else "json"
+
+    @dg.asset(
+        key=raw_asset_key(spec),
+        group_name=spec.source,
+        kinds={"duckdb", fmt_kind},
+        owners=OWNERS,
+        tags={"layer": "raw", "source": spec.source},
+        description=(
+            f"{spec.description}\n\nLoaded from `landing/{spec.source}/{spec.pattern}` "
+            f"({spec.format.describe()}) into `raw.{spec.table}`, with lineage columns. Rows "
+            "that cannot be read go to `raw.quarantine_rows`; unreadable files are recorded in "
+            "`raw.load_log` with status `quarantined`."
+        ),
+        metadata={
+            "dagster/table_name": f"raw.{spec.table}",
+            "dagster/column_schema": _column_schema(spec),
+            "landing_pattern": f"landing/{spec.source}/{spec.pattern}",
+            "key": ", ".join(spec.key),
+        },
+    )
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        settings = get_settings()
+        with warehouse.get_connection() as con:
+            result = load_table(
+                con,
+                spec,
+                settings.landing_dir,
+                settings.quarantine_dir,
+                run_id=context.run.run_id,
+                log=context.log.info,
+            )
+            for f in result.files:
+                if f.status == "quarantined":
+                    context.log.error(f"File quarantined: {f.error}")
+                elif f.rows_quarantined:
+                    context.log.warning(
+                        f"{f.file}: {f.rows_quarantined} of {f.rows_read} rows quarantined "
+                        "(see raw.quarantine_rows)"
+                    )
+            total = con.execute(f"select count(*) from raw.{spec.table}").fetchall()[0][0]
+            preview = _preview(con, spec)
+        drift = sorted({c for f in result.files for c in f.drift_columns})
+        quarantined_files = [f.error for f in result.files if f.status == "quarantined"]
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": total,
+                "rows_read": result.rows_read,
+                "rows_loaded": result.rows_loaded,
+                "rows_quarantined": result.rows_quarantined,
+                "files_loaded": result.count("loaded"),
+                "files_skipped": result.count("skipped"),
+                "files_quarantined": result.count("quarantined"),
+                "quarantined_files": dg.MetadataValue.md(
+                    "\n".join(f"- {e}" for e in quarantined_files) or "none"
+                ),
+                "schema_drift_columns": dg.MetadataValue.json(drift),
+                "preview": dg.MetadataValue.md(preview),
+            }
+        )
+
+    return _asset
+
+
+def build_reconciliation_check(spec: ExportTable) -> dg.AssetChecksDefinition:
+    """Per file: rows read = rows in the raw table + rows in quarantine, from the tables themselves."""
+
+    @dg.asset_check(
+        asset=raw_asset_key(spec),
+        name="rows_reconcile",
+        blocking=True,
+        description=(
+            "For every loaded file, rows read (load log) = rows present in the raw table + rows "
+            "present in quarantine. A failure means data was lost or duplicated."
+        ),
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.get_connection() as con:
+            ensure_raw_schema(con, spec)
+            bad = con.execute(
+                f"""
+                with loaded as (
+                    select _file_sha256 as sha, count(*) as n from raw.{spec.table} group by all
+                ),
+                quarantined as (
+                    select file_sha256 as sha, count(*) as n from raw.quarantine_rows
+                    where table_name = ? group by all
+                ),
+                log as (
+                    select file_path, file_sha256 as sha, status, rows_read, rows_loaded,
+                           rows_quarantined
+                    from raw.load_log where table_name = ?
+                )
+                select log.file_path, log.rows_read, coalesce(loaded.n, 0) as in_table,
+                       case when log.status = 'quarantined' then log.rows_quarantined
+                            else coalesce(quarantined.n, 0) end as in_quarantine
+                from log
+                left join loaded using (sha)
+                left join quarantined using (sha)
+                where log.rows_read <> coalesce(loaded.n, 0) + case when log.status = 'quarantined'
+                      then log.rows_quarantined else coalesce(quarantined.n, 0) end
+                   or log.rows_loaded <> coalesce(loaded.n, 0)
+                """,
+                [spec.table, spec.table],
+            ).fetchall()
+            files = con.execute(
+                "select count(*), coalesce(sum(rows_read), 0) from raw.load_log where table_name = ?",
+                [spec.table],
+            ).fetchall()[0]
+        return dg.AssetCheckResult(
+            passed=not bad,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=(
+                f"{files[0]} files, {files[1]} rows read: all reconcile"
+                if not bad
+                else f"{len(bad)} files do not reconcile"
+            ),
+            metadata={
+                "files_checked": files[0],
+                "rows_read": files[1],
+                "mismatches": dg.MetadataValue.md(
+                    "\n".join(f"- {f}: read {r}, in table {t}, in quarantine {q}" for f, r, t, q in bad)
+                    or "none"
+                ),
+            },
+        )
+
+    return _check
+
+
+def raw_defs(tables: tuple[ExportTable, ...]) -> dg.Definitions:
+    """Assets and checks for one source system's export tables."""
+    return dg.Definitions(
+        assets=[build_raw_asset(t) for t in tables],
+        asset_checks=[build_reconciliation_check(t) for t in tables],
+    )

@@ -1,0 +1,87 @@
+"""The contract between source systems and the raw layer: how each export file looks.
+
+One ``ExportTable`` per raw table. The ingestion code reads files with these specs, the sample-data
+generator writes files with them, and the README's format reference is generated from them, so the
+three can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["varchar", "integer", "decimal", "date", "timestamp", "timestamptz", "boolean"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an export, named as it appears in the file header (case-insensitive)."""
+
+    name: str
+    type: ColumnType = "varchar"
+    required: bool = False
+    description: str = ""
+    pii: bool = False
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """Delimited text. Encodings other than UTF-8 are transcoded before DuckDB reads the file."""
+
+    delimiter: str = ","
+    encoding: Literal["utf-8", "cp1252"] = "utf-8"
+    decimal_comma: bool = False
+    date_format: str = "%Y-%m-%d"
+    # None means ISO 8601 (with or without offset), parsed by DuckDB's own cast.
+    timestamp_format: str | None = None
+    kind: Literal["csv"] = "csv"
+
+    def describe(self) -> str:
+        parts = [
+            f"CSV, `{self.delimiter}`-separated, {self.encoding}",
+            'header row, `"` quotes (doubled to escape)',
+            "decimal comma" if self.decimal_comma else "decimal point",
+            f"dates `{self.date_format}`",
+            f"timestamps `{self.timestamp_format}`" if self.timestamp_format else "ISO 8601 timestamps",
+        ]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class NdjsonFormat:
+    """One JSON object per line, UTF-8. Keys are the column names."""
+
+    date_format: str = "%Y-%m-%d"
+    timestamp_format: str | None = None
+    decimal_comma: bool = False
+    encoding: Literal["utf-8"] = "utf-8"
+    kind: Literal["ndjson"] = "ndjson"
+
+    def describe(self) -> str:
+        return "NDJSON (one object per line), UTF-8, ISO 8601 timestamps"
+
+
+@dataclass(frozen=True)
+class ExportTable:
+    """One export table of one source system, loaded into ``raw.<source>_<name>``."""
+
+    source: str
+    name: str
+    pattern: str
+    format: CsvFormat | NdjsonFormat
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    description: str
+    partitioned_by: str = field(default="month")
+
+    @property
+    def table(self) -> str:
+        return f"{self.source}_{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]

@@ -1,0 +1,180 @@
+"""How people's identities get distorted when typed into different systems.
+
+Each rate is the probability that one field of one record is distorted that way. ``Messiness``
+scales all of them at once (``--messiness 0`` gives clean data, ``2`` twice the default rates).
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from dataclasses import dataclass, fields
+
+from orchestration.generate.reference import NICKNAMES
+
+KEYBOARD_NEIGHBOURS = {
+    "a": "zqs",
+    "z": "aes",
+    "e": "zrd",
+    "r": "etf",
+    "t": "ryg",
+    "y": "tuh",
+    "u": "yij",
+    "i": "uok",
+    "o": "ipl",
+    "p": "om",
+    "q": "asw",
+    "s": "qdz",
+    "d": "sfe",
+    "f": "dgr",
+    "g": "fht",
+    "h": "gjy",
+    "j": "hku",
+    "k": "jli",
+    "l": "kmo",
+    "m": "lp",
+    "w": "xq",
+    "x": "wcs",
+    "c": "xvd",
+    "v": "cbf",
+    "b": "vng",
+    "n": "bmh",
+}
+
+
+@dataclass(frozen=True)
+class Messiness:
+    """Per-field distortion rates at the default level of mess."""
+
+    typo: float = 0.03
+    drop_accents: float = 0.25
+    case_noise: float = 0.15
+    swap_names: float = 0.02
+    nickname: float = 0.06
+    initial: float = 0.03
+    compound_variant: float = 0.3
+    other_email: float = 0.30
+    email_typo: float = 0.02
+    phone_missing: float = 0.25
+    phone_typo: float = 0.01
+    birth_date_missing: float = 0.3
+    address_missing: float = 0.2
+    address_abbreviation: float = 0.3
+    whitespace: float = 0.03
+    move: float = 0.06
+    maiden_name: float = 0.35
+
+    def scaled(self, factor: float) -> Messiness:
+        return Messiness(**{f.name: min(1.0, getattr(self, f.name) * factor) for f in fields(self)})
+
+
+def strip_accents(text: str) -> str:
+    return (
+        "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+        .replace("œ", "oe")
+        .replace("Œ", "OE")
+    )
+
+
+def ascii_slug(text: str) -> str:
+    return "".join(c for c in strip_accents(text).lower() if c.isalnum() or c in "-.")
+
+
+class Noise:
+    """Applies ``Messiness`` with one random stream, so output is deterministic for a seed."""
+
+    def __init__(self, rng: random.Random, rates: Messiness) -> None:
+        self.rng = rng
+        self.r = rates
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p
+
+    def typo(self, text: str) -> str:
+        """One keyboard slip: substitution by a neighbour key, deletion, doubling or transposition."""
+        if len(text) < 3:
+            return text
+        i = self.rng.randrange(1, len(text) - 1)
+        kind = self.rng.randrange(4)
+        c = text[i]
+        if kind == 0 and c.lower() in KEYBOARD_NEIGHBOURS:
+            sub = self.rng.choice(KEYBOARD_NEIGHBOURS[c.lower()])
+            return text[:i] + (sub.upper() if c.isupper() else sub) + text[i + 1 :]
+        if kind == 1:
+            return text[:i] + text[i + 1 :]
+        if kind == 2:
+            return text[:i] + c + text[i:]
+        return text[: i - 1] + text[i] + text[i - 1] + text[i + 1 :]
+
+    def first_name(self, name: str) -> str:
+        """Nicknames, initials and the many ways a compound first name gets typed."""
+        rng = self.rng
+        if "-" in name and self.chance(self.r.compound_variant):
+            a, b = name.split("-", 1)
+            return rng.choice([f"{a} {b}", a, f"{a[0]}{b[0]}", f"{a[0]}-{b[0]}", f"{a}{b.lower()}"])
+        if name in NICKNAMES and self.chance(self.r.nickname):
+            return NICKNAMES[name]
+        if self.chance(self.r.initial):
+            return f"{name[0]}."
+        return name
+
+    def text(self, value: str, *, accents: float | None = None, upper: bool = False) -> str:
+        """Typos, lost accents, case and whitespace noise on a typed name or address."""
+        if not value:
+            return value
+        if self.chance(self.r.typo):
+            value = self.typo(value)
+        if self.chance(self.r.drop_accents if accents is None else accents):
+            value = strip_accents(value)
+        if upper:
+            value = value.upper()
+        elif self.chance(self.r.case_noise):
+            value = self.rng.choice([value.upper(), value.lower()])
+        if self.chance(self.r.whitespace):
+            value = self.rng.choice([f" {value}", f"{value} ", value.replace(" ", "  ", 1)])
+        return value
+
+    def email(self, value: str) -> str:
+        if self.chance(self.r.email_typo):
+            local, _, domain = value.partition("@")
+            if self.chance(0.5):
+                local = self.typo(local)
+            else:
+                domain = self.rng.choice(
+                    [
+                        domain.replace("gmail", "gmial"),
+                        domain.replace(".fr", ".ff"),
+                        domain.replace("hotmail", "hotmal"),
+                        domain.replace(".com", ".con"),
+                    ]
+                )
+            value = f"{local}@{domain}"
+        if self.chance(self.r.case_noise / 2):
+            value = value.capitalize() if self.chance(0.5) else value.upper()
+        if self.chance(self.r.whitespace):
+            value = f" {value} "
+        return value
+
+    def phone(self, e164: str) -> str:
+        """A +33 mobile written the way people and tools write it."""
+        digits = "0" + e164[3:]
+        if self.chance(self.r.phone_typo):
+            i = self.rng.randrange(2, len(digits))
+            digits = digits[:i] + str((int(digits[i]) + 1) % 10) + digits[i + 1 :]
+        pairs = " ".join(digits[i : i + 2] for i in range(0, 10, 2))
+        return self.rng.choice(
+            [
+                pairs,
+                digits,
+                "+33" + digits[1:],
+                "+33 " + digits[1] + " " + " ".join(digits[i : i + 2] for i in range(2, 10, 2)),
+                "0033" + digits[1:],
+                pairs.replace(" ", "."),
+                "+33 (0)" + digits[1:],
+            ]
+        )
+
+    def street(self, number: int, street_type: str, abbreviation: str, name: str) -> str:
+        kind = abbreviation if self.chance(self.r.address_abbreviation) else street_type
+        sep = ", " if self.chance(0.1) else " "
+        return self.text(f"{number}{sep}{kind} {name}")

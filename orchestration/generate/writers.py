@@ -1,0 +1,114 @@
+"""Write rows in exactly the format an ``ExportTable`` declares, one file per month.
+
+The generator produces Python values; the column types and the table's format (delimiter,
+encoding, decimal comma, date formats) decide how they are written, so generated files and the
+ingestion code follow the same contract.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from orchestration.exports.spec import Column, CsvFormat, ExportTable
+
+PARIS = ZoneInfo("Europe/Paris")
+Formatter = Callable[[Any], str]
+
+
+def _formatter(column: Column, spec: ExportTable) -> Formatter:
+    fmt = spec.format
+    match column.type:
+        case "decimal" if fmt.decimal_comma:
+            return lambda v: f"{v:.2f}".replace(".", ",")
+        case "decimal":
+            return lambda v: f"{v:.2f}"
+        case "date":
+            return lambda v: v.strftime(fmt.date_format)
+        case "timestamp":
+            if fmt.timestamp_format:
+                return lambda v: v.strftime(fmt.timestamp_format)
+            return lambda v: v.isoformat(sep=" ", timespec="seconds")
+        case "timestamptz":
+            # Simulated times are local (Paris); exports carry the UTC offset of that moment.
+            return lambda v: v.replace(tzinfo=PARIS).isoformat(timespec="seconds")
+        case "boolean":
+            return lambda v: "true" if v else "false"
+        case "integer":
+            return str
+    return str
+
+
+def partition_name(spec: ExportTable, when: date | datetime | None) -> str:
+    """File name for the month of ``when``: ``tickets_*.csv`` -> ``tickets_2026-03.csv``."""
+    if spec.partitioned_by == "none" or when is None:
+        return spec.pattern.replace("*", "")
+    return spec.pattern.replace("*", f"{when.year:04d}-{when.month:02d}")
+
+
+class ExportWriter:
+    """Appends rows (tuples in the spec's column order) to the right monthly file."""
+
+    def __init__(self, spec: ExportTable, out_dir: Path) -> None:
+        self.spec = spec
+        self.dir = out_dir / spec.source
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.formatters = [_formatter(c, spec) for c in spec.columns]
+        self.names = spec.column_names
+        self.handles: dict[str, tuple[IO[str], Any]] = {}
+        self.rows = 0
+
+    def _open(self, name: str) -> tuple[IO[str], Any]:
+        fmt = self.spec.format
+        path = self.dir / name
+        if isinstance(fmt, CsvFormat):
+            encoding = "utf-8-sig" if self.spec.source == "survey" else fmt.encoding
+            handle = path.open("w", encoding=encoding, errors="replace", newline="")
+            terminator = "\r\n" if fmt.encoding == "cp1252" else "\n"
+            writer = csv.writer(handle, delimiter=fmt.delimiter, lineterminator=terminator)
+            writer.writerow([n.upper() if fmt.encoding == "cp1252" else n for n in self.names])
+            return handle, writer.writerow
+        handle = path.open("w", encoding="utf-8", newline="\n")
+        return handle, None
+
+    def write(self, when: date | datetime | None, row: tuple[Any, ...]) -> None:
+        name = partition_name(self.spec, when)
+        entry = self.handles.get(name)
+        if entry is None:
+            entry = self.handles[name] = self._open(name)
+        handle, writerow = entry
+        values = [None if v is None else f(v) for f, v in zip(self.formatters, row, strict=True)]
+        if writerow is not None:
+            writerow(["" if v is None else v for v in values])
+        else:
+            doc = {n: v for n, v in zip(self.names, values, strict=True) if v is not None}
+            handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        self.rows += 1
+
+    def close(self) -> None:
+        for handle, _ in self.handles.values():
+            handle.close()
+        self.handles.clear()
+
+
+class TruthWriter:
+    """Plain UTF-8 CSV for ground truth files."""
+
+    def __init__(self, path: Path, header: list[str]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = path.open("w", encoding="utf-8", newline="")
+        self.writer = csv.writer(self.handle, lineterminator="\n")
+        self.writer.writerow(header)
+        self.rows = 0
+
+    def write(self, *row: Any) -> None:
+        self.writer.writerow(row)
+        self.rows += 1
+
+    def close(self) -> None:
+        self.handle.close()

@@ -1,0 +1,65 @@
+"""A quiet console logger for ``cdp run``: one line per step, check and warning, not Dagster's debug."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import dagster as dg
+from dagster._core.log_manager import get_log_record_metadata, has_log_record_metadata
+
+SHOWN_EVENTS = {
+    "STEP_SUCCESS": "✔",
+    "STEP_FAILURE": "✘",
+    "ASSET_CHECK_EVALUATION": "check",
+    "RUN_SUCCESS": "✔",
+    "RUN_FAILURE": "✘",
+}
+
+
+class ProgressFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = time.monotonic()
+
+    def format(self, record: logging.LogRecord) -> str:
+        elapsed = f"[{time.monotonic() - self.started:7.1f}s]"
+        meta = get_log_record_metadata(record) if has_log_record_metadata(record) else None
+        if meta is None:
+            return f"{elapsed} {record.getMessage()}"
+        event = meta["dagster_event"]
+        step = meta["step_key"] or meta["job_name"] or ""
+        if event is None:
+            return f"{elapsed}   {step}: {meta['orig_message']}"
+        kind = event.event_type_value
+        if kind == "ASSET_CHECK_EVALUATION":
+            data = event.asset_check_evaluation_data
+            verdict = "passed" if data.passed else f"FAILED ({data.severity.value})"
+            return f"{elapsed}   check {data.asset_key.to_user_string()}:{data.check_name} {verdict}"
+        if kind == "STEP_SUCCESS":
+            duration = event.step_success_data.duration_ms / 1000
+            return f"{elapsed} ✔ {step} ({duration:.1f} s)"
+        if kind == "STEP_FAILURE":
+            return f"{elapsed} ✘ {step} failed: {event.step_failure_data.error.message.strip()}"
+        return f"{elapsed} {SHOWN_EVENTS[kind]} {step} {event.message or ''}".rstrip()
+
+
+class ProgressFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not has_log_record_metadata(record):
+            return record.levelno >= logging.INFO
+        event = get_log_record_metadata(record)["dagster_event"]
+        if event is None:
+            return record.levelno >= logging.INFO
+        return event.event_type_value in SHOWN_EVENTS
+
+
+@dg.logger(description="One line per step and check, for the terminal (used by `cdp run`).")
+def progress_logger(_init_context: dg.InitLoggerContext) -> logging.Logger:
+    logger = logging.Logger("cdp.progress", level=logging.DEBUG)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(ProgressFormatter())
+    handler.addFilter(ProgressFilter())
+    logger.addHandler(handler)
+    return logger
