@@ -3,6 +3,7 @@
 - ``cdp generate``: write realistic sample exports (and their ground truth) into the landing folder;
 - ``cdp run``: materialize every asset in-process through Dagster, with progress, and record the run
   in the local instance so it shows in the UI;
+- ``cdp formats``: the reference of every export format, generated from ``orchestration/exports``;
 - ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance.
 """
 
@@ -120,6 +121,19 @@ def run(
     )
     typer.echo(f"  serving   : {settings.serving_dir}")
     typer.echo("  Dagster UI: `make dev`, then open http://127.0.0.1:3000 (this run is in its history)")
+
+
+@app.command()
+def formats(write: Annotated[bool, typer.Option(help="Write docs/export-formats.md.")] = False) -> None:
+    """Print (or write) the reference of every export format, generated from the specs."""
+    from orchestration.exports.docs import DOC_PATH, render
+
+    if write:
+        DOC_PATH.parent.mkdir(parents=True, exist_ok=True)
+        DOC_PATH.write_text(render(), encoding="utf-8")
+        typer.echo(f"Wrote {DOC_PATH}")
+    else:
+        typer.echo(render())
 
 
 @app.command()

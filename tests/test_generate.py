@@ -138,3 +138,9 @@ def test_truth_covers_every_identity_bearing_record_exactly_once(generated: Gene
     assert truth_ids("ecommerce_visitors") == visitors
     persons = ids(f"select person_id from read_csv('{generated.truth}/persons.csv', all_varchar=true)")
     assert ids("select person_id from truth") <= persons
+
+
+def test_export_format_reference_matches_the_code() -> None:
+    from orchestration.exports.docs import DOC_PATH, render
+
+    assert DOC_PATH.read_text(encoding="utf-8") == render(), "run `cdp formats --write`"

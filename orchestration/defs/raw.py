@@ -12,6 +12,8 @@ from orchestration.ingest.loader import SQL_TYPES, ensure_raw_schema, load_table
 from orchestration.settings import get_settings
 
 OWNERS = ["team:data-engineering"]
+# Every step that writes the warehouse joins this pool; the instance caps it at one (instance.py).
+WAREHOUSE_POOL = "duckdb_warehouse"
 PREVIEW_ROWS = 5
 
 
@@ -68,6 +70,7 @@ def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
         kinds={"duckdb", fmt_kind},
         owners=OWNERS,
         tags={"layer": "raw", "source": spec.source},
+        pool=WAREHOUSE_POOL,
         description=(
             f"{spec.description}\n\nLoaded from `landing/{spec.source}/{spec.pattern}` "
             f"({spec.format.describe()}) into `raw.{spec.table}`, with lineage columns. Rows "

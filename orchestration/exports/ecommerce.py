@@ -32,17 +32,17 @@ CUSTOMERS = ExportTable(
     columns=(
         Column("customer_id", required=True, description="Account id."),
         Column("email", required=True, description="Login e-mail.", pii=True),
-        Column("first_name", pii=True),
-        Column("last_name", pii=True),
-        Column("phone", pii=True),
-        Column("birth_date", "date", pii=True),
-        Column("accepts_email_marketing", "boolean"),
-        Column("accepts_sms_marketing", "boolean"),
+        Column("first_name", description="First name as typed by the customer.", pii=True),
+        Column("last_name", description="Last name as typed by the customer.", pii=True),
+        Column("phone", description="Phone, free format.", pii=True),
+        Column("birth_date", "date", description="Optional birth date.", pii=True),
+        Column("accepts_email_marketing", "boolean", description="Newsletter opt-in (true/false)."),
+        Column("accepts_sms_marketing", "boolean", description="SMS opt-in (true/false)."),
         Column("address1", description="Default address, street.", pii=True),
         Column("zip", description="Default address, postcode.", pii=True),
         Column("city", description="Default address, city."),
-        Column("country_code"),
-        Column("created_at", "timestamptz", required=True),
+        Column("country_code", description="ISO 3166 alpha-2 country."),
+        Column("created_at", "timestamptz", required=True, description="Account creation time."),
     ),
 )
 
@@ -57,10 +57,10 @@ ORDERS = ExportTable(
         "(fulfillment_method = store_pickup, with ready and collected times)."
     ),
     columns=(
-        Column("order_id", required=True),
+        Column("order_id", required=True, description="Order number."),
         Column("customer_id", description="Account id; empty for a guest checkout."),
         Column("email", required=True, description="Checkout e-mail.", pii=True),
-        Column("created_at", "timestamptz", required=True),
+        Column("created_at", "timestamptz", required=True, description="Checkout time."),
         Column("financial_status", description="paid, refunded, partially_refunded."),
         Column(
             "fulfillment_method",
@@ -68,19 +68,21 @@ ORDERS = ExportTable(
             description="home_delivery, relay_point, store_pickup.",
         ),
         Column("pickup_store_code", description="Store code for store_pickup."),
-        Column("ready_for_pickup_at", "timestamptz"),
+        Column(
+            "ready_for_pickup_at", "timestamptz", description="Click & collect: when the order was ready."
+        ),
         Column("collected_at", "timestamptz", description="Empty if never collected."),
-        Column("subtotal", "decimal"),
-        Column("shipping", "decimal"),
+        Column("subtotal", "decimal", description="Sum of lines, EUR."),
+        Column("shipping", "decimal", description="Shipping fee, EUR."),
         Column("total", "decimal", required=True, description="Amount paid, EUR."),
         Column("refunded_amount", "decimal", description="Amount refunded, EUR (positive)."),
-        Column("currency"),
-        Column("billing_first_name", pii=True),
-        Column("billing_last_name", pii=True),
-        Column("billing_phone", pii=True),
-        Column("billing_address1", pii=True),
-        Column("billing_zip", pii=True),
-        Column("billing_city"),
+        Column("currency", description="ISO 4217 currency (EUR)."),
+        Column("billing_first_name", description="Billing first name.", pii=True),
+        Column("billing_last_name", description="Billing last name.", pii=True),
+        Column("billing_phone", description="Billing phone, free format.", pii=True),
+        Column("billing_address1", description="Billing street address.", pii=True),
+        Column("billing_zip", description="Billing postcode.", pii=True),
+        Column("billing_city", description="Billing city."),
     ),
 )
 
@@ -92,14 +94,14 @@ ORDER_LINES = ExportTable(
     key=("order_id", "line_number"),
     description="Web order lines.",
     columns=(
-        Column("order_id", required=True),
-        Column("line_number", "integer", required=True),
-        Column("sku", required=True),
-        Column("title"),
-        Column("quantity", "integer", required=True),
-        Column("unit_price", "decimal"),
-        Column("discount", "decimal"),
-        Column("line_total", "decimal", required=True),
+        Column("order_id", required=True, description="Order number."),
+        Column("line_number", "integer", required=True, description="Line number in the order."),
+        Column("sku", required=True, description="Article code."),
+        Column("title", description="Product title at the time of the order."),
+        Column("quantity", "integer", required=True, description="Units ordered."),
+        Column("unit_price", "decimal", description="Unit price incl. VAT, EUR."),
+        Column("discount", "decimal", description="Discount on the line, EUR."),
+        Column("line_total", "decimal", required=True, description="Line amount paid, EUR."),
         Column("refunded_quantity", "integer", description="Units returned and refunded."),
     ),
 )
@@ -115,7 +117,7 @@ WEB_EVENTS = ExportTable(
         "on events after a login, and order_id on checkout_completed."
     ),
     columns=(
-        Column("event_id", required=True),
+        Column("event_id", required=True, description="Event id."),
         Column(
             "event_type",
             required=True,
@@ -124,15 +126,15 @@ WEB_EVENTS = ExportTable(
                 "checkout_completed."
             ),
         ),
-        Column("event_at", "timestamptz", required=True),
+        Column("event_at", "timestamptz", required=True, description="Event time with UTC offset."),
         Column("visitor_id", required=True, description="Anonymous cookie id."),
-        Column("session_id", required=True),
+        Column("session_id", required=True, description="Web session id."),
         Column("customer_id", description="Web account id once logged in."),
         Column("order_id", description="On checkout_completed."),
         Column("sku", description="On product_view and add_to_cart."),
-        Column("page_url"),
+        Column("page_url", description="Path of the page."),
         Column("device", description="desktop, mobile, tablet."),
-        Column("utm_source"),
+        Column("utm_source", description="Campaign source, if any."),
     ),
 )
 

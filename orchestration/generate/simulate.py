@@ -163,7 +163,7 @@ class Simulation:
 
     def writer(self, spec: ExportTable) -> ExportWriter:
         if spec.table not in self.writers:
-            self.writers[spec.table] = ExportWriter(spec, self.out_dir)
+            self.writers[spec.table] = ExportWriter(spec, self.out_dir, self.start.date())
         return self.writers[spec.table]
 
     def next_id(self, name: str) -> int:

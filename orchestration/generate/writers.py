@@ -44,18 +44,25 @@ def _formatter(column: Column, spec: ExportTable) -> Formatter:
     return str
 
 
-def partition_name(spec: ExportTable, when: date | datetime | None) -> str:
-    """File name for the month of ``when``: ``tickets_*.csv`` -> ``tickets_2026-03.csv``."""
+def partition_name(spec: ExportTable, when: date | datetime | None, history_before: date) -> str:
+    """File name for the month of ``when``: ``tickets_*.csv`` -> ``tickets_2026-03.csv``.
+
+    Records older than the simulated period (accounts, members, consents from earlier years) go
+    to one ``_initial`` file, as in the historical extract a platform receives on its first day.
+    """
     if spec.partitioned_by == "none" or when is None:
         return spec.pattern.replace("*", "")
+    if (when.date() if isinstance(when, datetime) else when) < history_before:
+        return spec.pattern.replace("*", "initial")
     return spec.pattern.replace("*", f"{when.year:04d}-{when.month:02d}")
 
 
 class ExportWriter:
     """Appends rows (tuples in the spec's column order) to the right monthly file."""
 
-    def __init__(self, spec: ExportTable, out_dir: Path) -> None:
+    def __init__(self, spec: ExportTable, out_dir: Path, history_before: date) -> None:
         self.spec = spec
+        self.history_before = history_before
         self.dir = out_dir / spec.source
         self.dir.mkdir(parents=True, exist_ok=True)
         self.formatters = [_formatter(c, spec) for c in spec.columns]
@@ -77,7 +84,7 @@ class ExportWriter:
         return handle, None
 
     def write(self, when: date | datetime | None, row: tuple[Any, ...]) -> None:
-        name = partition_name(self.spec, when)
+        name = partition_name(self.spec, when, self.history_before)
         entry = self.handles.get(name)
         if entry is None:
             entry = self.handles[name] = self._open(name)
