@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration import generate as generation
 from orchestration.exports import ALL_TABLES, pos, survey
 from orchestration.generate import generate
 from tests.conftest import Generated
@@ -31,6 +32,25 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path: Path) -> None:
     assert a.persons == 60
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+
+
+def test_output_does_not_depend_on_the_number_of_processes(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(generation, "SHARD_PERSONS", 25)  # 3 shards
+    one = generate(
+        tmp_path / "a" / "landing", tmp_path / "a" / "truth", customers=70, seed=5, days=40, workers=1
+    )
+    generate(tmp_path / "b" / "landing", tmp_path / "b" / "truth", customers=70, seed=5, days=40, workers=2)
+    assert one.persons == 70
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    persons = list(csv.DictReader((tmp_path / "a" / "truth" / "persons.csv").open(encoding="utf-8")))
+    assert len(persons) == len({p["person_id"] for p in persons}) == 70
+    tickets = [
+        row["NUM_TICKET"]
+        for p in (tmp_path / "a" / "landing" / "pos").glob("tickets_*.csv")
+        for row in csv.DictReader(p.open(encoding="cp1252", newline=""), delimiter=";")
+    ]
+    assert len(tickets) == len(set(tickets)) > 0  # ids stay unique across shards
+    assert not list(tmp_path.glob("*/.cdp-generate-*"))  # scratch folders are removed
 
 
 def test_every_export_table_is_written_with_its_declared_file_pattern(generated: Generated) -> None:

@@ -44,7 +44,7 @@ def _column_schema(spec: ExportTable) -> dg.TableSchema:
 
 def _preview(con, spec: ExportTable) -> str:
     """A few loaded rows as Markdown, with PII columns masked."""
-    shown = [c for c in spec.columns][:10]
+    shown = spec.columns[:10]
     select = ", ".join(
         f"""case when "{c.name}" is null then null else '•••' end""" if c.pii else f'"{c.name}"'
         for c in shown

@@ -122,8 +122,7 @@ WEB_EVENTS = ExportTable(
             "event_type",
             required=True,
             description=(
-                "session_start, page_view, product_view, add_to_cart, login, checkout_started, "
-                "checkout_completed."
+                "session_start, product_view, add_to_cart, login, checkout_started, checkout_completed."
             ),
         ),
         Column("event_at", "timestamptz", required=True, description="Event time with UTC offset."),

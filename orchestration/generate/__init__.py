@@ -1,18 +1,79 @@
 """Sample data: a realistic French kitchenware retailer's exports, with ground truth.
 
 ``generate`` writes, for a population of persons, the files each source system would export
-(see ``orchestration.exports`` for the formats) under ``landing/<source>/``, and what really happened
-under ``truth/``: ``identities.csv`` (which person each identity-bearing record belongs to),
-``persons.csv`` and ``journeys.csv`` (every interaction, for checking KPIs).
+(see ``orchestration.exports`` for the formats) under ``landing/<source>/``, and what really
+happened under ``truth/``: ``identities.csv`` (which person each identity-bearing record belongs
+to), ``persons.csv`` and ``journeys.csv`` (every interaction, for checking KPIs).
+
+The population is cut into shards of ``SHARD_PERSONS`` persons, each simulated with its own
+random stream (derived from the seed and the shard number) into a scratch folder, in parallel
+processes when there are several; the shards' files are then concatenated in shard order. The
+shard size is fixed, so the output depends on the seed and options only, never on the number of
+CPUs.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from orchestration.generate.noise import Messiness
 from orchestration.generate.simulate import DEFAULT_END_DATE, GenerationStats, Simulation
+
+SHARD_PERSONS = 25_000
+
+
+@dataclass(frozen=True)
+class _Shard:
+    index: int
+    first_person: int
+    persons: int
+    folder: Path
+    seed: int
+    days: int
+    end_date: date
+    messiness: Messiness
+
+
+def _run_shard(shard: _Shard) -> GenerationStats:
+    simulation = Simulation(
+        shard.folder / "landing",
+        shard.folder / "truth",
+        seed=shard.seed,
+        days=shard.days,
+        end_date=shard.end_date,
+        messiness=shard.messiness,
+        shard=shard.index,
+        first_person=shard.first_person,
+    )
+    return simulation.run(shard.persons)
+
+
+def _concatenate(parts: list[Path], target: Path) -> None:
+    """Join shard files: the first whole, the others without their header line (CSV only)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    has_header = target.suffix == ".csv"
+    with target.open("wb") as out:
+        for i, part in enumerate(parts):
+            with part.open("rb") as src:
+                if i > 0 and has_header:
+                    src.readline()
+                shutil.copyfileobj(src, out, 16 * 1024 * 1024)
+
+
+def _merge(shard_folders: list[Path], sub: str, target_root: Path) -> None:
+    names = sorted(
+        {p.relative_to(f / sub) for f in shard_folders for p in (f / sub).rglob("*") if p.is_file()}
+    )
+    for name in names:
+        parts = [f / sub / name for f in shard_folders if (f / sub / name).exists()]
+        _concatenate(parts, target_root / name)
 
 
 def generate(
@@ -24,19 +85,61 @@ def generate(
     end_date: date = DEFAULT_END_DATE,
     messiness: float = 1.0,
     progress: bool = False,
+    workers: int | None = None,
 ) -> GenerationStats:
     """Generate ``customers`` persons' exports; deterministic for the same arguments."""
     if customers < 1 or days < 1:
         raise ValueError("customers and days must be at least 1")
-    simulation = Simulation(
-        landing_dir,
-        truth_dir,
-        seed=seed,
-        days=days,
-        end_date=end_date,
-        messiness=Messiness().scaled(messiness),
-    )
-    return simulation.run(customers, progress=progress)
+    started = time.perf_counter()
+    rates = Messiness().scaled(messiness)
+    landing_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".cdp-generate-", dir=landing_dir.parent) as scratch:
+        shards = [
+            _Shard(
+                i,
+                first,
+                min(SHARD_PERSONS, customers - first),
+                Path(scratch) / f"{i:05d}",
+                seed,
+                days,
+                end_date,
+                rates,
+            )
+            for i, first in enumerate(range(0, customers, SHARD_PERSONS))
+        ]
+        workers = min(workers or os.cpu_count() or 1, len(shards))
+        results: dict[int, GenerationStats] = {}
+        if workers == 1:
+            for shard in shards:
+                results[shard.index] = _run_shard(shard)
+                _report(progress, shard, results, customers, started)
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(_run_shard, shard): shard for shard in shards}
+                for future in as_completed(futures):
+                    shard = futures[future]
+                    results[shard.index] = future.result()
+                    _report(progress, shard, results, customers, started)
+        folders = [s.folder for s in shards]
+        _merge(folders, "landing", landing_dir)
+        _merge(folders, "truth", truth_dir)
+    total = GenerationStats(seconds=time.perf_counter() - started)
+    for stats in results.values():
+        total.persons += stats.persons
+        total.households += stats.households
+        total.identity_records += stats.identity_records
+        total.journey_events += stats.journey_events
+        for table, rows in stats.rows.items():
+            total.rows[table] = total.rows.get(table, 0) + rows
+    return total
 
 
-__all__ = ["DEFAULT_END_DATE", "GenerationStats", "Messiness", "generate"]
+def _report(
+    progress: bool, shard: _Shard, results: dict[int, GenerationStats], customers: int, started: float
+) -> None:
+    if progress:
+        done = sum(r.persons for r in results.values())
+        print(f"  generated {done:,} / {customers:,} persons ({time.perf_counter() - started:.0f} s)")
+
+
+__all__ = ["DEFAULT_END_DATE", "SHARD_PERSONS", "GenerationStats", "Messiness", "generate"]

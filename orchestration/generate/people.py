@@ -70,8 +70,18 @@ def _weighted(items: list, weights: list[int]) -> tuple[list, list[float]]:
 class Population:
     """Draws households of persons; names follow a Zipf-like law so common names collide."""
 
-    def __init__(self, rng: random.Random, start: datetime, end: datetime, n_stores: int) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        start: datetime,
+        end: datetime,
+        n_stores: int,
+        shard: int = 0,
+        first_person: int = 0,
+    ) -> None:
         self.rng = rng
+        self.shard = shard
+        self.first_person = first_person
         self.start = start
         self.end = end
         self.n_stores = n_stores
@@ -138,7 +148,7 @@ class Population:
         """One to four adults sharing an address; couples sometimes share one e-mail."""
         rng = self.rng
         self.households += 1
-        household_id = f"H{self.households:07d}"
+        household_id = f"H{self.shard:03d}{self.households:06d}"
         size = rng.choices([1, 2, 3, 4], weights=[45, 38, 11, 6])[0]
         address = self.address()
         family_name = self.last_name()
@@ -176,7 +186,7 @@ class Population:
             home_store = self.store_by_city.get(city, rng.randrange(self.n_stores))
             self.persons += 1
             person = Person(
-                person_id=f"P{self.persons:07d}",
+                person_id=f"P{self.first_person + self.persons:08d}",
                 household_id=household_id,
                 sex=sex,
                 first_name=first,

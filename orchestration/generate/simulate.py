@@ -26,6 +26,7 @@ from orchestration.generate.writers import ExportWriter, TruthWriter
 PARIS = ZoneInfo("Europe/Paris")
 UTC = ZoneInfo("UTC")
 DEFAULT_END_DATE = date(2026, 10, 31)
+ID_BLOCK = 10**7  # ids of shard k start at k * ID_BLOCK
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,13 @@ class Simulation:
         days: int,
         end_date: date,
         messiness: Messiness,
+        shard: int = 0,
+        first_person: int = 0,
     ) -> None:
-        self.rng = random.Random(seed)
+        # Each shard has its own random stream; the catalogue and stores come from a stream of
+        # their own, so every shard sees the same ones.
+        self.rng = random.Random(f"{seed}/{shard}")
+        self.shard = shard
         self.noise = Noise(self.rng, messiness)
         self.rates = messiness
         self.end = datetime.combine(end_date, datetime.min.time()) + timedelta(days=1) - timedelta(seconds=1)
@@ -150,10 +156,11 @@ class Simulation:
             ],
         )
         self.counters: dict[str, int] = {}
-        self.catalogue = build_catalogue(self.rng)
+        reference_rng = random.Random(f"{seed}/reference")
+        self.catalogue = build_catalogue(reference_rng)
         self.product_cum = list(accumulate(1.0 / (i + 1) ** 0.8 for i in range(len(self.catalogue))))
-        self.stores = self._stores()
-        self.population = Population(self.rng, self.start, self.end, len(self.stores))
+        self.stores = self._stores(reference_rng)
+        self.population = Population(self.rng, self.start, self.end, len(self.stores), shard, first_person)
         # State of the person being simulated.
         self.contacts: list[tuple[str, str | None]] = []  # (contact_id, loyalty card)
         self.account: tuple[str, str, datetime] | None = None  # (customer_id, e-mail, created)
@@ -167,8 +174,9 @@ class Simulation:
         return self.writers[spec.table]
 
     def next_id(self, name: str) -> int:
+        """Sequence number unique across shards: each shard numbers from its own block."""
         self.counters[name] = self.counters.get(name, 0) + 1
-        return self.counters[name]
+        return self.shard * ID_BLOCK + self.counters[name]
 
     def random_time(self, after: datetime | None = None, before: datetime | None = None) -> datetime:
         lo = after or self.start
@@ -216,48 +224,36 @@ class Simulation:
             return self.rng.choice(person.emails[1:])
         return person.emails[0]
 
-    def _stores(self) -> list[tuple[str, str, str, str]]:
+    def _stores(self, rng: random.Random) -> list[tuple[str, str, str, str]]:
+        """The chain's stores; master data is written by shard 0 only."""
         stores = []
-        w = self.writer(pos.STORES)
         for i, city_index in enumerate(ref.STORE_CITY_INDEXES):
             city, postcode, _ = ref.CITIES[city_index]
             code = f"M{i + 1:03d}"
             email = f"magasin.{ascii_slug(city).replace('-', '')}@{ref.RETAILER_DOMAIN}"
-            phone = f"0{self.rng.randint(1, 5)} {self.rng.randrange(10**8):08d}"
-            opened = date(2005, 1, 1) + timedelta(days=self.rng.randrange(6000))
-            w.write(
-                None,
-                (
-                    code,
-                    f"Batterie & Co {city}",
-                    f"{self.rng.randint(1, 90)} rue {self.rng.choice(ref.STREET_NAMES)}",
-                    postcode,
-                    city,
-                    email,
-                    phone,
-                    opened,
-                ),
-            )
+            phone = f"0{rng.randint(1, 5)} {rng.randrange(10**8):08d}"
+            opened = date(2005, 1, 1) + timedelta(days=rng.randrange(6000))
+            address = f"{rng.randint(1, 90)} rue {rng.choice(ref.STREET_NAMES)}"
+            if self.shard == 0:
+                row = (code, f"Batterie & Co {city}", address, postcode, city, email, phone, opened)
+                self.writer(pos.STORES).write(None, row)
             stores.append((code, city, email, phone))
         return stores
 
     # -- main loop -------------------------------------------------------------------------
 
-    def run(self, n_persons: int, progress: bool = False) -> GenerationStats:
+    def run(self, n_persons: int) -> GenerationStats:
         started = time.perf_counter()
-        w = self.writer(ecommerce.PRODUCTS)
-        for p in self.catalogue:
-            w.write(None, (p.sku, p.title, p.brand, p.universe, p.category, p.price))
+        if self.shard == 0:
+            w = self.writer(ecommerce.PRODUCTS)
+            for p in self.catalogue:
+                w.write(None, (p.sku, p.title, p.brand, p.universe, p.category, p.price))
         done = 0
-        next_report = 0.1
         while done < n_persons:
             household = self.population.household()[: n_persons - done]
             for person in household:
                 self.simulate(person)
             done += len(household)
-            if progress and done / n_persons >= next_report:
-                print(f"  generated {done:,} / {n_persons:,} persons ({time.perf_counter() - started:.0f} s)")
-                next_report += 0.1
         for writer in self.writers.values():
             writer.close()
         for truth in (self.truth_ids, self.truth_persons, self.truth_journeys):
@@ -333,7 +329,7 @@ class Simulation:
     ) -> str:
         rng, noise = self.rng, self.noise
         contact_id = str(50_000 + self.next_id("contact"))
-        card = f"2900{self.next_id('card') * 7919 % 10**9:09d}" if with_card else None
+        card = f"290{self.next_id('card') * 7919 % 10**10:010d}" if with_card else None
         last = (
             person.maiden_name
             if person.maiden_name and noise.chance(self.rates.maiden_name)
@@ -411,7 +407,7 @@ class Simulation:
         items = self.products(1 + _poisson(rng, 1.2))
         if person.uses_web and rng.random() < 0.3:
             self.web_session(person, at - timedelta(days=rng.uniform(0.2, 7)), browse_only=items)
-        ticket = f"{store_code}-{at:%Y%m%d}-{self.next_id('ticket'):07d}"
+        ticket = f"{store_code}-{at.year:04d}{at.month:02d}{at.day:02d}-{self.next_id('ticket'):09d}"
         lines = []
         total = 0.0
         for n, product in enumerate(items, start=1):
@@ -439,7 +435,8 @@ class Simulation:
             returned_at = self.store_hours(at + timedelta(days=rng.randint(2, 30)))
             if returned_at < self.end:
                 _, n, sku, title, qty, price, discount, amount = rng.choice(lines)
-                ret = f"{store_code}-{returned_at:%Y%m%d}-{self.next_id('ticket'):07d}"
+                day = f"{returned_at.year:04d}{returned_at.month:02d}{returned_at.day:02d}"
+                ret = f"{store_code}-{day}-{self.next_id('ticket'):09d}"
                 unit = round(amount / qty, 2)
                 self.write_ticket(
                     person,
@@ -574,7 +571,7 @@ class Simulation:
 
         def event(kind: str, sku: str | None = None, order_id: str | None = None, url: str = "/") -> None:
             nonlocal t
-            t += timedelta(seconds=rng.randint(5, 150))
+            t += timedelta(seconds=int(5 + 145 * rng.random()))
             eid = f"e{self.next_id('event'):011d}"
             w.write(t, (eid, kind, t, visitor, session, customer_id, order_id, sku, url, device, source))
 
@@ -618,7 +615,7 @@ class Simulation:
 
     def web_order(self, person: Person, at: datetime, cart: list[Product], customer_id: str | None) -> str:
         rng, noise = self.rng, self.noise
-        order_id = f"W{self.next_id('order'):08d}"
+        order_id = f"W{self.next_id('order'):09d}"
         email = self.account[1] if customer_id and self.account else noise.email(self.other_email(person))
         if person.uses_store and rng.random() < 0.45:
             method = "store_pickup"

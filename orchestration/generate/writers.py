@@ -19,9 +19,20 @@ from orchestration.exports.spec import Column, CsvFormat, ExportTable
 
 PARIS = ZoneInfo("Europe/Paris")
 Formatter = Callable[[Any], str]
+_OFFSETS: dict[tuple[int, int, int, int], str] = {}
 
 
-def _formatter(column: Column, spec: ExportTable) -> Formatter:
+def paris_offset(local: datetime) -> str:
+    """``+01:00`` or ``+02:00``: Paris' UTC offset at that local time (cached per hour; it is
+    computed by ``zoneinfo`` once per hour of the period, not once per row)."""
+    key = (local.year, local.month, local.day, local.hour)
+    offset = _OFFSETS.get(key)
+    if offset is None:
+        offset = _OFFSETS[key] = local.replace(tzinfo=PARIS).isoformat()[-6:]
+    return offset
+
+
+def _formatter(column: Column, spec: ExportTable) -> Formatter | None:
     fmt = spec.format
     match column.type:
         case "decimal" if fmt.decimal_comma:
@@ -36,12 +47,12 @@ def _formatter(column: Column, spec: ExportTable) -> Formatter:
             return lambda v: v.isoformat(sep=" ", timespec="seconds")
         case "timestamptz":
             # Simulated times are local (Paris); exports carry the UTC offset of that moment.
-            return lambda v: v.replace(tzinfo=PARIS).isoformat(timespec="seconds")
+            return lambda v: v.isoformat(timespec="seconds") + paris_offset(v)
         case "boolean":
             return lambda v: "true" if v else "false"
         case "integer":
             return str
-    return str
+    return None  # text is written as it is
 
 
 def partition_name(spec: ExportTable, when: date | datetime | None, history_before: date) -> str:
@@ -52,7 +63,7 @@ def partition_name(spec: ExportTable, when: date | datetime | None, history_befo
     """
     if spec.partitioned_by == "none" or when is None:
         return spec.pattern.replace("*", "")
-    if (when.date() if isinstance(when, datetime) else when) < history_before:
+    if (when.year, when.month, when.day) < (history_before.year, history_before.month, history_before.day):
         return spec.pattern.replace("*", "initial")
     return spec.pattern.replace("*", f"{when.year:04d}-{when.month:02d}")
 
@@ -68,6 +79,8 @@ class ExportWriter:
         self.formatters = [_formatter(c, spec) for c in spec.columns]
         self.names = spec.column_names
         self.handles: dict[str, tuple[IO[str], Any]] = {}
+        self.by_day: dict[tuple[int, int, int] | None, tuple[IO[str], Any]] = {}
+        self.encode_json = json.JSONEncoder(ensure_ascii=False).encode
         self.rows = 0
 
     def _open(self, name: str) -> tuple[IO[str], Any]:
@@ -84,23 +97,27 @@ class ExportWriter:
         return handle, None
 
     def write(self, when: date | datetime | None, row: tuple[Any, ...]) -> None:
-        name = partition_name(self.spec, when, self.history_before)
-        entry = self.handles.get(name)
+        day = None if when is None else (when.year, when.month, when.day)
+        entry = self.by_day.get(day)
         if entry is None:
-            entry = self.handles[name] = self._open(name)
+            name = partition_name(self.spec, when, self.history_before)
+            if name not in self.handles:
+                self.handles[name] = self._open(name)
+            entry = self.by_day[day] = self.handles[name]
         handle, writerow = entry
-        values = [None if v is None else f(v) for f, v in zip(self.formatters, row, strict=True)]
+        values = [v if f is None or v is None else f(v) for f, v in zip(self.formatters, row, strict=True)]
         if writerow is not None:
             writerow(["" if v is None else v for v in values])
         else:
             doc = {n: v for n, v in zip(self.names, values, strict=True) if v is not None}
-            handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            handle.write(self.encode_json(doc) + "\n")
         self.rows += 1
 
     def close(self) -> None:
         for handle, _ in self.handles.values():
             handle.close()
         self.handles.clear()
+        self.by_day.clear()
 
 
 class TruthWriter:
