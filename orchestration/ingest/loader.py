@@ -254,48 +254,61 @@ def _split_records(con: duckdb.DuckDBPyConnection, fp: FileFingerprint, quoted: 
     between records are not records (DuckDB's reader skips them too) but keep their own
     ``record_group``, which then equals the ``line`` DuckDB reports for a rejected row (DuckDB counts
     a blank line or a whole multi-line record as one "line"). The header is record 0.
+    When no line has an odd number of quotes (most files), every line is a record and the
+    grouping, which needs two window passes, is skipped.
     """
-    quote_count = "length(line) - length(replace(line, '\"', ''))" if quoted else "0"
+    con.execute(
+        """
+        create or replace temp table _lines as
+        with parts as (select string_split(content, chr(10)) as lines from read_text(?)),
+        physical as (
+            select unnest(range(1, len(lines) + 1)) as line_number, unnest(lines) as line from parts
+        )
+        select line_number, rtrim(line, chr(13)) as line from physical
+        """,
+        [str(fp.readable_path)],
+    )
+    odd_quotes = "(length(line) - length(replace(line, '\"', ''))) % 2 = 1"
+    multiline = (
+        quoted and con.execute(f"select coalesce(bool_or({odd_quotes}), false) from _lines").fetchall()[0][0]
+    )
+    if not multiline:
+        header = "or line_number = 1" if quoted else ""
+        con.execute(
+            f"""
+            create or replace temp table _records as
+            select row_number() over (order by line_number) - 1 as record_no,
+                   line_number as record_group, line_number, line as raw_text
+            from _lines
+            where trim(line) <> '' {header}
+            """
+        )
+        return
     con.execute(
         f"""
         create or replace temp table _records as
-        with parts as (
-            select string_split(content, chr(10)) as lines from read_text(?)
-        ),
-        physical as (
-            select unnest(lines) as line, unnest(range(1, len(lines) + 1)) as line_number
-            from parts
-        ),
-        scanned as (
-            select
-                line_number,
-                line,
-                coalesce(sum({quote_count}) over w_before, 0) as quotes_before
-            from physical
+        with scanned as (
+            select line_number, line,
+                   coalesce(sum(case when {odd_quotes} then 1 else 0 end) over w_before, 0) as odd_before
+            from _lines
             window w_before as (order by line_number rows between unbounded preceding and 1 preceding)
         ),
         grouped as (
-            select *, sum(case when quotes_before % 2 = 0 then 1 else 0 end)
+            select *, sum(case when odd_before % 2 = 0 then 1 else 0 end)
                 over (order by line_number) as record_group
             from scanned
         ),
         records as (
-            select
-                record_group,
-                min(line_number) as line_number,
-                string_agg(line, chr(10) order by line_number) as raw_text
+            select record_group, min(line_number) as line_number,
+                   string_agg(line, chr(10) order by line_number) as raw_text
             from grouped
             group by record_group
         )
-        select
-            row_number() over (order by line_number) - 1 as record_no,
-            record_group,
-            line_number,
-            rtrim(raw_text, chr(13)) as raw_text
+        select row_number() over (order by line_number) - 1 as record_no, record_group, line_number,
+               raw_text
         from records
-        where trim(rtrim(raw_text, chr(13))) <> '' or record_group = 1
-        """,
-        [str(fp.readable_path)],
+        where trim(raw_text) <> '' or record_group = 1
+        """
     )
 
 
@@ -501,19 +514,22 @@ def _parse_ndjson(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> tuple[se
     present = {k.lower() for k in keys if k.lower() in known}
     drift = [k for k in keys if k.lower() not in known]
     by_lower = {k.lower(): k for k in keys}
+    # One JSON parse per row: every wanted key is extracted in a single list-valued call.
+    wanted = [by_lower[c] for c in spec.column_names if c in by_lower] + drift
+    paths = ", ".join(f"'$.\"{_sql_str(k)}\"'" for k in wanted)
+    values = {k: f"v[{i + 1}]" for i, k in enumerate(wanted)}
     extracted = ", ".join(
-        f'json_extract_string(doc, \'$."{_sql_str(by_lower[c])}"\') as "{c}"'
-        if c in by_lower
-        else f'null::varchar as "{c}"'
+        f'{values[by_lower[c]]} as "{c}"' if c in by_lower else f'null::varchar as "{c}"'
         for c in spec.column_names
     )
-    drift_cols = ", ".join(f'doc->>\'$."{_sql_str(k)}"\' as "{_sql_ident(k)}"' for k in drift)
+    drift_cols = "".join(f', {values[k]} as "{_sql_ident(k)}"' for k in drift)
+    source = f"json_extract_string(doc, [{paths}])" if wanted else "[]::varchar[]"
     con.execute(
         f"""
         create or replace temp table _parsed as
-        select record_no, {extracted}{", " + drift_cols if drift else ""},
+        select record_no, {extracted}{drift_cols},
                case when doc is null then 'not a JSON object' end as _parse_error
-        from _json
+        from (select record_no, doc, {source} as v from _json)
         """
     )
     return present, drift
