@@ -1,0 +1,83 @@
+"""Accuracy of a clustering against a truth file, and the deterministic baseline to beat.
+
+Truth: any CSV with columns ``source_system, source_record_id, person_id`` (the generator's
+``truth/identities.csv``, or a sample a person labelled by hand). Only records present in the truth
+are scored; a truth record the clustering does not know counts as a singleton.
+
+- pairwise precision / recall / F1: over all pairs of records put in the same cluster;
+- B-cubed precision / recall / F1: per record, the share of its cluster that is truly its person
+  (precision) and the share of its person found in its cluster (recall), averaged over records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Scores:
+    records: int
+    pairwise_precision: float
+    pairwise_recall: float
+    pairwise_f1: float
+    bcubed_precision: float
+    bcubed_recall: float
+    bcubed_f1: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 5) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+def _f1(p: float, r: float) -> float:
+    return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+
+
+def load_truth(con: duckdb.DuckDBPyConnection, truth_file: Path) -> None:
+    """Load a truth file into temp table ``_truth(unique_id, person_id)``."""
+    columns = {
+        r[0]
+        for r in con.execute(
+            "describe select * from read_csv(?, header = true)", [str(truth_file)]
+        ).fetchall()
+    }
+    missing = {"source_system", "source_record_id", "person_id"} - columns
+    if missing:
+        raise ValueError(f"{truth_file}: truth file lacks column(s) {sorted(missing)}")
+    con.execute(
+        """
+        create or replace temp table _truth as
+        select source_system || ':' || source_record_id as unique_id, person_id
+        from read_csv(?, header = true, all_varchar = true)
+        """,
+        [str(truth_file)],
+    )
+
+
+def score(con: duckdb.DuckDBPyConnection, clusters: str) -> Scores:
+    """Score relation ``clusters(unique_id, cluster_id)`` against ``_truth``."""
+    row = con.execute(
+        f"""
+        with j as (
+            select t.unique_id, t.person_id, coalesce(c.cluster_id, 'singleton:' || t.unique_id) as cluster_id
+            from _truth t left join {clusters} c using (unique_id)
+        ),
+        cells as (select cluster_id, person_id, count(*)::double as n from j group by all),
+        csize as (select cluster_id, sum(n) as n from cells group by all),
+        tsize as (select person_id, sum(n) as n from cells group by all)
+        select
+            (select count(*) from j),
+            (select sum(n * (n - 1) / 2) from cells),
+            (select sum(n * (n - 1) / 2) from csize),
+            (select sum(n * (n - 1) / 2) from tsize),
+            (select sum(c.n * c.n / s.n) from cells c join csize s using (cluster_id)),
+            (select sum(c.n * c.n / s.n) from cells c join tsize s using (person_id))
+        """
+    ).fetchall()[0]
+    records, tp, predicted, actual, b_p, b_r = row
+    p = tp / predicted if predicted else 1.0
+    r = tp / actual if actual else 1.0
+    bp, br = b_p / records, b_r / records
+    return Scores(records, p, r, _f1(p, r), bp, br, _f1(bp, br))

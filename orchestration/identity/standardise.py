@@ -1,0 +1,204 @@
+"""Standardise identity attributes, in one place, before any matching.
+
+Everything is SQL macros in DuckDB (the data never leaves the warehouse) applied by
+``build_identity_records``, which writes ``identity.records``: one row per identity-bearing source
+record, with the same standardised columns whatever the source.
+
+The rules are about how people and tools write names, e-mails, phones and French addresses, not
+about any one data set:
+
+- names: lower case, accents and titles removed, hyphens, dots and apostrophes dropped so that
+  "Jean-Pierre", "Jean Pierre" and "JEANPIERRE" agree; a lone letter is kept as an initial;
+- e-mails: trimmed, lower case, spaces removed; for Gmail only (where the provider documents it)
+  dots and ``+tags`` in the local part are ignored; placeholders (``test@…``, ``pasdemail@…``, the
+  stores' own addresses) become NULL;
+- phones: French numbers to E.164 (``+33…``) from any of 06…, +33 6…, 0033…, +33 (0)6…, with
+  separators; placeholders (all one digit, 0123456789) become NULL;
+- addresses: French street-type abbreviations expanded (av. → avenue, bd → boulevard, r. → rue,
+  chem. → chemin…), flat and building details dropped, house number kept apart; postcodes padded
+  to five digits; "St"/"Ste" in city names spelt out.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+PLACEHOLDER_EMAIL_LOCAL_PARTS = (
+    "test", "pasdemail", "noemail", "nomail", "sansemail", "aucun", "none", "client", "xxx",
+    "nepasutiliser", "inconnu", "a", "no",
+)  # fmt: skip
+TITLES = ("m", "mr", "mme", "mlle", "melle", "dr", "pr", "me", "monsieur", "madame", "mademoiselle")
+
+MACROS = f"""
+create or replace macro cdp_clean_text(x) as
+    nullif(trim(regexp_replace(lower(strip_accents(coalesce(x, ''))), '\\s+', ' ', 'g')), '');
+
+create or replace macro cdp_std_name(x) as
+    nullif(regexp_replace(
+        regexp_replace(cdp_clean_text(x), '^({"|".join(TITLES)})\\.?\\s+', ''),
+        '[^a-z]', '', 'g'), '');
+
+create or replace macro cdp_std_email(x) as (
+    with parts as (
+        select lower(regexp_replace(coalesce(x, ''), '\\s', '', 'g')) as e
+    ),
+    split as (
+        select split_part(e, '@', 1) as local, split_part(e, '@', 2) as domain, e from parts
+    ),
+    normal as (
+        select
+            case when domain in ('gmail.com', 'googlemail.com')
+                 then replace(split_part(local, '+', 1), '.', '') else local end as local,
+            case when domain = 'googlemail.com' then 'gmail.com' else domain end as domain,
+            e
+        from split
+    )
+    select case
+        when e not similar to '[^@]+@[^@]+\\.[a-z]+' then null
+        when local in ({", ".join(f"'{p}'" for p in PLACEHOLDER_EMAIL_LOCAL_PARTS)}) then null
+        else local || '@' || domain
+    end
+    from normal
+);
+
+create or replace macro cdp_std_phone(x) as (
+    with d as (
+        select regexp_replace(replace(coalesce(x, ''), '(0)', ''), '[^0-9+]', '', 'g') as p
+    ),
+    n as (
+        select case
+            when p like '+33%' then substr(p, 4)
+            when p like '0033%' then substr(p, 5)
+            when p like '33%' and length(p) = 11 then substr(p, 3)
+            when p like '0%' and length(p) = 10 then substr(p, 2)
+            else null
+        end as national
+        from d
+    )
+    select case
+        when national is null or length(national) <> 9 or national not similar to '[1-9][0-9]{{8}}'
+            then null
+        when national = repeat(substr(national, 1, 1), 9) or national = '123456789'
+            then null
+        else '+33' || national
+    end
+    from n
+);
+
+create or replace macro cdp_std_postcode(x) as
+    case
+        when regexp_replace(coalesce(x, ''), '[^0-9]', '', 'g') similar to '[0-9]{{4,5}}'
+            then lpad(regexp_replace(x, '[^0-9]', '', 'g'), 5, '0')
+    end;
+
+create or replace macro cdp_std_city(x) as
+    nullif(trim(regexp_replace(regexp_replace(regexp_replace(
+        replace(replace(cdp_clean_text(x), '-', ' '), '''', ' '),
+        '\\bste\\b', 'sainte', 'g'), '\\bst\\b', 'saint', 'g'), '\\s+', ' ', 'g')), '');
+
+create or replace macro cdp_std_street(x) as (
+    with t as (
+        select regexp_replace(
+            cdp_clean_text(x),
+            ',?\\s*(appt|apt|appartement|bat|bât|batiment|residence|\\d+e etage|etage)\\b.*$', ''
+        ) as s
+    ),
+    u as (
+        select regexp_replace(regexp_replace(s, '[,\\.]', ' ', 'g'), '\\s+', ' ', 'g') as s from t
+    )
+    select nullif(trim(
+        regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+        regexp_replace(regexp_replace(' ' || s || ' ',
+            ' av ', ' avenue ', 'g'), ' bd | boul | bld ', ' boulevard ', 'g'), ' r ', ' rue ', 'g'),
+            ' chem ', ' chemin ', 'g'), ' all ', ' allee ', 'g'), ' pl ', ' place ', 'g'),
+            ' imp ', ' impasse ', 'g'), ' rte ', ' route ', 'g')), '')
+    from u
+);
+"""
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create the standardisation macros on this connection."""
+    con.execute(MACROS)
+
+
+# One select per identity-bearing source, all with the same columns. Raw column names differ by
+# source; this is the only place that knows them.
+RECORDS_SQL = """
+create or replace table identity.records as
+with store_emails as (
+    select distinct cdp_std_email(email_magasin) as email from raw.pos_stores where email_magasin is not null
+),
+visitor_events as (
+    select visitor_id,
+           min(event_at) as seen_at,
+           count(distinct customer_id) as accounts,
+           any_value(customer_id) filter (where customer_id is not null) as account_id
+    from raw.ecommerce_web_events
+    group by visitor_id
+    having count(*) filter (where customer_id is not null or event_type = 'checkout_completed') > 0
+),
+unioned as (
+    select 'pos_tickets' as source_system, num_ticket as source_record_id,
+           prenom_client as first_name, nom_client as last_name, null::date as birth_date,
+           email_client as email, tel_client as phone, null as street, null as postcode, null as city,
+           num_carte_fidelite as loyalty_card, null as account_id, null as contact_id,
+           timezone('Europe/Paris', date_heure) as seen_at
+    from raw.pos_tickets
+    where coalesce(num_carte_fidelite, email_client, tel_client, nom_client) is not null
+    union all
+    select 'ecommerce_customers', customer_id, first_name, last_name, birth_date, email, phone,
+           address1, zip, city, null, customer_id, null, created_at
+    from raw.ecommerce_customers
+    union all
+    select 'ecommerce_orders', order_id, billing_first_name, billing_last_name, null, email,
+           billing_phone, billing_address1, billing_zip, billing_city, null, customer_id, null, created_at
+    from raw.ecommerce_orders
+    union all
+    select 'ecommerce_visitors', visitor_id, null, null, null, null, null, null, null, null, null,
+           case when accounts = 1 then account_id end, null, seen_at
+    from visitor_events
+    union all
+    select 'crm_contacts', contact_id, firstname, lastname, date_of_birth, email, phone, address, zip,
+           city, loyalty_card_number, null, contact_id, createdate
+    from raw.crm_contacts
+    union all
+    select 'crm_tickets', ticket_id, split_part(trim(requester_name), ' ', 1),
+           nullif(trim(substr(
+               trim(requester_name), length(split_part(trim(requester_name), ' ', 1)) + 1
+           )), ''),
+           null, requester_email, requester_phone, null, null, null, null, null, contact_id, created_at
+    from raw.crm_tickets
+    union all
+    select 'survey_responses', response_id, null, null, null, respondent_email, null, null, null, null,
+           null, null, null, submitted_at
+    from raw.survey_responses
+)
+select
+    source_system || ':' || source_record_id as unique_id,
+    source_system,
+    source_record_id,
+    cdp_std_name(first_name) as first_name,
+    cdp_std_name(last_name) as last_name,
+    case when birth_date between date '1900-01-02' and current_date then birth_date end as birth_date,
+    case when cdp_std_email(email) in (select email from store_emails) then null
+         else cdp_std_email(email) end as email,
+    cdp_std_phone(phone) as phone,
+    nullif(regexp_extract(cdp_std_street(street), '^(\\d+)', 1), '') as house_number,
+    nullif(trim(regexp_replace(cdp_std_street(street), '^\\d+\\s*(bis|ter)?\\s*', '')), '') as street,
+    cdp_std_postcode(postcode) as postcode,
+    cdp_std_city(city) as city,
+    nullif(regexp_replace(loyalty_card, '[^0-9]', '', 'g'), '') as loyalty_card,
+    nullif(trim(account_id), '') as account_id,
+    nullif(trim(contact_id), '') as contact_id,
+    seen_at
+from unioned
+"""
+
+
+def build_identity_records(con: duckdb.DuckDBPyConnection) -> int:
+    """Write ``identity.records`` from the raw layer; returns the number of records."""
+    install_macros(con)
+    con.execute("create schema if not exists identity")
+    con.execute(RECORDS_SQL)
+    return con.execute("select count(*) from identity.records").fetchall()[0][0]

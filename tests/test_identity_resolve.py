@@ -1,0 +1,94 @@
+"""Identity resolution on generated data (issue 3, work in progress): real DuckDB and real Splink."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from splink import DuckDBAPI
+from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+from orchestration.exports import ALL_TABLES
+from orchestration.identity.evaluate import load_truth, score
+from orchestration.identity.resolve import resolve
+from orchestration.ingest.loader import load_table
+from orchestration.settings import Settings
+from tests.conftest import Generated
+
+
+def _baseline(con: duckdb.DuckDBPyConnection) -> str:
+    """Exact standardised e-mail or phone, connected components: the bar to beat."""
+    con.execute(
+        """
+        create or replace table _baseline_edges as
+        select unique_id as unique_id_l, min(unique_id) over (partition by email) as unique_id_r,
+               1.0 as match_probability
+        from identity.records where email is not null
+        union all
+        select unique_id, min(unique_id) over (partition by phone), 1.0
+        from identity.records where phone is not null
+        """
+    )
+    db_api = DuckDBAPI(con)
+    clusters = cluster_pairwise_predictions_at_threshold(
+        db_api.register("identity.records", table_name="baseline_nodes"),
+        db_api.register("_baseline_edges", table_name="baseline_edges"),
+        db_api,
+        node_id_column_name="unique_id",
+        threshold_match_probability=0.5,
+    )
+    return clusters.physical_name
+
+
+@pytest.fixture
+def resolved(landed: Settings, con) -> duckdb.DuckDBPyConnection:
+    for spec in ALL_TABLES:
+        load_table(con, spec, landed.landing_dir, landed.quarantine_dir, log=lambda _: None)
+    result = resolve(con, log=lambda _: None)
+    assert not result.trained  # the model saved in the repository is reused
+    return con
+
+
+def test_every_identity_record_is_clustered_once_and_merges_are_explained(
+    resolved: duckdb.DuckDBPyConnection, generated: Generated
+) -> None:
+    con = resolved
+    truth_rows = sum(1 for _ in (generated.truth / "identities.csv").open()) - 1
+    assert con.execute("select count(*) from identity.records").fetchall()[0][0] == truth_rows
+    assert con.execute("select count(*), count(distinct unique_id) from identity.clusters").fetchall()[0] == (
+        truth_rows,
+        truth_rows,
+    )
+    # Every probabilistic merge is explained by a scored pair with its comparison levels.
+    unexplained = con.execute(
+        """
+        select count(*) from identity.edges e
+        where e.method = 'probabilistic' and not exists (
+            select 1 from identity.scored_edges s
+            where s.unique_id_l = e.unique_id_l and s.unique_id_r = e.unique_id_r)
+        """
+    ).fetchall()[0][0]
+    assert unexplained == 0
+    columns = {r[0] for r in con.execute("describe identity.scored_edges").fetchall()}
+    assert {
+        "match_weight",
+        "match_probability",
+        "gamma_email",
+        "mw_email",
+        "gamma_first_name_last_name",
+    } <= columns
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 3 in progress: on this data precision is still below the deterministic baseline's",
+)
+def test_model_beats_the_deterministic_baseline(
+    resolved: duckdb.DuckDBPyConnection, generated: Generated
+) -> None:
+    con = resolved
+    load_truth(con, generated.truth / "identities.csv")
+    model = score(con, "identity.clusters")
+    baseline = score(con, _baseline(con))
+    # The issue's relative bar: recall at least 0.05 above the baseline, precision no lower.
+    assert model.pairwise_recall >= baseline.pairwise_recall + 0.05
+    assert model.pairwise_precision >= baseline.pairwise_precision
