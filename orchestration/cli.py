@@ -3,6 +3,7 @@
 - ``cdp generate``: write realistic sample exports (and their ground truth) into the landing folder;
 - ``cdp run``: materialize every asset in-process through Dagster, with progress, and record the run
   in the local instance so it shows in the UI;
+- ``cdp eval-identity``: accuracy of the customer ids against a truth file, next to a baseline;
 - ``cdp formats``: the reference of every export format, generated from ``orchestration/exports``;
 - ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance.
 """
@@ -121,6 +122,33 @@ def run(
     )
     typer.echo(f"  serving   : {settings.serving_dir}")
     typer.echo("  Dagster UI: `make dev`, then open http://127.0.0.1:3000 (this run is in its history)")
+
+
+@app.command("eval-identity")
+def eval_identity(
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV with source_system, source_record_id, person_id [default: truth/identities.csv]."
+        ),
+    ] = None,
+) -> None:
+    """Pairwise and B-cubed precision/recall/F1 of the current customer ids, next to the baseline."""
+    from orchestration.identity.evaluate import evaluate_warehouse
+
+    settings = get_settings()
+    truth_file = (truth or settings.truth_dir / "identities.csv").resolve()
+    if not truth_file.exists():
+        typer.echo(f"No truth file at {truth_file}.", err=True)
+        raise typer.Exit(2)
+    model, baseline = evaluate_warehouse(settings.warehouse_path, truth_file)
+    typer.echo(f"Truth: {truth_file} ({model.records:,} records scored)")
+    typer.echo(f"{'':34}{'pairwise P':>11}{'R':>8}{'F1':>8}{'B3 P':>8}{'R':>8}{'F1':>8}")
+    for name, s in (("customer_id (this pipeline)", model), ("baseline: exact e-mail or phone", baseline)):
+        typer.echo(
+            f"{name:34}{s.pairwise_precision:>11.4f}{s.pairwise_recall:>8.4f}{s.pairwise_f1:>8.4f}"
+            f"{s.bcubed_precision:>8.4f}{s.bcubed_recall:>8.4f}{s.bcubed_f1:>8.4f}"
+        )
 
 
 @app.command()

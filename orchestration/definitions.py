@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs import automation, crm, ecommerce, pos, survey
+from orchestration.defs import automation, crm, ecommerce, identity, pos, survey
 from orchestration.defs.resources import build_resources
 from orchestration.progress import progress_logger
 
@@ -15,6 +15,7 @@ def build_definitions() -> dg.Definitions:
         ecommerce.defs,
         crm.defs,
         survey.defs,
+        identity.defs,
         automation.defs,
         dg.Definitions(
             resources=build_resources(),

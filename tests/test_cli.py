@@ -22,6 +22,13 @@ def cdp(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _customer_ids(data: Path) -> dict[str, str]:
+    con = duckdb.connect(str(data / "warehouse" / "cdp.duckdb"), read_only=True)
+    rows = con.execute("select unique_id, customer_id from identity.customer_source_records").fetchall()
+    con.close()
+    return dict(rows)
+
+
 def test_generate_then_run_builds_the_raw_layer_and_records_the_run(tmp_path: Path) -> None:
     data = tmp_path / "cdp"
     gen = cdp("generate", "--customers", "150", "--days", "90", data_dir=data)
@@ -42,9 +49,18 @@ def test_generate_then_run_builds_the_raw_layer_and_records_the_run(tmp_path: Pa
     assert (data / "dagster" / "dagster.yaml").exists()
     assert any((data / "dagster").rglob("*.db"))
 
-    # A second run with nothing new loads nothing and still succeeds.
+    # Identity resolution ran: every identity-bearing record has a customer id.
+    truth_rows = sum(1 for _ in (data / "truth" / "identities.csv").open()) - 1
+    ids_before = _customer_ids(data)
+    assert len(ids_before) == truth_rows
+    evaluation = cdp("eval-identity", data_dir=data)
+    assert evaluation.returncode == 0, evaluation.stderr
+    assert "customer_id (this pipeline)" in evaluation.stdout and "baseline" in evaluation.stdout
+
+    # A second run with nothing new loads nothing, succeeds, and keeps every customer id.
     again = cdp("run", data_dir=data)
     assert again.returncode == 0, again.stdout + again.stderr
+    assert _customer_ids(data) == ids_before
 
     # A failing check (rows lost behind the pipeline's back) makes `cdp run` exit non-zero.
     con = duckdb.connect(str(data / "warehouse" / "cdp.duckdb"))

@@ -81,3 +81,52 @@ def score(con: duckdb.DuckDBPyConnection, clusters: str) -> Scores:
     r = tp / actual if actual else 1.0
     bp, br = b_p / records, b_r / records
     return Scores(records, p, r, _f1(p, r), bp, br, _f1(bp, br))
+
+
+def baseline_clusters(con: duckdb.DuckDBPyConnection, records: str = "identity.records") -> str:
+    """The deterministic baseline: records sharing an exact standardised e-mail or phone are one
+    customer (connected components, i.e. union-find). Returns the name of a relation
+    ``(unique_id, cluster_id)``."""
+    from splink import DuckDBAPI
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    con.execute(
+        f"""
+        create or replace table _baseline_edges as
+        select unique_id as unique_id_l, min(unique_id) over (partition by email) as unique_id_r,
+               1.0 as match_probability
+        from {records} where email is not null
+        union all
+        select unique_id, min(unique_id) over (partition by phone), 1.0
+        from {records} where phone is not null
+        """
+    )
+    con.execute(f"create or replace table _baseline_nodes as select unique_id from {records}")
+    db_api = DuckDBAPI(con)
+    clusters = cluster_pairwise_predictions_at_threshold(
+        db_api.register("_baseline_nodes", table_name="baseline_nodes"),
+        db_api.register("_baseline_edges", table_name="baseline_edges"),
+        db_api,
+        node_id_column_name="unique_id",
+        threshold_match_probability=0.5,
+    )
+    return clusters.physical_name
+
+
+def evaluate_warehouse(warehouse: Path, truth_file: Path) -> tuple[Scores, Scores]:
+    """Score the warehouse's current customer ids and the baseline against ``truth_file``.
+
+    The warehouse is attached read-only to an in-memory database, so evaluating never writes it.
+    """
+    con = duckdb.connect()
+    con.execute(f"attach '{warehouse}' as wh (read_only)")
+    con.execute("create table records as select unique_id, email, phone from wh.identity.records")
+    con.execute(
+        "create table current_ids as select unique_id, customer_id as cluster_id "
+        "from wh.identity.customer_source_records"
+    )
+    load_truth(con, truth_file)
+    model = score(con, "current_ids")
+    baseline = score(con, baseline_clusters(con, "records"))
+    con.close()
+    return model, baseline

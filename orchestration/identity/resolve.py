@@ -136,8 +136,7 @@ def resolve(
     tables = [db_api.register(name, dataset_display_name=name.removeprefix("_splink_")) for name in inputs]
     saved = None if config.retrain else model.load_saved_settings()
     trained = saved is None
-    logging.getLogger("splink").setLevel(logging.WARNING)
-    linker = Linker(tables, saved or model.settings())
+    linker = Linker(tables, saved or model.settings(), log_level=logging.WARNING)
     if trained:
         log("training the Splink model (no saved model, or retrain requested)")
         _train(linker, config)

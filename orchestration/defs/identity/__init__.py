@@ -1,0 +1,138 @@
+"""Identity resolution assets (group ``identity``, kind ``splink``).
+
+One step computes the three outputs together (they come from the same clustering):
+``identity/customer_source_records`` (record → stable customer_id, method, confidence),
+``identity/scored_edges`` (why records were merged) and ``identity/customer_id_history``.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL, raw_asset_key
+from orchestration.defs.resources import WarehouseResource
+from orchestration.exports import crm, ecommerce, pos, survey
+from orchestration.identity.evaluate import load_truth, score
+from orchestration.identity.resolve import ResolutionConfig, resolve
+from orchestration.identity.stable_ids import assign_stable_ids
+from orchestration.settings import get_settings
+
+UPSTREAM = [
+    raw_asset_key(t)
+    for t in (
+        pos.STORES, pos.TICKETS, ecommerce.CUSTOMERS, ecommerce.ORDERS, ecommerce.WEB_EVENTS,
+        crm.CONTACTS, crm.TICKETS, survey.RESPONSES,
+    )
+]  # fmt: skip
+
+
+class IdentityConfig(dg.Config):
+    """Run configuration: set ``retrain: true`` in the launchpad to retrain the Splink model."""
+
+    retrain: bool = False
+    match_probability: float = 0.99
+    max_cluster_size: int = 60
+
+
+def _spec(name: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=["identity", name],
+        deps=UPSTREAM,
+        group_name="identity",
+        kinds={"splink", "duckdb"},
+        owners=OWNERS,
+        description=description,
+        metadata={"dagster/table_name": f"identity.{name}"},
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        _spec(
+            "customer_source_records",
+            "One row per identity-bearing source record: its stable customer_id, how it was linked "
+            "(deterministic / probabilistic / singleton) and with what confidence.",
+        ),
+        _spec(
+            "scored_edges",
+            "Record pairs Splink scored (match weight, probability, level and weight of every "
+            "comparison): the explanation of each probabilistic merge.",
+        ),
+        _spec(
+            "customer_id_history",
+            "Every customer id created, merged into an older one, or split off, with the run.",
+        ),
+    ],
+    pool=WAREHOUSE_POOL,
+    name="identity_resolution",
+)
+def identity_resolution(
+    context: dg.AssetExecutionContext, config: IdentityConfig, warehouse: WarehouseResource
+):
+    """Standardise, link deterministically, score with Splink, cluster with guards, keep ids stable."""
+    settings = get_settings()
+    resolution = ResolutionConfig(
+        match_probability=config.match_probability,
+        max_cluster_size=config.max_cluster_size,
+        retrain=config.retrain,
+    )
+    with warehouse.get_connection() as con:
+        result = resolve(con, resolution, log=context.log.info)
+        ids = assign_stable_ids(con, context.run.run_id)
+        per_method = dict(
+            con.execute(
+                "select match_method, count(*) from identity.customer_source_records group by 1"
+            ).fetchall()
+        )
+        sizes = con.execute(
+            """
+            select size, count(*) from (
+                select customer_id, count(*) as size from identity.customer_source_records group by 1
+            ) group by size order by size
+            """
+        ).fetchall()
+        truth_file = settings.truth_dir / "identities.csv"
+        accuracy = {}
+        if truth_file.exists():
+            load_truth(con, Path(truth_file))
+            con.execute(
+                "create or replace temp view _current as "
+                "select unique_id, customer_id as cluster_id from identity.customer_source_records"
+            )
+            accuracy = score(con, "_current").as_dict()
+    records = result.records
+    common = {
+        "records_in": records,
+        "customers_out": ids["customers"],
+        "ids_created": ids["created"],
+        "ids_merged": ids["merged"],
+        "ids_split": ids["split"],
+        "flagged_clusters": result.flagged_clusters,
+        "model_trained_this_run": result.trained,
+    }
+    yield dg.MaterializeResult(
+        asset_key=["identity", "customer_source_records"],
+        metadata={
+            **common,
+            "dagster/row_count": records,
+            "share_by_method": dg.MetadataValue.json(
+                {k: round(v / records, 4) for k, v in sorted(per_method.items())}
+            ),
+            "records_per_customer": dg.MetadataValue.md(
+                "| records | customers |\n|---|---|\n" + "\n".join(f"| {s} | {n} |" for s, n in sizes[:30])
+            ),
+            **({"accuracy_vs_truth": dg.MetadataValue.json(accuracy)} if accuracy else {}),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=["identity", "scored_edges"],
+        metadata={
+            "dagster/row_count": result.scored_pairs,
+            "probabilistic_edges_used": result.probabilistic_edges,
+            "edges_refused_by_guards": result.guarded_edges,
+        },
+    )
+    yield dg.MaterializeResult(asset_key=["identity", "customer_id_history"], metadata=common)
+
+
+defs = dg.Definitions(assets=[identity_resolution])
