@@ -38,21 +38,17 @@ referenced as (
     from raw.ecommerce_web_events e
     where e.event_type = 'checkout_completed' and e.order_id is not null
     union all
-    -- survey answer -> till ticket or web order it followed
-    select 'survey_responses:' || response_id, 'pos_tickets:' || order_ref, 'order_reference'
-    from raw.survey_responses where order_ref is not null
-    union all
-    select 'survey_responses:' || response_id, 'ecommerce_orders:' || order_ref, 'order_reference'
+    -- survey answer -> till ticket or web order it followed (whichever exists)
+    select 'survey_responses:' || response_id,
+           unnest(['pos_tickets:' || order_ref, 'ecommerce_orders:' || order_ref]), 'order_reference'
     from raw.survey_responses where order_ref is not null
     union all
     select 'survey_responses:' || response_id, 'crm_tickets:' || ticket_ref, 'service_ticket'
     from raw.survey_responses where ticket_ref is not null
     union all
-    -- service ticket -> order it is about
-    select 'crm_tickets:' || ticket_id, 'ecommerce_orders:' || order_ref, 'order_reference'
-    from raw.crm_tickets where order_ref is not null
-    union all
-    select 'crm_tickets:' || ticket_id, 'pos_tickets:' || order_ref, 'order_reference'
+    -- service ticket -> till ticket or web order it is about
+    select 'crm_tickets:' || ticket_id,
+           unnest(['pos_tickets:' || order_ref, 'ecommerce_orders:' || order_ref]), 'order_reference'
     from raw.crm_tickets where order_ref is not null
     union all
     select 'pos_tickets:' || num_ticket, 'pos_tickets:' || num_ticket_origine, 'return_ticket'
