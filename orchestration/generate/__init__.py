@@ -112,14 +112,14 @@ def generate(
         if workers == 1:
             for shard in shards:
                 results[shard.index] = _run_shard(shard)
-                _report(progress, shard, results, customers, started)
+                _report(progress, results, customers, started)
         else:
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 futures = {pool.submit(_run_shard, shard): shard for shard in shards}
                 for future in as_completed(futures):
                     shard = futures[future]
                     results[shard.index] = future.result()
-                    _report(progress, shard, results, customers, started)
+                    _report(progress, results, customers, started)
         folders = [s.folder for s in shards]
         _merge(folders, "landing", landing_dir)
         _merge(folders, "truth", truth_dir)
@@ -134,9 +134,7 @@ def generate(
     return total
 
 
-def _report(
-    progress: bool, shard: _Shard, results: dict[int, GenerationStats], customers: int, started: float
-) -> None:
+def _report(progress: bool, results: dict[int, GenerationStats], customers: int, started: float) -> None:
     if progress:
         done = sum(r.persons for r in results.values())
         print(f"  generated {done:,} / {customers:,} persons ({time.perf_counter() - started:.0f} s)")
