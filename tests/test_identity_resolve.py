@@ -42,6 +42,12 @@ def test_every_identity_record_is_clustered_once_and_merges_are_explained(
         """
     ).fetchall()[0][0]
     assert unexplained == 0
+    # Splink's and our intermediate tables are dropped: the warehouse keeps raw and identity only.
+    leftovers = con.execute(
+        "select schema_name || '.' || table_name from duckdb_tables() "
+        "where not temporary and schema_name not in ('raw', 'identity')"
+    ).fetchall()
+    assert leftovers == []
     columns = {r[0] for r in con.execute("describe identity.scored_edges").fetchall()}
     assert {
         "match_weight",

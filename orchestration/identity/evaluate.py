@@ -15,6 +15,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
+from splink import DuckDBAPI
+
+from orchestration.identity.graph import connected_components
 
 
 @dataclass(frozen=True)
@@ -83,13 +86,20 @@ def score(con: duckdb.DuckDBPyConnection, clusters: str) -> Scores:
     return Scores(records, p, r, _f1(p, r), bp, br, _f1(bp, br))
 
 
+def score_customer_ids(
+    con: duckdb.DuckDBPyConnection,
+    truth_file: Path,
+    customer_records: str = "identity.customer_source_records",
+) -> Scores:
+    """Score the customer ids of ``customer_records(unique_id, customer_id)`` against a truth file."""
+    load_truth(con, truth_file)
+    return score(con, f"(select unique_id, customer_id as cluster_id from {customer_records})")
+
+
 def baseline_clusters(con: duckdb.DuckDBPyConnection, records: str = "identity.records") -> str:
     """The deterministic baseline: records sharing an exact standardised e-mail or phone are one
     customer (connected components, i.e. union-find). Returns the name of a relation
     ``(unique_id, cluster_id)``."""
-    from splink import DuckDBAPI
-    from splink.clustering import cluster_pairwise_predictions_at_threshold
-
     con.execute(
         f"""
         create or replace table _baseline_edges as
@@ -101,16 +111,7 @@ def baseline_clusters(con: duckdb.DuckDBPyConnection, records: str = "identity.r
         from {records} where phone is not null
         """
     )
-    con.execute(f"create or replace table _baseline_nodes as select unique_id from {records}")
-    db_api = DuckDBAPI(con)
-    clusters = cluster_pairwise_predictions_at_threshold(
-        db_api.register("_baseline_nodes", table_name="baseline_nodes"),
-        db_api.register("_baseline_edges", table_name="baseline_edges"),
-        db_api,
-        node_id_column_name="unique_id",
-        threshold_match_probability=0.5,
-    )
-    return clusters.physical_name
+    return connected_components(DuckDBAPI(con), records, "_baseline_edges")
 
 
 def evaluate_warehouse(warehouse: Path, truth_file: Path) -> tuple[Scores, Scores]:
@@ -121,12 +122,7 @@ def evaluate_warehouse(warehouse: Path, truth_file: Path) -> tuple[Scores, Score
     con = duckdb.connect()
     con.execute(f"attach '{warehouse}' as wh (read_only)")
     con.execute("create table records as select unique_id, email, phone from wh.identity.records")
-    con.execute(
-        "create table current_ids as select unique_id, customer_id as cluster_id "
-        "from wh.identity.customer_source_records"
-    )
-    load_truth(con, truth_file)
-    model = score(con, "current_ids")
+    model = score_customer_ids(con, truth_file, "wh.identity.customer_source_records")
     baseline = score(con, baseline_clusters(con, "records"))
     con.close()
     return model, baseline

@@ -25,13 +25,16 @@ from dataclasses import dataclass
 
 import duckdb
 from splink import DuckDBAPI, Linker
-from splink.clustering import cluster_pairwise_predictions_at_threshold
 
 from orchestration.identity import model
+from orchestration.identity.graph import connected_components
 from orchestration.identity.links import build_deterministic_edges
 from orchestration.identity.standardise import build_identity_records
 
 EXPLAIN_MIN_PROBABILITY = 0.5
+# Intermediate tables (ours and Splink's) live here and are dropped after every run, so the
+# warehouse keeps only the ``identity`` outputs and does not grow with each run.
+WORK_SCHEMA = "identity_work"
 SOURCES = (
     "pos_tickets", "ecommerce_customers", "ecommerce_orders", "crm_contacts", "crm_tickets",
     "survey_responses",
@@ -59,13 +62,16 @@ class ResolutionResult:
 
 
 def _splink_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """One input table per source (link_and_dedupe), holding records with something to compare."""
+    """One input table per source (link_and_dedupe), holding records with something to compare.
+
+    Temporary tables: Splink reads them by unqualified name, and they vanish with the connection.
+    """
     names = []
     for source in SOURCES:
-        name = f"_splink_{source}"
+        name = f"splink_{source}"
         con.execute(
             f"""
-            create or replace table {name} as
+            create or replace temp table {name} as
             select unique_id, first_name, last_name,
                    nullif(concat_ws(' ', first_name, last_name), '') as full_name,
                    email, phone, birth_date, postcode, street
@@ -88,13 +94,13 @@ def _attach_nameless_records(con: duckdb.DuckDBPyConnection) -> int:
     the value is ambiguous and nothing is attached.
     """
     con.execute(
-        """
+        f"""
         insert into identity.edges
         with values_used as (
             select r.unique_id, c.cluster_id, kind, value,
                    r.first_name is null and r.last_name is null as nameless
             from identity.records r
-            join _clusters_all c using (unique_id),
+            join {WORK_SCHEMA}.clusters_all c using (unique_id),
             lateral (select 'email' as kind, r.email as value union all select 'phone', r.phone)
             where value is not null
         ),
@@ -128,12 +134,23 @@ def resolve(
     con: duckdb.DuckDBPyConnection, config: ResolutionConfig = ResolutionConfig(), log=print
 ) -> ResolutionResult:
     """Run the whole resolution on the warehouse connection ``con``."""
+    con.execute(f"drop schema if exists {WORK_SCHEMA} cascade")
+    con.execute(f"create schema {WORK_SCHEMA}")
+    try:
+        return _resolve(con, config, log)
+    finally:
+        # Splink's DuckDBAPI switches the connection's default schema to its output schema.
+        con.execute("set schema 'main'")
+        con.execute(f"drop schema if exists {WORK_SCHEMA} cascade")
+
+
+def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> ResolutionResult:
     records = build_identity_records(con)
     deterministic = build_deterministic_edges(con)
     inputs = _splink_inputs(con)
 
-    db_api = DuckDBAPI(con)
-    tables = [db_api.register(name, dataset_display_name=name.removeprefix("_splink_")) for name in inputs]
+    db_api = DuckDBAPI(con, output_schema=WORK_SCHEMA)
+    tables = [db_api.register(name, dataset_display_name=name.removeprefix("splink_")) for name in inputs]
     saved = None if config.retrain else model.load_saved_settings()
     trained = saved is None
     linker = Linker(tables, saved or model.settings(), log_level=logging.WARNING)
@@ -174,47 +191,39 @@ def resolve(
         "select count(*) from identity.edges where method = 'probabilistic' and guard is null"
     ).fetchall()[0][0]
 
-    passes = iter(range(1_000))
-
     def components(edge_filter: str, target: str) -> None:
-        n = next(passes)
         con.execute(
-            "create or replace table _cluster_edges as "
+            f"create or replace table {WORK_SCHEMA}.cluster_edges as "
             "select unique_id_l, unique_id_r, 1.0 as match_probability "
             f"from identity.edges where guard is null and ({edge_filter})"
         )
-        nodes = db_api.register("identity.records", table_name=f"_nodes_{n}")
-        edges = db_api.register("_cluster_edges", table_name=f"_edges_{n}")
-        out = cluster_pairwise_predictions_at_threshold(
-            nodes, edges, db_api, node_id_column_name="unique_id", threshold_match_probability=0.5
-        )
+        out = connected_components(db_api, "identity.records", f"{WORK_SCHEMA}.cluster_edges")
         con.execute(
-            f"create or replace table {target} as select unique_id, cluster_id from {out.physical_name}"
+            f"create or replace table {WORK_SCHEMA}.{target} as select unique_id, cluster_id from {out}"
         )
 
-    components("true", "_clusters_all")
-    attached = _attach_nameless_records(con)
-    if attached:
-        components("true", "_clusters_all")
-    components("method like 'deterministic:%'", "_clusters_deterministic")
+    components("true", "clusters_all")
+    if _attach_nameless_records(con):
+        components("true", "clusters_all")
+    components("method like 'deterministic:%'", "clusters_deterministic")
     con.execute(
         f"""
         create or replace table identity.flagged_clusters as
         select cluster_id, count(*) as records, now() as flagged_at,
                'more than {config.max_cluster_size} records: kept apart, deterministic links only' as reason
-        from _clusters_all group by cluster_id having count(*) > {config.max_cluster_size}
+        from {WORK_SCHEMA}.clusters_all group by cluster_id having count(*) > {config.max_cluster_size}
         """
     )
     flagged = con.execute("select count(*) from identity.flagged_clusters").fetchall()[0][0]
     con.execute(
-        """
+        f"""
         create or replace table identity.clusters as
         select a.unique_id,
                case when f.cluster_id is null then a.cluster_id
                     else 'flagged:' || d.cluster_id end as cluster_id
-        from _clusters_all a
+        from {WORK_SCHEMA}.clusters_all a
         left join identity.flagged_clusters f using (cluster_id)
-        left join _clusters_deterministic d using (unique_id)
+        left join {WORK_SCHEMA}.clusters_deterministic d using (unique_id)
         """
     )
     return ResolutionResult(records, deterministic, scored, probabilistic, guarded, flagged, trained)

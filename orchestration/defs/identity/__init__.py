@@ -5,14 +5,12 @@ One step computes the three outputs together (they come from the same clustering
 ``identity/scored_edges`` (why records were merged) and ``identity/customer_id_history``.
 """
 
-from pathlib import Path
-
 import dagster as dg
 
 from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL, raw_asset_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import crm, ecommerce, pos, survey
-from orchestration.identity.evaluate import load_truth, score
+from orchestration.identity.evaluate import score_customer_ids
 from orchestration.identity.resolve import ResolutionConfig, resolve
 from orchestration.identity.stable_ids import assign_stable_ids
 from orchestration.settings import get_settings
@@ -92,14 +90,7 @@ def identity_resolution(
             """
         ).fetchall()
         truth_file = settings.truth_dir / "identities.csv"
-        accuracy = {}
-        if truth_file.exists():
-            load_truth(con, Path(truth_file))
-            con.execute(
-                "create or replace temp view _current as "
-                "select unique_id, customer_id as cluster_id from identity.customer_source_records"
-            )
-            accuracy = score(con, "_current").as_dict()
+        accuracy = score_customer_ids(con, truth_file).as_dict() if truth_file.exists() else {}
     records = result.records
     common = {
         "records_in": records,
