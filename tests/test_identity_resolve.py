@@ -58,10 +58,6 @@ def test_every_identity_record_is_clustered_once_and_merges_are_explained(
     } <= columns
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 3 in progress: on this data precision is still below the deterministic baseline's",
-)
 def test_model_beats_the_deterministic_baseline(
     resolved: duckdb.DuckDBPyConnection, generated: Generated
 ) -> None:

@@ -56,9 +56,9 @@ def settings(link_type: str = "link_and_dedupe") -> SettingsCreator:
             cl.ForenameSurnameComparison(
                 "first_name", "last_name", forename_surname_concat_col_name="full_name"
             ),
-            cl.EmailComparison("email").configure(term_frequency_adjustments=True),
+            cl.DamerauLevenshteinAtThresholds("email", [1]).configure(term_frequency_adjustments=True),
             cl.DamerauLevenshteinAtThresholds("phone", [1]).configure(term_frequency_adjustments=True),
-            cl.DateOfBirthComparison("birth_date", input_is_string=False),
+            cl.ExactMatch("birth_date"),
             cl.ExactMatch("postcode").configure(term_frequency_adjustments=True),
             cl.JaroWinklerAtThresholds("street", [0.95, 0.85]),
         ],

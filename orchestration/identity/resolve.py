@@ -24,14 +24,17 @@ import logging
 from dataclasses import dataclass
 
 import duckdb
+import pyarrow as pa
 from splink import DuckDBAPI, Linker
 
 from orchestration.identity import model
 from orchestration.identity.graph import connected_components
 from orchestration.identity.links import build_deterministic_edges
+from orchestration.identity.merge import merge_clusters
 from orchestration.identity.standardise import build_identity_records
 
 EXPLAIN_MIN_PROBABILITY = 0.5
+REFUSED_SCHEMA = pa.schema([("position", pa.int64()), ("conflict", pa.string())])
 # Intermediate tables (ours and Splink's) live here and are dropped after every run, so the
 # warehouse keeps only the ``identity`` outputs and does not grow with each run.
 WORK_SCHEMA = "identity_work"
@@ -43,7 +46,7 @@ SOURCES = (
 
 @dataclass(frozen=True)
 class ResolutionConfig:
-    match_probability: float = 0.99
+    match_probability: float = 0.5
     max_cluster_size: int = 60
     retrain: bool = False
     u_max_pairs: float = 2e6
@@ -62,7 +65,10 @@ class ResolutionResult:
 
 
 def _splink_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """One input table per source (link_and_dedupe), holding records with something to compare.
+    """One input table per source (link_and_dedupe), holding records with a name.
+
+    A record without a name has one e-mail or phone to match on, which no model can weigh
+    against the namesakes sharing it: ``_attach_by_unique_value`` places those records instead.
 
     Temporary tables: Splink reads them by unqualified name, and they vanish with the connection.
     """
@@ -77,54 +83,139 @@ def _splink_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
                    email, phone, birth_date, postcode, street
             from identity.records
             where source_system = '{source}'
-              and coalesce(first_name, last_name, email, phone) is not null
+              and coalesce(first_name, last_name) is not null
             """
         )
         names.append(name)
     return names
 
 
-def _attach_nameless_records(con: duckdb.DuckDBPyConnection) -> int:
-    """Attach records that carry only an e-mail or a phone (no name to compare) by that value.
+def _attach_by_unique_value(con: duckdb.DuckDBPyConnection) -> int:
+    """Attach records whose only evidence is one value that a single customer holds.
 
-    Splink cannot give such a record a high probability on one matching value alone, yet the value
-    is the only evidence there is. So, after a first clustering: a nameless record joins the one
-    cluster of named records using the same e-mail (or phone); if no named record uses it, the
-    nameless records sharing it join each other; if several clusters use it (a household e-mail),
-    the value is ambiguous and nothing is attached.
+    Splink cannot give a high probability on one matching value alone, yet that value is the only
+    evidence there is. So, after a first clustering:
+
+    - a nameless record (only an e-mail or a phone) joins the one cluster of named records using the
+      same e-mail (or phone); if no named record uses it, the nameless records sharing it join
+      each other;
+    - a record left on its own, or in a cluster known by nothing but names (and phones), joins the
+      one other cluster holding exactly the same full name (first name more than an initial); a name
+      that two such customers hold attaches nothing.
+
+    A value several clusters use (a household e-mail, a common name) is ambiguous: nothing is
+    attached. Attachments then go through the same conflict checks as probabilistic links.
     """
     con.execute(
         f"""
         insert into identity.edges
-        with values_used as (
-            select r.unique_id, c.cluster_id, kind, value,
-                   r.first_name is null and r.last_name is null as nameless
+        with clusters as (
+            select c.cluster_id,
+                   count(*) = 1
+                   or count(coalesce(r.email, r.loyalty_card, r.account_id, r.birth_date::varchar)) = 0
+                       as name_only
+            from {WORK_SCHEMA}.clusters_all c join identity.records r using (unique_id)
+            group by c.cluster_id
+        ),
+        records as (
+            select r.*, c.cluster_id, k.name_only, r.first_name is null and r.last_name is null as nameless
             from identity.records r
-            join {WORK_SCHEMA}.clusters_all c using (unique_id),
-            lateral (select 'email' as kind, r.email as value union all select 'phone', r.phone)
-            where value is not null
+            join {WORK_SCHEMA}.clusters_all c using (unique_id)
+            join clusters k using (cluster_id)
+        ),
+        values_used as (
+            select r.unique_id, r.cluster_id, v.*
+            from records r,
+            lateral (
+                select 'email' as kind, r.email as value, r.nameless as candidate, not r.nameless as owner,
+                       true as pooled
+                union all
+                select 'phone', r.phone, r.nameless, not r.nameless, true
+                union all
+                select 'name',
+                       case when length(r.first_name) > 1 then r.first_name || ' ' || r.last_name end,
+                       r.name_only, not r.name_only, false
+            ) v
+            where v.value is not null
         ),
         owners as (
-            select kind, value, count(distinct cluster_id) filter (where not nameless) as named_clusters,
-                   min(unique_id) filter (where not nameless) as named_anchor,
-                   min(unique_id) filter (where nameless) as nameless_anchor
+            select kind, value, count(distinct cluster_id) filter (where owner) as owner_clusters,
+                   coalesce(min(unique_id) filter (where owner),
+                            min(unique_id) filter (where candidate and pooled)) as anchor
             from values_used group by all
         )
-        select distinct least(v.unique_id, coalesce(o.named_anchor, o.nameless_anchor)),
-               greatest(v.unique_id, coalesce(o.named_anchor, o.nameless_anchor)),
-               1.0, 'attached:' || v.kind, null
+        select distinct least(v.unique_id, o.anchor), greatest(v.unique_id, o.anchor),
+               1.0, null, 'attached:' || v.kind, null
         from values_used v join owners o using (kind, value)
-        where v.nameless and o.named_clusters <= 1
-          and v.unique_id <> coalesce(o.named_anchor, o.nameless_anchor)
+        where v.candidate and o.owner_clusters <= 1 and v.unique_id <> o.anchor
         """
     )
     return con.execute("select count(*) from identity.edges where method like 'attached:%'").fetchall()[0][0]
 
 
-def _train(linker: Linker, config: ResolutionConfig) -> None:
+def _merge_along_links(con: duckdb.DuckDBPyConnection) -> None:
+    """``clusters_all``: deterministic clusters joined along the other links without contradiction.
+
+    Links are walked strongest first (probabilistic by match weight, then attachments); a link
+    whose clusters contradict (``merge.CONFLICT_ATTRIBUTES``) is refused and its edge marked with
+    the conflicting attribute in ``identity.edges.guard``.
+    """
+    con.execute(
+        f"""
+        create or replace temp table _links as
+        select row_number() over (
+                   order by e.method = 'probabilistic' desc, e.match_weight desc, e.unique_id_l, e.unique_id_r
+               ) - 1 as position,
+               e.unique_id_l, e.unique_id_r, l.cluster_id as cluster_l, r.cluster_id as cluster_r
+        from identity.edges e
+        join {WORK_SCHEMA}.clusters_deterministic l on l.unique_id = e.unique_id_l
+        join {WORK_SCHEMA}.clusters_deterministic r on r.unique_id = e.unique_id_r
+        where e.guard is null and e.method not like 'deterministic:%' and l.cluster_id <> r.cluster_id
+        """
+    )
+    links = con.execute("select cluster_l, cluster_r from _links order by position").fetchall()
+    attributes = con.execute(
+        f"""
+        select c.cluster_id,
+               list(distinct strftime(r.birth_date, '%Y-%m-%d')) filter (where r.birth_date is not null),
+               list(distinct r.phone) filter (where r.phone is not null),
+               list(distinct r.loyalty_card) filter (where r.loyalty_card is not null),
+               list(distinct r.account_id) filter (where r.account_id is not null)
+        from {WORK_SCHEMA}.clusters_deterministic c join identity.records r using (unique_id)
+        where c.cluster_id in (select cluster_l from _links union select cluster_r from _links)
+        group by c.cluster_id
+        """
+    ).fetchall()
+    merged, refused = merge_clusters(((row[0], row[1:]) for row in attributes), links)
+    merged_table = pa.table({"cluster_id": list(merged), "merged_into": list(merged.values())})
+    refused_table = pa.table(
+        {"position": [p for p, _ in refused], "conflict": [c for _, c in refused]}, schema=REFUSED_SCHEMA
+    )
+    con.register("_merged", merged_table)
+    con.register("_refused", refused_table)
+    con.execute(
+        f"""
+        update identity.edges e set guard = 'conflicting ' || f.conflict
+        from _refused f join _links k using (position)
+        where e.unique_id_l = k.unique_id_l and e.unique_id_r = k.unique_id_r and e.guard is null;
+
+        create or replace table {WORK_SCHEMA}.clusters_all as
+        select d.unique_id, coalesce(m.merged_into, d.cluster_id) as cluster_id
+        from {WORK_SCHEMA}.clusters_deterministic d left join _merged m using (cluster_id);
+        """
+    )
+    con.unregister("_merged")
+    con.unregister("_refused")
+
+
+def _estimate_prior(linker: Linker) -> None:
     linker.training.estimate_probability_two_random_records_match(
         model.PRIOR_RULES, recall=model.PRIOR_RECALL
     )
+
+
+def _train(linker: Linker, config: ResolutionConfig) -> None:
+    _estimate_prior(linker)
     linker.training.estimate_u_using_random_sampling(max_pairs=config.u_max_pairs, seed=config.seed)
     for rule in model.TRAINING_RULES:
         linker.training.estimate_parameters_using_expectation_maximisation(rule, record_sample_proportion=1.0)
@@ -158,6 +249,10 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
         log("training the Splink model (no saved model, or retrain requested)")
         _train(linker, config)
         linker.misc.save_model_to_json(str(model.MODEL_PATH), overwrite=True)
+    else:
+        # m and u describe the comparisons and carry over; the prior (the chance that two random
+        # records match) shrinks as the data grows, so it is measured on every run's own data.
+        _estimate_prior(linker)
     predictions = linker.inference.predict(threshold_match_probability=EXPLAIN_MIN_PROBABILITY)
     con.execute(f"create or replace table identity.scored_edges as select * from {predictions.physical_name}")
     scored = con.execute("select count(*) from identity.scored_edges").fetchall()[0][0]
@@ -167,45 +262,38 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
         create or replace table identity.edges as
         with pairs as (
             select s.unique_id_l, s.unique_id_r, s.match_probability, s.match_weight,
-                   l.birth_date as dob_l, r.birth_date as dob_r, l.first_name as fn_l, r.first_name as fn_r
+                   l.first_name as fn_l, l.last_name as ln_l, r.first_name as fn_r, r.last_name as ln_r
             from identity.scored_edges s
             join identity.records l on l.unique_id = s.unique_id_l
             join identity.records r on r.unique_id = s.unique_id_r
             where s.match_probability >= {config.match_probability}
         )
-        select unique_id_l, unique_id_r, match_probability, 'probabilistic' as method,
-               case
-                   when abs(date_diff('day', dob_l, dob_r)) > 366 then 'different birth dates'
-                   when length(fn_l) > 1 and length(fn_r) > 1 and jaro_winkler_similarity(fn_l, fn_r) < 0.7
-                        and not starts_with(fn_l, fn_r) and not starts_with(fn_r, fn_l)
-                        then 'different first names'
-               end as guard
+        select unique_id_l, unique_id_r, match_probability, match_weight, 'probabilistic' as method,
+               case when not cdp_names_compatible(fn_l, ln_l, fn_r, ln_r) then 'different first names' end
+                   as guard
         from pairs
         union all
-        select unique_id_l, unique_id_r, 1.0, 'deterministic:' || rule, null
+        select unique_id_l, unique_id_r, 1.0, null, 'deterministic:' || rule, null
         from identity.deterministic_edges
         """
     )
+    con.execute(
+        f"create or replace table {WORK_SCHEMA}.deterministic_links as "
+        "select unique_id_l, unique_id_r, 1.0 as match_probability "
+        "from identity.edges where method like 'deterministic:%'"
+    )
+    components = connected_components(db_api, "identity.records", f"{WORK_SCHEMA}.deterministic_links")
+    con.execute(
+        f"create or replace table {WORK_SCHEMA}.clusters_deterministic as "
+        f"select unique_id, cluster_id from {components}"
+    )
+    _merge_along_links(con)
+    if _attach_by_unique_value(con):
+        _merge_along_links(con)
     guarded = con.execute("select count(*) from identity.edges where guard is not null").fetchall()[0][0]
     probabilistic = con.execute(
         "select count(*) from identity.edges where method = 'probabilistic' and guard is null"
     ).fetchall()[0][0]
-
-    def components(edge_filter: str, target: str) -> None:
-        con.execute(
-            f"create or replace table {WORK_SCHEMA}.cluster_edges as "
-            "select unique_id_l, unique_id_r, 1.0 as match_probability "
-            f"from identity.edges where guard is null and ({edge_filter})"
-        )
-        out = connected_components(db_api, "identity.records", f"{WORK_SCHEMA}.cluster_edges")
-        con.execute(
-            f"create or replace table {WORK_SCHEMA}.{target} as select unique_id, cluster_id from {out}"
-        )
-
-    components("true", "clusters_all")
-    if _attach_nameless_records(con):
-        components("true", "clusters_all")
-    components("method like 'deterministic:%'", "clusters_deterministic")
     con.execute(
         f"""
         create or replace table identity.flagged_clusters as

@@ -38,6 +38,21 @@ create or replace macro cdp_std_name(x) as
         regexp_replace(cdp_clean_text(x), '^({"|".join(TITLES)})\\.?\\s+', ''),
         '[^a-z]', '', 'g'), '');
 
+-- Two standardised first names that can belong to one person: equal, one typo apart, one an initial
+-- or the start of the other (a compound first name typed in part), the initials of a compound
+-- name (JP / Jean-Pierre), or a short form sharing the first three letters (Alex / Alexandre).
+create or replace macro cdp_first_names_compatible(a, b) as
+    a = b
+    or jaro_winkler_similarity(a, b) >= 0.9
+    or starts_with(a, b) or starts_with(b, a)
+    or (least(length(a), length(b)) <= 2 and left(a, 1) = left(b, 1))
+    or (least(length(a), length(b)) <= 4 and left(a, 3) = left(b, 3));
+
+-- The same person's names, also when one record has first and last name swapped.
+create or replace macro cdp_names_compatible(first_l, last_l, first_r, last_r) as
+    cdp_first_names_compatible(first_l, first_r)
+    or (cdp_first_names_compatible(first_l, last_r) and cdp_first_names_compatible(last_l, first_r));
+
 create or replace macro cdp_std_email(x) as (
     with parts as (
         select lower(regexp_replace(coalesce(x, ''), '\\s', '', 'g')) as e

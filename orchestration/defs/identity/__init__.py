@@ -28,8 +28,8 @@ class IdentityConfig(dg.Config):
     """Run configuration: set ``retrain: true`` in the launchpad to retrain the Splink model."""
 
     retrain: bool = False
-    match_probability: float = 0.99
-    max_cluster_size: int = 60
+    match_probability: float = ResolutionConfig.match_probability
+    max_cluster_size: int = ResolutionConfig.max_cluster_size
 
 
 def _spec(name: str, description: str) -> dg.AssetSpec:
