@@ -32,6 +32,7 @@ SHARD_PERSONS = 25_000
 @dataclass(frozen=True)
 class _Shard:
     index: int
+    shards: int
     first_person: int
     persons: int
     folder: Path
@@ -50,6 +51,7 @@ def _run_shard(shard: _Shard) -> GenerationStats:
         end_date=shard.end_date,
         messiness=shard.messiness,
         shard=shard.index,
+        shards=shard.shards,
         first_person=shard.first_person,
     )
     return simulation.run(shard.persons)
@@ -94,9 +96,11 @@ def generate(
     rates = Messiness().scaled(messiness)
     landing_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".cdp-generate-", dir=landing_dir.parent) as scratch:
+        starts = range(0, customers, SHARD_PERSONS)
         shards = [
             _Shard(
                 i,
+                len(starts),
                 first,
                 min(SHARD_PERSONS, customers - first),
                 Path(scratch) / f"{i:05d}",
@@ -105,7 +109,7 @@ def generate(
                 end_date,
                 rates,
             )
-            for i, first in enumerate(range(0, customers, SHARD_PERSONS))
+            for i, first in enumerate(starts)
         ]
         workers = min(workers or os.cpu_count() or 1, len(shards))
         results: dict[int, GenerationStats] = {}

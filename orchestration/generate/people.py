@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import accumulate
@@ -78,9 +79,12 @@ class Population:
         n_stores: int,
         shard: int = 0,
         first_person: int = 0,
+        shards: int = 1,
     ) -> None:
         self.rng = rng
         self.shard = shard
+        self.shards = shards
+        self.emails_taken: set[str] = set()
         self.first_person = first_person
         self.start = start
         self.end = end
@@ -139,7 +143,27 @@ class Population:
             ]
         )
         domain = rng.choices(ref.EMAIL_DOMAINS, cum_weights=self.domain_cum)[0][0]
-        return f"{local}@{domain}"
+        return self.register_email(local, domain)
+
+    def register_email(self, local: str, domain: str) -> str:
+        """A free address for this mailbox: as at a real provider, one address is one mailbox.
+
+        Shards run in separate processes, so each bare address has one owning shard (by checksum);
+        elsewhere, or when taken, a number is appended: ``.N`` with ``N ≡ shard (mod shards)``,
+        which no other shard can produce and no name pattern ends with.
+        """
+        address = f"{local}@{domain}"
+        checksum = zlib.crc32(address.encode())
+        if address not in self.emails_taken and checksum % self.shards == self.shard:
+            self.emails_taken.add(address)
+            return address
+        # The number comes from the checksum, not the random stream, so that everything else
+        # generated stays the same as without the clash.
+        k = 1 + checksum % 99
+        while (address := f"{local}.{k * self.shards + self.shard}@{domain}") in self.emails_taken:
+            k += 1
+        self.emails_taken.add(address)
+        return address
 
     def phone(self) -> str:
         return f"+33{self.rng.choice('67')}{self.rng.randrange(10**8):08d}"
@@ -172,7 +196,7 @@ class Population:
                 emails.append(self.email(first, maiden or last, birth))
             if k == 1 and rng.random() < 0.15:
                 provider = rng.choice(["orange.fr", "free.fr", "gmail.com"])
-                shared_email = f"famille.{ascii_slug(last)}@{provider}"
+                shared_email = self.register_email(f"famille.{ascii_slug(last)}", provider)
                 emails.append(shared_email)
                 members[0].emails.append(shared_email)
             moved_at = None

@@ -109,6 +109,7 @@ class Simulation:
         messiness: Messiness,
         shard: int = 0,
         first_person: int = 0,
+        shards: int = 1,
     ) -> None:
         # Each shard has its own random stream; the catalogue and stores come from a stream of
         # their own, so every shard sees the same ones.
@@ -160,7 +161,9 @@ class Simulation:
         self.catalogue = build_catalogue(reference_rng)
         self.product_cum = list(accumulate(1.0 / (i + 1) ** 0.8 for i in range(len(self.catalogue))))
         self.stores = self._stores(reference_rng)
-        self.population = Population(self.rng, self.start, self.end, len(self.stores), shard, first_person)
+        self.population = Population(
+            self.rng, self.start, self.end, len(self.stores), shard, first_person, shards
+        )
         # State of the person being simulated.
         self.contacts: list[tuple[str, str | None]] = []  # (contact_id, loyalty card)
         self.account: tuple[str, str, datetime] | None = None  # (customer_id, e-mail, created)
