@@ -1,4 +1,4 @@
-"""Identity resolution: standardise → deterministic links → Splink → guarded clusters.
+"""Identity resolution: standardise → deterministic links → Splink → constrained merging.
 
 Writes, in the warehouse's ``identity`` schema:
 
@@ -6,14 +6,19 @@ Writes, in the warehouse's ``identity`` schema:
 - ``deterministic_edges``: exact links (``links``);
 - ``scored_edges``: every pair Splink scored above ``EXPLAIN_MIN_PROBABILITY``, with match weight,
   probability and the level of each comparison (the "why" of every probabilistic merge);
-- ``clusters``: ``unique_id → cluster_id`` (Splink's connected-components label), before stable ids.
+- ``edges``: every link considered (deterministic, probabilistic, attached), with ``guard`` saying
+  why a link was refused (null when it was used);
+- ``clusters``: ``unique_id → cluster_id`` (an unstable label), before stable ids.
 
-Over-merge guards, applied to probabilistic edges only (deterministic ones are trusted):
+Over-merge guards, applied to probabilistic and attached links only (deterministic ones are
+trusted):
 
 - placeholders never reach matching (standardisation turns them into NULL);
-- an edge between two records with known, different birth dates (more than a year apart), or with
-  clearly different first names (Jaro-Winkler < 0.7, neither an initial nor a prefix of the other),
-  is not used to merge: it is the signature of household members sharing an address or an e-mail;
+- a scored pair whose first names cannot be one person's (``cdp_names_compatible``) is not used:
+  it is the signature of household members sharing an address or an e-mail;
+- links join clusters strongest first and never two clusters with different birth dates, phones,
+  loyalty cards or web accounts (``merge``), so a chain through a record that lacks those values
+  cannot glue two people together;
 - a cluster above ``max_cluster_size`` records is flagged in ``identity.flagged_clusters`` and falls
   back to its deterministic links only: it is not silently merged.
 """

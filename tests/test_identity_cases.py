@@ -1,0 +1,222 @@
+"""Hand-written identity cases (issue 3): what must merge, what must not, and ids that stay put.
+
+Each case is a few raw rows, typed as the source tools export them, added to the tiny generated
+population (so Splink scores them against realistic neighbours and term frequencies). The real
+resolver and stable-id assignment run on the warehouse; assertions are about customer ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from orchestration.exports import ALL_TABLES
+from orchestration.identity.resolve import resolve
+from orchestration.identity.stable_ids import assign_stable_ids
+from orchestration.ingest.loader import load_table
+
+AT = dt.datetime(2026, 3, 14, 10, 30, tzinfo=dt.UTC)
+
+# table -> rows (column -> value); ids carry an "X" so they never clash with generated ones.
+CASES: dict[str, list[dict]] = {
+    "crm_contacts": [
+        # typos, accents, swapped names and phone formats across CRM, web and till
+        dict(
+            contact_id="X1",
+            firstname="Éléonore",
+            lastname="Vasseur-Quintin",
+            email="eleonore.vq@orange.fr",
+            phone="06 12 34 56 78",
+            date_of_birth=dt.date(1979, 5, 4),
+            address="12 avenue des Tilleuls",
+            zip="69003",
+            city="Lyon",
+            loyalty_card_number="2900099999991",
+        ),
+        # the household: same surname, address and family e-mail, different first names and births
+        dict(
+            contact_id="X2",
+            firstname="Bertrand",
+            lastname="Ozanne",
+            email="famille.ozanne@free.fr",
+            phone="06 98 76 54 32",
+            date_of_birth=dt.date(1961, 2, 3),
+            address="4 rue Pasteur",
+            zip="35000",
+            city="Rennes",
+        ),
+        dict(
+            contact_id="X3",
+            firstname="Solange",
+            lastname="Ozanne",
+            email="famille.ozanne@free.fr",
+            phone="07 11 22 33 44",
+            date_of_birth=dt.date(1964, 9, 30),
+            address="4 rue Pasteur",
+            zip="35000",
+            city="Rennes",
+        ),
+        # namesakes: same name and city, different birth dates, e-mails and phones
+        dict(
+            contact_id="X4",
+            firstname="Jean",
+            lastname="Martin",
+            email="jean.martin.x4@laposte.net",
+            phone="06 01 02 03 04",
+            date_of_birth=dt.date(1950, 1, 1),
+            zip="75011",
+            city="Paris",
+        ),
+        dict(
+            contact_id="X5",
+            firstname="Jean",
+            lastname="Martin",
+            email="jeanmartin.x5@gmail.com",
+            phone="06 05 06 07 08",
+            date_of_birth=dt.date(1988, 7, 14),
+            zip="75011",
+            city="Paris",
+        ),
+        # guest checkout below uses this contact's e-mail
+        dict(
+            contact_id="X6",
+            firstname="Gwenaëlle",
+            lastname="Kerbrat",
+            email="gwen.kerbrat@orange.fr",
+            phone="06 44 55 66 77",
+            zip="29200",
+            city="Brest",
+        ),
+    ],
+    "ecommerce_customers": [
+        dict(
+            customer_id="X10",
+            email="ELEONORE.VQ@ORANGE.FR ",
+            first_name="VASSEUR QUINTIN",
+            last_name="Eleonore",
+            phone="+33612345678",
+            address1="12 av. des Tilleuls",
+            zip="69003",
+            city="Lyon",
+        ),
+        dict(customer_id="X11", email="hector.vilmorin@free.fr", first_name="Hector", last_name="Vilmorin"),
+    ],
+    "ecommerce_orders": [
+        dict(
+            order_id="XW1",
+            customer_id=None,
+            email="gwen.kerbrat@orange.fr",
+            billing_first_name="Gwenaelle",
+            billing_last_name="KERBRAT",
+            billing_address1="3 r. de Siam",
+            billing_zip="29200",
+            billing_city="Brest",
+        ),
+    ],
+    "ecommerce_web_events": [
+        dict(event_id="XE1", event_type="page_view", visitor_id="Xvisitor", session_id="XS1"),
+        dict(event_id="XE2", event_type="login", visitor_id="Xvisitor", session_id="XS1", customer_id="X11"),
+        dict(event_id="XE3", event_type="page_view", visitor_id="Xanonymous", session_id="XS2"),
+    ],
+    "pos_tickets": [
+        dict(
+            num_ticket="XT1",
+            prenom_client="Eleonor",
+            nom_client="VASEUR-QUINTIN",
+            tel_client="0033 6 12 34 56 78",
+        ),
+        # only the loyalty card: joins the CRM contact holding it
+        dict(num_ticket="XT2", num_carte_fidelite="2900099999991"),
+        # walk-ins typed with a placeholder e-mail: nothing in common
+        dict(num_ticket="XT3", prenom_client="Ambroise", nom_client="Delacourt", email_client="test@test.fr"),
+        dict(num_ticket="XT4", prenom_client="Perrine", nom_client="Fauconnet", email_client="test@test.fr"),
+    ],
+}
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
+    row = {"_source_file": "hand-written", "_source_line": 1, "_loaded_at": AT, **row}
+    if table == "pos_tickets":
+        row = {"code_magasin": "M001", "date_heure": AT, "type_ticket": "VENTE", **row}
+    elif table == "ecommerce_web_events":
+        row = {"event_at": AT, **row}
+    else:
+        key = {"crm_contacts": "createdate"}.get(table, "created_at")
+        row = {key: AT, **row}
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    con.execute(f"insert into raw.{table} ({columns}) values ({marks})", list(row.values()))
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory, generated) -> duckdb.DuckDBPyConnection:
+    """The tiny generated population plus the hand-written cases, resolved once."""
+    root = tmp_path_factory.mktemp("cases")
+    con = duckdb.connect(str(root / "cdp.duckdb"))
+    for spec in ALL_TABLES:
+        load_table(con, spec, generated.landing, root / "quarantine", log=lambda _: None)
+    for table, rows in CASES.items():
+        for row in rows:
+            _insert(con, table, row)
+    resolve(con, log=lambda _: None)
+    assign_stable_ids(con, "first")
+    yield con
+    con.close()
+
+
+def ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return dict(con.execute("select unique_id, customer_id from identity.customer_source_records").fetchall())
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        pytest.param(
+            ["crm_contacts:X1", "ecommerce_customers:X10", "pos_tickets:XT1"],
+            id="typo-accent-swapped-names-phone-formats",
+        ),
+        pytest.param(["crm_contacts:X1", "pos_tickets:XT2"], id="loyalty-card-pos-crm"),
+        pytest.param(["crm_contacts:X6", "ecommerce_orders:XW1"], id="guest-checkout-email-is-crm-email"),
+        pytest.param(["ecommerce_customers:X11", "ecommerce_visitors:Xvisitor"], id="visitor-login"),
+    ],
+)
+def test_must_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) -> None:
+    customer = ids(warehouse)
+    assert len({customer[r] for r in records}) == 1, {r: customer[r] for r in records}
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        pytest.param(["crm_contacts:X2", "crm_contacts:X3"], id="household-members"),
+        pytest.param(["crm_contacts:X4", "crm_contacts:X5"], id="same-common-name-different-birth-date"),
+        pytest.param(["pos_tickets:XT3", "pos_tickets:XT4"], id="placeholder-email"),
+    ],
+)
+def test_must_not_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) -> None:
+    customer = ids(warehouse)
+    assert len({customer[r] for r in records}) == len(records), {r: customer[r] for r in records}
+
+
+def test_a_visitor_never_identified_stays_anonymous(warehouse: duckdb.DuckDBPyConnection) -> None:
+    assert "ecommerce_visitors:Xanonymous" not in ids(warehouse)
+    assert "ecommerce_visitors:Xvisitor" in ids(warehouse)
+
+
+def test_ids_survive_a_rerun_and_a_new_record(warehouse: duckdb.DuckDBPyConnection) -> None:
+    con = warehouse
+    before = ids(con)
+    resolve(con, log=lambda _: None)
+    assign_stable_ids(con, "rerun")
+    assert ids(con) == before
+    changes = "select count(*) from identity.customer_id_history where run_id = 'rerun'"
+    assert con.execute(changes).fetchall() == [(0,)]
+    # A new till ticket with Éléonore's loyalty card joins her customer: same id, no new customer.
+    _insert(con, "pos_tickets", dict(num_ticket="XT9", num_carte_fidelite="2900099999991"))
+    resolve(con, log=lambda _: None)
+    assign_stable_ids(con, "new-record")
+    after = ids(con)
+    assert after["pos_tickets:XT9"] == before["crm_contacts:X1"]
+    assert {r: after[r] for r in before} == before
