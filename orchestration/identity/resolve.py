@@ -39,6 +39,7 @@ from orchestration.identity.merge import merge_clusters
 from orchestration.identity.standardise import build_identity_records
 
 EXPLAIN_MIN_PROBABILITY = 0.5
+MERGED_SCHEMA = pa.schema([("cluster_id", pa.string()), ("merged_into", pa.string())])
 REFUSED_SCHEMA = pa.schema([("position", pa.int64()), ("conflict", pa.string())])
 # Intermediate tables (ours and Splink's) live here and are dropped after every run, so the
 # warehouse keeps only the ``identity`` outputs and does not grow with each run.
@@ -192,7 +193,9 @@ def _merge_along_links(con: duckdb.DuckDBPyConnection) -> None:
         """
     ).fetchall()
     merged, refused = merge_clusters(((row[0], row[1:]) for row in attributes), links)
-    merged_table = pa.table({"cluster_id": list(merged), "merged_into": list(merged.values())})
+    merged_table = pa.table(
+        {"cluster_id": list(merged), "merged_into": list(merged.values())}, schema=MERGED_SCHEMA
+    )
     refused_table = pa.table(
         {"position": [p for p, _ in refused], "conflict": [c for _, c in refused]}, schema=REFUSED_SCHEMA
     )
