@@ -107,3 +107,28 @@ def test_landing_sensor_waits_until_a_file_stops_growing(settings: Settings) -> 
     assert json.loads(cursor)["submitted"]
     fourth, _ = tick(cursor)
     assert isinstance(fourth, dg.SkipReason)  # already submitted: no second run
+
+
+def test_identity_assets_report_records_customers_methods_and_anonymous_visitors(
+    landed: Settings, generated: Generated
+) -> None:
+    defs = build_definitions()
+    result = defs.resolve_job_def("full_pipeline").execute_in_process(
+        resources=build_resources(landed), instance=dg.DagsterInstance.ephemeral()
+    )
+    assert result.success
+    materializations = result.asset_materializations_for_node("identity_resolution")
+    meta = {m.asset_key.path[-1]: m.metadata for m in materializations}["customer_source_records"]
+    con = duckdb.connect(str(landed.warehouse_path), read_only=True)
+    customers, records = con.execute(
+        "select count(distinct customer_id), count(*) from identity.customer_source_records"
+    ).fetchall()[0]
+    visitors = con.execute("select count(distinct visitor_id) from raw.ecommerce_web_events").fetchall()[0][0]
+    identified = con.execute(
+        "select count(*) from identity.records where source_system = 'ecommerce_visitors'"
+    ).fetchall()[0][0]
+    con.close()
+    assert meta["records_in"].value == records == generated.stats.identity_records
+    assert meta["customers_out"].value == customers
+    assert meta["anonymous_visitors"].value == visitors - identified > 0
+    assert abs(sum(meta["share_by_method"].value.values()) - 1) < 1e-3

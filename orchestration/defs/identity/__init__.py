@@ -82,6 +82,13 @@ def identity_resolution(
                 "select match_method, count(*) from identity.customer_source_records group by 1"
             ).fetchall()
         )
+        # Visitor ids that never logged in nor checked out stay anonymous (no identity record).
+        anonymous_visitors = con.execute(
+            """
+            select count(distinct visitor_id) from raw.ecommerce_web_events
+            where 'ecommerce_visitors:' || visitor_id not in (select unique_id from identity.records)
+            """
+        ).fetchall()[0][0]
         sizes = con.execute(
             """
             select size, count(*) from (
@@ -99,6 +106,7 @@ def identity_resolution(
         "ids_merged": ids["merged"],
         "ids_split": ids["split"],
         "flagged_clusters": result.flagged_clusters,
+        "anonymous_visitors": anonymous_visitors,
         "model_trained_this_run": result.trained,
     }
     yield dg.MaterializeResult(
