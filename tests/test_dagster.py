@@ -16,6 +16,13 @@ from orchestration.settings import Settings
 from tests.conftest import Generated
 
 
+def run_job(name: str, settings: Settings, **kwargs) -> dg.ExecuteInProcessResult:
+    """Execute a job of the real definitions in-process on ``settings``' warehouse."""
+    job = build_definitions().resolve_job_def(name)
+    instance = dg.DagsterInstance.ephemeral()
+    return job.execute_in_process(resources=build_resources(settings), instance=instance, **kwargs)
+
+
 def test_definitions_load_with_every_raw_table_grouped_by_source() -> None:
     defs = build_definitions()
     graph = defs.resolve_asset_graph()
@@ -39,10 +46,7 @@ def test_definitions_load_with_every_raw_table_grouped_by_source() -> None:
 def test_raw_assets_materialize_with_metadata_and_passing_checks(
     landed: Settings, generated: Generated
 ) -> None:
-    defs = build_definitions()
-    result = defs.resolve_job_def("ingest_landing_files").execute_in_process(
-        resources=build_resources(landed), instance=dg.DagsterInstance.ephemeral()
-    )
+    result = run_job("ingest_landing_files", landed)
     assert result.success
     materializations = {
         m.asset_key.path[-1]: m.metadata for m in result.asset_materializations_for_node("raw__pos_tickets")
@@ -61,17 +65,11 @@ def test_raw_assets_materialize_with_metadata_and_passing_checks(
 
 
 def test_reconciliation_check_fails_when_rows_go_missing(landed: Settings) -> None:
-    defs = build_definitions()
-    job = defs.resolve_job_def("ingest_landing_files")
-    assert job.execute_in_process(
-        resources=build_resources(landed), instance=dg.DagsterInstance.ephemeral()
-    ).success
+    assert run_job("ingest_landing_files", landed).success
     con = duckdb.connect(str(landed.warehouse_path))
     con.execute("delete from raw.crm_tickets where rowid in (select rowid from raw.crm_tickets limit 3)")
     con.close()
-    result = job.execute_in_process(
-        resources=build_resources(landed), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
-    )
+    result = run_job("ingest_landing_files", landed, raise_on_error=False)
     failed = [
         e.asset_check_evaluation_data
         for e in result.all_events
@@ -112,10 +110,7 @@ def test_landing_sensor_waits_until_a_file_stops_growing(settings: Settings) -> 
 def test_identity_assets_report_records_customers_methods_and_anonymous_visitors(
     landed: Settings, generated: Generated
 ) -> None:
-    defs = build_definitions()
-    result = defs.resolve_job_def("full_pipeline").execute_in_process(
-        resources=build_resources(landed), instance=dg.DagsterInstance.ephemeral()
-    )
+    result = run_job("full_pipeline", landed)
     assert result.success
     materializations = result.asset_materializations_for_node("identity_resolution")
     meta = {m.asset_key.path[-1]: m.metadata for m in materializations}["customer_source_records"]
