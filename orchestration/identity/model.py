@@ -5,9 +5,9 @@ Read this module as a table:
 | attribute             | comparison (splink.comparison_library)                     | TF  |
 |-----------------------|------------------------------------------------------------|-----|
 | first + last name     | ForenameSurnameComparison (exact, swapped, Jaro-Winkler)   | yes |
-| e-mail                | EmailComparison (exact, same user name, Jaro-Winkler)      | yes |
+| e-mail                | exact, one edit (typo)                                     | yes |
 | phone (E.164)         | exact, one edit (typo)                                     | yes |
-| birth date            | DateOfBirthComparison (exact, one character, month/year)   |     |
+| birth date            | exact                                                      |     |
 | postcode              | exact                                                      | yes |
 | street (no number)    | Jaro-Winkler 0.95 / 0.85                                   |     |
 

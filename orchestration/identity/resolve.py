@@ -159,24 +159,22 @@ def _attach_by_unique_value(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("select count(*) from identity.edges where method like 'attached:%'").fetchall()[0][0]
 
 
-def _merge_along_links(con: duckdb.DuckDBPyConnection) -> None:
-    """``clusters_all``: deterministic clusters joined along the other links without contradiction.
+def _merge_along_links(con: duckdb.DuckDBPyConnection, start: str, methods: str) -> None:
+    """``clusters_all``: the clusters of table ``start`` joined along links without contradiction.
 
-    Links are walked strongest first (probabilistic by match weight, then attachments); a link
-    whose clusters contradict (``merge.CONFLICT_ATTRIBUTES``) is refused and its edge marked with
-    the conflicting attribute in ``identity.edges.guard``.
+    The links are the unrefused edges whose method is LIKE ``methods``, walked strongest first (by
+    match weight); a link whose clusters contradict (``merge.CONFLICT_ATTRIBUTES``) is refused and
+    its edge marked with the conflicting attribute in ``identity.edges.guard``.
     """
     con.execute(
         f"""
         create or replace temp table _links as
-        select row_number() over (
-                   order by e.method = 'probabilistic' desc, e.match_weight desc, e.unique_id_l, e.unique_id_r
-               ) - 1 as position,
+        select row_number() over (order by e.match_weight desc, e.unique_id_l, e.unique_id_r) - 1 as position,
                e.unique_id_l, e.unique_id_r, l.cluster_id as cluster_l, r.cluster_id as cluster_r
         from identity.edges e
-        join {WORK_SCHEMA}.clusters_deterministic l on l.unique_id = e.unique_id_l
-        join {WORK_SCHEMA}.clusters_deterministic r on r.unique_id = e.unique_id_r
-        where e.guard is null and e.method not like 'deterministic:%' and l.cluster_id <> r.cluster_id
+        join {WORK_SCHEMA}.{start} l on l.unique_id = e.unique_id_l
+        join {WORK_SCHEMA}.{start} r on r.unique_id = e.unique_id_r
+        where e.guard is null and e.method like '{methods}' and l.cluster_id <> r.cluster_id
         """
     )
     links = con.execute("select cluster_l, cluster_r from _links order by position").fetchall()
@@ -187,7 +185,7 @@ def _merge_along_links(con: duckdb.DuckDBPyConnection) -> None:
                list(distinct r.phone) filter (where r.phone is not null),
                list(distinct r.loyalty_card) filter (where r.loyalty_card is not null),
                list(distinct r.account_id) filter (where r.account_id is not null)
-        from {WORK_SCHEMA}.clusters_deterministic c join identity.records r using (unique_id)
+        from {WORK_SCHEMA}.{start} c join identity.records r using (unique_id)
         where c.cluster_id in (select cluster_l from _links union select cluster_r from _links)
         group by c.cluster_id
         """
@@ -209,7 +207,7 @@ def _merge_along_links(con: duckdb.DuckDBPyConnection) -> None:
 
         create or replace table {WORK_SCHEMA}.clusters_all as
         select d.unique_id, coalesce(m.merged_into, d.cluster_id) as cluster_id
-        from {WORK_SCHEMA}.clusters_deterministic d left join _merged m using (cluster_id);
+        from {WORK_SCHEMA}.{start} d left join _merged m using (cluster_id);
         """
     )
     con.unregister("_merged")
@@ -295,9 +293,10 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
         f"create or replace table {WORK_SCHEMA}.clusters_deterministic as "
         f"select unique_id, cluster_id from {components}"
     )
-    _merge_along_links(con)
+    _merge_along_links(con, start="clusters_deterministic", methods="probabilistic")
+    # Attachments need a first clustering to find each value's owner; they then continue the walk.
     if _attach_by_unique_value(con):
-        _merge_along_links(con)
+        _merge_along_links(con, start="clusters_all", methods="attached:%")
     guarded = con.execute("select count(*) from identity.edges where guard is not null").fetchall()[0][0]
     probabilistic = con.execute(
         "select count(*) from identity.edges where method = 'probabilistic' and guard is null"
