@@ -79,6 +79,23 @@ CASES: dict[str, list[dict]] = {
             zip="75011",
             city="Paris",
         ),
+        # namesakes who shop at different stores; a till ticket with only the name follows the store
+        dict(
+            contact_id="X7",
+            firstname="Colette",
+            lastname="Renaud",
+            email="colette.renaud.x7@free.fr",
+            date_of_birth=dt.date(1955, 3, 8),
+            preferred_store_code="M005",
+        ),
+        dict(
+            contact_id="X8",
+            firstname="Colette",
+            lastname="Renaud",
+            email="c.renaud.x8@orange.fr",
+            date_of_birth=dt.date(1972, 11, 20),
+            preferred_store_code="M002",
+        ),
         # guest checkout below uses this contact's e-mail
         dict(
             contact_id="X6",
@@ -132,6 +149,9 @@ CASES: dict[str, list[dict]] = {
         # walk-ins typed with a placeholder e-mail: nothing in common
         dict(num_ticket="XT3", prenom_client="Ambroise", nom_client="Delacourt", email_client="test@test.fr"),
         dict(num_ticket="XT4", prenom_client="Perrine", nom_client="Fauconnet", email_client="test@test.fr"),
+        # only a name, at the store one of the two Colette Renaud uses; and at a store neither uses
+        dict(num_ticket="XT5", code_magasin="M002", prenom_client="Colette", nom_client="RENAUD"),
+        dict(num_ticket="XT6", code_magasin="M011", prenom_client="Colette", nom_client="Renaud"),
     ],
 }
 
@@ -180,6 +200,7 @@ def ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         pytest.param(["crm_contacts:X1", "pos_tickets:XT2"], id="loyalty-card-pos-crm"),
         pytest.param(["crm_contacts:X6", "ecommerce_orders:XW1"], id="guest-checkout-email-is-crm-email"),
         pytest.param(["ecommerce_customers:X11", "ecommerce_visitors:Xvisitor"], id="visitor-login"),
+        pytest.param(["crm_contacts:X8", "pos_tickets:XT5"], id="name-only-ticket-at-namesakes-store"),
     ],
 )
 def test_must_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) -> None:
@@ -193,6 +214,10 @@ def test_must_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) ->
         pytest.param(["crm_contacts:X2", "crm_contacts:X3"], id="household-members"),
         pytest.param(["crm_contacts:X4", "crm_contacts:X5"], id="same-common-name-different-birth-date"),
         pytest.param(["pos_tickets:XT3", "pos_tickets:XT4"], id="placeholder-email"),
+        pytest.param(["crm_contacts:X7", "pos_tickets:XT5"], id="namesake-at-another-store"),
+        pytest.param(
+            ["crm_contacts:X7", "crm_contacts:X8", "pos_tickets:XT6"], id="name-only-at-no-ones-store"
+        ),
     ],
 )
 def test_must_not_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) -> None:

@@ -106,43 +106,60 @@ def _attach_by_unique_value(con: duckdb.DuckDBPyConnection) -> int:
       same e-mail (or phone); if no named record uses it, the nameless records sharing it join
       each other;
     - a record left on its own, or in a cluster known by nothing but names (and phones), joins the
-      one other cluster holding exactly the same full name (first name more than an initial); a name
-      that two such customers hold attaches nothing.
+      one cluster known by more (an e-mail, card, account or birth date) that holds exactly the same
+      full name (first name more than an initial) *at the same store*. A cluster is at a store when
+      one of its records was there (a till ticket, a pickup, a service ticket, the CRM's preferred
+      store) or when it lives in the store's city.
 
-    A value several clusters use (a household e-mail, a common name) is ambiguous: nothing is
-    attached. Attachments then go through the same conflict checks as probabilistic links.
+    A value several clusters use (a household e-mail, a common name at that store) is ambiguous:
+    nothing is attached. A full name alone is not enough: at 100k customers the one other cluster
+    holding a name was the right person less than half the time, while the same name at the same
+    store was right 77 % of the time. Attachments then go through the same conflict checks
+    as probabilistic links.
     """
     con.execute(
         f"""
         insert into identity.edges
         with clusters as (
-            select c.cluster_id,
-                   count(*) = 1
-                   or count(coalesce(r.email, r.loyalty_card, r.account_id, r.birth_date::varchar)) = 0
+            select c.cluster_id, count(*) = 1 as single,
+                   count(coalesce(r.email, r.loyalty_card, r.account_id, r.birth_date::varchar)) = 0
                        as name_only
             from {WORK_SCHEMA}.clusters_all c join identity.records r using (unique_id)
             group by c.cluster_id
         ),
         records as (
-            select r.*, c.cluster_id, k.name_only, r.first_name is null and r.last_name is null as nameless
+            select r.*, c.cluster_id, k.single, k.name_only,
+                   r.first_name is null and r.last_name is null as nameless,
+                   case when length(r.first_name) > 1 then r.first_name || ' ' || r.last_name end
+                       as full_name
             from identity.records r
             join {WORK_SCHEMA}.clusters_all c using (unique_id)
             join clusters k using (cluster_id)
         ),
+        cluster_stores as (
+            select cluster_id, store_code from records where store_code is not null
+            union
+            select r.cluster_id, s.code_magasin
+            from records r join raw.pos_stores s on cdp_std_city(s.ville) = r.city
+        ),
         values_used as (
-            select r.unique_id, r.cluster_id, v.*
-            from records r,
-            lateral (
-                select 'email' as kind, r.email as value, r.nameless as candidate, not r.nameless as owner,
-                       true as pooled
-                union all
-                select 'phone', r.phone, r.nameless, not r.nameless, true
-                union all
-                select 'name',
-                       case when length(r.first_name) > 1 then r.first_name || ' ' || r.last_name end,
-                       r.name_only, not r.name_only, false
-            ) v
-            where v.value is not null
+            -- kind, value, candidate (may be attached), owner (holds the value), pooled (candidates
+            -- with no owner join each other)
+            select unique_id, cluster_id, 'email' as kind, email as value, nameless as candidate,
+                   not nameless as owner, true as pooled
+            from records where email is not null
+            union all
+            select unique_id, cluster_id, 'phone', phone, nameless, not nameless, true
+            from records where phone is not null
+            union all
+            select unique_id, cluster_id, 'name at store', full_name || ' @ ' || store_code, true, false,
+                   false
+            from records where (single or name_only) and full_name is not null and store_code is not null
+            union all
+            select distinct min(r.unique_id) over (partition by r.cluster_id), r.cluster_id,
+                   'name at store', r.full_name || ' @ ' || s.store_code, false, true, false
+            from records r join cluster_stores s using (cluster_id)
+            where not r.name_only and r.full_name is not null
         ),
         owners as (
             select kind, value, count(distinct cluster_id) filter (where owner) as owner_clusters,

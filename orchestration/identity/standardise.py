@@ -158,35 +158,37 @@ unioned as (
            prenom_client as first_name, nom_client as last_name, null::date as birth_date,
            email_client as email, tel_client as phone, null as street, null as postcode, null as city,
            num_carte_fidelite as loyalty_card, null as account_id, null as contact_id,
-           timezone('Europe/Paris', date_heure) as seen_at
+           code_magasin as store_code, timezone('Europe/Paris', date_heure) as seen_at
     from raw.pos_tickets
     where coalesce(num_carte_fidelite, email_client, tel_client, nom_client) is not null
     union all
     select 'ecommerce_customers', customer_id, first_name, last_name, birth_date, email, phone,
-           address1, zip, city, null, customer_id, null, created_at
+           address1, zip, city, null, customer_id, null, null, created_at
     from raw.ecommerce_customers
     union all
     select 'ecommerce_orders', order_id, billing_first_name, billing_last_name, null, email,
-           billing_phone, billing_address1, billing_zip, billing_city, null, customer_id, null, created_at
+           billing_phone, billing_address1, billing_zip, billing_city, null, customer_id, null,
+           pickup_store_code, created_at
     from raw.ecommerce_orders
     union all
     select 'ecommerce_visitors', visitor_id, null, null, null, null, null, null, null, null, null,
-           case when accounts = 1 then account_id end, null, seen_at
+           case when accounts = 1 then account_id end, null, null, seen_at
     from visitor_events
     union all
     select 'crm_contacts', contact_id, firstname, lastname, date_of_birth, email, phone, address, zip,
-           city, loyalty_card_number, null, contact_id, createdate
+           city, loyalty_card_number, null, contact_id, preferred_store_code, createdate
     from raw.crm_contacts
     union all
     select 'crm_tickets', ticket_id, split_part(trim(requester_name), ' ', 1),
            nullif(trim(substr(
                trim(requester_name), length(split_part(trim(requester_name), ' ', 1)) + 1
            )), ''),
-           null, requester_email, requester_phone, null, null, null, null, null, contact_id, created_at
+           null, requester_email, requester_phone, null, null, null, null, null, contact_id, store_code,
+           created_at
     from raw.crm_tickets
     union all
     select 'survey_responses', response_id, null, null, null, respondent_email, null, null, null, null,
-           null, null, null, submitted_at
+           null, null, null, store_code, submitted_at
     from raw.survey_responses
 )
 select
@@ -206,6 +208,7 @@ select
     nullif(regexp_replace(loyalty_card, '[^0-9]', '', 'g'), '') as loyalty_card,
     nullif(trim(account_id), '') as account_id,
     nullif(trim(contact_id), '') as contact_id,
+    nullif(upper(trim(store_code)), '') as store_code,
     seen_at
 from unioned
 """
