@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs import automation, crm, ecommerce, identity, pos, survey
+from orchestration.defs import automation, crm, dbt, ecommerce, identity, pos, survey
 from orchestration.defs.resources import build_resources
 from orchestration.progress import progress_logger
 
@@ -16,6 +16,7 @@ def build_definitions() -> dg.Definitions:
         crm.defs,
         survey.defs,
         identity.defs,
+        dbt.defs,
         automation.defs,
         dg.Definitions(
             resources=build_resources(),

@@ -44,6 +44,9 @@ def test_generate_then_run_builds_the_raw_layer_and_records_the_run(tmp_path: Pa
     con = duckdb.connect(str(data / "warehouse" / "cdp.duckdb"), read_only=True)
     assert con.execute("select count(*) from raw.pos_tickets").fetchall()[0][0] > 0
     assert con.execute("select count(*) from raw.load_log where status = 'quarantined'").fetchall()[0][0] == 0
+    # ... and dbt built the customer 360 and the facts on top of it.
+    assert con.execute("select count(*) from marts.dim_customers").fetchall()[0][0] > 0
+    assert con.execute("select count(*) from marts.fct_touchpoints").fetchall()[0][0] > 0
     con.close()
     # the run is in the local Dagster instance that `make dev` opens
     assert (data / "dagster" / "dagster.yaml").exists()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from orchestration.settings import Settings, get_settings
@@ -34,9 +35,16 @@ class WarehouseResource(DuckDBResource):
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
-    """Resources keyed as assets expect them; read from the environment when not given."""
+    """Resources keyed as assets expect them; read from the environment when not given.
+
+    dbt reads the warehouse path from ``CDP_DATA_DIR`` itself (``dbt_project/profiles.yml``), so
+    the dbt subprocess and the Dagster assets always agree on the file.
+    """
+    from orchestration.defs.dbt import dbt_project
+
     settings = settings or get_settings()
     return {
+        "dbt": DbtCliResource(project_dir=dbt_project),
         "warehouse": WarehouseResource(
             database=str(settings.warehouse_path),
             connection_config={

@@ -1,6 +1,7 @@
 """Identity resolution assets (group ``identity``, kind ``splink``).
 
-One step computes the three outputs together (they come from the same clustering):
+One step computes the outputs together (they come from the same clustering):
+``identity/records`` (standardised identity attributes, what the golden record chooses from),
 ``identity/customer_source_records`` (record → stable customer_id, method, confidence),
 ``identity/scored_edges`` (why records were merged) and ``identity/customer_id_history``.
 """
@@ -46,6 +47,11 @@ def _spec(name: str, description: str) -> dg.AssetSpec:
 
 @dg.multi_asset(
     specs=[
+        _spec(
+            "records",
+            "Standardised identity attributes of every identity-bearing source record (names, "
+            "e-mail, E.164 phone, address, birth date, identifiers), placeholders removed.",
+        ),
         _spec(
             "customer_source_records",
             "One row per identity-bearing source record: its stable customer_id, how it was linked "
@@ -109,6 +115,7 @@ def identity_resolution(
         "anonymous_visitors": anonymous_visitors,
         "model_trained_this_run": result.trained,
     }
+    yield dg.MaterializeResult(asset_key=["identity", "records"], metadata={"dagster/row_count": records})
     yield dg.MaterializeResult(
         asset_key=["identity", "customer_source_records"],
         metadata={

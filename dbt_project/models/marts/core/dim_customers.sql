@@ -1,0 +1,126 @@
+-- The customer 360: one row per customer_id, the golden record plus activity across channels.
+with survived as (
+    select * from {{ ref('int_customers_survived') }}
+),
+
+touchpoints as (
+    select * from {{ ref('int_touchpoints_unioned') }}
+),
+
+orders as (
+    select * from {{ ref('int_orders_unioned') }}
+),
+
+consents as (
+    select * from {{ ref('int_consents_latest') }}
+),
+
+contacts as (
+    select * from {{ ref('stg_crm__contacts') }}
+),
+
+customer_ids as (
+    select * from {{ ref('int_customer_ids_by_source_record') }}
+),
+
+activity as (
+    select
+        customer_id,
+        min(occurred_at) as first_interaction_at,
+        max(occurred_at) as last_interaction_at,
+        -- Channels the customer used: surveys rate a channel, they are not one.
+        list_sort(list(distinct channel) filter (where touchpoint_type <> 'survey')) as channels_used,
+        count(*) filter (where touchpoint_type = 'ticket') as service_contacts,
+        count(*) filter (where touchpoint_type = 'survey') as survey_responses,
+        count(*) filter (where touchpoint_type = 'visit') as web_sessions
+    from touchpoints
+    where customer_id is not null
+    group by customer_id
+),
+
+order_totals as (
+    select
+        customer_id,
+        count(*) filter (where order_type = 'sale') as orders,
+        count(*) filter (where order_type = 'sale' and channel = 'store') as store_orders,
+        count(*) filter (where order_type = 'sale' and channel = 'web') as web_orders,
+        count(*) filter (where order_type = 'sale' and channel = 'click_and_collect')
+            as click_and_collect_orders,
+        coalesce(sum(net_amount), 0) as lifetime_revenue,
+        coalesce(sum(net_amount) filter (where channel = 'store'), 0) as store_revenue,
+        coalesce(sum(net_amount) filter (where channel = 'web'), 0) as web_revenue,
+        coalesce(sum(net_amount) filter (where channel = 'click_and_collect'), 0) as click_and_collect_revenue
+    from orders
+    where customer_id is not null
+    group by customer_id
+),
+
+loyalty as (
+    -- Loyalty card and points from the customer's most recently updated CRM contact.
+    select customer_ids.customer_id, contacts.loyalty_card, contacts.loyalty_points, contacts.loyalty_tier,
+           contacts.preferred_store_code
+    from contacts
+    inner join customer_ids
+        on customer_ids.source_system = 'crm_contacts' and contacts.contact_id = customer_ids.source_record_id
+    qualify row_number() over (
+        partition by customer_ids.customer_id
+        order by contacts.loyalty_card is not null desc, contacts.updated_at desc nulls last, contacts.contact_id
+    ) = 1
+),
+
+consent_flags as (
+    select
+        customer_id,
+        bool_or(is_granted) filter (where consent_channel = 'email') as consents_to_email,
+        bool_or(is_granted) filter (where consent_channel = 'sms') as consents_to_sms,
+        bool_or(is_granted) filter (where consent_channel = 'post') as consents_to_post
+    from consents
+    group by customer_id
+),
+
+final as (
+    select
+        survived.customer_id,
+        survived.first_name,
+        survived.last_name,
+        survived.email,
+        survived.phone,
+        survived.street,
+        survived.postcode,
+        survived.city,
+        survived.birth_date,
+        coalesce(least(activity.first_interaction_at, survived.first_seen_at), survived.first_seen_at)
+            as first_seen_at,
+        coalesce(greatest(activity.last_interaction_at, survived.last_seen_at), survived.last_seen_at)
+            as last_seen_at,
+        coalesce(activity.channels_used, []) as channels_used,
+        coalesce(len(activity.channels_used), 0) as channel_count,
+        coalesce(len(activity.channels_used), 0) >= 2 as is_omnichannel,
+        loyalty.loyalty_card,
+        loyalty.loyalty_points,
+        loyalty.loyalty_tier,
+        loyalty.preferred_store_code,
+        consent_flags.consents_to_email,
+        consent_flags.consents_to_sms,
+        consent_flags.consents_to_post,
+        coalesce(order_totals.orders, 0) as orders,
+        coalesce(order_totals.store_orders, 0) as store_orders,
+        coalesce(order_totals.web_orders, 0) as web_orders,
+        coalesce(order_totals.click_and_collect_orders, 0) as click_and_collect_orders,
+        coalesce(order_totals.lifetime_revenue, 0) as lifetime_revenue,
+        coalesce(order_totals.store_revenue, 0) as store_revenue,
+        coalesce(order_totals.web_revenue, 0) as web_revenue,
+        coalesce(order_totals.click_and_collect_revenue, 0) as click_and_collect_revenue,
+        coalesce(activity.web_sessions, 0) as web_sessions,
+        coalesce(activity.service_contacts, 0) as service_contacts,
+        coalesce(activity.survey_responses, 0) as survey_responses,
+        survived.source_records,
+        survived.source_systems
+    from survived
+    left join activity on survived.customer_id = activity.customer_id
+    left join order_totals on survived.customer_id = order_totals.customer_id
+    left join loyalty on survived.customer_id = loyalty.customer_id
+    left join consent_flags on survived.customer_id = consent_flags.customer_id
+)
+
+select * from final

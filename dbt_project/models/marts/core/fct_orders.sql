@@ -1,0 +1,22 @@
+with orders as (
+    select * from {{ ref('int_orders_unioned') }}
+)
+
+select
+    order_id,
+    customer_id,
+    source_system,
+    channel,
+    fulfilment_method,
+    order_type,
+    original_order_id,
+    store_code,
+    ordered_at,
+    ready_for_pickup_at,
+    collected_at,
+    amount,
+    shipping_amount,
+    refunded_amount,
+    net_amount,
+    payment_method
+from orders

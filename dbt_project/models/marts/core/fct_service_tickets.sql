@@ -1,0 +1,5 @@
+with tickets as (
+    select * from {{ ref('int_service_tickets_sequenced') }}
+)
+
+select * from tickets

@@ -1,0 +1,35 @@
+with source as (
+    select * from {{ source('crm', 'crm_contacts') }}
+),
+
+latest as (
+    -- A contact is exported again when it changes: the last modification wins.
+    select * from source
+    qualify row_number() over (
+        partition by contact_id
+        order by lastmodifieddate desc nulls last, _loaded_at desc, _source_file desc, _source_line desc
+    ) = 1
+),
+
+renamed as (
+    select
+        contact_id,
+        nullif(trim(firstname), '') as first_name,
+        nullif(trim(lastname), '') as last_name,
+        lower(trim(email)) as email,
+        nullif(trim(phone), '') as phone,
+        date_of_birth as birth_date,
+        nullif(trim(address), '') as street,
+        nullif(trim(zip), '') as postcode,
+        nullif(trim(city), '') as city,
+        nullif(regexp_replace(loyalty_card_number, '[^0-9]', '', 'g'), '') as loyalty_card,
+        loyalty_points,
+        loyalty_tier,
+        upper(trim(preferred_store_code)) as preferred_store_code,
+        favourite_universe,
+        createdate as created_at,
+        lastmodifieddate as updated_at
+    from latest
+)
+
+select * from renamed

@@ -1,0 +1,30 @@
+with source as (
+    select * from {{ source('ecommerce', 'ecommerce_customers') }}
+),
+
+latest as (
+    select * from source
+    qualify row_number() over (
+        partition by customer_id order by _loaded_at desc, _source_file desc, _source_line desc
+    ) = 1
+),
+
+renamed as (
+    select
+        customer_id as account_id,
+        nullif(trim(first_name), '') as first_name,
+        nullif(trim(last_name), '') as last_name,
+        lower(trim(email)) as email,
+        nullif(trim(phone), '') as phone,
+        birth_date,
+        nullif(trim(address1), '') as street,
+        nullif(trim(zip), '') as postcode,
+        nullif(trim(city), '') as city,
+        country_code,
+        accepts_email_marketing,
+        accepts_sms_marketing,
+        created_at
+    from latest
+)
+
+select * from renamed

@@ -1,0 +1,27 @@
+with source as (
+    select * from {{ source('ecommerce', 'ecommerce_order_lines') }}
+),
+
+latest as (
+    select * from source
+    qualify row_number() over (
+        partition by order_id, line_number order by _loaded_at desc, _source_file desc, _source_line desc
+    ) = 1
+),
+
+renamed as (
+    select
+        order_id || '-' || line_number as order_line_id,
+        order_id,
+        line_number,
+        trim(sku) as sku,
+        title as product_title,
+        quantity,
+        unit_price,
+        discount,
+        line_total as line_amount,
+        coalesce(refunded_quantity, 0) as refunded_quantity
+    from latest
+)
+
+select * from renamed

@@ -1,0 +1,38 @@
+with source as (
+    select * from {{ source('ecommerce', 'ecommerce_orders') }}
+),
+
+latest as (
+    select * from source
+    qualify row_number() over (
+        partition by order_id order by _loaded_at desc, _source_file desc, _source_line desc
+    ) = 1
+),
+
+renamed as (
+    select
+        order_id,
+        customer_id as account_id,
+        lower(trim(email)) as email,
+        nullif(trim(billing_first_name), '') as billing_first_name,
+        nullif(trim(billing_last_name), '') as billing_last_name,
+        nullif(trim(billing_phone), '') as billing_phone,
+        nullif(trim(billing_address1), '') as billing_street,
+        nullif(trim(billing_zip), '') as billing_postcode,
+        nullif(trim(billing_city), '') as billing_city,
+        created_at as ordered_at,
+        financial_status,
+        fulfillment_method as fulfilment_method,
+        upper(trim(pickup_store_code)) as pickup_store_code,
+        ready_for_pickup_at,
+        collected_at,
+        subtotal,
+        shipping,
+        total,
+        -- Refunds are money going back to the customer: signed negative.
+        -coalesce(refunded_amount, 0) as refunded_amount,
+        currency
+    from latest
+)
+
+select * from renamed

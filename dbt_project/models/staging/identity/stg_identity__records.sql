@@ -1,0 +1,27 @@
+with source as (
+    select * from {{ source('identity', 'records') }}
+),
+
+renamed as (
+    select
+        unique_id as source_record_key,
+        source_system,
+        source_record_id,
+        first_name as first_name_standardised,
+        last_name as last_name_standardised,
+        birth_date,
+        email,
+        phone,
+        house_number,
+        street,
+        postcode,
+        city,
+        loyalty_card,
+        account_id,
+        contact_id,
+        store_code,
+        seen_at
+    from source
+)
+
+select * from renamed

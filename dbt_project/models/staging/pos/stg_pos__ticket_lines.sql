@@ -1,0 +1,26 @@
+with source as (
+    select * from {{ source('pos', 'pos_ticket_lines') }}
+),
+
+latest as (
+    select * from source
+    qualify row_number() over (
+        partition by num_ticket, num_ligne order by _loaded_at desc, _source_file desc, _source_line desc
+    ) = 1
+),
+
+renamed as (
+    select
+        num_ticket || '-' || num_ligne as ticket_line_id,
+        num_ticket as ticket_id,
+        num_ligne as line_number,
+        trim(code_article) as sku,
+        libelle as product_title,
+        quantite as quantity,
+        prix_unitaire_ttc as unit_price,
+        remise_ttc as discount,
+        montant_ttc as line_amount
+    from latest
+)
+
+select * from renamed

@@ -1,0 +1,33 @@
+with source as (
+    select * from {{ source('pos', 'pos_tickets') }}
+),
+
+latest as (
+    select * from source
+    qualify row_number() over (
+        partition by num_ticket order by _loaded_at desc, _source_file desc, _source_line desc
+    ) = 1
+),
+
+renamed as (
+    select
+        num_ticket as ticket_id,
+        upper(trim(code_magasin)) as store_code,
+        num_caisse as till_number,
+        -- The till writes local Paris time without an offset.
+        timezone('Europe/Paris', date_heure) as sold_at,
+        case type_ticket when 'VENTE' then 'sale' when 'RETOUR' then 'return' end as ticket_type,
+        num_ticket_origine as original_ticket_id,
+        nullif(regexp_replace(num_carte_fidelite, '[^0-9]', '', 'g'), '') as loyalty_card,
+        nullif(trim(prenom_client), '') as customer_first_name,
+        nullif(trim(nom_client), '') as customer_last_name,
+        lower(trim(email_client)) as customer_email,
+        nullif(trim(tel_client), '') as customer_phone,
+        montant_ttc as amount,
+        lower(mode_reglement) as payment_method,
+        _source_file as source_file,
+        _source_line as source_line
+    from latest
+)
+
+select * from renamed

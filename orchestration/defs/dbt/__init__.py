@@ -1,0 +1,75 @@
+"""dbt models as Dagster assets (dagster-dbt), grouped by dbt folder, dbt tests as asset checks.
+
+The dbt project lives in ``dbt_project/``. Sources carry ``meta.dagster.asset_key`` so each one is
+the raw or identity asset that writes it, and lineage runs unbroken from landing files to marts.
+
+The manifest is built here, when the code location loads, whenever it is missing or older than a
+file of the project: ``DbtProject.prepare_if_dev`` only does that under ``dagster dev``, and
+``cdp run``, the tests and a fresh clone need it too.
+"""
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL
+from orchestration.settings import REPO_ROOT
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+# What the manifest is parsed from; anything newer than the manifest triggers a new parse.
+PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests", "seeds")
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
+
+
+def _newest_input(project: DbtProject) -> float:
+    newest = 0.0
+    for name in PROJECT_INPUTS:
+        path = Path(project.project_dir) / name
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        newest = max([newest, *(f.stat().st_mtime for f in files)])
+    return newest
+
+
+def ensure_manifest(project: DbtProject = dbt_project) -> Path:
+    """Parse the dbt project (``dbt parse``) unless its manifest is up to date; return the manifest."""
+    manifest = project.manifest_path
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_input(project):
+        project.preparer.prepare(project)
+    return manifest
+
+
+class CdpDbtTranslator(DagsterDbtTranslator):
+    """Keys ``<schema>/<model>`` (``marts/dim_customers``), groups by folder, our owners."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            return dg.AssetKey([dbt_resource_props["config"]["schema"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        # fqn = [project, folder, subfolder..., model]: staging/pos → "staging_pos".
+        return "_".join(dbt_resource_props["fqn"][1:-1]) or None
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return OWNERS
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        return {**super().get_tags(dbt_resource_props), "layer": dbt_resource_props["fqn"][1]}
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=dbt_project,
+    dagster_dbt_translator=CdpDbtTranslator(),
+    pool=WAREHOUSE_POOL,
+)
+def cdp_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """``dbt build`` of the selected models: each model, then its tests (reported as asset checks)."""
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+defs = dg.Definitions(assets=[cdp_dbt_models])

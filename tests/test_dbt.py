@@ -1,0 +1,208 @@
+"""dbt models as Dagster assets: the whole pipeline builds the customer 360 and unified facts.
+
+One full run (raw → identity → dbt) on the tiny generated data with one unreadable till ticket
+added, shared by the module; then assertions a BI user or analyst would make.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.definitions import build_definitions
+from orchestration.defs.dbt import DBT_PROJECT_DIR
+from orchestration.settings import Settings, get_settings
+from tests.conftest import Generated
+from tests.test_dagster import run_job
+
+BAD_TICKET = "MBAD-20260110-000000001;M001;1;10/01/2026 10:00:00;VENTE;;;;;;;douze;CB"
+MODELS = {
+    "dim_customers", "dim_stores", "customer_source_records", "fct_orders", "fct_order_lines",
+    "fct_web_sessions", "fct_service_tickets", "fct_survey_responses", "fct_touchpoints",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, generated: Generated) -> Iterator[tuple]:
+    """Settings and the result of one full run, on landing files that include one bad row."""
+    root = tmp_path_factory.mktemp("dbt")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CDP_DATA_DIR", str(root / "cdp"))
+        mp.setenv("CDP_DUCKDB_THREADS", "2")
+        mp.setenv("CDP_DUCKDB_MEMORY_LIMIT", "2GB")
+        settings = get_settings()
+        shutil.copytree(generated.landing, settings.landing_dir)
+        tickets = sorted((settings.landing_dir / "pos").glob("tickets_*.csv"))[0]
+        with tickets.open("ab") as f:
+            f.write((BAD_TICKET + "\r\n").encode("cp1252"))
+        result = run_job("full_pipeline", settings)
+        yield settings, result
+
+
+def query(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_dbt_models_are_assets_grouped_by_folder_with_checks_and_upstream_lineage() -> None:
+    graph = build_definitions().resolve_asset_graph()
+    for name in MODELS:
+        node = graph.get(dg.AssetKey(["marts", name]))
+        assert node.group_name == "marts_core"
+        assert {"dbt", "duckdb"} <= node.kinds
+        assert node.description
+    staging = graph.get(dg.AssetKey(["staging", "stg_pos__tickets"]))
+    assert staging.group_name == "staging_pos"
+    assert dg.AssetKey(["raw", "pos_tickets"]) in staging.parent_keys
+    identity = graph.get(dg.AssetKey(["staging", "stg_identity__customer_source_records"]))
+    assert dg.AssetKey(["identity", "customer_source_records"]) in identity.parent_keys
+    checks = {c.name for c in graph.asset_check_keys if c.asset_key == dg.AssetKey(["marts", "fct_orders"])}
+    assert {"unique_fct_orders_order_id", "assert_orders_reconcile_with_raw"} <= checks
+
+
+def test_full_run_builds_every_model_and_every_dbt_test_passes(pipeline) -> None:
+    _, result = pipeline
+    assert result.success
+    built = {m.asset_key.path[-1] for m in result.asset_materializations_for_node("cdp_dbt_models")}
+    assert built >= MODELS
+    checks = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.asset_check_evaluation_data.asset_key.path[0] in ("staging", "intermediate", "marts")
+    ]
+    assert len(checks) > 90
+    assert [c.check_name for c in checks if not c.passed] == []
+
+
+def test_revenue_and_order_counts_equal_raw_minus_quarantine(pipeline) -> None:
+    settings, _ = pipeline
+    (quarantined,) = query(
+        settings, "select count(*) from raw.quarantine_rows where table_name = 'pos_tickets'"
+    )[0]
+    assert quarantined == 1  # the bad ticket, which must not reach the marts
+    read, loaded = query(
+        settings,
+        "select sum(rows_read), sum(rows_loaded) from raw.load_log where table_name = 'pos_tickets'",
+    )[0]
+    assert read == loaded + quarantined
+    raw = query(
+        settings,
+        """
+        select
+            (select count(*) from raw.pos_tickets where type_ticket = 'VENTE')
+            + (select count(*) from raw.ecommerce_orders),
+            (select sum(montant_ttc) from raw.pos_tickets)
+            + (select sum(total - refunded_amount) from raw.ecommerce_orders)
+        """,
+    )[0]
+    marts = query(
+        settings,
+        "select count(*) filter (where order_type = 'sale'), sum(net_amount) from marts.fct_orders",
+    )[0]
+    assert marts == raw
+    by_line = query(
+        settings,
+        """
+        select count(*) from marts.fct_orders o
+        where o.source_system = 'pos'
+          and o.amount <> (select sum(line_amount) from marts.fct_order_lines l where l.order_id = o.order_id)
+        """,
+    )
+    assert by_line == [(0,)]
+    assert query(settings, "select count(*) from marts.fct_orders where order_id like 'MBAD%'") == [(0,)]
+
+
+def test_customer_360_has_one_row_per_resolved_customer_with_their_activity(pipeline) -> None:
+    settings, _ = pipeline
+    (customers,) = query(
+        settings, "select count(distinct customer_id) from identity.customer_source_records"
+    )[0]
+    assert query(settings, "select count(*), count(distinct customer_id) from marts.dim_customers") == [
+        (customers, customers)
+    ]
+    # Lifetime revenue and orders per customer add up to the identified part of fct_orders.
+    assert query(settings, "select sum(lifetime_revenue), sum(orders) from marts.dim_customers") == query(
+        settings,
+        "select sum(net_amount), count(*) filter (where order_type = 'sale') from marts.fct_orders "
+        "where customer_id is not null",
+    )
+    # Channels used are the distinct non-survey channels of the customer's touchpoints.
+    mismatched = query(
+        settings,
+        """
+        select count(*) from marts.dim_customers d
+        where channel_count <> (
+            select count(distinct channel) from marts.fct_touchpoints t
+            where t.customer_id = d.customer_id and t.touchpoint_type <> 'survey'
+        ) or is_omnichannel <> (channel_count >= 2)
+        """,
+    )
+    assert mismatched == [(0,)]
+    # A loyalty card on a CRM contact reaches its customer's golden record.
+    missing_cards = query(
+        settings,
+        """
+        select count(*) from raw.crm_contacts c
+        join identity.customer_source_records r
+          on r.source_system = 'crm_contacts' and r.source_record_id = c.contact_id
+        join marts.dim_customers d using (customer_id)
+        where c.loyalty_card_number is not null and d.loyalty_card is null
+        """,
+    )
+    assert missing_cards == [(0,)]
+
+
+def test_touchpoints_cover_every_interaction_once(pipeline) -> None:
+    settings, _ = pipeline
+    expected = query(
+        settings,
+        """
+        select
+            (select count(distinct session_id) from raw.ecommerce_web_events)
+            + (select count(distinct session_id) from raw.ecommerce_web_events
+               where event_type = 'add_to_cart')
+            + (select count(*) from raw.pos_tickets) + (select count(*) from raw.ecommerce_orders)
+            + (select count(*) from raw.ecommerce_orders where collected_at is not null)
+            + (select count(*) from raw.crm_tickets) + (select count(*) from raw.survey_responses)
+        """,
+    )
+    assert query(settings, "select count(*) from marts.fct_touchpoints") == expected
+    # Numbered 1..n per customer, in time order.
+    gaps = query(
+        settings,
+        """
+        select count(*) from (
+            select customer_id, max(customer_touchpoint_number) as n, count(*) as c
+            from marts.fct_touchpoints where customer_id is not null group by 1
+        ) where n <> c
+        """,
+    )
+    assert gaps == [(0,)]
+
+
+def test_dbt_build_and_docs_work_standalone_in_the_project_folder(pipeline, tmp_path: Path) -> None:
+    settings, _ = pipeline
+    env = {**os.environ, "CDP_DATA_DIR": str(settings.data_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    dbt = str(Path(os.sys.executable).parent / "dbt")
+    for command in (["build"], ["docs", "generate"]):
+        done = subprocess.run(
+            [dbt, *command, "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path)],
+            cwd=DBT_PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout[-3000:]
+    assert (tmp_path / "target" / "catalog.json").exists()
