@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from orchestration.definitions import build_definitions
-from orchestration.defs.dbt import DBT_PROJECT_DIR
+from orchestration.defs.dbt import DBT_PROJECT_DIR, dbt_executable
 from orchestration.settings import Settings, get_settings
 from tests.conftest import Generated
 from tests.test_dagster import run_job
@@ -194,10 +194,16 @@ def test_touchpoints_cover_every_interaction_once(pipeline) -> None:
 def test_dbt_build_and_docs_work_standalone_in_the_project_folder(pipeline, tmp_path: Path) -> None:
     settings, _ = pipeline
     env = {**os.environ, "CDP_DATA_DIR": str(settings.data_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    dbt = str(Path(os.sys.executable).parent / "dbt")
     for command in (["build"], ["docs", "generate"]):
         done = subprocess.run(
-            [dbt, *command, "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path)],
+            [
+                dbt_executable(),
+                *command,
+                "--target-path",
+                str(tmp_path / "target"),
+                "--log-path",
+                str(tmp_path),
+            ],
             cwd=DBT_PROJECT_DIR,
             env=env,
             capture_output=True,

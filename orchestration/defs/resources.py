@@ -13,7 +13,6 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from orchestration.settings import Settings, get_settings
@@ -40,11 +39,11 @@ def build_resources(settings: Settings | None = None) -> dict[str, dg.Configurab
     dbt reads the warehouse path from ``CDP_DATA_DIR`` itself (``dbt_project/profiles.yml``), so
     the dbt subprocess and the Dagster assets always agree on the file.
     """
-    from orchestration.defs.dbt import dbt_project
+    from orchestration.defs.dbt import dbt_cli
 
     settings = settings or get_settings()
     return {
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": dbt_cli(),
         "warehouse": WarehouseResource(
             database=str(settings.warehouse_path),
             connection_config={

@@ -8,6 +8,8 @@ file of the project: ``DbtProject.prepare_if_dev`` only does that under ``dagste
 ``cdp run``, the tests and a fresh clone need it too.
 """
 
+import shutil
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,20 @@ PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 
 
+def dbt_executable() -> str:
+    """The ``dbt`` installed with this package, also when its virtualenv is not on PATH.
+
+    ``make test`` and ``.venv/bin/cdp run`` start Python from ``.venv/bin`` without activating it,
+    so ``dbt`` is found beside the interpreter rather than on PATH.
+    """
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
+
+
+def dbt_cli() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+
+
 def _newest_input(project: DbtProject) -> float:
     newest = 0.0
     for name in PROJECT_INPUTS:
@@ -38,7 +54,7 @@ def ensure_manifest(project: DbtProject = dbt_project) -> Path:
     """Parse the dbt project (``dbt parse``) unless its manifest is up to date; return the manifest."""
     manifest = project.manifest_path
     if not manifest.exists() or manifest.stat().st_mtime < _newest_input(project):
-        project.preparer.prepare(project)
+        dbt_cli().cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return manifest
 
 
