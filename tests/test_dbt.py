@@ -27,6 +27,11 @@ MODELS = {
     "dim_customers", "dim_stores", "customer_source_records", "fct_orders", "fct_order_lines",
     "fct_web_sessions", "fct_service_tickets", "fct_survey_responses", "fct_touchpoints",
 }  # fmt: skip
+KPI_MARTS = {
+    "mart_multichannel_customers", "mart_channel_count_distribution", "mart_channel_combinations",
+    "mart_value_by_channel_count", "mart_satisfaction", "mart_satisfaction_by_period",
+    "mart_service_contacts", "mart_click_and_collect",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +66,8 @@ def test_dbt_models_are_assets_grouped_by_folder_with_checks_and_upstream_lineag
         assert node.group_name == "marts_core"
         assert {"dbt", "duckdb"} <= node.kinds
         assert node.description
+    for name in KPI_MARTS:
+        assert graph.get(dg.AssetKey(["marts", name])).group_name == "marts_kpi"
     staging = graph.get(dg.AssetKey(["staging", "stg_pos__tickets"]))
     assert staging.group_name == "staging_pos"
     assert dg.AssetKey(["raw", "pos_tickets"]) in staging.parent_keys
@@ -74,7 +81,7 @@ def test_full_run_builds_every_model_and_every_dbt_test_passes(pipeline) -> None
     _, result = pipeline
     assert result.success
     built = {m.asset_key.path[-1] for m in result.asset_materializations_for_node("cdp_dbt_models")}
-    assert built >= MODELS
+    assert built >= MODELS | KPI_MARTS
     checks = [
         e.asset_check_evaluation_data
         for e in result.all_events

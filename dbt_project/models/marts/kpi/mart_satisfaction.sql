@@ -1,0 +1,33 @@
+-- NPS, CSAT and CES over all periods: global, per channel and per touchpoint, with response
+-- counts; touchpoints ranked as irritants (highest detractor share first) and as sources of
+-- delight (highest promoter share first).
+with responses as (
+    select * from {{ ref('fct_survey_responses') }}
+),
+
+measured as (
+    select 'global' as level, 'all' as segment, {{ satisfaction_measures() }}
+    from responses
+    union all
+    select 'channel', channel, {{ satisfaction_measures() }}
+    from responses
+    group by channel
+    union all
+    select 'touchpoint', touchpoint, {{ satisfaction_measures() }}
+    from responses
+    group by touchpoint
+),
+
+final as (
+    select
+        *,
+        case when level = 'touchpoint' and nps_responses > 0 then
+            rank() over (partition by level, nps_responses > 0 order by detractor_share desc)
+        end as irritant_rank,
+        case when level = 'touchpoint' and nps_responses > 0 then
+            rank() over (partition by level, nps_responses > 0 order by promoter_share desc)
+        end as delight_rank
+    from measured
+)
+
+select * from final
