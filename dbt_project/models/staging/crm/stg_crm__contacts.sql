@@ -5,10 +5,7 @@ with source as (
 latest as (
     -- A contact is exported again when it changes: the last modification wins.
     select * from source
-    qualify row_number() over (
-        partition by contact_id
-        order by lastmodifieddate desc nulls last, _loaded_at desc, _source_file desc, _source_line desc
-    ) = 1
+    {{ latest_delivered('contact_id', first_order_by='lastmodifieddate desc nulls last') }}
 ),
 
 renamed as (

@@ -5,9 +5,7 @@ with source as (
 latest as (
     -- A ticket is exported again when its status changes: the last export wins.
     select * from source
-    qualify row_number() over (
-        partition by ticket_id order by _loaded_at desc, _source_file desc, _source_line desc
-    ) = 1
+    {{ latest_delivered('ticket_id') }}
 ),
 
 renamed as (

@@ -4,7 +4,7 @@ with source as (
 
 latest as (
     select * from source
-    qualify row_number() over (partition by code_magasin order by _loaded_at desc, _source_file desc) = 1
+    {{ latest_delivered('code_magasin') }}
 ),
 
 renamed as (

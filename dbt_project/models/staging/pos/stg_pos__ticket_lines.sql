@@ -4,9 +4,7 @@ with source as (
 
 latest as (
     select * from source
-    qualify row_number() over (
-        partition by num_ticket, num_ligne order by _loaded_at desc, _source_file desc, _source_line desc
-    ) = 1
+    {{ latest_delivered('num_ticket, num_ligne') }}
 ),
 
 renamed as (
