@@ -197,6 +197,10 @@ select
     source_record_id,
     cdp_std_name(first_name) as first_name,
     cdp_std_name(last_name) as last_name,
+    -- As typed, for display in the golden record (dbt); matching uses the standardised values.
+    nullif(trim(first_name), '') as first_name_as_typed,
+    nullif(trim(last_name), '') as last_name_as_typed,
+    nullif(trim(street), '') as street_as_typed,
     case when birth_date between date '1900-01-02' and current_date then birth_date end as birth_date,
     case when cdp_std_email(email) in (select email from store_emails) then null
          else cdp_std_email(email) end as email,

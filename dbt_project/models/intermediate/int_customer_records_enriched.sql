@@ -1,51 +1,12 @@
 -- One row per identity-bearing source record that belongs to a customer, with everything the
--- golden record chooses from: standardised identity values (from identity resolution) and the
--- names and street as the source typed them (for display).
+-- golden record chooses from: standardised identity values, and names and street as the source
+-- typed them (for display). Both come from identity resolution, which already reads every source.
 with customer_records as (
     select * from {{ ref('stg_identity__customer_source_records') }}
 ),
 
 identity_records as (
     select * from {{ ref('stg_identity__records') }}
-),
-
-crm_contacts as (
-    select * from {{ ref('stg_crm__contacts') }}
-),
-
-web_customers as (
-    select * from {{ ref('stg_ecommerce__customers') }}
-),
-
-web_orders as (
-    select * from {{ ref('stg_ecommerce__orders') }}
-),
-
-pos_tickets as (
-    select * from {{ ref('stg_pos__tickets') }}
-),
-
-service_tickets as (
-    select * from {{ ref('stg_crm__tickets') }}
-),
-
-typed_values as (
-    select 'crm_contacts' as source_system, contact_id as source_record_id, first_name, last_name, street
-    from crm_contacts
-    union all
-    select 'ecommerce_customers', account_id, first_name, last_name, street from web_customers
-    union all
-    select 'ecommerce_orders', order_id, billing_first_name, billing_last_name, billing_street
-    from web_orders
-    union all
-    select 'pos_tickets', ticket_id, customer_first_name, customer_last_name, null from pos_tickets
-    union all
-    -- The service tool has one "requester name" field: first word, then the rest.
-    select 'crm_tickets', ticket_id,
-           split_part(requester_name, ' ', 1),
-           nullif(trim(substr(requester_name, length(split_part(requester_name, ' ', 1)) + 1)), ''),
-           null
-    from service_tickets
 ),
 
 enriched as (
@@ -67,12 +28,12 @@ enriched as (
         end as source_trust_rank,
         identity_records.first_name_standardised is not null
             and identity_records.last_name_standardised is not null as has_full_name,
-        typed_values.first_name,
-        typed_values.last_name,
+        identity_records.first_name_as_typed as first_name,
+        identity_records.last_name_as_typed as last_name,
         identity_records.email,
         identity_records.phone,
         identity_records.birth_date,
-        typed_values.street,
+        identity_records.street_as_typed as street,
         identity_records.postcode,
         identity_records.city,
         identity_records.loyalty_card,
@@ -81,9 +42,6 @@ enriched as (
     from customer_records
     inner join identity_records
         on customer_records.source_record_key = identity_records.source_record_key
-    left join typed_values
-        on customer_records.source_system = typed_values.source_system
-        and customer_records.source_record_id = typed_values.source_record_id
 )
 
 select * from enriched

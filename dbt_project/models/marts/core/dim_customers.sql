@@ -89,10 +89,9 @@ final as (
         survived.postcode,
         survived.city,
         survived.birth_date,
-        coalesce(least(activity.first_interaction_at, survived.first_seen_at), survived.first_seen_at)
-            as first_seen_at,
-        coalesce(greatest(activity.last_interaction_at, survived.last_seen_at), survived.last_seen_at)
-            as last_seen_at,
+        -- least / greatest skip nulls: a customer without interactions keeps the record dates.
+        least(activity.first_interaction_at, survived.first_seen_at) as first_seen_at,
+        greatest(activity.last_interaction_at, survived.last_seen_at) as last_seen_at,
         coalesce(activity.channels_used, []) as channels_used,
         coalesce(len(activity.channels_used), 0) as channel_count,
         coalesce(len(activity.channels_used), 0) >= 2 as is_omnichannel,
