@@ -1,19 +1,25 @@
-"""Shared fixtures: a temporary CDP_DATA_DIR per test and one tiny generated data set per session."""
+"""Shared fixtures: a temporary CDP_DATA_DIR per test, one tiny generated data set per session, and
+one full pipeline run over it (with one unreadable till ticket added) shared by the dbt and KPI tests."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
+from orchestration.definitions import build_definitions
+from orchestration.defs.resources import build_resources
 from orchestration.generate import GenerationStats, generate
 from orchestration.settings import Settings, get_settings
 
 TINY_CUSTOMERS = 300
 TINY_SEED = 7
+BAD_TICKET = "MBAD-20260110-000000001;M001;1;10/01/2026 10:00:00;VENTE;;;;;;;douze;CB"
 
 
 @dataclass(frozen=True)
@@ -56,3 +62,36 @@ def con(settings: Settings) -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect(str(settings.warehouse_path))
     yield connection
     connection.close()
+
+
+def run_job(name: str, settings: Settings, **kwargs) -> dg.ExecuteInProcessResult:
+    """Execute a job of the real definitions in-process on ``settings``' warehouse."""
+    job = build_definitions().resolve_job_def(name)
+    instance = dg.DagsterInstance.ephemeral()
+    return job.execute_in_process(resources=build_resources(settings), instance=instance, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, generated: Generated) -> Iterator[tuple]:
+    """Settings and the result of one full run, on landing files that include one bad row."""
+    root = tmp_path_factory.mktemp("pipeline")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CDP_DATA_DIR", str(root / "cdp"))
+        mp.setenv("CDP_DUCKDB_THREADS", "2")
+        mp.setenv("CDP_DUCKDB_MEMORY_LIMIT", "2GB")
+        settings = get_settings()
+        shutil.copytree(generated.landing, settings.landing_dir)
+        tickets = sorted((settings.landing_dir / "pos").glob("tickets_*.csv"))[0]
+        with tickets.open("ab") as f:
+            f.write((BAD_TICKET + "\r\n").encode("cp1252"))
+        result = run_job("full_pipeline", settings)
+        yield settings, result
+
+
+def query(settings: Settings, sql: str) -> list[tuple]:
+    """Rows of ``sql`` on the warehouse, opened read-only."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

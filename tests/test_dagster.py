@@ -10,17 +10,9 @@ import duckdb
 
 from orchestration.definitions import build_definitions
 from orchestration.defs import automation
-from orchestration.defs.resources import build_resources
 from orchestration.exports import ALL_TABLES
 from orchestration.settings import Settings
-from tests.conftest import Generated
-
-
-def run_job(name: str, settings: Settings, **kwargs) -> dg.ExecuteInProcessResult:
-    """Execute a job of the real definitions in-process on ``settings``' warehouse."""
-    job = build_definitions().resolve_job_def(name)
-    instance = dg.DagsterInstance.ephemeral()
-    return job.execute_in_process(resources=build_resources(settings), instance=instance, **kwargs)
+from tests.conftest import Generated, run_job
 
 
 def test_definitions_load_with_every_raw_table_grouped_by_source() -> None:

@@ -1,28 +1,21 @@
 """dbt models as Dagster assets: the whole pipeline builds the customer 360 and unified facts.
 
 One full run (raw → identity → dbt) on the tiny generated data with one unreadable till ticket
-added, shared by the module; then assertions a BI user or analyst would make.
+added (the session fixture ``pipeline`` in conftest); then assertions a BI user or analyst would make.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
-import duckdb
-import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.defs.dbt import DBT_PROJECT_DIR, dbt_executable
-from orchestration.settings import Settings, get_settings
-from tests.conftest import Generated
-from tests.test_dagster import run_job
+from tests.conftest import query
 
-BAD_TICKET = "MBAD-20260110-000000001;M001;1;10/01/2026 10:00:00;VENTE;;;;;;;douze;CB"
 MODELS = {
     "dim_customers", "dim_stores", "customer_source_records", "fct_orders", "fct_order_lines",
     "fct_web_sessions", "fct_service_tickets", "fct_survey_responses", "fct_touchpoints",
@@ -30,33 +23,11 @@ MODELS = {
 KPI_MARTS = {
     "mart_multichannel_customers", "mart_channel_count_distribution", "mart_channel_combinations",
     "mart_value_by_channel_count", "mart_satisfaction", "mart_satisfaction_by_period",
-    "mart_service_contacts", "mart_click_and_collect",
+    "mart_service_contacts", "mart_click_and_collect", "mart_retention", "mart_cohort_retention",
+    "mart_cost_to_serve", "mart_customer_profitability", "mart_cost_to_serve_by_channel_count",
+    "mart_channel_transitions", "mart_purchase_paths", "mart_journey_dropoffs",
+    "mart_cross_channel_purchases", "mart_verbatim_themes",
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory, generated: Generated) -> Iterator[tuple]:
-    """Settings and the result of one full run, on landing files that include one bad row."""
-    root = tmp_path_factory.mktemp("dbt")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CDP_DATA_DIR", str(root / "cdp"))
-        mp.setenv("CDP_DUCKDB_THREADS", "2")
-        mp.setenv("CDP_DUCKDB_MEMORY_LIMIT", "2GB")
-        settings = get_settings()
-        shutil.copytree(generated.landing, settings.landing_dir)
-        tickets = sorted((settings.landing_dir / "pos").glob("tickets_*.csv"))[0]
-        with tickets.open("ab") as f:
-            f.write((BAD_TICKET + "\r\n").encode("cp1252"))
-        result = run_job("full_pipeline", settings)
-        yield settings, result
-
-
-def query(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_dbt_models_are_assets_grouped_by_folder_with_checks_and_upstream_lineage() -> None:
@@ -68,6 +39,15 @@ def test_dbt_models_are_assets_grouped_by_folder_with_checks_and_upstream_lineag
         assert node.description
     for name in KPI_MARTS:
         assert graph.get(dg.AssetKey(["marts", name])).group_name == "marts_kpi"
+    seeds = ("interaction_unit_costs", "verbatim_themes", "verbatim_theme_terms", "verbatim_sentiment_terms")
+    for seed in seeds:
+        node = graph.get(dg.AssetKey(["reference", seed]))
+        assert node.group_name == "reference"
+        assert node.tags["layer"] == "reference"
+    assert (
+        dg.AssetKey(["reference", "interaction_unit_costs"])
+        in graph.get(dg.AssetKey(["intermediate", "int_touchpoint_costs"])).parent_keys
+    )
     staging = graph.get(dg.AssetKey(["staging", "stg_pos__tickets"]))
     assert staging.group_name == "staging_pos"
     assert dg.AssetKey(["raw", "pos_tickets"]) in staging.parent_keys

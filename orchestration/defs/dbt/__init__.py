@@ -67,14 +67,18 @@ class CdpDbtTranslator(DagsterDbtTranslator):
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        # fqn = [project, folder, subfolder..., model]: staging/pos → "staging_pos".
+        # fqn = [project, folder, subfolder..., model]: staging/pos → "staging_pos". Seeds sit
+        # at the top of seeds/: they are the business-edited reference data.
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
         return "_".join(dbt_resource_props["fqn"][1:-1]) or None
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return OWNERS
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
-        return {**super().get_tags(dbt_resource_props), "layer": dbt_resource_props["fqn"][1]}
+        layer = "reference" if dbt_resource_props["resource_type"] == "seed" else dbt_resource_props["fqn"][1]
+        return {**super().get_tags(dbt_resource_props), "layer": layer}
 
 
 @dbt_assets(

@@ -1,7 +1,15 @@
--- The journey table: every interaction in time order, numbered per customer, with the channel
--- and type of the previous interaction of the same customer (for transitions).
+-- The journey table: every interaction in time order, numbered per customer, with the channel,
+-- type and time of the customer's previous interaction (for transitions). A survey answer is
+-- numbered but is never "the previous interaction": it rates a channel, it is not one.
 with touchpoints as (
     select * from {{ ref('int_touchpoints_unioned') }}
+),
+
+with_interaction as (
+    select
+        *,
+        case when touchpoint_type <> 'survey' then touchpoint_id end as interaction_id
+    from touchpoints
 ),
 
 final as (
@@ -15,15 +23,19 @@ final as (
         store_code,
         amount,
         case when customer_id is not null then
-            row_number() over (partition by customer_id order by occurred_at, touchpoint_id)
+            row_number() over customer_timeline
         end as customer_touchpoint_number,
         case when customer_id is not null then
-            lag(channel) over (partition by customer_id order by occurred_at, touchpoint_id)
+            lag(case when interaction_id is not null then channel end ignore nulls) over customer_timeline
         end as previous_channel,
         case when customer_id is not null then
-            lag(touchpoint_type) over (partition by customer_id order by occurred_at, touchpoint_id)
-        end as previous_touchpoint_type
-    from touchpoints
+            lag(case when interaction_id is not null then touchpoint_type end ignore nulls) over customer_timeline
+        end as previous_touchpoint_type,
+        case when customer_id is not null then
+            lag(case when interaction_id is not null then occurred_at end ignore nulls) over customer_timeline
+        end as previous_occurred_at
+    from with_interaction
+    window customer_timeline as (partition by customer_id order by occurred_at, touchpoint_id)
 )
 
 select * from final

@@ -1,0 +1,43 @@
+-- Every touchpoint priced from the seed interaction_unit_costs: the most specific matching row
+-- wins (a row naming the contact channel beats one that does not; a blank channel matches any).
+with touchpoints as (
+    select * from {{ ref('fct_touchpoints') }}
+),
+
+tickets as (
+    select ticket_id, contact_channel from {{ ref('fct_service_tickets') }}
+),
+
+unit_costs as (
+    select * from {{ ref('interaction_unit_costs') }}
+),
+
+with_contact_channel as (
+    select touchpoints.*, tickets.contact_channel
+    from touchpoints
+    left join tickets on touchpoints.touchpoint_type = 'ticket' and touchpoints.source_record_id = tickets.ticket_id
+),
+
+priced as (
+    select
+        with_contact_channel.touchpoint_id,
+        with_contact_channel.customer_id,
+        with_contact_channel.occurred_at,
+        {{ kpi_period('with_contact_channel.occurred_at') }} as period_start,
+        with_contact_channel.channel,
+        with_contact_channel.touchpoint_type,
+        with_contact_channel.contact_channel,
+        unit_costs.interaction,
+        unit_costs.unit_cost_eur
+    from with_contact_channel
+    left join unit_costs
+        on with_contact_channel.touchpoint_type = unit_costs.touchpoint_type
+        and (unit_costs.channel is null or with_contact_channel.channel = unit_costs.channel)
+        and (unit_costs.contact_channel is null or with_contact_channel.contact_channel = unit_costs.contact_channel)
+    qualify row_number() over (
+        partition by with_contact_channel.touchpoint_id
+        order by (unit_costs.contact_channel is not null) desc, (unit_costs.channel is not null) desc
+    ) = 1
+)
+
+select * from priced

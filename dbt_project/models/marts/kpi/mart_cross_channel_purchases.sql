@@ -1,0 +1,50 @@
+-- Web-to-store and store-to-web: identified purchases prepared in the other channel within
+-- var('cross_channel_days') days before (definitions in _kpi__docs.md, block cross_channel).
+with touchpoints as (
+    select * from {{ ref('fct_touchpoints') }}
+    where customer_id is not null and touchpoint_type <> 'survey'
+),
+
+timeline as (
+    select
+        *,
+        -- The customer's latest web visit and latest store interaction strictly before this one.
+        max(case when channel = 'web' and touchpoint_type = 'visit' then occurred_at end) over earlier
+            as last_web_visit_at,
+        max(case when channel = 'store' then occurred_at end) over earlier as last_store_visit_at
+    from touchpoints
+    window earlier as (
+        partition by customer_id order by occurred_at, touchpoint_id
+        rows between unbounded preceding and 1 preceding
+    )
+),
+
+purchases as (
+    select
+        {{ kpi_period('occurred_at') }} as period_start,
+        case when channel = 'store' then 'web_to_store' else 'store_to_web' end as direction,
+        occurred_at,
+        case when channel = 'store' then last_web_visit_at else last_store_visit_at end as prepared_at
+    from timeline
+    where touchpoint_type = 'order'
+),
+
+final as (
+    select
+        period_start,
+        direction,
+        count(*) as purchases,
+        count(*) filter (
+            where prepared_at >= occurred_at - to_days({{ var('cross_channel_days') }})
+        ) as prepared_in_other_channel,
+        round(count(*) filter (
+            where prepared_at >= occurred_at - to_days({{ var('cross_channel_days') }})
+        ) / count(*), 4) as cross_channel_rate,
+        round(median(date_diff('minute', prepared_at, occurred_at)) filter (
+            where prepared_at >= occurred_at - to_days({{ var('cross_channel_days') }})
+        ) / 1440.0, 2) as median_days_between
+    from purchases
+    group by all
+)
+
+select * from final

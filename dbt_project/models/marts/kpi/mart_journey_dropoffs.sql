@@ -1,0 +1,77 @@
+-- Where journeys stop: web sessions without a purchase, abandoned carts, service tickets without
+-- a resolution; and how many of the identified customers who stopped there still bought, on any
+-- channel, within var('cross_channel_days') days (definitions in _kpi__docs.md, block journeys).
+with sessions as (
+    select * from {{ ref('fct_web_sessions') }}
+),
+
+tickets as (
+    select * from {{ ref('fct_service_tickets') }}
+),
+
+purchases as (
+    select customer_id, occurred_at from {{ ref('fct_touchpoints') }}
+    where touchpoint_type = 'order' and customer_id is not null
+),
+
+steps as (
+    select
+        'session_without_purchase' as drop_off_point,
+        session_id as step_id, customer_id, started_at as occurred_at,
+        not has_checkout_completed as is_drop_off
+    from sessions
+    union all
+    select 'cart_abandoned', session_id, customer_id, started_at, is_cart_abandoned
+    from sessions
+    where add_to_cart_events > 0
+    union all
+    select 'ticket_unresolved', ticket_id, customer_id, created_at, not is_resolved
+    from tickets
+),
+
+followed as (
+    select
+        steps.*,
+        exists (
+            select 1 from purchases
+            where purchases.customer_id = steps.customer_id
+              and purchases.occurred_at > steps.occurred_at
+              and purchases.occurred_at <= steps.occurred_at + to_days({{ var('cross_channel_days') }})
+        ) as is_followed_by_purchase
+    from steps
+    where steps.is_drop_off
+),
+
+entered as (
+    select {{ kpi_period('occurred_at') }} as period_start, drop_off_point, count(*) as entries
+    from steps
+    group by all
+),
+
+dropped as (
+    select
+        {{ kpi_period('occurred_at') }} as period_start,
+        drop_off_point,
+        count(*) as drop_offs,
+        count(customer_id) as identified_drop_offs,
+        count(*) filter (where is_followed_by_purchase) as followed_by_purchase
+    from followed
+    group by all
+),
+
+final as (
+    select
+        entered.period_start,
+        entered.drop_off_point,
+        entered.entries,
+        coalesce(dropped.drop_offs, 0) as drop_offs,
+        round(coalesce(dropped.drop_offs, 0) / entered.entries, 4) as drop_off_rate,
+        coalesce(dropped.identified_drop_offs, 0) as identified_drop_offs,
+        coalesce(dropped.followed_by_purchase, 0) as followed_by_purchase,
+        round(dropped.followed_by_purchase / nullif(dropped.identified_drop_offs, 0), 4) as recovery_rate
+    from entered
+    left join dropped
+        on entered.period_start = dropped.period_start and entered.drop_off_point = dropped.drop_off_point
+)
+
+select * from final
