@@ -84,10 +84,25 @@ def generate(
 @app.command()
 def run(
     job: Annotated[
-        str, typer.Option(help="Job to run: full_pipeline or ingest_landing_files.")
+        str, typer.Option(help="Job to run: full_pipeline, ingest_landing_files or quality_checks.")
     ] = "full_pipeline",
 ) -> None:
     """Materialize every asset in-process (what `make run` does after setup)."""
+    _execute(job, "cdp run")
+
+
+@app.command()
+def check() -> None:
+    """Run every data quality check (GX suites, raw reconciliation) on the warehouse as it is.
+
+    Materializes nothing; results in the output, in the Dagster UI's run history and in
+    serving/quality/index.html. Exits 1 when a critical check fails.
+    """
+    _execute("quality_checks", "cdp check")
+
+
+def _execute(job: str, launched_by: str) -> None:
+    """Run ``job`` in-process on the local instance; list failed checks; exit 1 on failure."""
     from orchestration.definitions import defs
     from orchestration.instance import ensure_instance
 
@@ -98,7 +113,7 @@ def run(
     result = defs.resolve_job_def(job).execute_in_process(
         instance=instance,
         run_config={"loggers": {"progress": {}}},
-        tags={"cdp/warehouse": "write", "cdp/launched_by": "cdp run"},
+        tags={"cdp/warehouse": "write", "cdp/launched_by": launched_by},
         raise_on_error=False,
     )
     elapsed = time.monotonic() - started
@@ -121,6 +136,7 @@ def run(
         f"  quarantine: raw.quarantine_rows, raw.load_log (status = 'quarantined'), {settings.quarantine_dir}"
     )
     typer.echo(f"  serving   : {settings.serving_dir}")
+    typer.echo(f"  quality   : {settings.serving_dir / 'quality' / 'index.html'}")
     typer.echo("  Dagster UI: `make dev`, then open http://127.0.0.1:3000 (this run is in its history)")
 
 

@@ -59,3 +59,43 @@ def get_settings() -> Settings:
         duckdb_threads=int(os.environ.get("CDP_DUCKDB_THREADS", os.cpu_count() or 2)),
         duckdb_memory_limit=os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", "8GB"),
     )
+
+
+# Freshness: hours after which a source's newest record is stale, by default (CDP_FRESHNESS_HOURS_<SOURCE>).
+FRESHNESS_HOURS = {"pos": 48, "ecommerce": 48, "crm": 72, "survey": 168}
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """Thresholds of the data quality checks (orchestration/quality), from the environment."""
+
+    freshness_hours: dict[str, int]
+    # Freshness is judged as of this instant (ISO 8601; default now): set it to replay old exports.
+    as_of: str | None
+    # A customer with more records than this is an over-merge (CDP_IDENTITY_MAX_CLUSTER; default
+    # None: the identity resolver's own cap, ResolutionConfig.max_cluster_size).
+    max_cluster_records: int | None
+    # Expected bands for the share of identity records linked only probabilistically, and left
+    # alone (singletons): a jump outside means a bad model or bad data.
+    probabilistic_share: tuple[float, float]
+    singleton_share: tuple[float, float]
+
+
+def _band(name: str, default: str) -> tuple[float, float]:
+    low, high = os.environ.get(name, default).split(",")
+    return float(low), float(high)
+
+
+def get_quality_settings() -> QualitySettings:
+    return QualitySettings(
+        freshness_hours={
+            source: int(os.environ.get(f"CDP_FRESHNESS_HOURS_{source.upper()}", hours))
+            for source, hours in FRESHNESS_HOURS.items()
+        },
+        as_of=os.environ.get("CDP_QUALITY_AS_OF") or None,
+        max_cluster_records=int(os.environ["CDP_IDENTITY_MAX_CLUSTER"])
+        if os.environ.get("CDP_IDENTITY_MAX_CLUSTER")
+        else None,
+        probabilistic_share=_band("CDP_QUALITY_PROBABILISTIC_SHARE", "0.0,0.30"),
+        singleton_share=_band("CDP_QUALITY_SINGLETON_SHARE", "0.0,0.50"),
+    )

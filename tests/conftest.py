@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -14,11 +15,12 @@ import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.defs.resources import build_resources
-from orchestration.generate import GenerationStats, generate
+from orchestration.generate import DEFAULT_END_DATE, GenerationStats, generate
 from orchestration.settings import Settings, get_settings
 
 TINY_CUSTOMERS = 300
 TINY_SEED = 7
+FRESH_AS_OF = (DEFAULT_END_DATE + timedelta(days=1)).isoformat() + "T00:00:00Z"
 BAD_TICKET = "MBAD-20260110-000000001;M001;1;10/01/2026 10:00:00;VENTE;;;;;;;douze;CB"
 
 
@@ -43,6 +45,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("CDP_DATA_DIR", str(tmp_path / "cdp"))
     monkeypatch.setenv("CDP_DUCKDB_THREADS", "2")
     monkeypatch.setenv("CDP_DUCKDB_MEMORY_LIMIT", "2GB")
+    monkeypatch.setenv("CDP_QUALITY_AS_OF", FRESH_AS_OF)
     s = get_settings()
     s.landing_dir.mkdir(parents=True)
     return s
@@ -79,6 +82,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, generated: Generated) -> 
         mp.setenv("CDP_DATA_DIR", str(root / "cdp"))
         mp.setenv("CDP_DUCKDB_THREADS", "2")
         mp.setenv("CDP_DUCKDB_MEMORY_LIMIT", "2GB")
+        # Sample data ends on the generator's end date: judge freshness as of the day after.
+        mp.setenv("CDP_QUALITY_AS_OF", FRESH_AS_OF)
         settings = get_settings()
         shutil.copytree(generated.landing, settings.landing_dir)
         tickets = sorted((settings.landing_dir / "pos").glob("tickets_*.csv"))[0]

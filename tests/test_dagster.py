@@ -27,9 +27,10 @@ def test_definitions_load_with_every_raw_table_grouped_by_source() -> None:
         assert "duckdb" in node.kinds
         assert node.owners == ["team:data-engineering"]
         assert node.description
-    raw_checks = {c for c in graph.asset_check_keys if c.asset_key.path[0] == "raw"}
-    assert {c.name for c in raw_checks} == {"rows_reconcile"}
-    assert len(raw_checks) == len(ALL_TABLES)
+    reconcile = {
+        c for c in graph.asset_check_keys if c.asset_key.path[0] == "raw" and c.name == "rows_reconcile"
+    }
+    assert len(reconcile) == len(ALL_TABLES)
     assert defs.resolve_job_def("full_pipeline")
     assert defs.resolve_job_def("ingest_landing_files")
     assert defs.resolve_schedule_def("daily_full_pipeline").cron_schedule == "0 5 * * *"
@@ -54,7 +55,9 @@ def test_raw_assets_materialize_with_metadata_and_passing_checks(
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
-    assert len(checks) == len(ALL_TABLES) and all(c.passed for c in checks)
+    assert all(c.passed for c in checks)
+    assert sum(c.check_name == "rows_reconcile" for c in checks) == len(ALL_TABLES)
+    assert {c.asset_key.path[0] for c in checks} == {"raw"}  # and the raw GX suites
 
 
 def test_reconciliation_check_fails_when_rows_go_missing(landed: Settings) -> None:

@@ -1,0 +1,160 @@
+"""Run a Great Expectations 1.x suite on a warehouse relation, through the warehouse's own connection.
+
+GX talks SQL through SQLAlchemy; duckdb-engine is the DuckDB dialect. Two things make the pair work
+on the connection the ``warehouse`` resource already holds (assets never open their own):
+
+- the SQLAlchemy engine is built with ``creator=`` returning a cursor of that connection, so GX
+  reads the same database instance (no second file handle, no lock conflict);
+- duckdb-engine runs every statement of a connection on one DuckDB connection, and DuckDB keeps
+  one pending result per connection: the ROLLBACK that SQLAlchemy issues when GX hands a
+  connection back would discard the rows GX has not fetched yet (GX fetches after closing). GX
+  only reads, so the dialect below runs statements in autocommit and makes begin / commit /
+  rollback no-ops.
+
+GX has no DuckDB regex or "now" support, so predicates it cannot express (formats, dates not in
+the future) are computed as boolean columns in the batch query and checked with
+``ExpectColumnValuesToBeInSet([True], mostly=...)`` (see ``suites.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import great_expectations as gx
+import great_expectations.expectations as gxe
+from duckdb_engine import ConnectionWrapper
+from duckdb_engine import Dialect as DuckDBDialect
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from sqlalchemy.dialects import registry
+from sqlalchemy.pool import StaticPool
+
+EXAMPLES = 5
+
+# GX logs every metric it computes and draws progress bars; a pipeline step wants neither.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+
+class AutocommitDuckDBDialect(DuckDBDialect):
+    """duckdb-engine with no transaction statements (see the module docstring for why)."""
+
+    def do_begin(self, dbapi_connection: Any) -> None:
+        pass
+
+    def do_commit(self, dbapi_connection: Any) -> None:
+        pass
+
+    def do_rollback(self, dbapi_connection: Any) -> None:
+        pass
+
+
+registry.register("duckdb.autocommit", __name__, "AutocommitDuckDBDialect")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation under a short name: the name of the Dagster asset check it becomes."""
+
+    name: str
+    expectation: gxe.Expectation
+
+    @property
+    def critical(self) -> bool:
+        return str(self.expectation.severity).lower().endswith("critical")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """Expectations on one asset, validated on ``query`` (a SQL select over the warehouse)."""
+
+    asset_key: tuple[str, ...]
+    query: str
+    checks: tuple[Check, ...]
+
+    @property
+    def name(self) -> str:
+        return "__".join(self.asset_key)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one expectation found, in the words the Dagster UI and the quality report show."""
+
+    check: Check
+    success: bool
+    observed: Any = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    examples: list[Any] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def reason(self) -> str:
+        if self.error:
+            return f"could not be evaluated: {self.error}"
+        what = self.check.expectation.description or self.check.name
+        if self.success:
+            return f"passed: {what}"
+        if self.unexpected_count is not None:
+            share = f" ({self.unexpected_percent:.2f} %)" if self.unexpected_percent is not None else ""
+            examples = f", e.g. {self.examples}" if self.examples else ""
+            return f"failed: {what}: {self.unexpected_count} rows{share}{examples}"
+        return f"failed: {what}: observed {self.observed}"
+
+
+@contextmanager
+def gx_context(con: duckdb.DuckDBPyConnection) -> Iterator[Any]:
+    """An ephemeral GX context whose SQL data source reads through ``con``."""
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.data_sources.add_sql(
+        name="warehouse",
+        connection_string="duckdb+autocommit:///:memory:",
+        kwargs={"creator": lambda: ConnectionWrapper(con.cursor()), "poolclass": StaticPool},
+    )
+    try:
+        yield context
+    finally:
+        context.data_sources.get("warehouse").get_engine().dispose()
+
+
+def run_suite(context: Any, suite: Suite) -> tuple[list[Outcome], dict[str, Any]]:
+    """Validate ``suite``; return one outcome per check and GX's own result (for the report)."""
+    datasource = context.data_sources.get("warehouse")
+    asset = datasource.add_query_asset(name=suite.name, query=suite.query)
+    batch = asset.add_batch_definition_whole_table("whole")
+    gx_suite = context.suites.add(
+        gx.ExpectationSuite(name=suite.name, expectations=[c.expectation for c in suite.checks])
+    )
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
+    )
+    result = validation.run(result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES})
+    by_id = {r.expectation_config.id: r for r in result.results}
+    outcomes = []
+    for check, expectation in zip(suite.checks, gx_suite.expectations, strict=True):
+        r = by_id[expectation.id]
+        found = r.result or {}
+        error = (r.exception_info or {}).get("exception_message") if r.exception_info else None
+        if error is None and isinstance(r.exception_info, dict):
+            # GX keys exceptions by metric when a metric fails to resolve.
+            nested = [
+                v for v in r.exception_info.values() if isinstance(v, dict) and v.get("raised_exception")
+            ]
+            error = nested[0].get("exception_message") if nested else None
+        outcomes.append(
+            Outcome(
+                check=check,
+                success=bool(r.success),
+                observed=found.get("observed_value"),
+                unexpected_count=found.get("unexpected_count"),
+                unexpected_percent=found.get("unexpected_percent"),
+                examples=list(found.get("partial_unexpected_list") or [])[:EXAMPLES],
+                error=error,
+            )
+        )
+    return outcomes, result.to_json_dict()

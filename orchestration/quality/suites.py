@@ -1,0 +1,303 @@
+"""What is checked, per asset: the Great Expectations suites, readable as a table of rules.
+
+Severity decides what a failure does (``gx.Check.critical``):
+
+- ``critical``: the data cannot be trusted; the Dagster check is **blocking** (ERROR) and nothing
+  downstream materializes in that run;
+- ``warning``: worth a look; the check fails with WARN and the run goes on.
+
+Raw suites are derived from the export contracts (``orchestration/exports``): every required
+column not null, the key unique within each delivered file, dates and timestamps not in the
+future. Hand-written rules add ranges (scores, amounts) and formats (messy by nature, so they
+are warnings with a tolerated share of bad values, ``mostly``). Identity and marts suites check
+the invariants the rest of the product relies on. To add a rule, add a ``Check`` below.
+"""
+
+from __future__ import annotations
+
+import great_expectations.expectations as gxe
+
+from orchestration.exports import ALL_TABLES, ExportTable
+from orchestration.identity.resolve import ResolutionConfig
+from orchestration.quality.gx import Check, Suite
+from orchestration.settings import QualitySettings
+
+CRITICAL = "critical"
+WARNING = "warning"
+
+# Formats: share of well-formed values below which the source export needs a look.
+EMAIL = r"[^@\s]+@[^@\s]+\.[a-z]{2,}"
+PHONE = r"(\+|00)?[0-9]{9,15}"  # after removing spaces, dots, dashes and parentheses
+POSTCODE = r"[0-9]{5}"
+FORMATS: dict[str, dict[str, str]] = {
+    "pos_tickets": {"email_client": EMAIL, "tel_client": PHONE},
+    "ecommerce_customers": {"email": EMAIL, "phone": PHONE, "zip": POSTCODE},
+    "ecommerce_orders": {"email": EMAIL, "billing_phone": PHONE, "billing_zip": POSTCODE},
+    "crm_contacts": {"email": EMAIL, "phone": PHONE, "zip": POSTCODE},
+    "crm_tickets": {"requester_email": EMAIL, "requester_phone": PHONE},
+    "survey_responses": {"respondent_email": EMAIL},
+}
+FORMAT_MOSTLY = 0.9
+
+# Ranges: (column, min, max, severity). None = unbounded.
+RANGES: dict[str, list[tuple[str, float | None, float | None, str]]] = {
+    "survey_responses": [("nps", 0, 10, CRITICAL), ("csat", 1, 5, CRITICAL), ("ces", 1, 7, CRITICAL)],
+    "pos_ticket_lines": [("quantite", -100, 100, WARNING)],
+    "pos_tickets": [("montant_ttc", -10_000, 10_000, WARNING)],
+    "ecommerce_orders": [
+        ("total", 0, 20_000, CRITICAL),
+        ("shipping", 0, None, CRITICAL),
+        # Refunds are exported as positive amounts; the staging layer signs them.
+        ("refunded_amount", 0, None, CRITICAL),
+    ],
+    "ecommerce_order_lines": [("quantity", 1, 100, WARNING), ("refunded_quantity", 0, 100, WARNING)],
+    "crm_contacts": [("loyalty_points", 0, None, WARNING)],
+}
+
+# Freshness, per source: its newest record across these (table, column) pairs; the check sits on
+# the first table of the list.
+FRESHNESS: dict[str, list[tuple[str, str]]] = {
+    "pos": [("pos_tickets", "date_heure")],
+    "ecommerce": [("ecommerce_orders", "created_at"), ("ecommerce_web_events", "event_at")],
+    "crm": [
+        ("crm_contacts", "lastmodifieddate"),
+        ("crm_tickets", "created_at"),
+        ("crm_consents", "stated_at"),
+    ],
+    "survey": [("survey_responses", "submitted_at")],
+}
+
+
+def _in_set_true(name: str, column: str, description: str, severity: str, mostly: float = 1.0) -> Check:
+    """A predicate computed in the batch query (``column`` is boolean) that must hold."""
+    return Check(
+        name,
+        gxe.ExpectColumnValuesToBeInSet(
+            column=column, value_set=[True], mostly=mostly, severity=severity, description=description
+        ),
+    )
+
+
+def _raw_suite(spec: ExportTable, quality: QualitySettings) -> Suite:
+    checks: list[Check] = []
+    predicates: list[str] = []
+    for column in spec.columns:
+        if column.required:
+            checks.append(
+                Check(
+                    f"{column.name}_not_null",
+                    gxe.ExpectColumnValuesToNotBeNull(
+                        column=column.name, severity=CRITICAL, description=f"{column.name} is present"
+                    ),
+                )
+            )
+        if column.type in ("date", "timestamp", "timestamptz"):
+            # Till timestamps are local Paris time without a zone: a day of slack covers it.
+            predicates.append(f"{column.name} <= now() + interval 1 day as {column.name}__not_in_future")
+            checks.append(
+                _in_set_true(
+                    f"{column.name}_not_in_future",
+                    f"{column.name}__not_in_future",
+                    f"{column.name} is not in the future",
+                    CRITICAL,
+                )
+            )
+    key = ", ".join(spec.key)
+    checks.append(
+        Check(
+            "key_unique_per_file",
+            gxe.UnexpectedRowsExpectation(
+                unexpected_rows_query=(
+                    f"select _source_file, {key}, count(*) as copies from {{batch}} "
+                    f"group by _source_file, {key} having count(*) > 1"
+                ),
+                severity=CRITICAL,
+                description=f"({key}) is unique within each delivered file",
+            ),
+        )
+    )
+    for column, low, high, severity in RANGES.get(spec.table, []):
+        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+        checks.append(
+            Check(
+                f"{column}_in_range",
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=column, min_value=low, max_value=high, severity=severity,
+                    description=f"{column} {bounds}",
+                ),
+            )
+        )  # fmt: skip
+    for column, pattern in FORMATS.get(spec.table, {}).items():
+        value = f"regexp_replace({column}, '[\\s.()-]', '', 'g')" if pattern == PHONE else f"lower({column})"
+        predicates.append(f"regexp_full_match({value}, '{pattern}') as {column}__well_formed")
+        checks.append(
+            _in_set_true(
+                f"{column}_format",
+                f"{column}__well_formed",
+                f"{column} well formed in at least {FORMAT_MOSTLY:.0%} of the rows that have one",
+                WARNING,
+                FORMAT_MOSTLY,
+            )
+        )
+    sources = FRESHNESS.get(spec.source, [])
+    if sources and sources[0][0] == spec.table:
+        hours = quality.freshness_hours[spec.source]
+        as_of = f"'{quality.as_of}'::timestamptz" if quality.as_of else "now()"
+        newest = " union all ".join(
+            f"select max({c})::timestamptz as newest_at from raw.{t}" for t, c in sources
+        )
+        predicates.append(
+            f"round(date_diff('minute', (select max(newest_at) from ({newest})), {as_of}) / 60.0, 1)"
+            " as source_age_hours"
+        )
+        checks.append(
+            Check(
+                "source_fresh",
+                gxe.ExpectColumnMaxToBeBetween(
+                    column="source_age_hours",
+                    max_value=hours,
+                    severity=WARNING,
+                    description=(
+                        f"age in hours of the newest {spec.source} record "
+                        f"({', '.join(t for t, _ in sources)}) at most {hours} "
+                        f"(CDP_FRESHNESS_HOURS_{spec.source.upper()})"
+                    ),
+                ),
+            )
+        )
+    select = ", ".join(["*", *predicates])
+    return Suite(("raw", spec.table), f"select {select} from raw.{spec.table}", tuple(checks))
+
+
+def _identity_suites(quality: QualitySettings) -> list[Suite]:
+    cap = quality.max_cluster_records or ResolutionConfig.max_cluster_size
+    p_low, p_high = quality.probabilistic_share
+    s_low, s_high = quality.singleton_share
+    mapping = Suite(
+        ("identity", "customer_source_records"),
+        """
+        select *,
+            (match_method = 'probabilistic')::int as is_probabilistic,
+            (match_method = 'singleton')::int as is_singleton
+        from identity.customer_source_records
+        """,
+        (
+            Check(
+                "every_record_mapped_once",
+                gxe.UnexpectedRowsExpectation(
+                    unexpected_rows_query="""
+                        select records.unique_id, count(mapped.unique_id) as mappings
+                        from identity.records
+                        left join {batch} as mapped using (unique_id)
+                        group by records.unique_id having count(mapped.unique_id) <> 1
+                        union all
+                        select unique_id, 0 from {batch}
+                        where unique_id not in (select unique_id from identity.records)
+                    """,
+                    severity=CRITICAL,
+                    description="every identity record has exactly one customer_id",
+                ),
+            ),
+            Check(
+                "no_cluster_above_cap",
+                gxe.UnexpectedRowsExpectation(
+                    unexpected_rows_query=f"""
+                        select customer_id, count(*) as records from {{batch}}
+                        group by customer_id having count(*) > {cap}
+                    """,
+                    severity=CRITICAL,
+                    description=f"no customer has more than {cap} records (CDP_IDENTITY_MAX_CLUSTER)",
+                ),
+            ),
+            Check(
+                "probabilistic_share_in_band",
+                gxe.ExpectColumnMeanToBeBetween(
+                    column="is_probabilistic", min_value=p_low, max_value=p_high, severity=CRITICAL,
+                    description=f"share of records linked only by Splink in [{p_low}, {p_high}] "
+                    "(CDP_QUALITY_PROBABILISTIC_SHARE)",
+                ),
+            ),
+            Check(
+                "singleton_share_in_band",
+                gxe.ExpectColumnMeanToBeBetween(
+                    column="is_singleton", min_value=s_low, max_value=s_high, severity=CRITICAL,
+                    description=f"share of records left alone in [{s_low}, {s_high}] "
+                    "(CDP_QUALITY_SINGLETON_SHARE)",
+                ),
+            ),
+        ),
+    )  # fmt: skip
+    return [mapping]
+
+
+def _between(name: str, column: str, low: float, high: float | None) -> Check:
+    bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+    return Check(
+        name,
+        gxe.ExpectColumnValuesToBeBetween(
+            column=column, min_value=low, max_value=high, severity=CRITICAL, description=f"{column} {bounds}"
+        ),
+    )
+
+
+def _marts_suites() -> list[Suite]:
+    # Keys (unique, not null) and the reconciliation of fct_orders with raw are dbt tests
+    # (dbt_project/), which Dagster runs as checks of the same assets; these add KPI ranges.
+    suites = [
+        Suite(
+            ("marts", "mart_multichannel_customers"),
+            "select * from marts.mart_multichannel_customers",
+            (_between("multichannel_rate_in_range", "multichannel_rate", 0, 1),),
+        ),
+        Suite(
+            ("marts", "mart_satisfaction"),
+            "select * from marts.mart_satisfaction",
+            (
+                _between("nps_in_range", "nps", -100, 100),
+                _between("csat_in_range", "csat", 0, 100),
+                _between("ces_mean_in_range", "ces_mean", 1, 7),
+            ),
+        ),
+        Suite(
+            ("marts", "mart_retention"),
+            "select * from marts.mart_retention",
+            (
+                _between("cohort_retention_rate_in_range", "cohort_retention_rate", 0, 1),
+                _between("repeat_purchase_rate_in_range", "repeat_purchase_rate", 0, 1),
+                # (E - N) / S can exceed 1 when many customers come back after a pause; never below 0.
+                _between("retention_rate_not_negative", "retention_rate", 0, None),
+            ),
+        ),
+        Suite(
+            ("marts", "mart_service_contacts"),
+            "select * from marts.mart_service_contacts",
+            (
+                _between("repeat_contact_rate_in_range", "repeat_contact_rate", 0, 1),
+                _between("first_contact_resolution_rate_in_range", "first_contact_resolution_rate", 0, 1),
+            ),
+        ),
+        Suite(
+            ("marts", "mart_click_and_collect"),
+            "select * from marts.mart_click_and_collect",
+            (
+                _between("click_and_collect_share_in_range", "click_and_collect_share", 0, 1),
+                _between("late_pickup_rate_in_range", "late_pickup_rate", 0, 1),
+            ),
+        ),
+        Suite(
+            ("marts", "mart_cost_to_serve"),
+            "select * from marts.mart_cost_to_serve",
+            (_between("cost_eur_not_negative", "cost_eur", 0, None),),
+        ),
+        Suite(
+            ("marts", "mart_cross_channel_purchases"),
+            "select * from marts.mart_cross_channel_purchases",
+            (_between("cross_channel_rate_in_range", "cross_channel_rate", 0, 1),),
+        ),
+    ]  # fmt: skip
+    return suites
+
+
+def build_suites(quality: QualitySettings) -> list[Suite]:
+    """Every suite, with thresholds from ``quality`` (check names do not depend on them)."""
+    return [_raw_suite(spec, quality) for spec in ALL_TABLES] + _identity_suites(quality) + _marts_suites()

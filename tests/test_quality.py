@@ -1,0 +1,174 @@
+"""Data quality gates: GX suites as Dagster asset checks that stop bad data.
+
+Clean sample data passes every check (the session ``pipeline`` run). Then each kind of defect is
+injected and the matching check must fail with its reason: three raw defects in one survey file
+(out-of-range score, future date, duplicated key) block everything downstream of the raw table;
+a giant identity cluster and an out-of-range KPI are injected into a copy of the clean warehouse
+and caught by the ``quality_checks`` job, which runs the checks on a warehouse as it is; a
+revenue mismatch is caught by the dbt reconciliation test.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.defs.dbt import DBT_PROJECT_DIR, dbt_executable
+from orchestration.quality.suites import build_suites
+from orchestration.settings import Settings, get_quality_settings, get_settings
+from tests.conftest import FRESH_AS_OF, Generated, run_job
+
+SURVEY_HEADER = (
+    "response_id,survey_id,touchpoint,submitted_at,respondent_email,nps,csat,ces,verbatim,order_ref,"
+    "ticket_ref,store_code"
+)
+
+
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    """Every check evaluated in the run, keyed 'asset/path:check_name'."""
+    evaluations = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    return {f"{c.asset_key.to_user_string()}:{c.check_name}": c for c in evaluations}
+
+
+def test_clean_data_passes_every_check_and_the_report_lists_them(pipeline) -> None:
+    settings, result = pipeline
+    checks = check_results(result)
+    gx = {k: c for k, c in checks.items() if c.metadata.get("expectation")}
+    assert len(gx) == sum(len(s.checks) for s in build_suites(get_quality_settings())) > 100
+    assert {k.split("/")[0] for k in gx} == {"raw", "identity", "marts"}
+    assert [k for k, c in checks.items() if not c.passed] == []
+    nps = gx["raw/survey_responses:nps_in_range"]
+    assert nps.metadata["expectation"].value == "expect_column_values_to_be_between"
+    assert nps.metadata["severity"].value == "critical"
+    page = settings.serving_dir / "quality" / "index.html"
+    html = page.read_text(encoding="utf-8")
+    assert f"{len(gx)} checks" in html and "0 failed" in html
+    assert "<script" not in html and "http" not in html  # opens offline
+    assert len(list((page.parent / "validations").glob("*.json"))) == 20
+
+
+def test_checks_have_severity_and_blocking_in_the_definitions() -> None:
+    from orchestration.definitions import build_definitions
+
+    graph = build_definitions().resolve_asset_graph()
+    specs = {
+        (key.asset_key.to_user_string(), key.name): graph.get_check_spec(key)
+        for key in graph.asset_check_keys
+    }
+    assert specs[("raw/survey_responses", "nps_in_range")].blocking
+    assert not specs[("raw/survey_responses", "respondent_email_format")].blocking
+    assert not specs[("raw/survey_responses", "source_fresh")].blocking
+    assert specs[("identity/customer_source_records", "no_cluster_above_cap")].blocking
+    assert specs[("marts/mart_multichannel_customers", "multichannel_rate_in_range")].blocking
+
+
+@pytest.fixture
+def defective(settings: Settings, generated: Generated) -> Settings:
+    """Landing files with one survey file carrying three defects."""
+    shutil.rmtree(settings.landing_dir)
+    shutil.copytree(generated.landing, settings.landing_dir)
+    survey = sorted((settings.landing_dir / "survey").glob("responses_*.csv"))[-1]
+    lines = survey.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == SURVEY_HEADER
+    bad = [
+        "R_bad_score,SV_STORE_PURCHASE,store_purchase,2026-10-20T10:00:00+01:00,,11,4,,,,,M001",
+        "R_bad_future,SV_STORE_PURCHASE,store_purchase,2031-01-01T10:00:00+01:00,,9,4,,,,,M001",
+        lines[1],  # the same response twice in one file
+    ]
+    survey.write_text("\n".join([*lines, *bad]) + "\n", encoding="utf-8")
+    return settings
+
+
+def test_raw_defects_fail_their_checks_with_reasons_and_block_downstream(defective: Settings) -> None:
+    result = run_job("full_pipeline", defective, raise_on_error=False)
+    checks = check_results(result)
+    failed = {k: c for k, c in checks.items() if not c.passed}
+    assert set(failed) == {
+        "raw/survey_responses:nps_in_range",
+        "raw/survey_responses:submitted_at_not_in_future",
+        "raw/survey_responses:key_unique_per_file",
+    }
+    assert all(c.severity == dg.AssetCheckSeverity.ERROR for c in failed.values())
+    nps = failed["raw/survey_responses:nps_in_range"]
+    assert "1 rows" in nps.description and "11" in nps.description
+    assert nps.metadata["failing_examples"].value == ["11"]
+    assert "1 rows" in failed["raw/survey_responses:submitted_at_not_in_future"].description
+    assert failed["raw/survey_responses:key_unique_per_file"].metadata["observed_value"].value == "1"
+    materialized = {m.asset_key for m in result.get_asset_materialization_events()}
+    materialized = (
+        {e.asset_key for e in materialized}
+        if False
+        else {
+            e.event_specific_data.materialization.asset_key for e in result.get_asset_materialization_events()
+        }
+    )
+    assert dg.AssetKey(["raw", "survey_responses"]) in materialized
+    assert dg.AssetKey(["identity", "customer_source_records"]) not in materialized
+    assert not any(k.path[0] in ("staging", "marts") for k in materialized)
+    # The report says what failed, first.
+    html = (defective.serving_dir / "quality" / "index.html").read_text(encoding="utf-8")
+    assert "3 failed" in html
+    assert html.index("nps_in_range") < html.index("source_fresh")
+
+
+@pytest.fixture
+def warehouse_copy(pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A copy of the clean run's data dir, to break on purpose."""
+    clean, _ = pipeline
+    shutil.copytree(clean.data_dir, tmp_path / "cdp", ignore=shutil.ignore_patterns("dagster"))
+    monkeypatch.setenv("CDP_DATA_DIR", str(tmp_path / "cdp"))
+    monkeypatch.setenv("CDP_QUALITY_AS_OF", FRESH_AS_OF)
+    return get_settings()
+
+
+def test_giant_cluster_and_out_of_range_kpi_fail_the_checks_on_an_existing_warehouse(
+    warehouse_copy: Settings,
+) -> None:
+    con = duckdb.connect(str(warehouse_copy.warehouse_path))
+    con.execute(
+        "update identity.customer_source_records set customer_id = 'C_GIANT' "
+        "where unique_id in"
+        " (select unique_id from identity.customer_source_records order by unique_id limit 80)"
+    )
+    con.execute(
+        "update marts.mart_multichannel_customers set multichannel_rate = 1.5"
+        " where period_start = (select min(period_start) from marts.mart_multichannel_customers)"
+    )
+    con.close()
+    result = run_job("quality_checks", warehouse_copy, raise_on_error=False)
+    checks = check_results(result)
+    failed = {k: c for k, c in checks.items() if not c.passed}
+    assert set(failed) == {
+        "identity/customer_source_records:no_cluster_above_cap",
+        "marts/mart_multichannel_customers:multichannel_rate_in_range",
+    }
+    giant = failed["identity/customer_source_records:no_cluster_above_cap"]
+    assert "no customer has more than 60 records" in giant.description
+    assert "1 rows" in giant.description or "observed 1" in giant.description
+    assert "1.5" in failed["marts/mart_multichannel_customers:multichannel_rate_in_range"].description
+    assert len(checks) > 100  # raw, identity and marts, nothing materialized
+    assert not result.get_asset_materialization_events()
+
+
+def test_revenue_mismatch_fails_the_reconciliation_test(warehouse_copy: Settings) -> None:
+    con = duckdb.connect(str(warehouse_copy.warehouse_path))
+    con.execute(
+        "update marts.fct_orders set net_amount = net_amount + 1"
+        " where order_id = (select min(order_id) from marts.fct_orders)"
+    )
+    con.close()
+    test = subprocess.run(
+        [dbt_executable(), "test", "--select", "assert_orders_reconcile_with_raw"],
+        cwd=DBT_PROJECT_DIR, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert test.returncode == 1, test.stdout
+    assert "FAIL 1 assert_orders_reconcile_with_raw" in test.stdout
