@@ -117,16 +117,7 @@ def _raw_suite(spec: ExportTable, quality: QualitySettings) -> Suite:
         )
     )
     for column, low, high, severity in RANGES.get(spec.table, []):
-        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
-        checks.append(
-            Check(
-                f"{column}_in_range",
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=column, min_value=low, max_value=high, severity=severity,
-                    description=f"{column} {bounds}",
-                ),
-            )
-        )  # fmt: skip
+        checks.append(_range_check(column, low, high, severity))
     for column, pattern in FORMATS.get(spec.table, {}).items():
         value = f"regexp_replace({column}, '[\\s.()-]', '', 'g')" if pattern == PHONE else f"lower({column})"
         predicates.append(f"regexp_full_match({value}, '{pattern}') as {column}__well_formed")
@@ -230,72 +221,44 @@ def _identity_suites(quality: QualitySettings) -> list[Suite]:
     return [mapping]
 
 
-def _between(name: str, column: str, low: float, high: float | None) -> Check:
+# KPI ranges per mart: (column, min, max); None = unbounded. Keys (unique, not null), relationships
+# and the reconciliation of fct_orders with raw are dbt tests (dbt_project/), which Dagster runs
+# as checks of the same assets.
+KPI_RANGES: dict[str, list[tuple[str, float, float | None]]] = {
+    "mart_multichannel_customers": [("multichannel_rate", 0, 1)],
+    "mart_satisfaction": [("nps", -100, 100), ("csat", 0, 100), ("ces_mean", 1, 7)],
+    # (E - N) / S can exceed 1 when many customers come back after a pause; never below 0.
+    "mart_retention": [
+        ("cohort_retention_rate", 0, 1),
+        ("repeat_purchase_rate", 0, 1),
+        ("retention_rate", 0, None),
+    ],
+    "mart_service_contacts": [("repeat_contact_rate", 0, 1), ("first_contact_resolution_rate", 0, 1)],
+    "mart_click_and_collect": [("click_and_collect_share", 0, 1), ("late_pickup_rate", 0, 1)],
+    "mart_cost_to_serve": [("cost_eur", 0, None)],
+    "mart_cross_channel_purchases": [("cross_channel_rate", 0, 1)],
+}
+
+
+def _range_check(column: str, low: float | None, high: float | None, severity: str) -> Check:
     bounds = f"between {low} and {high}" if high is not None else f">= {low}"
     return Check(
-        name,
+        f"{column}_in_range",
         gxe.ExpectColumnValuesToBeBetween(
-            column=column, min_value=low, max_value=high, severity=CRITICAL, description=f"{column} {bounds}"
+            column=column, min_value=low, max_value=high, severity=severity, description=f"{column} {bounds}"
         ),
     )
 
 
 def _marts_suites() -> list[Suite]:
-    # Keys (unique, not null) and the reconciliation of fct_orders with raw are dbt tests
-    # (dbt_project/), which Dagster runs as checks of the same assets; these add KPI ranges.
-    suites = [
+    return [
         Suite(
-            ("marts", "mart_multichannel_customers"),
-            "select * from marts.mart_multichannel_customers",
-            (_between("multichannel_rate_in_range", "multichannel_rate", 0, 1),),
-        ),
-        Suite(
-            ("marts", "mart_satisfaction"),
-            "select * from marts.mart_satisfaction",
-            (
-                _between("nps_in_range", "nps", -100, 100),
-                _between("csat_in_range", "csat", 0, 100),
-                _between("ces_mean_in_range", "ces_mean", 1, 7),
-            ),
-        ),
-        Suite(
-            ("marts", "mart_retention"),
-            "select * from marts.mart_retention",
-            (
-                _between("cohort_retention_rate_in_range", "cohort_retention_rate", 0, 1),
-                _between("repeat_purchase_rate_in_range", "repeat_purchase_rate", 0, 1),
-                # (E - N) / S can exceed 1 when many customers come back after a pause; never below 0.
-                _between("retention_rate_not_negative", "retention_rate", 0, None),
-            ),
-        ),
-        Suite(
-            ("marts", "mart_service_contacts"),
-            "select * from marts.mart_service_contacts",
-            (
-                _between("repeat_contact_rate_in_range", "repeat_contact_rate", 0, 1),
-                _between("first_contact_resolution_rate_in_range", "first_contact_resolution_rate", 0, 1),
-            ),
-        ),
-        Suite(
-            ("marts", "mart_click_and_collect"),
-            "select * from marts.mart_click_and_collect",
-            (
-                _between("click_and_collect_share_in_range", "click_and_collect_share", 0, 1),
-                _between("late_pickup_rate_in_range", "late_pickup_rate", 0, 1),
-            ),
-        ),
-        Suite(
-            ("marts", "mart_cost_to_serve"),
-            "select * from marts.mart_cost_to_serve",
-            (_between("cost_eur_not_negative", "cost_eur", 0, None),),
-        ),
-        Suite(
-            ("marts", "mart_cross_channel_purchases"),
-            "select * from marts.mart_cross_channel_purchases",
-            (_between("cross_channel_rate_in_range", "cross_channel_rate", 0, 1),),
-        ),
-    ]  # fmt: skip
-    return suites
+            ("marts", mart),
+            f"select * from marts.{mart}",
+            tuple(_range_check(column, low, high, CRITICAL) for column, low, high in ranges),
+        )
+        for mart, ranges in KPI_RANGES.items()
+    ]
 
 
 def build_suites(quality: QualitySettings) -> list[Suite]:
