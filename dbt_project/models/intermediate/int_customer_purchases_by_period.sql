@@ -1,7 +1,7 @@
 -- One row per identified customer and KPI period in which they bought: the base of retention.
 -- segment is the customer's lifetime channel use (dim_customers.is_omnichannel).
 with orders as (
-    select customer_id, ordered_at from {{ ref('fct_orders') }}
+    select customer_id, ordered_at from {{ ref('int_orders_unioned') }}
     where order_type = 'sale' and customer_id is not null
 ),
 

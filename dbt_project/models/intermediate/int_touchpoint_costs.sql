@@ -1,11 +1,12 @@
 -- Every touchpoint priced from the seed interaction_unit_costs: the most specific matching row
 -- wins (a row naming the contact channel beats one that does not; a blank channel matches any).
+-- Reads the intermediate models the facts are built from, not the facts themselves.
 with touchpoints as (
-    select * from {{ ref('fct_touchpoints') }}
+    select * from {{ ref('int_touchpoints_unioned') }}
 ),
 
 tickets as (
-    select ticket_id, contact_channel from {{ ref('fct_service_tickets') }}
+    select ticket_id, contact_channel from {{ ref('int_service_tickets_sequenced') }}
 ),
 
 unit_costs as (

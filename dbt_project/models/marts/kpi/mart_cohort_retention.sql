@@ -1,43 +1,31 @@
 -- Cohort retention: of the customers who first bought in a period, the share who bought again
 -- 1, 2, ... periods later, omnichannel vs single-channel (definitions in _kpi__docs.md, block
--- retention).
+-- retention). Segment 'all' sums both.
 with purchases as (
     select * from {{ ref('int_customer_purchases_by_period') }}
-),
-
-buyers as (
-    select *, segment as reporting_segment from purchases
-    union all
-    select *, 'all' from purchases
-),
-
-cohorts as (
-    select first_purchase_period as cohort_period, reporting_segment as segment, count(*) as cohort_customers
-    from buyers
-    where period_start = first_purchase_period
-    group by all
 ),
 
 activity as (
     select
         first_purchase_period as cohort_period,
-        reporting_segment as segment,
+        coalesce(segment, 'all') as segment,
         date_diff('{{ var("kpi_period") }}', first_purchase_period, period_start) as periods_since_first,
         count(*) as active_customers
-    from buyers
-    group by all
+    from purchases
+    group by grouping sets ((cohort_period, segment, periods_since_first), (cohort_period, periods_since_first))
 ),
 
 final as (
     select
-        activity.cohort_period,
-        activity.segment,
-        activity.periods_since_first,
-        cohorts.cohort_customers,
-        activity.active_customers,
-        round(activity.active_customers / cohorts.cohort_customers, 4) as retention_share
+        cohort_period,
+        segment,
+        periods_since_first,
+        -- Every member of a cohort bought in its first period.
+        first_value(active_customers) over cohort as cohort_customers,
+        active_customers,
+        round(active_customers / first_value(active_customers) over cohort, 4) as retention_share
     from activity
-    inner join cohorts on activity.cohort_period = cohorts.cohort_period and activity.segment = cohorts.segment
+    window cohort as (partition by cohort_period, segment order by periods_since_first)
 )
 
 select * from final

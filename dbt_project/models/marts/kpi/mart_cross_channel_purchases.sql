@@ -29,21 +29,26 @@ purchases as (
     where touchpoint_type = 'order'
 ),
 
+windowed as (
+    select
+        *,
+        coalesce(prepared_at >= occurred_at - to_days({{ var('cross_channel_days') }}), false)
+            as is_prepared_in_other_channel
+    from purchases
+),
+
 final as (
     select
         period_start,
         direction,
         count(*) as purchases,
-        count(*) filter (
-            where prepared_at >= occurred_at - to_days({{ var('cross_channel_days') }})
-        ) as prepared_in_other_channel,
-        round(count(*) filter (
-            where prepared_at >= occurred_at - to_days({{ var('cross_channel_days') }})
-        ) / count(*), 4) as cross_channel_rate,
-        round(median(date_diff('minute', prepared_at, occurred_at)) filter (
-            where prepared_at >= occurred_at - to_days({{ var('cross_channel_days') }})
-        ) / 1440.0, 2) as median_days_between
-    from purchases
+        count(*) filter (where is_prepared_in_other_channel) as prepared_in_other_channel,
+        round(count(*) filter (where is_prepared_in_other_channel) / count(*), 4) as cross_channel_rate,
+        round(
+            median(date_diff('minute', prepared_at, occurred_at)) filter (where is_prepared_in_other_channel)
+            / 1440.0, 2
+        ) as median_days_between
+    from windowed
     group by all
 )
 
