@@ -117,11 +117,7 @@ def _execute(job: str, launched_by: str) -> None:
         raise_on_error=False,
     )
     elapsed = time.monotonic() - started
-    failed_checks = [
-        e.asset_check_evaluation_data
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
-    ]
+    failed_checks = [c for c in result.get_asset_check_evaluations() if not c.passed]
     errors = [c for c in failed_checks if c.severity.value == "ERROR"]
     typer.echo("")
     for check in failed_checks:

@@ -50,11 +50,7 @@ def test_raw_assets_materialize_with_metadata_and_passing_checks(
     assert meta["rows_quarantined"].value == 0
     assert meta["dagster/row_count"].value == generated.stats.rows["pos_tickets"]
     assert "•••" in meta["preview"].value or "email_client" in meta["preview"].value
-    checks = [
-        e.asset_check_evaluation_data
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
+    checks = result.get_asset_check_evaluations()
     assert all(c.passed for c in checks)
     assert sum(c.check_name == "rows_reconcile" for c in checks) == len(ALL_TABLES)
     assert {c.asset_key.path[0] for c in checks} == {"raw"}  # and the raw GX suites
@@ -66,11 +62,7 @@ def test_reconciliation_check_fails_when_rows_go_missing(landed: Settings) -> No
     con.execute("delete from raw.crm_tickets where rowid in (select rowid from raw.crm_tickets limit 3)")
     con.close()
     result = run_job("ingest_landing_files", landed, raise_on_error=False)
-    failed = [
-        e.asset_check_evaluation_data
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
-    ]
+    failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
     assert [(c.asset_key.path[-1], c.check_name) for c in failed] == [("crm_tickets", "rows_reconcile")]
     assert "do not reconcile" in failed[0].description
 

@@ -63,10 +63,9 @@ def test_full_run_builds_every_model_and_every_dbt_test_passes(pipeline) -> None
     built = {m.asset_key.path[-1] for m in result.asset_materializations_for_node("cdp_dbt_models")}
     assert built >= MODELS | KPI_MARTS
     checks = [
-        e.asset_check_evaluation_data
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        and e.asset_check_evaluation_data.asset_key.path[0] in ("staging", "intermediate", "marts")
+        c
+        for c in result.get_asset_check_evaluations()
+        if c.asset_key.path[0] in ("staging", "intermediate", "marts")
     ]
     assert len(checks) > 90
     assert [c.check_name for c in checks if not c.passed] == []

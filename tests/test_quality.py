@@ -31,12 +31,7 @@ SURVEY_HEADER = (
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
     """Every check evaluated in the run, keyed 'asset/path:check_name'."""
-    evaluations = [
-        e.asset_check_evaluation_data
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-    return {f"{c.asset_key.to_user_string()}:{c.check_name}": c for c in evaluations}
+    return {f"{c.asset_key.to_user_string()}:{c.check_name}": c for c in result.get_asset_check_evaluations()}
 
 
 def test_clean_data_passes_every_check_and_the_report_lists_them(pipeline) -> None:

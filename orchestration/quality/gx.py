@@ -122,6 +122,14 @@ def gx_context(con: duckdb.DuckDBPyConnection) -> Iterator[Any]:
         context.data_sources.get("warehouse").get_engine().dispose()
 
 
+def _exception_message(info: dict[str, Any]) -> str | None:
+    """GX's error for an expectation: at the top, or keyed by the metric that failed to resolve."""
+    if info.get("exception_message"):
+        return info["exception_message"]
+    raised = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+    return raised[0].get("exception_message") if raised else None
+
+
 def run_suite(context: Any, suite: Suite) -> tuple[list[Outcome], dict[str, Any]]:
     """Validate ``suite``; return one outcome per check and GX's own result (for the report)."""
     datasource = context.data_sources.get("warehouse")
@@ -139,13 +147,6 @@ def run_suite(context: Any, suite: Suite) -> tuple[list[Outcome], dict[str, Any]
     for check, expectation in zip(suite.checks, gx_suite.expectations, strict=True):
         r = by_id[expectation.id]
         found = r.result or {}
-        error = (r.exception_info or {}).get("exception_message") if r.exception_info else None
-        if error is None and isinstance(r.exception_info, dict):
-            # GX keys exceptions by metric when a metric fails to resolve.
-            nested = [
-                v for v in r.exception_info.values() if isinstance(v, dict) and v.get("raised_exception")
-            ]
-            error = nested[0].get("exception_message") if nested else None
         outcomes.append(
             Outcome(
                 check=check,
@@ -154,7 +155,7 @@ def run_suite(context: Any, suite: Suite) -> tuple[list[Outcome], dict[str, Any]
                 unexpected_count=found.get("unexpected_count"),
                 unexpected_percent=found.get("unexpected_percent"),
                 examples=list(found.get("partial_unexpected_list") or [])[:EXAMPLES],
-                error=error,
+                error=_exception_message(r.exception_info or {}),
             )
         )
     return outcomes, result.to_json_dict()

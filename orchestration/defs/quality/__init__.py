@@ -16,7 +16,7 @@ import dagster as dg
 from orchestration.defs.raw import WAREHOUSE_POOL, raw_asset_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import ALL_TABLES
-from orchestration.quality.gx import Outcome, gx_context, run_suite
+from orchestration.quality.gx import Outcome, Suite, gx_context, run_suite
 from orchestration.quality.report import write_results
 from orchestration.quality.suites import build_suites
 from orchestration.settings import get_quality_settings, get_settings
@@ -48,10 +48,10 @@ def _metadata(outcome: Outcome, report: str) -> dict[str, dg.MetadataValue]:
     return metadata
 
 
-def build_suite_checks(asset_key: tuple[str, ...]) -> dg.AssetChecksDefinition:
-    """The checks of one asset's suite (shape read once; thresholds read at every run)."""
-    suite = next(s for s in build_suites(get_quality_settings()) if s.asset_key == asset_key)
-    key = dg.AssetKey(list(asset_key))
+def build_suite_checks(suite: Suite) -> dg.AssetChecksDefinition:
+    """The checks of one asset's suite: names and severities from ``suite``; thresholds are read
+    again from the environment at every run."""
+    key = dg.AssetKey(list(suite.asset_key))
 
     @dg.multi_asset_check(
         specs=[
@@ -70,7 +70,7 @@ def build_suite_checks(asset_key: tuple[str, ...]) -> dg.AssetChecksDefinition:
         pool=WAREHOUSE_POOL,
     )
     def _checks(warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
-        current = next(s for s in build_suites(get_quality_settings()) if s.asset_key == asset_key)
+        current = next(s for s in build_suites(get_quality_settings()) if s.asset_key == suite.asset_key)
         with warehouse.get_connection() as con, gx_context(con) as context:
             outcomes, gx_result = run_suite(context, current)
         report = write_results(get_settings().serving_dir, current, outcomes, gx_result)
@@ -89,7 +89,7 @@ def build_suite_checks(asset_key: tuple[str, ...]) -> dg.AssetChecksDefinition:
     return _checks
 
 
-CHECKS = [build_suite_checks(s.asset_key) for s in build_suites(get_quality_settings())]
+CHECKS = [build_suite_checks(s) for s in build_suites(get_quality_settings())]
 
 quality_checks_job = dg.define_asset_job(
     "quality_checks",
