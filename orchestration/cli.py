@@ -131,8 +131,11 @@ def _execute(job: str, launched_by: str) -> None:
     typer.echo(
         f"  quarantine: raw.quarantine_rows, raw.load_log (status = 'quarantined'), {settings.quarantine_dir}"
     )
-    typer.echo(f"  serving   : {settings.serving_dir}")
-    typer.echo(f"  quality   : {settings.serving_dir / 'quality' / 'index.html'}")
+    serving = settings.serving_dir
+    typer.echo(f"  BI        : {serving / 'marts.duckdb'} (read-only), {serving / 'parquet'}/")
+    typer.echo(f"  report    : {serving / 'report' / 'index.html'}")
+    typer.echo(f"  quality   : {serving / 'quality' / 'index.html'}")
+    typer.echo(f"  dbt docs  : {serving / 'dbt_docs' / 'index.html'}")
     typer.echo("  Dagster UI: `make dev`, then open http://127.0.0.1:3000 (this run is in its history)")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs import automation, crm, dbt, ecommerce, identity, pos, quality, survey
+from orchestration.defs import automation, crm, dbt, ecommerce, identity, pos, quality, serving, survey
 from orchestration.defs.resources import build_resources
 from orchestration.progress import progress_logger
 
@@ -18,6 +18,7 @@ def build_definitions() -> dg.Definitions:
         identity.defs,
         dbt.defs,
         quality.defs,
+        serving.defs,
         automation.defs,
         dg.Definitions(
             resources=build_resources(),

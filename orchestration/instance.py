@@ -15,6 +15,8 @@ from orchestration.settings import Settings
 
 DAGSTER_YAML = """\
 # Written by orchestration/instance.py; edits are overwritten.
+# Run, event-log and schedule storage: SQLite files beside this one (history/, schedules/,
+# storage/ for compute logs), Dagster's default for a local instance.
 telemetry:
   enabled: false
 concurrency:

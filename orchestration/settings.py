@@ -5,7 +5,7 @@ Everything local lives under one folder, ``CDP_DATA_DIR`` (default ``data/`` in 
 - ``landing/<source>/``: export files as delivered by the source systems;
 - ``warehouse/cdp.duckdb``: the DuckDB warehouse (one writer at a time);
 - ``quarantine/files/``: copies of files that could not be read at all;
-- ``serving/``: published outputs for BI tools;
+- ``serving/``: published outputs for BI tools (``marts.duckdb``, ``parquet/``, reports, dbt docs);
 - ``truth/``: ground truth of generated data, never read by the pipeline;
 - ``dagster/``: the local Dagster instance (run history, schedules, sensors).
 """
@@ -43,6 +43,10 @@ class Settings:
         return self.data_dir / "serving"
 
     @property
+    def pseudonym_salt_file(self) -> Path:
+        return self.data_dir / "warehouse" / "pseudonym_salt"
+
+    @property
     def truth_dir(self) -> Path:
         return self.data_dir / "truth"
 
@@ -59,6 +63,12 @@ def get_settings() -> Settings:
         duckdb_threads=int(os.environ.get("CDP_DUCKDB_THREADS", os.cpu_count() or 2)),
         duckdb_memory_limit=os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", "8GB"),
     )
+
+
+def get_clear_pii() -> frozenset[str]:
+    """PII columns published in clear to ``serving/`` (CDP_SERVING_PII: "email,phone", "all";
+    default none: every column tagged ``pii`` in dbt is published as a pseudonymous key)."""
+    return frozenset(c.strip() for c in os.environ.get("CDP_SERVING_PII", "").split(",") if c.strip())
 
 
 # Freshness: hours after which a source's newest record is stale, by default (CDP_FRESHNESS_HOURS_<SOURCE>).

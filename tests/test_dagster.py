@@ -96,9 +96,9 @@ def test_landing_sensor_waits_until_a_file_stops_growing(settings: Settings) -> 
 
 
 def test_identity_assets_report_records_customers_methods_and_anonymous_visitors(
-    landed: Settings, generated: Generated
+    pipeline: tuple, generated: Generated
 ) -> None:
-    result = run_job("full_pipeline", landed)
+    landed, result = pipeline
     assert result.success
     materializations = result.asset_materializations_for_node("identity_resolution")
     meta = {m.asset_key.path[-1]: m.metadata for m in materializations}["customer_source_records"]

@@ -6,6 +6,7 @@ tables, so adding an export table is adding an ``ExportTable`` to ``orchestratio
 
 import dagster as dg
 
+from orchestration.defs.metadata import markdown_table
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports.spec import ExportTable
 from orchestration.ingest.loader import SQL_TYPES, ensure_raw_schema, load_table
@@ -53,12 +54,7 @@ def _preview(con, spec: ExportTable) -> str:
         f"select {select}, _source_file, _source_line from raw.{spec.table} "
         f"order by _loaded_at desc, _source_file, _source_line limit {PREVIEW_ROWS}"
     ).fetchall()
-    header = [c.name for c in shown] + ["_source_file", "_source_line"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        cells = ["" if v is None else str(v).replace("|", "\\|").replace("\n", " ")[:40] for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table([c.name for c in shown] + ["_source_file", "_source_line"], rows)
 
 
 def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:

@@ -8,6 +8,7 @@ One step computes the outputs together (they come from the same clustering):
 
 import dagster as dg
 
+from orchestration.defs.metadata import markdown_table
 from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL, raw_asset_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import crm, ecommerce, pos, survey
@@ -124,9 +125,7 @@ def identity_resolution(
             "share_by_method": dg.MetadataValue.json(
                 {k: round(v / records, 4) for k, v in sorted(per_method.items())}
             ),
-            "records_per_customer": dg.MetadataValue.md(
-                "| records | customers |\n|---|---|\n" + "\n".join(f"| {s} | {n} |" for s, n in sizes[:30])
-            ),
+            "records_per_customer": dg.MetadataValue.md(markdown_table(["records", "customers"], sizes[:30])),
             **({"accuracy_vs_truth": dg.MetadataValue.json(accuracy)} if accuracy else {}),
         },
     )

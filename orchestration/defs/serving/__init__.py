@@ -1,0 +1,164 @@
+"""Serving assets (group ``serving``): what BI tools and people read, never the warehouse itself.
+
+- ``serving/marts``: ``serving/marts.duckdb`` and ``serving/parquet/`` (``orchestration/serving/publish.py``);
+- ``serving/dbt_docs``: the dbt documentation site, one static page, in ``serving/dbt_docs/``;
+- ``serving/kpi_report``: the KPI report, ``serving/report/index.html``, read from the published file.
+
+They depend on every mart, so they run after dbt has built the marts and their blocking checks
+passed: a run whose marts fail a critical check leaves the previous publication in place.
+"""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DbtCliResource
+
+from orchestration.defs.dbt import ensure_manifest
+from orchestration.defs.metadata import markdown_table
+from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL
+from orchestration.defs.resources import WarehouseResource
+from orchestration.serving.publish import MARTS_FILE, marts_from_manifest, pseudonym_salt, publish_marts
+from orchestration.serving.report import write_report
+from orchestration.settings import get_clear_pii, get_settings
+
+MARTS = marts_from_manifest(ensure_manifest())
+MART_KEYS = [dg.AssetKey(["marts", m.name]) for m in MARTS]
+PREVIEW_ROWS = 5
+TAGS = {"layer": "serving"}
+
+
+def _file_link(path: Path) -> dict[str, dg.MetadataValue]:
+    """A path to copy and a file:// link to click (browsers may refuse file links from http pages)."""
+    return {"path": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.as_uri())}
+
+
+@dg.asset(
+    key=["serving", "marts"],
+    deps=MART_KEYS,
+    group_name="serving",
+    kinds={"duckdb", "parquet"},
+    owners=OWNERS,
+    tags=TAGS,
+    pool=WAREHOUSE_POOL,
+    description=(
+        "The marts, published for BI tools: `serving/marts.duckdb` (written under a temporary name "
+        "and renamed into place, so readers never see a half-written file and never lock the "
+        "warehouse) and `serving/parquet/<mart>.parquet`. PII columns are pseudonymous keys unless "
+        "`CDP_SERVING_PII` lists them."
+    ),
+)
+def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Copy every mart out of the warehouse; record each mart's row count and a preview on it."""
+    settings = get_settings()
+    with warehouse.get_connection() as con:
+        publication = publish_marts(
+            con,
+            MARTS,
+            settings.serving_dir,
+            salt=pseudonym_salt(settings.pseudonym_salt_file),
+            clear_pii=get_clear_pii(),
+            run_id=context.run.run_id,
+        )
+    published = duckdb.connect(str(publication.path), read_only=True)
+    try:
+        for mart in MARTS:
+            preview = published.execute(f'select * from "{mart.name}" limit {PREVIEW_ROWS}')
+            columns = [d[0] for d in preview.description]
+            # Row counts and previews land on the dbt assets themselves, as observations: the
+            # dbt step cannot count while its subprocess holds the warehouse.
+            context.log_event(
+                dg.AssetObservation(
+                    asset_key=dg.AssetKey(["marts", mart.name]),
+                    metadata={
+                        "dagster/row_count": publication.rows[mart.name],
+                        "published_preview": dg.MetadataValue.md(markdown_table(columns, preview.fetchall())),
+                        "published_as": dg.MetadataValue.path(str(publication.path)),
+                    },
+                )
+            )
+    finally:
+        published.close()
+    return dg.MaterializeResult(
+        metadata={
+            **_file_link(publication.path),
+            "parquet_dir": dg.MetadataValue.path(str(publication.parquet_dir)),
+            "marts": len(publication.rows),
+            "size_mb": round(publication.bytes / 1e6, 1),
+            "rows_per_mart": dg.MetadataValue.md(markdown_table(["mart", "rows"], publication.rows.items())),
+            "pseudonymised_columns": dg.MetadataValue.json(publication.pseudonymised),
+            "published_at": publication.published_at,
+        }
+    )
+
+
+@dg.asset(
+    key=["serving", "dbt_docs"],
+    deps=MART_KEYS,
+    group_name="serving",
+    kinds={"dbt"},
+    owners=OWNERS,
+    tags=TAGS,
+    pool=WAREHOUSE_POOL,
+    description=(
+        "`dbt docs generate --static`: the dbt documentation (models, columns, KPI definitions, "
+        "lineage) as one self-contained page, `serving/dbt_docs/index.html`, with its manifest "
+        "and catalog."
+    ),
+)
+def dbt_docs(dbt: DbtCliResource) -> dg.MaterializeResult:
+    """Generated in a scratch target folder, then each file renamed into ``serving/dbt_docs``."""
+    settings = get_settings()
+    out = settings.serving_dir / "dbt_docs"
+    out.mkdir(parents=True, exist_ok=True)
+    scratch_root = settings.data_dir / "tmp"
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch_root) as scratch:
+        dbt.cli(["docs", "generate", "--static"], target_path=Path(scratch)).wait()
+        for source, name in (
+            ("static_index.html", "index.html"),
+            ("manifest.json", None),
+            ("catalog.json", None),
+        ):
+            partial = out / f".{name or source}.tmp"
+            shutil.copyfile(Path(scratch) / source, partial)
+            partial.replace(out / (name or source))
+    return dg.MaterializeResult(metadata=_file_link(out / "index.html"))
+
+
+@dg.asset(
+    key=["serving", "kpi_report"],
+    deps=[published_marts.key],
+    group_name="serving",
+    kinds={"python", "html"},
+    owners=OWNERS,
+    tags=TAGS,
+    description=(
+        "The KPI report, `serving/report/index.html`: multichannel rate, value by number of "
+        "channels, retention omni vs mono, NPS/CSAT/CES by touchpoint, irritants and delights, "
+        "channel transitions, click & collect delays, identity resolution and data quality. "
+        "Self-contained (inline SVG, no script): it opens offline."
+    ),
+)
+def kpi_report() -> dg.MaterializeResult:
+    """Read from the published file like any BI tool, so it never waits on the warehouse."""
+    settings = get_settings()
+    report = write_report(
+        settings.serving_dir / MARTS_FILE,
+        settings.serving_dir / "quality" / "validations",
+        settings.serving_dir / "report",
+    )
+    headline = {k: v for k, v in report.headline.items() if v is not None}
+    return dg.MaterializeResult(
+        metadata={
+            **_file_link(report.path),
+            "charts": report.charts,
+            "headline": dg.MetadataValue.json(headline),
+            "dbt_docs": dg.MetadataValue.path(str(settings.serving_dir / "dbt_docs" / "index.html")),
+        }
+    )
+
+
+defs = dg.Definitions(assets=[published_marts, dbt_docs, kpi_report])

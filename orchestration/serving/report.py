@@ -1,0 +1,343 @@
+"""The KPI report: ``serving/report/index.html``, one self-contained page for people.
+
+It reads only what BI tools read, the published ``serving/marts.duckdb`` (never the warehouse),
+plus the data quality results in ``serving/quality/validations/``. Charts are inline SVG
+(``charts.py``); the page has no script and no external resource, so it opens offline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from html import escape
+from pathlib import Path
+
+import duckdb
+
+from orchestration.serving import charts
+from orchestration.serving.publish import PUBLICATION_TABLE
+
+STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1400px; padding: 1.5em;
+       color: #222; }
+h1 { margin-bottom: 0; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+.sub { color: #666; margin-top: .2em; }
+.tiles { display: flex; flex-wrap: wrap; gap: 12px; }
+.tile { border: 1px solid #ddd; border-radius: 6px; padding: 8px 14px; min-width: 130px; }
+.tile b { display: block; font-size: 22px; }
+.grid { display: flex; flex-wrap: wrap; gap: 24px; }
+figure.chart { margin: 0; max-width: 640px; }
+figure.chart svg { max-width: 100%; height: auto; }
+figcaption { color: #555; font-size: 12px; margin-top: 4px; }
+table { border-collapse: collapse; }
+th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.failed { color: #b5483b; font-weight: 600; }
+"""
+
+
+@dataclass(frozen=True)
+class Report:
+    path: Path
+    charts: int
+    headline: dict[str, float | int | str | None]
+
+
+def _period(value: date) -> str:
+    return value.strftime("%Y-%m") if value.day == 1 else value.isoformat()
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    return con.execute(sql).fetchall()
+
+
+def _figure(title: str, svg: str, caption: str) -> str:
+    return (
+        f'<figure class="chart"><h3>{escape(title)}</h3>{svg}'
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
+    )
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="n">{escape(charts.number(v))}</td>'
+            if isinstance(v, int | float) and not isinstance(v, bool)
+            else f"<td>{escape('' if v is None else str(v))}</td>"
+            for v in row
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _series(rows: list[tuple], key_index: int = 1, value_index: int = 2) -> tuple[list[str], dict[str, list]]:
+    """(period, series, value) rows → period labels and one value list per series."""
+    periods = sorted({r[0] for r in rows})
+    names = sorted({r[key_index] for r in rows})
+    lookup = {(r[0], r[key_index]): r[value_index] for r in rows}
+    return [_period(p) for p in periods], {n: [lookup.get((p, n)) for p in periods] for n in names}
+
+
+def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
+    multichannel = _rows(
+        con,
+        "select period_start, multichannel_rate, channels_per_active_customer from "
+        "mart_multichannel_customers order by 1",
+    )
+    value = _rows(
+        con,
+        "select channel_count, historical_clv, historical_clv_per_buyer, customers from "
+        "mart_value_by_channel_count "
+        "where channel_count > 0 order by 1",
+    )
+    retention = _rows(con, "select period_start, segment, retention_rate from mart_retention order by 1, 2")
+    periods, retention_series = _series(retention)
+    return [
+        _figure(
+            "Multichannel rate",
+            charts.line_chart(
+                [_period(r[0]) for r in multichannel],
+                {"multichannel rate": [r[1] for r in multichannel]},
+                charts.percent,
+            ),
+            "Share of the period's active customers who used two channels or more (store, web, "
+            "click & collect, service).",
+        ),
+        _figure(
+            "Customer value by number of channels",
+            charts.bar_chart(
+                [f"{r[0]} ({r[3]:,} customers)" for r in value],
+                {"revenue per customer (€)": [r[1] for r in value], "per buyer (€)": [r[2] for r in value]},
+            ),
+            "By number of channels used: historical customer value (net revenue over the whole "
+            "history), per customer and per buyer.",
+        ),
+        _figure(
+            "Retention, omnichannel vs single-channel",
+            charts.line_chart(periods, retention_series, charts.percent),
+            "(customers at end - new customers) / customers at start, per period and segment.",
+        ),
+    ]
+
+
+def _satisfaction_section(con: duckdb.DuckDBPyConnection) -> list[str]:
+    touchpoints = _rows(
+        con,
+        "select segment, nps, csat, ces_mean, responses, irritant_rank, delight_rank from mart_satisfaction "
+        "where level = 'touchpoint' order by responses desc",
+    )
+    themes = _rows(
+        con,
+        "select theme_label_fr, sum(positive_mentions), sum(negative_mentions), sum(mentions) "
+        "from mart_verbatim_themes group by 1 order by sum(negative_mentions) - sum(positive_mentions) desc",
+    )
+    names = [r[0] for r in touchpoints]
+    ranked = sorted(touchpoints, key=lambda r: (r[5] is None, r[5] or 0))
+    return [
+        _figure(
+            "NPS and CSAT by touchpoint",
+            charts.bar_chart(
+                names, {"NPS": [r[1] for r in touchpoints], "CSAT (% satisfied)": [r[2] for r in touchpoints]}
+            ),
+            "NPS = % promoters (9-10) - % detractors (0-6); CSAT = % answering 4 or 5 of 5. "
+            "Surveys per touchpoint rated.",
+        ),
+        _figure(
+            "Customer effort (CES) by touchpoint",
+            charts.bar_chart(names, {"CES mean (1 hard - 7 easy)": [r[3] for r in touchpoints]}),
+            "Mean Customer Effort Score where the survey asked it.",
+        ),
+        _figure(
+            "Irritants and delights in verbatims",
+            charts.bar_chart(
+                [r[0] for r in themes],
+                {"negative mentions": [r[2] for r in themes], "positive mentions": [r[1] for r in themes]},
+            ),
+            "Themes found in survey comments (dictionary in dbt seeds), most negative first.",
+        ),
+        "<div><h3>Touchpoints ranked</h3>"
+        + _table(
+            ["touchpoint", "responses", "irritant rank", "delight rank", "NPS", "CSAT"],
+            [(r[0], r[4], r[5], r[6], r[1], r[2]) for r in ranked],
+        )
+        + "<p class=sub>Irritant rank 1 = highest detractor share; delight rank 1 = highest "
+        "promoter share.</p></div>",
+    ]
+
+
+def _operations_section(con: duckdb.DuckDBPyConnection) -> list[str]:
+    transitions = _rows(
+        con,
+        "select from_channel, to_channel, sum(transitions) / sum(sum(transitions)) over "
+        "(partition by from_channel) "
+        "from mart_channel_transitions group by 1, 2",
+    )
+    channels = sorted({r[0] for r in transitions} | {r[1] for r in transitions})
+    pickups = _rows(
+        con,
+        "select period_start, median_hours_ready_to_collected, p90_hours_ready_to_collected, "
+        "late_pickup_rate "
+        "from mart_click_and_collect order by 1",
+    )
+    return [
+        _figure(
+            "Channel transitions",
+            charts.heatmap(channels, channels, {(r[0], r[1]): float(r[2]) for r in transitions}),
+            "Row → column: share of a customer's next interaction (surveys excluded) that "
+            "happened in each channel.",
+        ),
+        _figure(
+            "Click & collect pickup delay",
+            charts.line_chart(
+                [_period(r[0]) for r in pickups],
+                {
+                    "median hours ready → collected": [r[1] for r in pickups],
+                    "90th percentile": [r[2] for r in pickups],
+                },
+            ),
+            "Hours between 'ready for pickup' and collection, per period of the order.",
+        ),
+    ]
+
+
+def _identity_section(con: duckdb.DuckDBPyConnection) -> tuple[list[str], dict]:
+    records, customers = _rows(
+        con, "select count(*), count(distinct customer_id) from customer_source_records"
+    )[0]
+    methods = _rows(
+        con, "select match_method, count(*) from customer_source_records group by 1 order by 2 desc"
+    )
+    confidence = _rows(
+        con,
+        "select least(floor(match_confidence * 20) / 20, 0.95) as bucket, count(*) from "
+        "customer_source_records "
+        "where match_method = 'probabilistic' group by 1 order by 1",
+    )
+    sizes = _rows(
+        con,
+        "select least(n, 10), count(*) from (select count(*) n from customer_source_records "
+        "group by customer_id) group by 1 order by 1",
+    )
+    tiles = [("identity records", records), ("customers", customers)] + [
+        (f"{m} links", n) for m, n in methods
+    ]
+    html = [
+        '<div class="tiles">'
+        + "".join(f'<div class="tile"><b>{v:,}</b>{escape(k)}</div>' for k, v in tiles)
+        + f'<div class="tile"><b>{records / max(customers, 1):.2f}</b>records per customer</div></div>',
+        '<div class="grid">',
+        _figure(
+            "Match confidence of probabilistic links",
+            charts.bar_chart(
+                [f"{b:.2f}-{b + 0.05:.2f}" for b, _ in confidence], {"records": [n for _, n in confidence]}
+            ),
+            "Splink match probability of the link that joined each probabilistically linked record.",
+        ),
+        _figure(
+            "Records per customer",
+            charts.bar_chart(
+                [f"{s}{'+' if s == 10 else ''}" for s, _ in sizes], {"customers": [n for _, n in sizes]}
+            ),
+            "How many source records (till tickets, web accounts, CRM contacts, surveys...) each "
+            "customer unifies.",
+        ),
+        "</div>",
+    ]
+    return html, {"identity_records": records, "customers": customers}
+
+
+def _quality_section(validations: Path) -> tuple[list[str], dict]:
+    rows = []
+    for path in sorted(validations.glob("*.json")) if validations.exists() else []:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        rows += [
+            (record["asset"], c["name"], c["severity"], c["success"], c["reason"]) for c in record["checks"]
+        ]
+    failed = [r for r in rows if not r[3]]
+    critical = sum(r[2] == "critical" for r in failed)
+    html = [
+        f'<div class="tiles"><div class="tile"><b>{len(rows)}</b>checks</div>'
+        f'<div class="tile"><b>{len(rows) - len(failed)}</b>passed</div>'
+        f'<div class="tile"><b class="{"failed" if critical else ""}">{critical}</b>critical failures</div>'
+        f'<div class="tile"><b>{len(failed) - critical}</b>warnings</div></div>',
+        _table(["asset", "check", "severity", "reason"], [(a, n, s, reason) for a, n, s, _, reason in failed])
+        if failed
+        else "<p>Every check passed.</p>",
+        '<p class="sub">All checks and their details: <a href="../quality/index.html">data '
+        "quality report</a>.</p>",
+    ]
+    return html, {
+        "quality_checks": len(rows),
+        "quality_failed": len(failed),
+        "quality_critical_failed": critical,
+    }
+
+
+def write_report(marts_file: Path, validations: Path, out_dir: Path) -> Report:
+    """Render the report from the published marts; replace ``out_dir/index.html`` atomically."""
+    con = duckdb.connect(str(marts_file), read_only=True)
+    try:
+        published = _rows(con, f"select max(run_id), max(published_at) from {PUBLICATION_TABLE}")[0]
+        latest = _rows(
+            con,
+            "select period_start, multichannel_rate from mart_multichannel_customers order by 1 desc limit 1",
+        )
+        overall = _rows(con, "select nps, csat, ces_mean from mart_satisfaction where level = 'global'")
+        journeys = _journey_section(con)
+        satisfaction = _satisfaction_section(con)
+        operations = _operations_section(con)
+        identity, identity_summary = _identity_section(con)
+    finally:
+        con.close()
+    quality, quality_summary = _quality_section(validations)
+    nps, csat, ces = overall[0] if overall else (None, None, None)
+    headline = {
+        "multichannel_rate": latest[0][1] if latest else None,
+        "period": _period(latest[0][0]) if latest else None,
+        "nps": nps,
+        "csat": csat,
+        "ces_mean": ces,
+        **identity_summary,
+        **quality_summary,
+    }
+    tiles = [
+        (
+            f"multichannel rate ({headline['period']})",
+            charts.percent(headline["multichannel_rate"]) if latest else "-",
+        ),
+        ("NPS", "-" if nps is None else f"{nps:.1f}"),
+        ("CSAT", "-" if csat is None else f"{csat:.1f} %"),
+        ("CES (1-7)", "-" if ces is None else f"{ces:.2f}"),
+        ("customers", f"{identity_summary['customers']:,}"),
+    ]
+    sections = [
+        ("Omnichannel journeys", journeys),
+        ("Satisfaction", satisfaction),
+        ("Journeys between channels and click & collect", operations),
+    ]
+    body = "".join(f'<h2>{escape(t)}</h2><div class="grid">{"".join(parts)}</div>' for t, parts in sections)
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Omnichannel KPI report</title><style>{STYLE}</style></head><body>
+<h1>Omnichannel KPI report</h1>
+<p class="sub">Published {escape(str(published[1]))} by run {escape(str(published[0]))} ·
+from <code>serving/marts.duckdb</code> · definitions in the <a href="../dbt_docs/index.html">dbt docs</a></p>
+<div class="tiles">{"".join(f'<div class="tile"><b>{escape(v)}</b>{escape(k)}</div>' for k, v in tiles)}</div>
+{body}
+<h2>Identity resolution</h2>{"".join(identity)}
+<h2>Data quality</h2>{"".join(quality)}
+</body></html>
+"""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "index.html"
+    partial = out_dir / ".index.html.tmp"
+    partial.write_text(page, encoding="utf-8")
+    os.replace(partial, target)
+    return Report(target, page.count('<figure class="chart">'), headline)

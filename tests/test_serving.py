@@ -1,0 +1,234 @@
+"""Serving: the published marts (complete, pseudonymous, readable during a run) and the KPI report."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+import sqlalchemy
+
+from orchestration.defs.dbt import ensure_manifest
+from orchestration.serving.publish import marts_from_manifest, publish_marts
+from orchestration.settings import REPO_ROOT, Settings
+from tests.conftest import FRESH_AS_OF
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Where the report test leaves its screenshot for people to look at (git-ignored).
+ARTIFACTS = Path(os.environ.get("CDP_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
+REPORT_CHARTS = {
+    "Multichannel rate",
+    "Customer value by number of channels",
+    "Retention, omnichannel vs single-channel",
+    "NPS and CSAT by touchpoint",
+    "Customer effort (CES) by touchpoint",
+    "Irritants and delights in verbatims",
+    "Channel transitions",
+    "Click & collect pickup delay",
+    "Match confidence of probabilistic links",
+    "Records per customer",
+}
+
+
+def _both(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """One connection on the warehouse (``wh``) and the published file (``pub``), both read-only."""
+    con = duckdb.connect()
+    con.execute(f"attach '{settings.warehouse_path}' as wh (read_only)")
+    con.execute(f"attach '{settings.serving_dir / 'marts.duckdb'}' as pub (read_only)")
+    return con
+
+
+def _names(con: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
+    return {r[0] for r in con.execute(sql).fetchall()}
+
+
+def test_published_file_and_parquet_hold_every_mart_and_only_the_marts(pipeline: tuple) -> None:
+    settings, result = pipeline
+    assert result.success
+    con = _both(settings)
+    marts = _names(
+        con, "select table_name from duckdb_tables() where database_name = 'wh' and schema_name = 'marts'"
+    )
+    published = _names(con, "select table_name from duckdb_tables() where database_name = 'pub'")
+    assert {m.name for m in marts_from_manifest(ensure_manifest())} == marts
+    assert published == marts | {"_publication"}
+    parquet = settings.serving_dir / "parquet"
+    assert {p.stem for p in parquet.glob("*.parquet")} == marts
+    for mart in marts:
+        in_warehouse = con.execute(f"select count(*) from wh.marts.{mart}").fetchall()[0][0]
+        assert con.execute(f"select count(*) from pub.{mart}").fetchall()[0][0] == in_warehouse, mart
+        assert (
+            con.execute(f"select count(*) from '{parquet / mart}.parquet'").fetchall()[0][0] == in_warehouse
+        )
+    run_ids = con.execute("select distinct run_id from pub._publication").fetchall()
+    assert run_ids == [(result.run_id,)]
+    # Nothing half-written is left behind, and descriptions came along for BI tools.
+    assert not [p.name for p in settings.serving_dir.rglob("*.tmp")]
+    comment = con.execute(
+        "select comment from duckdb_tables() where database_name = 'pub' and table_name = 'mart_retention'"
+    ).fetchall()[0][0]
+    assert comment and "retention" in comment.lower()
+    con.close()
+
+
+def test_no_email_phone_or_street_reaches_bi_only_pseudonymous_keys(pipeline: tuple) -> None:
+    settings, _ = pipeline
+    con = _both(settings)
+    # Every e-mail, phone and street of a person the pipeline knows, as standardised and as typed
+    # (stores' own addresses are business data, published in dim_stores).
+    con.execute(
+        """
+        create temp table pii as
+        select distinct v from (
+            select unnest([email, phone, street, street_as_typed]) as v from wh.identity.records
+            union all select unnest([email, phone, street]) from wh.marts.dim_customers
+        ) where v is not null and length(v) > 4
+          and v not in (select street from wh.marts.dim_stores where street is not null)
+        """
+    )
+    assert con.execute("select count(*) from pii").fetchall()[0][0] > 100
+    text_columns = con.execute(
+        "select table_name, column_name from duckdb_columns() "
+        "where database_name = 'pub' and data_type = 'VARCHAR'"
+    ).fetchall()
+    leaks = {
+        f"{t}.{c}": n
+        for t, c in text_columns
+        if (
+            n := con.execute(f'select count(*) from pub."{t}" where "{c}" in (select v from pii)').fetchall()[
+                0
+            ][0]
+        )
+    }
+    assert leaks == {}
+    columns = _names(
+        con,
+        "select column_name from duckdb_columns() "
+        "where database_name = 'pub' and table_name = 'dim_customers'",
+    )
+    assert {"email_key", "phone_key", "street_key"} <= columns
+    assert not {"email", "phone", "street"} & columns
+    # One key per e-mail: BI can still count and join customers by e-mail without seeing it.
+    distinct = con.execute(
+        """
+        select count(distinct w.email), count(distinct p.email_key),
+               count(*) filter (where p.email_key is null)
+        from wh.marts.dim_customers w join pub.dim_customers p using (customer_id) where w.email is not null
+        """
+    ).fetchall()[0]
+    assert distinct[0] == distinct[1] > 0 and distinct[2] == 0
+    con.close()
+
+
+def test_pii_columns_listed_in_config_are_published_in_clear(pipeline: tuple, tmp_path: Path) -> None:
+    settings, _ = pipeline
+    con = duckdb.connect()
+    con.execute(f"attach '{settings.warehouse_path}' as wh (read_only)")
+    con.execute("use wh")
+    marts = [m for m in marts_from_manifest(ensure_manifest()) if m.name == "dim_customers"]
+    publication = publish_marts(con, marts, tmp_path, salt="s", clear_pii=frozenset({"email"}), run_id="r")
+    con.close()
+    hashed = ["first_name", "last_name", "phone", "street", "birth_date"]
+    assert publication.pseudonymised == {"dim_customers": hashed}
+    check = duckdb.connect(str(publication.path), read_only=True)
+    columns = [r[0] for r in check.execute("describe dim_customers").fetchall()]
+    assert "email" in columns and "phone_key" in columns and "phone" not in columns
+    check.close()
+
+
+def test_a_bi_reader_holding_the_published_file_does_not_block_a_run(pipeline: tuple, tmp_path: Path) -> None:
+    """SQLAlchemy + duckdb-engine (what Superset uses) holds serving/marts.duckdb open read-only
+    while `cdp run`, another process, runs the whole pipeline and republishes."""
+    settings, _ = pipeline
+    data = tmp_path / "cdp"
+    for folder in ("landing", "warehouse", "serving"):
+        shutil.copytree(settings.data_dir / folder, data / folder)
+    new_file = data / "landing" / "survey" / "responses_2026-12.csv"
+    new_file.write_text(
+        "response_id,survey_id,touchpoint,submitted_at,respondent_email,nps,csat,ces,verbatim,"
+        "order_ref,ticket_ref,store_code\n"
+        "R_new_after_publication,SV_WEB_PURCHASE,web_purchase,2026-10-30T10:00:00+01:00,,9,5,,,,,\n",
+        encoding="utf-8-sig",
+    )
+    engine = sqlalchemy.create_engine(f"duckdb:///{data / 'serving' / 'marts.duckdb'}?access_mode=read_only")
+    count_sql = sqlalchemy.text("select count(*) from fct_survey_responses")
+    run_sql = sqlalchemy.text("select max(run_id) from _publication")
+    with engine.connect() as reader:
+        responses_before, run_before = reader.execute(count_sql).scalar(), reader.execute(run_sql).scalar()
+        env = {**os.environ, "CDP_DATA_DIR": str(data), "CDP_QUALITY_AS_OF": FRESH_AS_OF}
+        log = tmp_path / "cdp-run.log"
+        with log.open("w") as out:
+            run = subprocess.Popen(
+                [str(Path(sys.executable).parent / "cdp"), "run"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+            reads = 0
+            while run.poll() is None:
+                assert reader.execute(count_sql).scalar() == responses_before  # the old snapshot, intact
+                reads += 1
+                time.sleep(0.2)
+        assert run.returncode == 0, log.read_text()[-4000:]
+        assert reads > 20
+        assert reader.execute(run_sql).scalar() == run_before  # still the file it opened
+    engine.dispose()
+    engine = sqlalchemy.create_engine(f"duckdb:///{data / 'serving' / 'marts.duckdb'}?access_mode=read_only")
+    with engine.connect() as reader:
+        assert reader.execute(run_sql).scalar() != run_before
+        assert reader.execute(count_sql).scalar() == responses_before + 1
+    engine.dispose()
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium not installed (Debian package `chromium`; .ci/run installs it)"
+)
+def test_kpi_report_renders_every_chart_offline_in_headless_chromium(pipeline: tuple) -> None:
+    from playwright.sync_api import sync_playwright
+
+    settings, result = pipeline
+    report = settings.serving_dir / "report" / "index.html"
+    materialization = result.asset_materializations_for_node("serving__kpi_report")[0]
+    assert materialization.metadata["path"].value == str(report)
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+        page.on(
+            "console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+        )
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(report.as_uri(), wait_until="load")
+        charts = page.evaluate(
+            """() => [...document.querySelectorAll('figure.chart')].map(figure => {
+                const svg = figure.querySelector('svg');
+                const box = svg.getBoundingClientRect();
+                const drawn = [...svg.querySelectorAll('.mark')].filter(mark => {
+                    const b = mark.getBBox();
+                    return b.width > 0 || b.height > 0;
+                });
+                return {title: figure.querySelector('h3').textContent, width: box.width,
+                        height: box.height, drawn: drawn.length, label: svg.getAttribute('aria-label')};
+            })"""
+        )
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        screenshot = ARTIFACTS / "kpi-report.png"
+        page.screenshot(path=str(screenshot), full_page=True)
+        browser.close()
+    assert {c["title"] for c in charts} == REPORT_CHARTS
+    for chart in charts:
+        assert chart["width"] > 300 and chart["height"] > 150, chart
+        assert chart["drawn"] > 0 and chart["label"] != "no data", chart
+    assert errors == []
+    assert requests == [report.as_uri()]  # nothing fetched: the page is self-contained
+    assert screenshot.stat().st_size > 50_000
