@@ -11,9 +11,16 @@ Read this module as a table:
 | postcode              | exact                                                      | yes |
 | street (no number)    | Jaro-Winkler 0.95 / 0.85                                   |     |
 
-Blocking rules keep the pairs compared roughly linear in the number of records: each rule joins
-on a value that few people share (an e-mail, a phone, a full name, a surname within a postcode,
-a street within a postcode); common names are still bounded by the postcode or the first name.
+Blocking rules keep the pairs compared linear in the number of records: each rule joins on a
+value that few people share (an e-mail, a phone, a full name in either order, a surname within a
+postcode, a street within a postcode). Names and places are not evenly spread, and a block of n
+records costs n²/2 comparisons, so the name and place rules join on *capped* keys
+(``BLOCKING_KEYS``, built in ``resolve._splink_inputs``): when more than ``max_block_records``
+records share a key, the key is refined with one more attribute (a postcode, a birth date, an
+initial, a street), and when even the most refined key is that common, the rule leaves those
+records to the other rules. At 1 million customers a few hundred records share "Marie Martin"
+or a surname in a city's postcode; without the cap those blocks alone make hundreds of millions
+of pairs.
 """
 
 from __future__ import annotations
@@ -30,14 +37,27 @@ SPLINK_COLUMNS = (
     "postcode", "street",
 )  # fmt: skip
 
-PREDICTION_BLOCKING_RULES = [
-    block_on("email"),
-    block_on("phone"),
-    block_on("first_name", "last_name"),
-    block_on("last_name", "postcode"),
-    block_on("street", "postcode"),
-    "l.first_name = r.last_name and l.last_name = r.first_name",
-]
+# Capped blocking keys: name → SQL expressions from the coarsest to the most refined; a record
+# gets the first one that at most ``max_block_records`` records share, or none.
+BLOCKING_KEYS = {
+    # Both names, either order (catches swapped first and last names).
+    "block_name": (
+        "least(first_name, last_name) || '|' || greatest(first_name, last_name)",
+        "least(first_name, last_name) || '|' || greatest(first_name, last_name) || '|' || postcode",
+        "least(first_name, last_name) || '|' || greatest(first_name, last_name) || '|' || birth_date",
+    ),
+    "block_surname_place": (
+        "last_name || '|' || postcode",
+        "last_name || '|' || postcode || '|' || left(first_name, 1)",
+        "last_name || '|' || postcode || '|' || street",
+    ),
+    "block_street_place": (
+        "street || '|' || postcode",
+        "street || '|' || postcode || '|' || last_name",
+    ),
+}
+
+PREDICTION_BLOCKING_RULES = [block_on("email"), block_on("phone"), *(block_on(k) for k in BLOCKING_KEYS)]
 
 # Rules used to estimate the prior (probability that two random records match); they admit very
 # few false positives, and catch roughly this share of true matches.
@@ -69,7 +89,16 @@ def settings(link_type: str = "link_and_dedupe") -> SettingsCreator:
 
 
 def load_saved_settings(path: Path = MODEL_PATH) -> dict | None:
-    """The trained model saved in the repository, or None if there is none yet."""
+    """The trained model saved in the repository, or None if there is none yet.
+
+    Its m and u probabilities are used as saved; its blocking rules are this module's, so a change
+    of blocking (which decides what is compared, not how evidence weighs) needs no retraining.
+    """
     if not path.exists():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    saved["blocking_rules_to_generate_predictions"] = [
+        {"blocking_rule": rule.get_blocking_rule("duckdb").blocking_rule_sql, "sql_dialect": "duckdb"}
+        for rule in PREDICTION_BLOCKING_RULES
+    ]
+    return saved

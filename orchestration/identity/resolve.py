@@ -26,7 +26,8 @@ trusted):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
@@ -54,6 +55,8 @@ SOURCES = (
 class ResolutionConfig:
     match_probability: float = 0.5
     max_cluster_size: int = 60
+    # Largest block a name or place blocking rule may form (model.BLOCKING_KEYS).
+    max_block_records: int = 25
     retrain: bool = False
     u_max_pairs: float = 2e6
     seed: int = 42
@@ -68,9 +71,11 @@ class ResolutionResult:
     guarded_edges: int
     flagged_clusters: int
     trained: bool
+    # Wall seconds per stage (standardise, link, cluster): what `cdp bench` reports.
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _splink_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
+def _splink_inputs(con: duckdb.DuckDBPyConnection, max_block: int) -> list[str]:
     """One input table per source (link_and_dedupe), holding records with a name.
 
     A record without a name has one e-mail or phone to match on, which no model can weigh
@@ -78,19 +83,42 @@ def _splink_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
 
     Temporary tables: Splink reads them by unqualified name, and they vanish with the connection.
     """
+    # Each capped blocking key (model.BLOCKING_KEYS): the first tier at most max_block records
+    # share, counted across every source (link_and_dedupe compares across and within them).
+    tiers = {k: [f"({t})" for t in v] for k, v in model.BLOCKING_KEYS.items()}
+    counts = ",\n".join(
+        f"count(*) over (partition by {t}) as {key}_{i}"
+        for key, ts in tiers.items()
+        for i, t in enumerate(ts)
+    )
+    keys = ",\n".join(
+        "case "
+        + " ".join(f"when {key}_{i} <= {max_block} then {t}" for i, t in enumerate(ts))
+        + f" end as {key}"
+        for key, ts in tiers.items()
+    )
+    con.execute(
+        f"""
+        create or replace temp table splink_named as
+        with named as (
+            select unique_id, source_system, first_name, last_name,
+                   nullif(concat_ws(' ', first_name, last_name), '') as full_name,
+                   email, phone, birth_date, postcode, street
+            from identity.records
+            where coalesce(first_name, last_name) is not null
+        ),
+        counted as (select *, {counts} from named)
+        select unique_id, source_system, first_name, last_name, full_name, email, phone, birth_date,
+               postcode, street, {keys}
+        from counted
+        """
+    )
     names = []
     for source in SOURCES:
         name = f"splink_{source}"
         con.execute(
-            f"""
-            create or replace temp table {name} as
-            select unique_id, first_name, last_name,
-                   nullif(concat_ws(' ', first_name, last_name), '') as full_name,
-                   email, phone, birth_date, postcode, street
-            from identity.records
-            where source_system = '{source}'
-              and coalesce(first_name, last_name) is not null
-            """
+            f"create or replace temp table {name} as select * exclude (source_system) "
+            f"from splink_named where source_system = '{source}'"
         )
         names.append(name)
     return names
@@ -259,9 +287,13 @@ def resolve(
 
 
 def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> ResolutionResult:
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
     records = build_identity_records(con)
+    seconds["standardise"] = time.perf_counter() - started
+    started = time.perf_counter()
     deterministic = build_deterministic_edges(con)
-    inputs = _splink_inputs(con)
+    inputs = _splink_inputs(con, config.max_block_records)
 
     db_api = DuckDBAPI(con, output_schema=WORK_SCHEMA)
     tables = [db_api.register(name, dataset_display_name=name.removeprefix("splink_")) for name in inputs]
@@ -305,6 +337,8 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
         "select unique_id_l, unique_id_r, 1.0 as match_probability "
         "from identity.edges where method like 'deterministic:%'"
     )
+    seconds["link"] = time.perf_counter() - started
+    started = time.perf_counter()
     components = connected_components(db_api, "identity.records", f"{WORK_SCHEMA}.deterministic_links")
     con.execute(
         f"create or replace table {WORK_SCHEMA}.clusters_deterministic as "
@@ -338,4 +372,5 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
         left join {WORK_SCHEMA}.clusters_deterministic d using (unique_id)
         """
     )
-    return ResolutionResult(records, deterministic, scored, probabilistic, guarded, flagged, trained)
+    seconds["cluster"] = time.perf_counter() - started
+    return ResolutionResult(records, deterministic, scored, probabilistic, guarded, flagged, trained, seconds)

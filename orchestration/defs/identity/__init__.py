@@ -6,6 +6,8 @@ One step computes the outputs together (they come from the same clustering):
 ``identity/scored_edges`` (why records were merged) and ``identity/customer_id_history``.
 """
 
+import time
+
 import dagster as dg
 
 from orchestration.defs.metadata import markdown_table
@@ -83,7 +85,9 @@ def identity_resolution(
     )
     with warehouse.get_connection() as con:
         result = resolve(con, resolution, log=context.log.info)
+        started = time.perf_counter()
         ids = assign_stable_ids(con, context.run.run_id)
+        stage_seconds = {**result.seconds, "stable_ids": time.perf_counter() - started}
         per_method = dict(
             con.execute(
                 "select match_method, count(*) from identity.customer_source_records group by 1"
@@ -115,6 +119,7 @@ def identity_resolution(
         "flagged_clusters": result.flagged_clusters,
         "anonymous_visitors": anonymous_visitors,
         "model_trained_this_run": result.trained,
+        "stage_seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in stage_seconds.items()}),
     }
     yield dg.MaterializeResult(asset_key=["identity", "records"], metadata={"dagster/row_count": records})
     yield dg.MaterializeResult(
