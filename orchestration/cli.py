@@ -4,6 +4,7 @@
 - ``cdp run``: materialize every asset in-process through Dagster, with progress, and record the run
   in the local instance so it shows in the UI;
 - ``cdp eval-identity``: accuracy of the customer ids against a truth file, next to a baseline;
+- ``cdp bench``: generate N customers, run the pipeline, time each stage against a floor;
 - ``cdp formats``: the reference of every export format, generated from ``orchestration/exports``;
 - ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance.
 """
@@ -14,6 +15,7 @@ import os
 import resource
 import shutil
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -164,6 +166,33 @@ def eval_identity(
             f"{name:34}{s.pairwise_precision:>11.4f}{s.pairwise_recall:>8.4f}{s.pairwise_f1:>8.4f}"
             f"{s.bcubed_precision:>8.4f}{s.bcubed_recall:>8.4f}{s.bcubed_f1:>8.4f}"
         )
+
+
+@app.command("bench")
+def bench_command(
+    customers: Annotated[int, typer.Option(help="Number of customers to generate and run.")] = 10_000,
+    folder: Annotated[
+        Path | None, typer.Option("--dir", help="Benchmark folder [default: <tmp>/cdp-bench-<customers>].")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
+    reuse_data: Annotated[
+        bool, typer.Option(help="Keep the landing files already in the folder (generation not timed).")
+    ] = False,
+    readme: Annotated[
+        Path | None, typer.Option(help="Append the result as a row of this README's results table.")
+    ] = None,
+) -> None:
+    """Generate N customers, run the whole pipeline, report each stage against a floor."""
+    from orchestration import bench
+
+    folder = (folder or Path(tempfile.gettempdir()) / f"cdp-bench-{customers}").resolve()
+    result = bench.bench(customers, folder, seed=seed, reuse_data=reuse_data, echo=typer.echo)
+    typer.echo("")
+    typer.echo(bench.summary(result))
+    typer.echo(f"results: {folder / 'bench.json'}")
+    if readme:
+        bench.append_to_readme(result, readme)
+        typer.echo(f"row added to {readme}")
 
 
 @app.command()

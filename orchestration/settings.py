@@ -61,7 +61,7 @@ def get_settings() -> Settings:
     return Settings(
         data_dir=data_dir,
         duckdb_threads=int(os.environ.get("CDP_DUCKDB_THREADS", os.cpu_count() or 2)),
-        duckdb_memory_limit=os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", "8GB"),
+        duckdb_memory_limit=os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", "4GB"),
     )
 
 

@@ -1,0 +1,45 @@
+"""`cdp bench` at a tiny size: every stage timed, the floor measured, results written (CI keeps
+the command working; the real sizes are run by hand, see the README's Benchmark section)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestration.bench import README_END, README_START, STAGES
+
+
+def test_bench_times_every_stage_against_the_floor_and_adds_a_readme_row(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{README_START}\n| header |\n|---|\n{README_END}\n\nafter\n")
+    folder = tmp_path / "bench"
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "cdp"), "bench", "--customers", "120", "--dir", str(folder),
+         "--readme", str(readme)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads((folder / "bench.json").read_text())
+
+    stages = {s["name"]: s for s in result["stages"]}
+    assert tuple(stages) == STAGES
+    for name in STAGES:
+        assert stages[name]["seconds"] > 0, name
+    for name in ("ingest", "dbt", "checks", "publish", "report"):
+        assert stages[name]["peak_rss_mb"] > 50 and stages[name]["rows_per_second"] > 0, name
+    # The stages account for the whole run, and the floor read exactly the records ingest read.
+    pipeline = result["pipeline"]["seconds"]
+    assert abs(sum(s["seconds"] for s in stages.values()) - pipeline) < 0.01 * pipeline
+    assert result["floor"]["rows"] == result["counts"]["raw_rows_read"] > 0
+    assert result["total_to_floor"] == round(pipeline / result["floor"]["seconds"], 1)
+    assert result["pipeline"]["peak_rss_mb"] >= max(s["peak_rss_mb"] or 0 for s in stages.values())
+    assert result["generation"]["identity_records"] == result["counts"]["identity_records"]
+    assert 0.5 < result["identity"]["pairwise_f1"] <= 1
+    assert "pipeline" in run.stdout and "x floor" in run.stdout
+
+    text = readme.read_text()
+    rows = text.split(README_START)[1].split(README_END)[0].strip().splitlines()
+    assert rows[-1].startswith("| ") and "| 120 |" in rows[-1]
+    assert text.endswith(f"{README_END}\n\nafter\n")
