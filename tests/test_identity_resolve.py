@@ -68,3 +68,37 @@ def test_model_beats_the_deterministic_baseline(
     # The issue's relative bar: recall at least 0.05 above the baseline, precision no lower.
     assert model.pairwise_recall >= baseline.pairwise_recall + 0.05
     assert model.pairwise_precision >= baseline.pairwise_precision
+
+
+def test_blocking_keys_are_refined_when_too_many_records_share_them() -> None:
+    """A block of n records costs n²/2 comparisons: a name shared by more records than the cap is
+    blocked with its postcode, then its birth date; rare names keep the plain key."""
+    from orchestration.identity.resolve import _splink_inputs
+
+    con = duckdb.connect()
+    con.execute("create schema identity")
+    con.execute(
+        """
+        create table identity.records as
+        select 'crm_contacts:' || i as unique_id, 'crm_contacts' as source_system,
+               'marie' as first_name, 'martin' as last_name, null as email, null as phone,
+               date '1980-01-01' + (i % 3)::int as birth_date,
+               case when i < 4 then '75001' else '69001' end as postcode, null as street
+        from range(10) t(i)
+        union all
+        select 'crm_contacts:rare', 'crm_contacts', 'ondine', 'vasseur', null, null, null, '75001', null
+        """
+    )
+    _splink_inputs(con, max_block=5)
+    keys = dict(con.execute("select unique_id, block_name from splink_crm_contacts").fetchall())
+    assert keys["crm_contacts:rare"] == "ondine|vasseur"
+    # 10 share the name: too many. 4 in 75001 keep name + postcode; the 6 in 69001 are still too
+    # many, and split by birth date into blocks of 2.
+    assert {keys[f"crm_contacts:{i}"] for i in range(4)} == {"marie|martin|75001"}
+    assert {keys[f"crm_contacts:{i}"] for i in range(4, 10)} == {
+        "marie|martin|1980-01-01", "marie|martin|1980-01-02", "marie|martin|1980-01-03"
+    }  # fmt: skip
+    blocks = con.execute(
+        "select max(n) from (select count(*) n from splink_crm_contacts group by block_name)"
+    ).fetchall()[0][0]
+    assert blocks <= 5
