@@ -198,3 +198,9 @@ def test_dbt_build_and_docs_work_standalone_in_the_project_folder(pipeline, tmp_
         )
         assert done.returncode == 0, done.stdout[-3000:]
     assert (tmp_path / "target" / "catalog.json").exists()
+
+
+def test_only_the_latest_dbt_invocation_keeps_its_target_folder(pipeline) -> None:
+    """dagster-dbt writes a target folder per invocation; old ones would pile up run after run."""
+    folders = list((DBT_PROJECT_DIR / "target").glob("cdp_dbt_models-*"))
+    assert len(folders) == 1 and (folders[0] / "run_results.json").exists()

@@ -91,7 +91,17 @@ def cdp_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> It
     """``dbt build`` of the selected models: each model, then its tests (reported as asset checks)."""
     # Unit tests check SQL logic on fixed rows, not data: they run in CI (`make test` runs a full
     # `dbt build`), not on every pipeline run, as dbt recommends.
-    yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
+    invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context)
+    _remove_earlier_targets(invocation.target_path)
+    yield from invocation.stream()
+
+
+def _remove_earlier_targets(current: Path) -> None:
+    """dagster-dbt gives each invocation its own target folder (about 12 MB: compiled SQL, logs,
+    run results) and never removes it; keep only the current run's, for debugging."""
+    for folder in current.parent.glob(f"{current.name.rsplit('-', 2)[0]}-*"):
+        if folder != current and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 defs = dg.Definitions(assets=[cdp_dbt_models])
