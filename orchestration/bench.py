@@ -183,8 +183,7 @@ def _step_spans(data: Path) -> tuple[dict[str, list[tuple[float, float]]], dict[
     import dagster as dg
     from dagster._core.events import DagsterEventType
 
-    os.environ["DAGSTER_HOME"] = str(data / "dagster")
-    instance = dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.from_config(str(data / "dagster"))
     run = instance.get_runs(limit=1)[0]
     starts: dict[str, float] = {}
     spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
