@@ -226,9 +226,13 @@ def _counts(data: Path) -> dict[str, int]:
 
 
 def _stages(
-    spans: dict[str, list[tuple[float, float]]], identity: dict[str, float], counts: dict, total: float,
+    spans: dict[str, list[tuple[float, float]]],
+    identity: dict[str, float],
+    counts: dict,
+    total: float,
     sampler: RssSampler,
-) -> list[Stage]:  # fmt: skip
+) -> list[Stage]:
+    """Seconds, rows/s and peak memory per stage; identity's split from its own timings."""
     seconds = {name: sum(e - s for s, e in spans.get(name, [])) for name in STAGES}
     seconds["standardise"] = identity.get("standardise", 0.0)
     seconds["link"] = identity.get("link", 0.0)

@@ -32,10 +32,6 @@ import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 
 MODEL_PATH = Path(__file__).resolve().parent / "model.json"
-SPLINK_COLUMNS = (
-    "unique_id", "first_name", "last_name", "full_name", "email", "phone", "birth_date",
-    "postcode", "street",
-)  # fmt: skip
 
 # Capped blocking keys: name → SQL expressions from the coarsest to the most refined; a record
 # gets the first one that at most ``max_block_records`` records share, or none.
