@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orchestration.atomic import write_text_atomically
 from orchestration.quality.gx import Outcome, Suite
 
 STYLE = """
@@ -51,21 +51,23 @@ def write_results(
         ],
         "great_expectations": gx_result,
     }
-    target = folder / f"{suite.name}.json"
-    partial = target.with_suffix(".json.tmp")
-    partial.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
-    os.replace(partial, target)
+    write_text_atomically(folder / f"{suite.name}.json", json.dumps(record, indent=1, default=str))
     return write_index(serving_dir)
+
+
+def latest_checks(serving_dir: Path) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """The latest result of every check: (asset, validated at, validation file, check)."""
+    folder = quality_dir(serving_dir) / "validations"
+    rows = []
+    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        rows += [(record["asset"], record["validated_at"], path.name, check) for check in record["checks"]]
+    return rows
 
 
 def write_index(serving_dir: Path) -> Path:
     """One HTML table of the latest result of every check, failures first."""
-    folder = quality_dir(serving_dir)
-    rows = []
-    for path in sorted((folder / "validations").glob("*.json")):
-        record = json.loads(path.read_text(encoding="utf-8"))
-        for check in record["checks"]:
-            rows.append((record["asset"], record["validated_at"], path.name, check))
+    rows = latest_checks(serving_dir)
     rows.sort(key=lambda r: (r[3]["success"], r[3]["severity"] != "critical", r[0], r[3]["name"]))
     failed = sum(not r[3]["success"] for r in rows)
     body = "\n".join(
@@ -76,9 +78,8 @@ def write_index(serving_dir: Path) -> Path:
         f'<td><a href="validations/{html.escape(file)}">{html.escape(at)}</a></td></tr>'
         for asset, at, file, c in rows
     )
-    page = folder / "index.html"
-    partial = page.with_suffix(".html.tmp")
-    partial.write_text(
+    return write_text_atomically(
+        quality_dir(serving_dir) / "index.html",
         f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Data quality: {failed} failed of {len(rows)}</title><style>{STYLE}</style></head><body>
 <h1>Data quality</h1>
@@ -89,7 +90,4 @@ def write_index(serving_dir: Path) -> Path:
 {body}
 </tbody></table></body></html>
 """,
-        encoding="utf-8",
     )
-    os.replace(partial, page)
-    return page

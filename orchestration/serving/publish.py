@@ -181,17 +181,11 @@ def _copy_descriptions(con: duckdb.DuckDBPyConnection, table: str, mart: Mart, h
     """dbt's descriptions as DuckDB comments: BI tools that read the catalog show them."""
     if mart.description:
         con.execute(f"comment on table {table} is {_literal(mart.description)}")
+    published = {r[0] for r in con.execute(f"describe {table}").fetchall()}
     for column, text in mart.column_descriptions.items():
         if column in hashed:
             name, text = column + "_key", f"Pseudonymous key of {column} (salted SHA-256). {text}"
         else:
             name = column
-        if (
-            text
-            and con.execute(
-                "select count(*) from duckdb_columns() where database_name = 'cdp_publish' "
-                "and table_name = ? and column_name = ?",
-                [mart.name, name],
-            ).fetchall()[0][0]
-        ):
+        if text and name in published:  # dbt may document a column the model no longer has
             con.execute(f"comment on column {table}.{_quote(name)} is {_literal(text)}")

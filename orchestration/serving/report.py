@@ -7,8 +7,6 @@ plus the data quality results in ``serving/quality/validations/``. Charts are in
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -17,8 +15,10 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.atomic import write_text_atomically
+from orchestration.quality.report import latest_checks
 from orchestration.serving import charts
-from orchestration.serving.publish import PUBLICATION_TABLE
+from orchestration.serving.publish import MARTS_FILE, PUBLICATION_TABLE
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1400px; padding: 1.5em;
@@ -253,13 +253,10 @@ def _identity_section(con: duckdb.DuckDBPyConnection) -> tuple[list[str], dict]:
     return html, {"identity_records": records, "customers": customers}
 
 
-def _quality_section(validations: Path) -> tuple[list[str], dict]:
-    rows = []
-    for path in sorted(validations.glob("*.json")) if validations.exists() else []:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        rows += [
-            (record["asset"], c["name"], c["severity"], c["success"], c["reason"]) for c in record["checks"]
-        ]
+def _quality_section(serving_dir: Path) -> tuple[list[str], dict]:
+    rows = [
+        (a, c["name"], c["severity"], c["success"], c["reason"]) for a, _, _, c in latest_checks(serving_dir)
+    ]
     failed = [r for r in rows if not r[3]]
     critical = sum(r[2] == "critical" for r in failed)
     html = [
@@ -280,8 +277,9 @@ def _quality_section(validations: Path) -> tuple[list[str], dict]:
     }
 
 
-def write_report(marts_file: Path, validations: Path, out_dir: Path) -> Report:
-    """Render the report from the published marts; replace ``out_dir/index.html`` atomically."""
+def write_report(serving_dir: Path) -> Report:
+    """Render ``serving/report/index.html`` from the published marts and the quality results."""
+    marts_file = serving_dir / MARTS_FILE
     con = duckdb.connect(str(marts_file), read_only=True)
     try:
         published = _rows(con, f"select max(run_id), max(published_at) from {PUBLICATION_TABLE}")[0]
@@ -296,7 +294,7 @@ def write_report(marts_file: Path, validations: Path, out_dir: Path) -> Report:
         identity, identity_summary = _identity_section(con)
     finally:
         con.close()
-    quality, quality_summary = _quality_section(validations)
+    quality, quality_summary = _quality_section(serving_dir)
     nps, csat, ces = overall[0] if overall else (None, None, None)
     headline = {
         "multichannel_rate": latest[0][1] if latest else None,
@@ -335,9 +333,7 @@ from <code>serving/marts.duckdb</code> · definitions in the <a href="../dbt_doc
 <h2>Data quality</h2>{"".join(quality)}
 </body></html>
 """
+    out_dir = serving_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / "index.html"
-    partial = out_dir / ".index.html.tmp"
-    partial.write_text(page, encoding="utf-8")
-    os.replace(partial, target)
+    target = write_text_atomically(out_dir / "index.html", page)
     return Report(target, page.count('<figure class="chart">'), headline)

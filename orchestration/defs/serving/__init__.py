@@ -20,7 +20,7 @@ from orchestration.defs.dbt import ensure_manifest
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
-from orchestration.serving.publish import MARTS_FILE, marts_from_manifest, pseudonym_salt, publish_marts
+from orchestration.serving.publish import marts_from_manifest, pseudonym_salt, publish_marts
 from orchestration.serving.report import write_report
 from orchestration.settings import get_clear_pii, get_settings
 
@@ -145,11 +145,7 @@ def dbt_docs(dbt: DbtCliResource) -> dg.MaterializeResult:
 def kpi_report() -> dg.MaterializeResult:
     """Read from the published file like any BI tool, so it never waits on the warehouse."""
     settings = get_settings()
-    report = write_report(
-        settings.serving_dir / MARTS_FILE,
-        settings.serving_dir / "quality" / "validations",
-        settings.serving_dir / "report",
-    )
+    report = write_report(settings.serving_dir)
     headline = {k: v for k, v in report.headline.items() if v is not None}
     return dg.MaterializeResult(
         metadata={
