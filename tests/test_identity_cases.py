@@ -96,6 +96,37 @@ CASES: dict[str, list[dict]] = {
             date_of_birth=dt.date(1972, 11, 20),
             preferred_store_code="M002",
         ),
+        # a nickname on the till, the full first name in the CRM, one mobile number
+        dict(
+            contact_id="X9",
+            firstname="Thomas",
+            lastname="Lefort",
+            email="thomas.lefort.x9@sfr.fr",
+            phone="06 55 44 33 22",
+            zip="44000",
+            city="Nantes",
+        ),
+        # a household sharing a landline, an address and an e-mail, no birth dates on file
+        dict(
+            contact_id="X12",
+            firstname="Lucien",
+            lastname="Ferrand",
+            email="famille.ferrand@orange.fr",
+            phone="02 99 12 34 56",
+            address="9 rue de Brest",
+            zip="35000",
+            city="Rennes",
+        ),
+        dict(
+            contact_id="X13",
+            firstname="Odile",
+            lastname="Ferrand",
+            email="famille.ferrand@orange.fr",
+            phone="02 99 12 34 56",
+            address="9 rue de Brest",
+            zip="35000",
+            city="Rennes",
+        ),
         # guest checkout below uses this contact's e-mail
         dict(
             contact_id="X6",
@@ -119,6 +150,13 @@ CASES: dict[str, list[dict]] = {
             city="Lyon",
         ),
         dict(customer_id="X11", email="hector.vilmorin@free.fr", first_name="Hector", last_name="Vilmorin"),
+        dict(
+            customer_id="X12", email="gilbert_martin.x12@wanadoo.fr", first_name="Gilbert", last_name="Martin"
+        ),
+    ],
+    "crm_tickets": [
+        # the most common surname, an initial, and the account's e-mail: nothing else in common
+        dict(ticket_id="XC1", requester_name="G. Martin", requester_email="gilbert_martin.x12@wanadoo.fr"),
     ],
     "ecommerce_orders": [
         dict(
@@ -152,6 +190,7 @@ CASES: dict[str, list[dict]] = {
         # only a name, at the store one of the two Colette Renaud uses; and at a store neither uses
         dict(num_ticket="XT5", code_magasin="M002", prenom_client="Colette", nom_client="RENAUD"),
         dict(num_ticket="XT6", code_magasin="M011", prenom_client="Colette", nom_client="Renaud"),
+        dict(num_ticket="XT7", prenom_client="Tom", nom_client="LEFORT", tel_client="06.55.44.33.22"),
     ],
 }
 
@@ -201,6 +240,8 @@ def ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         pytest.param(["crm_contacts:X6", "ecommerce_orders:XW1"], id="guest-checkout-email-is-crm-email"),
         pytest.param(["ecommerce_customers:X11", "ecommerce_visitors:Xvisitor"], id="visitor-login"),
         pytest.param(["crm_contacts:X8", "pos_tickets:XT5"], id="name-only-ticket-at-namesakes-store"),
+        pytest.param(["crm_contacts:X9", "pos_tickets:XT7"], id="nickname-with-the-same-mobile"),
+        pytest.param(["ecommerce_customers:X12", "crm_tickets:XC1"], id="initial-and-email-common-surname"),
     ],
 )
 def test_must_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) -> None:
@@ -212,6 +253,7 @@ def test_must_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) ->
     "records",
     [
         pytest.param(["crm_contacts:X2", "crm_contacts:X3"], id="household-members"),
+        pytest.param(["crm_contacts:X12", "crm_contacts:X13"], id="household-sharing-a-landline"),
         pytest.param(["crm_contacts:X4", "crm_contacts:X5"], id="same-common-name-different-birth-date"),
         pytest.param(["pos_tickets:XT3", "pos_tickets:XT4"], id="placeholder-email"),
         pytest.param(["crm_contacts:X7", "pos_tickets:XT5"], id="namesake-at-another-store"),

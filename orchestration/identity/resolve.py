@@ -15,10 +15,13 @@ trusted):
 
 - placeholders never reach matching (standardisation turns them into NULL);
 - a scored pair whose first names cannot be one person's (``cdp_names_compatible``) is not used:
-  it is the signature of household members sharing an address or an e-mail;
+  it is the signature of household members sharing an address or an e-mail; unless the two
+  records give the same mobile number, which a household does not share (a nickname: Tom, Thomas);
 - links join clusters strongest first and never two clusters with different birth dates, phones,
   loyalty cards or web accounts (``merge``), so a chain through a record that lacks those values
   cannot glue two people together;
+- two clusters that alone share an e-mail or a mobile number are linked only when all their names
+  using it are compatible (``_link_by_shared_identifier``);
 - a cluster above ``max_cluster_size`` records is flagged in ``identity.flagged_clusters`` and falls
   back to its deterministic links only: it is not silently merged.
 """
@@ -204,6 +207,48 @@ def _attach_by_unique_value(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("select count(*) from identity.edges where method like 'attached:%'").fetchall()[0][0]
 
 
+def _link_by_shared_identifier(con: duckdb.DuckDBPyConnection) -> None:
+    """Link two clusters that alone share an e-mail or a mobile number, under compatible names.
+
+    Splink weighs an exact e-mail by how often the value occurs, and one person's own records make a
+    personal e-mail look common: at 100k customers an e-mail held by 14 records of one person, with
+    "G. Martin" against "Gilbert Martin", scores 0.29. Here the question is asked of clusters instead
+    of records: when exactly two clusters use the value, and every pair of their names using it could
+    be one person's (``cdp_names_compatible``), they are linked. A household e-mail used by two
+    people has two different first names and is left alone; a value used by three or more clusters
+    is ambiguous and is left alone too.
+    """
+    con.execute(
+        f"""
+        insert into identity.edges
+        with used as (
+            select r.unique_id, c.cluster_id, 'email' as kind, r.email as value, r.first_name, r.last_name
+            from identity.records r join {WORK_SCHEMA}.clusters_all c using (unique_id)
+            where r.email is not null and coalesce(r.first_name, r.last_name) is not null
+            union all
+            select r.unique_id, c.cluster_id, 'phone', r.phone, r.first_name, r.last_name
+            from identity.records r join {WORK_SCHEMA}.clusters_all c using (unique_id)
+            where cdp_is_mobile(r.phone) and coalesce(r.first_name, r.last_name) is not null
+        ),
+        two_clusters as (
+            select kind, value, min(cluster_id) as cluster_a, max(cluster_id) as cluster_b
+            from used group by all having count(distinct cluster_id) = 2
+        ),
+        sides as (
+            select t.kind, t.value, u.cluster_id = t.cluster_a as side_a, u.unique_id, u.first_name,
+                   u.last_name
+            from two_clusters t join used u using (kind, value)
+        )
+        select least(min(a.unique_id), min(b.unique_id)), greatest(min(a.unique_id), min(b.unique_id)),
+               1.0, null, 'attached:shared ' || a.kind, null
+        from sides a join sides b on a.kind = b.kind and a.value = b.value and a.side_a and not b.side_a
+        group by a.kind, a.value
+        having bool_and(coalesce(cdp_names_compatible(a.first_name, a.last_name, b.first_name, b.last_name),
+                                 false))
+        """
+    )
+
+
 def _merge_along_links(con: duckdb.DuckDBPyConnection, start: str, methods: str) -> None:
     """``clusters_all``: the clusters of table ``start`` joined along links without contradiction.
 
@@ -317,14 +362,16 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
         create or replace table identity.edges as
         with pairs as (
             select s.unique_id_l, s.unique_id_r, s.match_probability, s.match_weight,
-                   l.first_name as fn_l, l.last_name as ln_l, r.first_name as fn_r, r.last_name as ln_r
+                   l.first_name as fn_l, l.last_name as ln_l, r.first_name as fn_r, r.last_name as ln_r,
+                   l.phone = r.phone and cdp_is_mobile(l.phone) as same_mobile
             from identity.scored_edges s
             join identity.records l on l.unique_id = s.unique_id_l
             join identity.records r on r.unique_id = s.unique_id_r
             where s.match_probability >= {config.match_probability}
         )
         select unique_id_l, unique_id_r, match_probability, match_weight, 'probabilistic' as method,
-               case when not cdp_names_compatible(fn_l, ln_l, fn_r, ln_r) then 'different first names' end
+               case when not cdp_names_compatible(fn_l, ln_l, fn_r, ln_r) and not coalesce(same_mobile, false)
+                    then 'different first names' end
                    as guard
         from pairs
         union all
@@ -346,6 +393,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
     )
     _merge_along_links(con, start="clusters_deterministic", methods="probabilistic")
     # Attachments need a first clustering to find each value's owner; they then continue the walk.
+    _link_by_shared_identifier(con)
     if _attach_by_unique_value(con):
         _merge_along_links(con, start="clusters_all", methods="attached:%")
     guarded = con.execute("select count(*) from identity.edges where guard is not null").fetchall()[0][0]

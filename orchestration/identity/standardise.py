@@ -44,6 +44,7 @@ create or replace macro cdp_std_name(x) as
 create or replace macro cdp_first_names_compatible(a, b) as
     a = b
     or jaro_winkler_similarity(a, b) >= 0.9
+    or damerau_levenshtein(a, b) <= 1
     or starts_with(a, b) or starts_with(b, a)
     or (least(length(a), length(b)) <= 2 and left(a, 1) = left(b, 1))
     or (least(length(a), length(b)) <= 4 and left(a, 3) = left(b, 3));
@@ -99,6 +100,9 @@ create or replace macro cdp_std_phone(x) as (
     end
     from n
 );
+
+-- A French mobile number (+33 6…, +33 7…): one person's, unlike a landline a household shares.
+create or replace macro cdp_is_mobile(e164) as e164 similar to '\\+33[67][0-9]{{8}}';
 
 create or replace macro cdp_std_postcode(x) as
     case
