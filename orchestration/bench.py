@@ -301,7 +301,7 @@ def bench(customers: int, folder: Path, *, seed: int = 42, reuse_data: bool = Fa
     counts = _counts(data)
     stages = _stages(spans, identity, counts, total, sampler)
     started = time.perf_counter()
-    accuracy, baseline = evaluate_warehouse(data / "warehouse" / "cdp.duckdb", truth / "identities.csv")
+    accuracy, baseline, _ = evaluate_warehouse(data / "warehouse" / "cdp.duckdb", truth / "identities.csv")
     identity_seconds = sum(s.seconds for s in stages if s.name in ("standardise", "link", "cluster"))
     result = {
         "customers": customers,

@@ -158,7 +158,7 @@ def eval_identity(
     if not truth_file.exists():
         typer.echo(f"No truth file at {truth_file}.", err=True)
         raise typer.Exit(2)
-    model, baseline = evaluate_warehouse(settings.warehouse_path, truth_file)
+    model, baseline, missed = evaluate_warehouse(settings.warehouse_path, truth_file)
     typer.echo(f"Truth: {truth_file} ({model.records:,} records scored)")
     typer.echo(f"{'':34}{'pairwise P':>11}{'R':>8}{'F1':>8}{'B3 P':>8}{'R':>8}{'F1':>8}")
     for name, s in (("customer_id (this pipeline)", model), ("baseline: exact e-mail or phone", baseline)):
@@ -166,6 +166,16 @@ def eval_identity(
             f"{name:34}{s.pairwise_precision:>11.4f}{s.pairwise_recall:>8.4f}{s.pairwise_f1:>8.4f}"
             f"{s.bcubed_precision:>8.4f}{s.bcubed_recall:>8.4f}{s.bcubed_f1:>8.4f}"
         )
+    typer.echo(f"\nTrue pairs left apart: {missed.total:,}.")
+    if missed.total:
+        typer.echo("What the two parts of the person share:")
+        for label, n in (
+            ("an identifier (e-mail or phone within one typo, birth date, address)", missed.identifier),
+            ("only a full name (namesakes share it too)", missed.full_name),
+            ("only a surname", missed.surname),
+            ("nothing", missed.nothing),
+        ):
+            typer.echo(f"  {n:>10,}  {n / missed.total:>6.1%}  {label}")
 
 
 @app.command("bench")

@@ -86,6 +86,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, generated: Generated) -> 
         mp.setenv("CDP_QUALITY_AS_OF", FRESH_AS_OF)
         settings = get_settings()
         shutil.copytree(generated.landing, settings.landing_dir)
+        shutil.copytree(generated.truth, settings.truth_dir)  # the identity asset scores itself
         tickets = sorted((settings.landing_dir / "pos").glob("tickets_*.csv"))[0]
         with tickets.open("ab") as f:
             f.write((BAD_TICKET + "\r\n").encode("cp1252"))

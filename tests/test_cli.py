@@ -59,6 +59,7 @@ def test_generate_then_run_builds_the_raw_layer_and_records_the_run(tmp_path: Pa
     evaluation = cdp("eval-identity", data_dir=data)
     assert evaluation.returncode == 0, evaluation.stderr
     assert "customer_id (this pipeline)" in evaluation.stdout and "baseline" in evaluation.stdout
+    assert "True pairs left apart:" in evaluation.stdout
 
     # A second run with nothing new loads nothing, succeeds, and keeps every customer id.
     again = cdp("run", data_dir=data)

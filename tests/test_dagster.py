@@ -110,8 +110,26 @@ def test_identity_assets_report_records_customers_methods_and_anonymous_visitors
     identified = con.execute(
         "select count(*) from identity.records where source_system = 'ecommerce_visitors'"
     ).fetchall()[0][0]
+    # True pairs the customer ids leave apart, counted straight from the truth file.
+    missed = con.execute(
+        """
+        with t as (
+            select source_system || ':' || source_record_id as unique_id, person_id
+            from read_csv(?, all_varchar = true)
+        ),
+        j as (select * from t join identity.customer_source_records using (unique_id))
+        select count(*) from j a join j b
+          on a.person_id = b.person_id and a.unique_id < b.unique_id and a.customer_id <> b.customer_id
+        """,
+        [str(generated.truth / "identities.csv")],
+    ).fetchall()[0][0]
     con.close()
     assert meta["records_in"].value == records == generated.stats.identity_records
     assert meta["customers_out"].value == customers
     assert meta["anonymous_visitors"].value == visitors - identified > 0
     assert abs(sum(meta["share_by_method"].value.values()) - 1) < 1e-3
+    # Scored against the truth file in CDP_DATA_DIR/truth; misses broken down by what is shared.
+    assert meta["accuracy_vs_truth"].value["pairwise_f1"] > 0.9
+    breakdown = meta["missed_pairs_vs_truth"].value
+    assert breakdown["total"] == missed > 0
+    assert sum(breakdown[k] for k in ("identifier", "full_name", "surname", "nothing")) == missed

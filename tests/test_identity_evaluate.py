@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.identity.evaluate import load_truth, score
+from orchestration.identity.evaluate import load_truth, missed_pairs, score
 
 
 def test_pairwise_and_bcubed_scores_match_hand_computation(tmp_path: Path) -> None:
@@ -41,3 +41,42 @@ def test_truth_file_without_required_columns_is_refused(tmp_path: Path) -> None:
     bad.write_text("system,id,person\ns,1,A\n", encoding="utf-8")
     with pytest.raises(ValueError, match="lacks column"):
         load_truth(duckdb.connect(), bad)
+
+
+def test_missed_pairs_are_broken_down_by_what_the_two_parts_share(tmp_path: Path) -> None:
+    truth = tmp_path / "truth.csv"
+    people = {"A": ["a1", "a2", "a3", "a4"], "B": ["b1", "b2"], "C": ["c1", "c2"], "D": ["d1", "d2"]}
+    truth.write_text(
+        "source_system,source_record_id,person_id\n"
+        + "".join(f"s,{r},{p}\n" for p, rs in people.items() for r in rs),
+        encoding="utf-8",
+    )
+    con = duckdb.connect()
+    load_truth(con, truth)
+    con.execute(
+        "create table records as select * from (values "
+        # unique_id, email, phone, birth_date, street, postcode, first_name, last_name
+        "('s:a1', 'jd@free.fr', null, null, null, null, 'jean', 'dupont'),"
+        "('s:a2', null, '+33611111111', null, null, null, null, null),"
+        "('s:a3', 'jd@free.fe', null, null, null, null, null, null),"  # one typo from a1's
+        "('s:a4', null, null, null, null, null, 'jean', 'dupont'),"
+        "('s:b1', null, null, null, null, null, 'marie', 'durand'),"
+        "('s:b2', null, null, null, null, null, 'durand', 'marie'),"  # swapped names
+        "('s:c1', null, null, null, null, null, 'luc', 'petit'),"
+        "('s:c2', null, null, null, null, null, 'anne', 'petit'),"
+        "('s:d1', null, null, date '1970-01-01', null, null, null, null)"
+        # d2 is unknown to the records and to the clustering
+        ") t(unique_id, email, phone, birth_date, street, postcode, first_name, last_name)"
+    )
+    con.execute(
+        "create table clusters as select * from (values "
+        "('s:a1', 'x'), ('s:a2', 'x'), ('s:a3', 'y'), ('s:a4', 'z'), ('s:b1', 'b1'), ('s:b2', 'b2'),"
+        "('s:c1', 'c1'), ('s:c2', 'c2'), ('s:d1', 'd1')) t(unique_id, cluster_id)"
+    )
+    missed = missed_pairs(con, "clusters", "records")
+    # {a1 a2} | {a3}: a typo'd e-mail, 2 pairs; {a1 a2} | {a4}: the full name, 2 pairs;
+    # {a3} | {a4}: nothing, 1; b: swapped full name, 1; c: surname, 1; d: nothing, 1.
+    assert missed.as_dict() == {"total": 8, "identifier": 2, "full_name": 3, "surname": 1, "nothing": 2}
+    # The breakdown counts exactly the pairs the score misses.
+    s = score(con, "clusters")
+    assert s.pairwise_recall == pytest.approx(1 - 8 / (6 + 1 + 1 + 1))

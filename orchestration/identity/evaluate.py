@@ -7,6 +7,9 @@ are scored; a truth record the clustering does not know counts as a singleton.
 - pairwise precision / recall / F1: over all pairs of records put in the same cluster;
 - B-cubed precision / recall / F1: per record, the share of its cluster that is truly its person
   (precision) and the share of its person found in its cluster (recall), averaged over records.
+
+``missed_pairs`` says whether a miss is the matcher's or the data's: for each pair of records of one
+person left in two customers, what the two parts have in common.
 """
 
 from __future__ import annotations
@@ -86,6 +89,72 @@ def score(con: duckdb.DuckDBPyConnection, clusters: str) -> Scores:
     return Scores(records, p, r, _f1(p, r), bp, br, _f1(bp, br))
 
 
+@dataclass(frozen=True)
+class MissedPairs:
+    """True pairs left apart, by the best evidence the two parts of the person share.
+
+    - ``identifier``: an e-mail or phone (equal or one typo apart), a birth date, or a street at
+      the same postcode: a matcher could find them;
+    - ``full_name``: only a full name (either order), which namesakes share too;
+    - ``surname``: only a last name;
+    - ``nothing``: no attribute at all (a ticket with only a placeholder, an e-mail used nowhere
+      else, a new surname).
+    """
+
+    total: int
+    identifier: int
+    full_name: int
+    surname: int
+    nothing: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def missed_pairs(con: duckdb.DuckDBPyConnection, clusters: str, records: str) -> MissedPairs:
+    """Break down the true pairs that ``clusters(unique_id, cluster_id)`` misses against ``_truth``.
+
+    ``records`` holds the standardised attributes (``identity.records``' columns). Evidence is taken
+    between the two parts (clusters) of a person, not only the two records of a pair: a part is
+    found through any of its records.
+    """
+    row = con.execute(
+        f"""
+        with j as (
+            select t.unique_id, t.person_id,
+                   coalesce(c.cluster_id, 'singleton:' || t.unique_id) as cluster_id,
+                   r.email, r.phone, r.birth_date, r.street, r.postcode, r.first_name, r.last_name
+            from _truth t
+            left join {clusters} c using (unique_id)
+            left join {records} r using (unique_id)
+        ),
+        parts as (
+            select count(*) as pairs,
+                   coalesce(bool_or(
+                       damerau_levenshtein(a.email, b.email) <= 1
+                       or damerau_levenshtein(a.phone, b.phone) <= 1
+                       or a.birth_date = b.birth_date
+                       or (a.street = b.street and a.postcode = b.postcode)
+                   ), false) as identifier,
+                   coalesce(bool_or(
+                       (a.first_name = b.first_name and a.last_name = b.last_name)
+                       or (a.first_name = b.last_name and a.last_name = b.first_name)
+                   ), false) as full_name,
+                   coalesce(bool_or(a.last_name = b.last_name), false) as surname
+            from j a join j b on a.person_id = b.person_id and a.cluster_id < b.cluster_id
+            group by a.person_id, a.cluster_id, b.cluster_id
+        )
+        select coalesce(sum(pairs), 0),
+               coalesce(sum(pairs) filter (where identifier), 0),
+               coalesce(sum(pairs) filter (where not identifier and full_name), 0),
+               coalesce(sum(pairs) filter (where not identifier and not full_name and surname), 0),
+               coalesce(sum(pairs) filter (where not (identifier or full_name or surname)), 0)
+        from parts
+        """
+    ).fetchall()[0]
+    return MissedPairs(*(int(v) for v in row))
+
+
 def score_customer_ids(
     con: duckdb.DuckDBPyConnection,
     truth_file: Path,
@@ -114,15 +183,27 @@ def baseline_clusters(con: duckdb.DuckDBPyConnection, records: str = "identity.r
     return connected_components(DuckDBAPI(con), records, "_baseline_edges")
 
 
-def evaluate_warehouse(warehouse: Path, truth_file: Path) -> tuple[Scores, Scores]:
-    """Score the warehouse's current customer ids and the baseline against ``truth_file``.
+def missed_customer_pairs(
+    con: duckdb.DuckDBPyConnection,
+    customer_records: str = "identity.customer_source_records",
+    records: str = "identity.records",
+) -> MissedPairs:
+    """``missed_pairs`` of the customer ids, against the truth ``score_customer_ids`` loaded."""
+    clusters = f"(select unique_id, customer_id as cluster_id from {customer_records})"
+    return missed_pairs(con, clusters, records)
+
+
+def evaluate_warehouse(warehouse: Path, truth_file: Path) -> tuple[Scores, Scores, MissedPairs]:
+    """Score the warehouse's current customer ids and the baseline against ``truth_file``, and
+    break down the pairs the customer ids miss.
 
     The warehouse is attached read-only to an in-memory database, so evaluating never writes it.
     """
     con = duckdb.connect()
     con.execute(f"attach '{warehouse}' as wh (read_only)")
-    con.execute("create table records as select unique_id, email, phone from wh.identity.records")
+    con.execute("create table records as select * from wh.identity.records")
     model = score_customer_ids(con, truth_file, "wh.identity.customer_source_records")
+    missed = missed_customer_pairs(con, "wh.identity.customer_source_records", "records")
     baseline = score(con, baseline_clusters(con, "records"))
     con.close()
-    return model, baseline
+    return model, baseline, missed

@@ -14,7 +14,7 @@ from orchestration.defs.metadata import markdown_table
 from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL, raw_asset_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import crm, ecommerce, pos, survey
-from orchestration.identity.evaluate import score_customer_ids
+from orchestration.identity.evaluate import missed_customer_pairs, score_customer_ids
 from orchestration.identity.resolve import ResolutionConfig, resolve
 from orchestration.identity.stable_ids import assign_stable_ids
 from orchestration.settings import get_settings
@@ -108,7 +108,10 @@ def identity_resolution(
             """
         ).fetchall()
         truth_file = settings.truth_dir / "identities.csv"
-        accuracy = score_customer_ids(con, truth_file).as_dict() if truth_file.exists() else {}
+        accuracy, missed = {}, {}
+        if truth_file.exists():
+            accuracy = score_customer_ids(con, truth_file).as_dict()
+            missed = missed_customer_pairs(con).as_dict()
     records = result.records
     common = {
         "records_in": records,
@@ -132,6 +135,8 @@ def identity_resolution(
             ),
             "records_per_customer": dg.MetadataValue.md(markdown_table(["records", "customers"], sizes[:30])),
             **({"accuracy_vs_truth": dg.MetadataValue.json(accuracy)} if accuracy else {}),
+            # True pairs left apart, by what the two parts of the person share (evaluate.MissedPairs).
+            **({"missed_pairs_vs_truth": dg.MetadataValue.json(missed)} if missed else {}),
         },
     )
     yield dg.MaterializeResult(
