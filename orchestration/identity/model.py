@@ -5,7 +5,7 @@ Read this module as a table:
 | attribute             | comparison (splink.comparison_library)                     | TF  |
 |-----------------------|------------------------------------------------------------|-----|
 | first + last name     | ForenameSurnameComparison (exact, swapped, Jaro-Winkler)   | yes |
-| e-mail                | exact, one edit (typo)                                     | yes |
+| e-mail                | exact, one edit (typo) with the same digits                | yes |
 | phone (E.164)         | exact, one edit (typo)                                     | yes |
 | birth date            | exact                                                      |     |
 | postcode              | exact                                                      | yes |
@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 
@@ -53,6 +54,12 @@ BLOCKING_KEYS = {
     ),
 }
 
+# An e-mail typo keeps the digits: "bdubois59@" and "bdubois57@" are one edit apart but, at 100k
+# customers, two namesakes 504 times out of 802 such pairs; with equal digits, 59 out of 1,581.
+SAME_EMAIL_DIGITS = cll.CustomLevel(
+    "regexp_replace(email_l, '[^0-9]', '', 'g') = regexp_replace(email_r, '[^0-9]', '', 'g')"
+)
+
 PREDICTION_BLOCKING_RULES = [block_on("email"), block_on("phone"), *(block_on(k) for k in BLOCKING_KEYS)]
 
 # Rules used to estimate the prior (probability that two random records match); they admit very
@@ -72,7 +79,20 @@ def settings(link_type: str = "link_and_dedupe") -> SettingsCreator:
             cl.ForenameSurnameComparison(
                 "first_name", "last_name", forename_surname_concat_col_name="full_name"
             ),
-            cl.DamerauLevenshteinAtThresholds("email", [1]).configure(term_frequency_adjustments=True),
+            cl.CustomComparison(
+                [
+                    cll.NullLevel("email"),
+                    cll.ExactMatchLevel("email", term_frequency_adjustments=True),
+                    cll.And(cll.DamerauLevenshteinLevel("email", 1), SAME_EMAIL_DIGITS).configure(
+                        label_for_charts="One typo apart, same digits"
+                    ),
+                    cll.ElseLevel(),
+                ],
+                output_column_name="email",
+                comparison_description=(
+                    "Exact match 'email' vs. one typo apart with the same digits vs. anything else"
+                ),
+            ),
             cl.DamerauLevenshteinAtThresholds("phone", [1]).configure(term_frequency_adjustments=True),
             cl.ExactMatch("birth_date"),
             cl.ExactMatch("postcode").configure(term_frequency_adjustments=True),
