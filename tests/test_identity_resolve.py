@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 
@@ -102,3 +104,25 @@ def test_blocking_keys_are_refined_when_too_many_records_share_them() -> None:
         "select max(n) from (select count(*) n from splink_crm_contacts group by block_name)"
     ).fetchall()[0][0]
     assert blocks <= 5
+
+
+def test_retraining_is_on_request_and_the_saved_model_is_then_reused(
+    landed: Settings, con, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestration.identity import model
+    from orchestration.identity.resolve import ResolutionConfig
+
+    saved = tmp_path / "model.json"
+    monkeypatch.setattr(model, "MODEL_PATH", saved)  # the repository's model stays untouched
+    for spec in ALL_TABLES:
+        load_table(con, spec, landed.landing_dir, landed.quarantine_dir, log=lambda _: None)
+    first = resolve(con, ResolutionConfig(retrain=True), log=lambda _: None)
+    assert first.trained and saved.exists()
+    trained = json.loads(saved.read_text(encoding="utf-8"))
+    levels = {c["output_column_name"]: c["comparison_levels"] for c in trained["comparisons"]}
+    # EM estimated an m probability for the exact e-mail level, u came from random sampling.
+    exact_email = next(lv for lv in levels["email"] if lv.get("label_for_charts", "").startswith("Exact"))
+    assert 0 < exact_email["m_probability"] <= 1 and 0 < exact_email["u_probability"] < 0.01
+    before = saved.read_bytes()
+    second = resolve(con, log=lambda _: None)
+    assert not second.trained and saved.read_bytes() == before

@@ -104,12 +104,13 @@ def settings(link_type: str = "link_and_dedupe") -> SettingsCreator:
     )
 
 
-def load_saved_settings(path: Path = MODEL_PATH) -> dict | None:
+def load_saved_settings(path: Path | None = None) -> dict | None:
     """The trained model saved in the repository, or None if there is none yet.
 
     Its m and u probabilities are used as saved; its blocking rules are this module's, so a change
     of blocking (which decides what is compared, not how evidence weighs) needs no retraining.
     """
+    path = path or MODEL_PATH
     if not path.exists():
         return None
     saved = json.loads(path.read_text(encoding="utf-8"))
