@@ -392,7 +392,8 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
         f"select unique_id, cluster_id from {components}"
     )
     _merge_along_links(con, start="clusters_deterministic", methods="probabilistic")
-    # Attachments need a first clustering to find each value's owner; they then continue the walk.
+    # Shared identifiers and attachments need a first clustering to find who holds each value; their
+    # links (all 'attached:…') then continue the walk.
     _link_by_shared_identifier(con)
     if _attach_by_unique_value(con):
         _merge_along_links(con, start="clusters_all", methods="attached:%")
