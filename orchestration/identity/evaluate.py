@@ -201,7 +201,10 @@ def evaluate_warehouse(warehouse: Path, truth_file: Path) -> tuple[Scores, Score
     """
     con = duckdb.connect()
     con.execute(f"attach '{warehouse}' as wh (read_only)")
-    con.execute("create table records as select * from wh.identity.records")
+    con.execute(
+        "create table records as select unique_id, email, phone, birth_date, street, postcode, "
+        "first_name, last_name from wh.identity.records"
+    )
     model = score_customer_ids(con, truth_file, "wh.identity.customer_source_records")
     missed = missed_customer_pairs(con, "wh.identity.customer_source_records", "records")
     baseline = score(con, baseline_clusters(con, "records"))
