@@ -264,8 +264,20 @@ def _stages(
     return result
 
 
-def bench(customers: int, folder: Path, *, seed: int = 42, reuse_data: bool = False, echo=print) -> dict:
-    """Run the benchmark in ``folder`` (its warehouse, serving and instance are wiped first)."""
+def bench(
+    customers: int,
+    folder: Path,
+    *,
+    seed: int = 42,
+    reuse_data: bool = False,
+    echo=print,
+    realism: float = 1.0,
+) -> dict:
+    """Run the benchmark in ``folder`` (its warehouse, serving and instance are wiped first).
+
+    ``realism`` is passed to the generator (0: data without the habits of real data in
+    ``generate.noise.REALISM``), to measure identity accuracy with and without them.
+    """
     from orchestration.generate import generate
     from orchestration.identity.evaluate import evaluate_warehouse
 
@@ -276,10 +288,11 @@ def bench(customers: int, folder: Path, *, seed: int = 42, reuse_data: bool = Fa
     if not (reuse_data and landing.exists() and any(landing.rglob("*.*"))):
         shutil.rmtree(landing, ignore_errors=True)
         shutil.rmtree(truth, ignore_errors=True)
-        echo(f"generating {customers:,} customers (seed {seed}) into {landing}")
+        echo(f"generating {customers:,} customers (seed {seed}, realism {realism}) into {landing}")
         with RssSampler(os.getpid()) as sampler:
-            stats = generate(landing, truth, customers=customers, seed=seed)
+            stats = generate(landing, truth, customers=customers, seed=seed, realism=realism)
         generation = {
+            "realism": realism,
             "seconds": round(stats.seconds, 2),
             "peak_rss_mb": sampler.peak_mb(),
             "rows": sum(stats.rows.values()),

@@ -5,15 +5,21 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
+import random
 import re
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from orchestration import generate as generation
 from orchestration.exports import ALL_TABLES, pos, survey
 from orchestration.generate import generate
+from orchestration.generate.noise import REALISM, Messiness, Noise
+from orchestration.generate.reference import FIRST_NAME_VARIANTS
 from tests.conftest import Generated
 
 
@@ -164,3 +170,187 @@ def test_export_format_reference_matches_the_code() -> None:
     from orchestration.exports.docs import DOC_PATH, render
 
     assert DOC_PATH.read_text(encoding="utf-8") == render(), "run `cdp formats --write`"
+
+
+# -- Habits of real data (``--realism``) ------------------------------------------------------------
+
+REALISM_CUSTOMERS = 3000
+
+
+@pytest.fixture(scope="module")
+def realism_data(tmp_path_factory: pytest.TempPathFactory) -> dict[float, Path]:
+    """The same population generated with the habits of real data (1) and without them (0)."""
+    roots = {}
+    for realism in (1.0, 0.0):
+        root = tmp_path_factory.mktemp(f"realism{realism:g}")
+        generate(root / "landing", root / "truth", customers=REALISM_CUSTOMERS, seed=11, realism=realism)
+        roots[realism] = root
+    return roots
+
+
+def _warehouse(root: Path) -> duckdb.DuckDBPyConnection:
+    """Views over one generated folder: the exports, and who each record truly belongs to."""
+    con = duckdb.connect()
+    land, truth = root / "landing", root / "truth"
+    for view, path in {
+        "identities": truth / "identities.csv",
+        "persons": truth / "persons.csv",
+        "accounts": land / "ecommerce" / "customers_*.csv",
+        "orders": land / "ecommerce" / "orders_*.csv",
+        "contacts": land / "crm" / "contacts_*.csv",
+    }.items():
+        con.execute(f"create view {view} as select * from read_csv('{path}', all_varchar=true)")
+    con.execute(
+        f"create view checkouts as select order_id, customer_id from read_json("
+        f"'{land}/ecommerce/web_events_*.ndjson', format='newline_delimited', "
+        "columns={event_type: 'varchar', order_id: 'varchar', customer_id: 'varchar'}) "
+        "where event_type = 'checkout_completed'"
+    )
+    for view, table, key, system in (
+        ("account_persons", "accounts", "customer_id", "ecommerce_customers"),
+        ("order_persons", "orders", "order_id", "ecommerce_orders"),
+        ("contact_persons", "contacts", "contact_id", "crm_contacts"),
+    ):
+        con.execute(
+            f"create view {view} as select t.*, p.person_id, p.first_name as true_first_name, "
+            f"p.birth_date as true_birth_date, p.emails as true_emails from {table} t "
+            f"join identities i on i.source_system = '{system}' and i.source_record_id = t.{key} "
+            "join persons p using (person_id)"
+        )
+    return con
+
+
+def _counts(root: Path) -> dict[str, int]:
+    """How often each habit of real data shows in one generated folder, and out of how many."""
+    con = _warehouse(root)
+
+    def one(sql: str) -> int:
+        return con.execute(sql).fetchall()[0][0]
+
+    birth_dates = (
+        "select true_birth_date, birth_date as typed from account_persons where birth_date is not null "
+        "union all select true_birth_date, date_of_birth from contact_persons where date_of_birth is not null"
+    )
+    variants = [
+        (name, variant)
+        for name, spellings in FIRST_NAME_VARIANTS.items()
+        if "-" not in name  # compound names: "JP" is one of the old compound forms too
+        for variant in spellings
+    ]
+    con.execute("create table variants (name varchar, variant varchar)")
+    con.executemany("insert into variants values (?, ?)", variants)
+    typed_names = (
+        "select true_first_name, first_name as typed from account_persons "
+        "union all select true_first_name, firstname from contact_persons "
+        "union all select true_first_name, billing_first_name from order_persons"
+    )
+    return {
+        "account_holders": one("select count(distinct person_id) from account_persons"),
+        "with_2_accounts": one(
+            "select count(*) from (select person_id from account_persons group by 1 having count(*) >= 2)"
+        ),
+        "with_3_accounts": one(
+            "select count(*) from (select person_id from account_persons group by 1 having count(*) >= 3)"
+        ),
+        "accounts": one("select count(*) from accounts"),
+        "accounts_without_email": one("select count(*) from accounts where email is null"),
+        "orders": one("select count(*) from orders"),
+        "guest_orders": one("select count(*) from orders where customer_id is null"),
+        # Only an express checkout leaves a logged-in session with a guest order.
+        "express_seen": one(
+            "select count(*) from orders join checkouts c using (order_id) "
+            "where orders.customer_id is null and c.customer_id is not null"
+        ),
+        "birth_dates": one(f"select count(*) from ({birth_dates})"),
+        "birth_date_typos": one(f"select count(*) from ({birth_dates}) where typed <> true_birth_date"),
+        "names_with_variants": one(
+            f"select count(*) from ({typed_names}) t where t.true_first_name in (select name from variants)"
+        ),
+        "name_variants": one(
+            f"select count(*) from ({typed_names}) t join variants v on v.name = t.true_first_name "
+            "and lower(trim(t.typed)) = lower(v.variant)"
+        ),
+    }
+
+
+def _near(count: int, out_of: int, rate: float) -> bool:
+    """``count`` within four binomial standard deviations of ``rate`` x ``out_of``."""
+    expected = rate * out_of
+    return abs(count - expected) <= 4 * math.sqrt(expected * (1 - rate)) + 1
+
+
+def test_habits_of_real_data_occur_at_their_documented_rates(realism_data: dict[float, Path]) -> None:
+    rates = Messiness()
+    n = _counts(realism_data[1.0])
+    assert _near(n["with_2_accounts"], n["account_holders"], rates.second_account), n
+    assert _near(n["with_3_accounts"], n["account_holders"], rates.third_account), n
+    # Phone-only: the first account of a holder (extra accounts are opened for their e-mail).
+    assert _near(n["accounts_without_email"], n["account_holders"], rates.no_email_account), n
+    assert _near(n["birth_date_typos"], n["birth_dates"], rates.birth_date_typo), n
+    assert n["express_seen"] > 0
+    assert 0.3 < n["guest_orders"] / n["orders"] < 0.6, n  # with the plain guest checkouts
+    # Typed names are also case-, typo- and swap-noised afterwards, and some names already have a
+    # nickname (which wins): the variant shows a little less often than its rate.
+    assert 0.5 * rates.first_name_variant < n["name_variants"] / n["names_with_variants"], n
+    assert n["name_variants"] / n["names_with_variants"] < 1.2 * rates.first_name_variant, n
+
+
+def test_realism_0_draws_none_of_the_habits_of_real_data(realism_data: dict[float, Path]) -> None:
+    """``--realism 0`` is the generator before these habits (checked byte for byte against it when
+    they were added): none of them may show."""
+    n = _counts(realism_data[0.0])
+    assert n["account_holders"] > 500
+    for habit in ("accounts_without_email", "express_seen", "birth_date_typos", "name_variants"):
+        assert n[habit] == 0, habit
+    assert n["with_2_accounts"] == 0
+    scaled = Messiness().scaled(1.5, realism=0.0)
+    assert all(getattr(scaled, name) == 0 for name in REALISM)
+    assert scaled.typo == Messiness().scaled(1.5).typo
+    rng = random.Random(1)
+    state = rng.getstate()
+    assert not Noise(rng, scaled).maybe(scaled.second_account)
+    assert rng.getstate() == state  # a behaviour switched off draws nothing from the stream
+
+
+def test_every_extra_account_guest_order_and_typo_maps_to_its_true_person(
+    realism_data: dict[float, Path],
+) -> None:
+    con = _warehouse(realism_data[1.0])
+    # An account's login is one of its true person's mailboxes (lower-cased, never mistyped).
+    wrong = con.execute(
+        "select customer_id, email, true_emails from account_persons "
+        "where email is not null and not list_contains(string_split(true_emails, '|'), email)"
+    ).fetchall()
+    assert wrong == []
+    assert con.execute("select count(*) from accounts where email is null and phone is null").fetchall() == [
+        (0,)
+    ]
+    # Accounts of one person are opened one after the other, with different e-mails.
+    dupes = con.execute(
+        "select person_id from account_persons where email is not null group by person_id, email "
+        "having count(*) > 1"
+    ).fetchall()
+    assert dupes == []
+    # Orders of a person with several accounts use more than one of them.
+    used = con.execute(
+        "select count(*) from (select person_id from order_persons where customer_id is not null "
+        "and person_id in (select person_id from account_persons group by 1 having count(*) > 1) "
+        "group by 1 having count(distinct customer_id) > 1)"
+    ).fetchall()[0][0]
+    assert used > 0
+    # An order placed with an account belongs to the account's person.
+    mismatched = con.execute(
+        "select o.order_id from order_persons o join account_persons a using (customer_id) "
+        "where o.person_id <> a.person_id"
+    ).fetchall()
+    assert mismatched == []
+    # A birth-date typo is a day/month swap or one wrong digit of the true date.
+    for true, typed in con.execute(
+        "select true_birth_date, birth_date from account_persons where birth_date <> true_birth_date "
+        "union all select true_birth_date, date_of_birth from contact_persons "
+        "where date_of_birth <> true_birth_date"
+    ).fetchall():
+        t, w = date.fromisoformat(true), date.fromisoformat(typed)
+        swapped = (w.day, w.month) == (t.month, t.day)
+        digits = sum(a != b for a, b in zip(t.strftime("%d%m%Y"), w.strftime("%d%m%Y"), strict=True))
+        assert swapped or digits == 1, (true, typed)

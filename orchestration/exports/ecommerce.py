@@ -31,7 +31,11 @@ CUSTOMERS = ExportTable(
     description="Web shop accounts: one row per account, in the file of the month it was created.",
     columns=(
         Column("customer_id", required=True, description="Account id."),
-        Column("email", required=True, description="Login e-mail.", pii=True),
+        Column(
+            "email",
+            description="Login e-mail; empty for an account opened with a phone number only (SMS login).",
+            pii=True,
+        ),
         Column("first_name", description="First name as typed by the customer.", pii=True),
         Column("last_name", description="Last name as typed by the customer.", pii=True),
         Column("phone", description="Phone, free format.", pii=True),

@@ -88,12 +88,18 @@ def generate(
     messiness: float = 1.0,
     progress: bool = False,
     workers: int | None = None,
+    realism: float = 1.0,
 ) -> GenerationStats:
-    """Generate ``customers`` persons' exports; deterministic for the same arguments."""
+    """Generate ``customers`` persons' exports; deterministic for the same arguments.
+
+    ``realism`` scales the habits of real data listed in ``noise.REALISM`` (several web accounts
+    per person, express checkouts, birth-date typos, phone-only accounts, more first-name
+    variants); 0 writes exactly what the generator wrote before they were added.
+    """
     if customers < 1 or days < 1:
         raise ValueError("customers and days must be at least 1")
     started = time.perf_counter()
-    rates = Messiness().scaled(messiness)
+    rates = Messiness().scaled(messiness, realism)
     landing_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".cdp-generate-", dir=landing_dir.parent) as scratch:
         starts = range(0, customers, SHARD_PERSONS)

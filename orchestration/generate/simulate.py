@@ -39,6 +39,9 @@ class Product:
     price: float
 
 
+Account = tuple[str, str | None, datetime]
+
+
 @dataclass
 class GenerationStats:
     persons: int = 0
@@ -166,7 +169,9 @@ class Simulation:
         )
         # State of the person being simulated.
         self.contacts: list[tuple[str, str | None]] = []  # (contact_id, loyalty card)
-        self.account: tuple[str, str, datetime] | None = None  # (customer_id, e-mail, created)
+        # Web accounts, oldest first: (customer_id, login e-mail or None for a phone-only one, created).
+        self.accounts: list[Account] = []
+        self.extra_accounts = 0  # accounts to open after the first (``plan_extra_accounts``)
         self.identified_visitors: set[str] = set()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -273,6 +278,7 @@ class Simulation:
     def simulate(self, person: Person) -> None:
         rng = self.rng
         years = self.span / (365.25 * 86400)
+        self.extra_accounts = self.plan_extra_accounts(person) if person.uses_web else 0
         new = person.new_address
         self.truth_persons.write(
             person.person_id,
@@ -289,7 +295,7 @@ class Simulation:
             person.segment,
         )
         self.contacts = []
-        self.account = None
+        self.accounts = []
         self.identified_visitors = set()
         # Web accounts and loyalty cards: most existed before the window, some start within it.
         if person.uses_web and rng.random() < 0.4:
@@ -353,7 +359,7 @@ class Simulation:
             noise.text(first),
             noise.text(last),
             phone or (None if noise.chance(self.rates.phone_missing) else noise.phone(person.phone)),
-            None if noise.chance(self.rates.birth_date_missing) else person.birth_date,
+            None if noise.chance(self.rates.birth_date_missing) else noise.birth_date(person.birth_date),
             noise.street(address.number, address.street_type, address.abbreviation, address.street_name)
             if has_address
             else None,
@@ -522,10 +528,30 @@ class Simulation:
 
     # -- Web -------------------------------------------------------------------------------
 
-    def create_account(self, person: Person, at: datetime) -> tuple[str, str, datetime]:
+    def plan_extra_accounts(self, person: Person) -> int:
+        """How many web accounts this person opens after the first (0, 1 or 2), should they open one.
+
+        Decided before the person's truth row is written, so that the new mailbox an extra account
+        needs (when the person has no other address) is listed among their e-mails.
+        """
+        rates = self.rates
+        if not self.noise.maybe(rates.second_account):
+            return 0
+        extra = 2 if self.noise.maybe(rates.third_account / rates.second_account) else 1
+        while len(person.emails) < 1 + extra:
+            person.emails.append(
+                self.population.email(person.first_name, person.last_name, person.birth_date)
+            )
+        return extra
+
+    def create_account(self, person: Person, at: datetime, email: str | None = None) -> Account:
+        """A web account: the first one takes one of the person's e-mails (or none: phone only);
+        opening it also opens the extra accounts planned for the person, later, each with an
+        e-mail no earlier account of theirs uses (``email``)."""
         rng, noise = self.rng, self.noise
         customer_id = str(7_100_000_000 + self.next_id("account") * 13)
-        email = self.other_email(person).lower()
+        phone_only = email is None and noise.maybe(self.rates.no_email_account)
+        login = None if phone_only else (email or self.other_email(person)).lower()
         address = person.address_at(at)
         has_address = not noise.chance(self.rates.address_missing)
         first, last = noise.first_name(person.first_name), person.last_name
@@ -535,11 +561,12 @@ class Simulation:
             at,
             (
                 customer_id,
-                email,
+                login,
                 noise.text(first, accents=0.1),
                 noise.text(last, accents=0.1),
-                None if noise.chance(0.4) else noise.phone(person.phone),
-                person.birth_date if rng.random() < 0.3 else None,
+                # A phone-only account logs in by SMS: its phone is always there.
+                noise.phone(person.phone) if phone_only or not noise.chance(0.4) else None,
+                noise.birth_date(person.birth_date) if rng.random() < 0.3 else None,
                 rng.random() < 0.55,
                 rng.random() < 0.25,
                 noise.street(address.number, address.street_type, address.abbreviation, address.street_name)
@@ -552,8 +579,23 @@ class Simulation:
             ),
         )
         self.identity("ecommerce_customers", customer_id, person)
-        self.account = (customer_id, email, at)
-        return self.account
+        account = (customer_id, login, at)
+        self.accounts.append(account)
+        if len(self.accounts) == 1:
+            created = at
+            for _ in range(self.extra_accounts):
+                used = {a[1] for a in self.accounts}
+                created = self.random_time(after=created)
+                self.create_account(person, created, next(e for e in person.emails if e not in used))
+        return account
+
+    def account_at(self, at: datetime) -> Account | None:
+        """The account the person logs into at ``at``: with several, usually the newest (the one
+        whose password they remember), sometimes an older one."""
+        existing = [a for a in self.accounts if a[2] <= at]
+        if len(existing) <= 1:
+            return existing[0] if existing else None
+        return existing[-1] if self.rng.random() < 0.6 else self.rng.choice(existing[:-1])
 
     def visitor(self, person: Person) -> str:
         if not person.visitor_ids or self.rng.random() < 0.08:
@@ -579,9 +621,9 @@ class Simulation:
             w.write(t, (eid, kind, t, visitor, session, customer_id, order_id, sku, url, device, source))
 
         event("session_start", url="/")
-        has_account = self.account is not None and self.account[2] <= at
-        if has_account and rng.random() < 0.3:
-            customer_id = self.account[0]
+        account = self.account_at(at)
+        if account is not None and rng.random() < 0.3:
+            customer_id = account[0]
             event("login", url="/account/login")
         viewed = browse_only or self.products(1 + _poisson(rng, 1.5))
         for product in viewed:
@@ -592,13 +634,14 @@ class Simulation:
         purchased = False
         if cart and rng.random() < 0.45:
             event("checkout_started", url="/checkout")
-            if self.account is None and rng.random() < 0.3:
-                self.create_account(person, t)
-                has_account = True
-            if has_account and customer_id is None and rng.random() < 0.8:
-                customer_id = self.account[0]
+            # An express wallet button skips the shop's login and account creation: a guest order.
+            express = self.noise.maybe(self.rates.guest_checkout)
+            if not express and not self.accounts and rng.random() < 0.3:
+                account = self.create_account(person, t)
+            if not express and account is not None and customer_id is None and rng.random() < 0.8:
+                customer_id = account[0]
                 event("login", url="/checkout/login")
-            order_id = self.web_order(person, t, cart, customer_id)
+            order_id = self.web_order(person, t, cart, None if express else customer_id, express)
             event("checkout_completed", order_id=order_id, url="/checkout/thank-you")
             purchased = True
         if (customer_id or purchased) and visitor not in self.identified_visitors:
@@ -616,10 +659,24 @@ class Simulation:
             f"cart={int(bool(cart))};purchase={int(purchased)};visitor={visitor}",
         )
 
-    def web_order(self, person: Person, at: datetime, cart: list[Product], customer_id: str | None) -> str:
+    def web_order(
+        self,
+        person: Person,
+        at: datetime,
+        cart: list[Product],
+        customer_id: str | None,
+        express: bool = False,
+    ) -> str:
+        """Write a web order; ``customer_id`` None is a guest checkout, ``express`` one paid with
+        a wallet (PayPal, Apple Pay) that fills the e-mail, name, phone and address it holds."""
         rng, noise = self.rng, self.noise
         order_id = f"W{self.next_id('order'):09d}"
-        email = self.account[1] if customer_id and self.account else noise.email(self.other_email(person))
+        login = next((a[1] for a in self.accounts if a[0] == customer_id), None) if customer_id else None
+        if express:
+            email = noise.email(rng.choice(person.emails))  # whichever address the wallet was opened with
+        else:
+            # A phone-only account is asked an e-mail at checkout, for the receipt.
+            email = login or noise.email(self.other_email(person))
         if person.uses_store and rng.random() < 0.45:
             method = "store_pickup"
         else:
@@ -671,7 +728,14 @@ class Simulation:
             refunded = round(line[7] / line[4], 2)
             status = "partially_refunded"
         address = person.address_at(at)
-        first = noise.first_name(person.first_name)
+        if express:
+            # The wallet's full name and phone, and sometimes the address it was set up with
+            # before a move.
+            if person.new_address is not None and rng.random() < 0.5:
+                address = person.address
+            first, phone = person.first_name, noise.phone(person.phone)
+        else:
+            first = noise.first_name(person.first_name)
         self.writer(ecommerce.ORDERS).write(
             at,
             (
@@ -691,7 +755,7 @@ class Simulation:
                 "EUR",
                 noise.text(first, accents=0.1),
                 noise.text(person.last_name, accents=0.1),
-                None if noise.chance(0.4) else noise.phone(person.phone),
+                phone if express else None if noise.chance(0.4) else noise.phone(person.phone),
                 noise.street(address.number, address.street_type, address.abbreviation, address.street_name),
                 address.postcode,
                 address.city,
