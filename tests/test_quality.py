@@ -5,7 +5,8 @@ injected and the matching check must fail with its reason: three raw defects in 
 (out-of-range score, future date, duplicated key) block everything downstream of the raw table;
 a giant identity cluster and an out-of-range KPI are injected into a copy of the clean warehouse
 and caught by the ``quality_checks`` job, which runs the checks on a warehouse as it is; a
-revenue mismatch is caught by the dbt reconciliation test.
+revenue mismatch is caught by the dbt reconciliation test. The identity shares are judged on
+hand-made identity tables against the previous run, with real GX on DuckDB.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import duckdb
 import pytest
 
 from orchestration.defs.dbt import DBT_PROJECT_DIR, dbt_executable
+from orchestration.defs.quality import build_suite_checks
+from orchestration.identity.history import record_resolution_run
+from orchestration.quality.gx import Outcome, Suite, validate
 from orchestration.quality.suites import build_suites
 from orchestration.settings import Settings, get_quality_settings, get_settings
 from tests.conftest import FRESH_AS_OF, Generated, run_job
@@ -63,6 +67,9 @@ def test_checks_have_severity_and_blocking_in_the_definitions() -> None:
     assert not specs[("raw/survey_responses", "respondent_email_format")].blocking
     assert not specs[("raw/survey_responses", "source_fresh")].blocking
     assert specs[("identity/customer_source_records", "no_cluster_above_cap")].blocking
+    assert specs[("identity/customer_source_records", "probabilistic_share_near_previous_run")].blocking
+    # Without CDP_QUALITY_PROBABILISTIC_SHARE the band is our sample data's: a warning.
+    assert not specs[("identity/customer_source_records", "probabilistic_share_in_band")].blocking
     assert specs[("marts/mart_multichannel_customers", "multichannel_rate_in_range")].blocking
 
 
@@ -167,3 +174,114 @@ def test_revenue_mismatch_fails_the_reconciliation_test(warehouse_copy: Settings
     )  # fmt: skip
     assert test.returncode == 1, test.stdout
     assert "FAIL 1 assert_orders_reconcile_with_raw" in test.stdout
+
+
+def identity_suite() -> Suite:
+    """The identity suite as a run builds it, with the thresholds in the environment now."""
+    suites = build_suites(get_quality_settings())
+    return next(s for s in suites if s.asset_key == ("identity", "customer_source_records"))
+
+
+def identity_checks(con: duckdb.DuckDBPyConnection) -> dict[str, Outcome]:
+    outcomes, _ = validate(con, identity_suite())
+    return {o.check.name: o for o in outcomes}
+
+
+def failed(checks: dict[str, Outcome]) -> dict[str, str]:
+    return {
+        name: "critical" if o.check.critical else "warning" for name, o in checks.items() if not o.success
+    }
+
+
+def resolved(con: duckdb.DuckDBPyConnection, probabilistic: int, singleton: int) -> None:
+    """Stand-in for an identity run's output: 100 records, the given numbers linked only by Splink
+    and left alone, the others linked deterministically in pairs."""
+    con.execute("create schema if not exists identity")
+    con.execute(
+        """
+        create or replace table identity.customer_source_records as
+        select 'r:' || i as unique_id,
+               case when i < $p then 'probabilistic' when i < $p + $s then 'singleton'
+                    else 'deterministic' end as match_method,
+               case when i >= $p and i < $p + $s then 'S' || i else 'C' || i // 2 end as customer_id
+        from range(100) as t(i)
+        """,
+        {"p": probabilistic, "s": singleton},
+    )
+    con.execute(
+        "create or replace table identity.records as select unique_id from identity.customer_source_records"
+    )
+
+
+def test_first_identity_run_with_unusual_shares_only_warns(con: duckdb.DuckDBPyConnection) -> None:
+    resolved(con, probabilistic=60, singleton=10)  # a retailer whose tills collect no e-mail
+    # A warehouse whose identity ran before runs were recorded: nothing to compare with.
+    assert failed(identity_checks(con)) == {"probabilistic_share_in_band": "warning"}
+    shares = record_resolution_run(con, "run-1")
+    assert shares == pytest.approx(
+        {"deterministic_share": 0.3, "probabilistic_share": 0.6, "singleton_share": 0.1}
+    )
+    assert con.execute(
+        "select run_number, run_id, records, customers from identity.resolution_runs"
+    ).fetchall() == [(1, "run-1", 100, 10 + 45)]
+    checks = identity_checks(con)
+    assert failed(checks) == {"probabilistic_share_in_band": "warning"}
+    assert "set CDP_QUALITY_PROBABILISTIC_SHARE to block" in checks["probabilistic_share_in_band"].reason
+    assert checks["probabilistic_share_near_previous_run"].observed == 0
+
+
+def test_a_jump_of_a_share_since_the_previous_run_fails_the_blocking_check(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resolved(con, probabilistic=5, singleton=10)
+    record_resolution_run(con, "run-1")
+    resolved(con, probabilistic=20, singleton=10)  # +15 points: e-mails vanished from an export
+    record_resolution_run(con, "run-2")
+    checks = identity_checks(con)
+    assert failed(checks) == {"probabilistic_share_near_previous_run": "critical"}
+    jump = checks["probabilistic_share_near_previous_run"]
+    assert jump.observed == pytest.approx(0.15)
+    assert "at most 10 points since the previous identity run" in jump.reason
+    monkeypatch.setenv("CDP_QUALITY_IDENTITY_MAX_JUMP", "0.20")
+    assert failed(identity_checks(con)) == {}
+    monkeypatch.delenv("CDP_QUALITY_IDENTITY_MAX_JUMP")
+    # The next run compares with run-2: 10 points up (the limit, included) and 2 points up pass.
+    resolved(con, probabilistic=30, singleton=12)
+    record_resolution_run(con, "run-3")
+    assert failed(identity_checks(con)) == {}
+    # A drop counts as much as a rise: singletons from 12 % to 0 %.
+    resolved(con, probabilistic=30, singleton=0)
+    record_resolution_run(con, "run-4")
+    checks = identity_checks(con)
+    assert failed(checks) == {"singleton_share_near_previous_run": "critical"}
+    assert checks["singleton_share_near_previous_run"].observed == pytest.approx(-0.12)
+
+
+def test_a_band_the_user_sets_is_blocking_again(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocking = {spec.name: spec.blocking for spec in build_suite_checks(identity_suite()).check_specs}
+    assert not blocking["probabilistic_share_in_band"] and not blocking["singleton_share_in_band"]
+    monkeypatch.setenv("CDP_QUALITY_PROBABILISTIC_SHARE", "0.0,0.30")
+    blocking = {spec.name: spec.blocking for spec in build_suite_checks(identity_suite()).check_specs}
+    assert blocking["probabilistic_share_in_band"] and not blocking["singleton_share_in_band"]
+    resolved(con, probabilistic=60, singleton=10)
+    record_resolution_run(con, "run-1")
+    checks = identity_checks(con)
+    assert failed(checks) == {"probabilistic_share_in_band": "critical"}
+    assert (
+        "in [0.0, 0.3] (CDP_QUALITY_PROBABILISTIC_SHARE): observed 0.6"
+        in checks["probabilistic_share_in_band"].reason
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("CDP_QUALITY_IDENTITY_MAX_JUMP", "10"), ("CDP_QUALITY_SINGLETON_SHARE", "0.5")],
+)
+def test_a_bad_threshold_is_an_error_that_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=variable):
+        get_quality_settings()

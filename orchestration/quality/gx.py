@@ -69,11 +69,16 @@ class Check:
 
 @dataclass(frozen=True)
 class Suite:
-    """Expectations on one asset, validated on ``query`` (a SQL select over the warehouse)."""
+    """Expectations on one asset, validated on ``query`` (a SQL select over the warehouse).
+
+    ``prepare``: idempotent statements run before, that create (empty) the tables ``query`` reads
+    when the warehouse predates them.
+    """
 
     asset_key: tuple[str, ...]
     query: str
     checks: tuple[Check, ...]
+    prepare: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -128,6 +133,14 @@ def _exception_message(info: dict[str, Any]) -> str | None:
         return info["exception_message"]
     raised = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
     return raised[0].get("exception_message") if raised else None
+
+
+def validate(con: duckdb.DuckDBPyConnection, suite: Suite) -> tuple[list[Outcome], dict[str, Any]]:
+    """Prepare and validate ``suite`` on ``con``: one outcome per check and GX's own result."""
+    for statement in suite.prepare:
+        con.execute(statement)
+    with gx_context(con) as context:
+        return run_suite(context, suite)
 
 
 def run_suite(context: Any, suite: Suite) -> tuple[list[Outcome], dict[str, Any]]:

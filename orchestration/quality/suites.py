@@ -10,7 +10,9 @@ Raw suites are derived from the export contracts (``orchestration/exports``): ev
 column not null, the key unique within each delivered file, dates and timestamps not in the
 future. Hand-written rules add ranges (scores, amounts) and formats (messy by nature, so they
 are warnings with a tolerated share of bad values, ``mostly``). Identity and marts suites check
-the invariants the rest of the product relies on. To add a rule, add a ``Check`` below.
+the invariants the rest of the product relies on; the identity shares (linked only by Splink,
+left alone) are judged against the warehouse's previous identity run rather than a fixed band
+(``_share_checks``). To add a rule, add a ``Check`` below.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 
 from orchestration.exports import ALL_TABLES, ExportTable
-from orchestration.identity.resolve import ResolutionConfig
+from orchestration.identity.config import load_identity_settings
+from orchestration.identity.history import RUNS_DDL
 from orchestration.quality.gx import Check, Suite
 from orchestration.settings import QualitySettings
 
@@ -119,7 +122,12 @@ def _raw_suite(spec: ExportTable, quality: QualitySettings) -> Suite:
     for column, low, high, severity in RANGES.get(spec.table, []):
         checks.append(_range_check(column, low, high, severity))
     for column, pattern in FORMATS.get(spec.table, {}).items():
-        value = f"regexp_replace({column}, '[\\s.()-]', '', 'g')" if pattern == PHONE else f"lower({column})"
+        # Surrounding spaces are not a malformed value: standardisation trims them.
+        value = (
+            f"regexp_replace({column}, '[\\s.()-]', '', 'g')"
+            if pattern == PHONE
+            else f"lower(trim({column}))"
+        )
         predicates.append(f"regexp_full_match({value}, '{pattern}') as {column}__well_formed")
         checks.append(
             _in_set_true(
@@ -160,17 +168,70 @@ def _raw_suite(spec: ExportTable, quality: QualitySettings) -> Suite:
     return Suite(("raw", spec.table), f"select {select} from raw.{spec.table}", tuple(checks))
 
 
+def _share_checks(quality: QualitySettings) -> list[Check]:
+    """The shares of identity records linked only by Splink, and left alone.
+
+    How large they should be depends on the data (no e-mail at the tills means many more
+    probabilistic links), so the fixed bands are warnings unless the user sets them. What is an
+    error is a jump between two runs of one warehouse (``orchestration/identity/history.py``):
+    the batch query computes each share's move since the previous run, 0 on a first run.
+    """
+    jump = quality.identity_max_jump
+    checks = []
+    for method, band, what in (
+        ("probabilistic", quality.probabilistic_share, "linked only by Splink"),
+        ("singleton", quality.singleton_share, "left alone"),
+    ):
+        variable = f"CDP_QUALITY_{method.upper()}_SHARE"
+        origin = f"({variable})" if band.explicit else f"(our sample data's band; set {variable} to block)"
+        checks.append(
+            Check(
+                f"{method}_share_in_band",
+                gxe.ExpectColumnMeanToBeBetween(
+                    column=f"is_{method}",
+                    min_value=band.low,
+                    max_value=band.high,
+                    severity=CRITICAL if band.explicit else WARNING,
+                    description=f"share of records {what} in [{band.low}, {band.high}] {origin}",
+                ),
+            )
+        )
+        checks.append(
+            Check(
+                f"{method}_share_near_previous_run",
+                gxe.ExpectColumnMaxToBeBetween(
+                    column=f"{method}_share_jump",
+                    min_value=-jump,
+                    max_value=jump,
+                    severity=CRITICAL,
+                    description=f"share of records {what} moved by at most {jump * 100:g} points since "
+                    "the previous identity run (CDP_QUALITY_IDENTITY_MAX_JUMP); none on a first run",
+                ),
+            )
+        )
+    return checks
+
+
 def _identity_suites(quality: QualitySettings) -> list[Suite]:
-    cap = quality.max_cluster_records or ResolutionConfig.max_cluster_size
-    p_low, p_high = quality.probabilistic_share
-    s_low, s_high = quality.singleton_share
+    cap = quality.max_cluster_records or load_identity_settings().max_cluster_size
     mapping = Suite(
         ("identity", "customer_source_records"),
         """
-        select *,
+        select mapped.*,
             (match_method = 'probabilistic')::int as is_probabilistic,
-            (match_method = 'singleton')::int as is_singleton
-        from identity.customer_source_records
+            (match_method = 'singleton')::int as is_singleton,
+            coalesce(newest_run.probabilistic_share_jump, 0) as probabilistic_share_jump,
+            coalesce(newest_run.singleton_share_jump, 0) as singleton_share_jump
+        from identity.customer_source_records as mapped
+        left join (
+            -- how far each share moved since the run before (null on a first run)
+            select round(probabilistic_share - lag(probabilistic_share) over runs, 4)
+                       as probabilistic_share_jump,
+                   round(singleton_share - lag(singleton_share) over runs, 4) as singleton_share_jump
+            from identity.resolution_runs
+            window runs as (order by run_number)
+            order by run_number desc limit 1
+        ) as newest_run on true
         """,
         (
             Check(
@@ -200,24 +261,11 @@ def _identity_suites(quality: QualitySettings) -> list[Suite]:
                     description=f"no customer has more than {cap} records (CDP_IDENTITY_MAX_CLUSTER)",
                 ),
             ),
-            Check(
-                "probabilistic_share_in_band",
-                gxe.ExpectColumnMeanToBeBetween(
-                    column="is_probabilistic", min_value=p_low, max_value=p_high, severity=CRITICAL,
-                    description=f"share of records linked only by Splink in [{p_low}, {p_high}] "
-                    "(CDP_QUALITY_PROBABILISTIC_SHARE)",
-                ),
-            ),
-            Check(
-                "singleton_share_in_band",
-                gxe.ExpectColumnMeanToBeBetween(
-                    column="is_singleton", min_value=s_low, max_value=s_high, severity=CRITICAL,
-                    description=f"share of records left alone in [{s_low}, {s_high}] "
-                    "(CDP_QUALITY_SINGLETON_SHARE)",
-                ),
-            ),
+            *_share_checks(quality),
         ),
-    )  # fmt: skip
+        # A warehouse whose identity ran before runs were recorded has no history table yet.
+        prepare=(RUNS_DDL,),
+    )
     return [mapping]
 
 

@@ -16,7 +16,7 @@ import dagster as dg
 from orchestration.defs.raw import WAREHOUSE_POOL, raw_asset_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import ALL_TABLES
-from orchestration.quality.gx import Outcome, Suite, gx_context, run_suite
+from orchestration.quality.gx import Outcome, Suite, validate
 from orchestration.quality.report import write_results
 from orchestration.quality.suites import build_suites
 from orchestration.settings import get_quality_settings, get_settings
@@ -71,8 +71,8 @@ def build_suite_checks(suite: Suite) -> dg.AssetChecksDefinition:
     )
     def _checks(warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
         current = next(s for s in build_suites(get_quality_settings()) if s.asset_key == suite.asset_key)
-        with warehouse.get_connection() as con, gx_context(con) as context:
-            outcomes, gx_result = run_suite(context, current)
+        with warehouse.get_connection() as con:
+            outcomes, gx_result = validate(con, current)
         report = write_results(get_settings().serving_dir, current, outcomes, gx_result)
         for outcome in outcomes:
             yield dg.AssetCheckResult(
