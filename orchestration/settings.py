@@ -6,12 +6,14 @@ Everything local lives under one folder, ``CDP_DATA_DIR`` (default ``data/`` in 
 - ``warehouse/cdp.duckdb``: the DuckDB warehouse (one writer at a time);
 - ``quarantine/files/``: copies of files that could not be read at all;
 - ``serving/``: published outputs for BI tools (``marts.duckdb``, ``parquet/``, reports, dbt docs);
+- ``identity/model.json``: the Splink model trained on these records (``cdp identity train``);
 - ``truth/``: ground truth of generated data, never read by the pipeline;
 - ``dagster/``: the local Dagster instance (run history, schedules, sensors).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,11 @@ class Settings:
         return self.data_dir / "warehouse" / "pseudonym_salt"
 
     @property
+    def trained_model_path(self) -> Path:
+        """The Splink model trained on this warehouse's records (preferred over the shipped one)."""
+        return self.data_dir / "identity" / "model.json"
+
+    @property
     def truth_dir(self) -> Path:
         return self.data_dir / "truth"
 
@@ -76,6 +83,15 @@ FRESHNESS_HOURS = {"pos": 48, "ecommerce": 48, "crm": 72, "survey": 168}
 
 
 @dataclass(frozen=True)
+class ShareBand:
+    """Expected range of a share of identity records (CDP_QUALITY_*_SHARE: 'min,max')."""
+
+    low: float
+    high: float
+    explicit: bool  # set in the environment (the check is critical) rather than the default
+
+
+@dataclass(frozen=True)
 class QualitySettings:
     """Thresholds of the data quality checks (orchestration/quality), from the environment."""
 
@@ -83,20 +99,39 @@ class QualitySettings:
     # Freshness is judged as of this instant (ISO 8601; default now): set it to replay old exports.
     as_of: str | None
     # A customer with more records than this is an over-merge (CDP_IDENTITY_MAX_CLUSTER; default
-    # None: the identity resolver's own cap, ResolutionConfig.max_cluster_size).
+    # None: the identity resolver's own cap, matching.max_cluster_size in identity.yml).
     max_cluster_records: int | None
-    # Expected bands for the share of identity records linked only probabilistically, and left
-    # alone (singletons): a jump outside means a bad model or bad data.
-    probabilistic_share: tuple[float, float]
-    singleton_share: tuple[float, float]
+    # Bands for the share of identity records linked only probabilistically, and left alone
+    # (singletons). Set by the user, a share outside is an error; by default they are the bands of
+    # our sample data, and a share outside is only a warning (real data can differ a lot).
+    probabilistic_share: ShareBand
+    singleton_share: ShareBand
+    # Largest move of either share between two identity runs (0.10 = 10 points), an error beyond.
+    identity_max_jump: float
 
 
-def _band(name: str, default: str) -> tuple[float, float]:
-    low, high = os.environ.get(name, default).split(",")
-    return float(low), float(high)
+def _share(name: str, value: str) -> float:
+    """``value`` as a share between 0 and 1, or an error that names the variable."""
+    try:
+        share = float(value)
+    except ValueError:
+        share = math.nan
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"{name}: {value!r} is not a share between 0 and 1")
+    return share
+
+
+def _band(name: str, default: str) -> ShareBand:
+    value = os.environ.get(name) or default
+    bounds = value.split(",")
+    if len(bounds) != 2:
+        raise ValueError(f"{name}: {value!r} is not a band 'min,max', e.g. {default!r}")
+    low, high = (_share(name, b.strip()) for b in bounds)
+    return ShareBand(low, high, explicit=bool(os.environ.get(name)))
 
 
 def get_quality_settings() -> QualitySettings:
+    max_jump = os.environ.get("CDP_QUALITY_IDENTITY_MAX_JUMP") or "0.10"
     return QualitySettings(
         freshness_hours={
             source: int(os.environ.get(f"CDP_FRESHNESS_HOURS_{source.upper()}", hours))
@@ -108,4 +143,5 @@ def get_quality_settings() -> QualitySettings:
         else None,
         probabilistic_share=_band("CDP_QUALITY_PROBABILISTIC_SHARE", "0.0,0.30"),
         singleton_share=_band("CDP_QUALITY_SINGLETON_SHARE", "0.0,0.50"),
+        identity_max_jump=_share("CDP_QUALITY_IDENTITY_MAX_JUMP", max_jump),
     )

@@ -10,6 +10,7 @@ import pytest
 from orchestration.exports import ALL_TABLES
 from orchestration.identity.evaluate import baseline_clusters, load_truth, score
 from orchestration.identity.resolve import resolve
+from orchestration.identity.standardise import install_macros
 from orchestration.ingest.loader import load_table
 from orchestration.settings import Settings
 from tests.conftest import Generated
@@ -78,6 +79,7 @@ def test_blocking_keys_are_refined_when_too_many_records_share_them() -> None:
     from orchestration.identity.resolve import _splink_inputs
 
     con = duckdb.connect()
+    install_macros(con)
     con.execute("create schema identity")
     con.execute(
         """
@@ -85,10 +87,13 @@ def test_blocking_keys_are_refined_when_too_many_records_share_them() -> None:
         select 'crm_contacts:' || i as unique_id, 'crm_contacts' as source_system,
                'marie' as first_name, 'martin' as last_name, null as email, null as phone,
                date '1980-01-01' + (i % 3)::int as birth_date,
-               case when i < 4 then '75001' else '69001' end as postcode, null as street
+               case when i < 4 then '75001' else '69001' end as postcode, null as city, null as street,
+               null as house_number
         from range(10) t(i)
         union all
-        select 'crm_contacts:rare', 'crm_contacts', 'ondine', 'vasseur', null, null, null, '75001', null
+        select 'crm_contacts:rare', 'crm_contacts', 'ondine', 'vasseur', null, null, null, '75001', null,
+               null,
+               null
         """
     )
     _splink_inputs(con, max_block=5)
@@ -109,20 +114,27 @@ def test_blocking_keys_are_refined_when_too_many_records_share_them() -> None:
 def test_retraining_is_on_request_and_the_saved_model_is_then_reused(
     landed: Settings, con, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orchestration.identity import model
     from orchestration.identity.resolve import ResolutionConfig
 
-    saved = tmp_path / "model.json"
-    monkeypatch.setattr(model, "MODEL_PATH", saved)  # the repository's model stays untouched
+    saved = tmp_path / "identity" / "model.json"  # the repository's model stays untouched
+    report = tmp_path / "serving" / "identity"
     for spec in ALL_TABLES:
         load_table(con, spec, landed.landing_dir, landed.quarantine_dir, log=lambda _: None)
-    first = resolve(con, ResolutionConfig(retrain=True), log=lambda _: None)
+    config = ResolutionConfig(retrain=True, trained_model=saved, report_dir=report)
+    first = resolve(con, config, log=lambda _: None)
     assert first.trained and saved.exists()
+    # The report a data engineer judges the model by: Splink's charts, offline, and the parameters.
+    for page in ("index.html", "match_weights.html", "m_u_parameters.html"):
+        text = (report / page).read_text(encoding="utf-8")
+        assert "cdn.jsdelivr" not in text and "<html" in text.lower()
+    assert "vega" in (report / "match_weights.html").read_text(encoding="utf-8")
+    assert "email" in (report / "parameters.csv").read_text(encoding="utf-8")
     trained = json.loads(saved.read_text(encoding="utf-8"))
     levels = {c["output_column_name"]: c["comparison_levels"] for c in trained["comparisons"]}
     # EM estimated an m probability for the exact e-mail level, u came from random sampling.
     exact_email = next(lv for lv in levels["email"] if lv.get("label_for_charts", "").startswith("Exact"))
     assert 0 < exact_email["m_probability"] <= 1 and 0 < exact_email["u_probability"] < 0.01
     before = saved.read_bytes()
-    second = resolve(con, log=lambda _: None)
+    second = resolve(con, ResolutionConfig(trained_model=saved), log=lambda _: None)
     assert not second.trained and saved.read_bytes() == before
+    assert str(saved) in second.model_source

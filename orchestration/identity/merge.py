@@ -3,33 +3,54 @@
 Splink scores *pairs of records*. Taking the connected components of every pair above a threshold
 chains them: a record with a common name and no birth date can link two namesakes who each have a
 known, different birth date, and the two become one customer. So probabilistic links are applied
-one at a time, strongest first, to clusters (starting from the deterministic ones), and a link is
-refused when the two clusters it would join hold different values of an attribute a person has
-only one of. Two clusters conflict when both know such an attribute and no value of one equals (or
-is one typo from) a value of the other:
+one at a time, strongest first, to clusters (starting from the deterministic ones), and a link may
+be refused when the two clusters it would join contradict each other. Two clusters differ on an
+attribute when both know it and no value of one equals (or is one typo from) a value of the other.
+What a difference means is configured per attribute (``identity.yml``, ``conflicts``):
 
-| attribute     | conflict                  |
-|---------------|---------------------------|
-| birth_date    | different birth dates     |
-| phone         | different mobile numbers  |
-| loyalty_card  | different loyalty cards   |
-| account_id    | different web accounts    |
+| policy    | a difference …                                                                        |
+|-----------|---------------------------------------------------------------------------------------|
+| `veto`    | always refuses the link (one value per person, strictly)                              |
+| `weighed` | refuses the link only when the link's own two records do not both carry the attribute: |
+|           | Splink scored the pair knowing the difference (its weight is strongly negative), but a |
+|           | chain through a record that lacks it was never weighed against it                      |
+| `allowed` | never refuses (a person may hold several web accounts or loyalty cards)               |
 
-Deterministic links are never refused: an exact identifier outranks a model. A person who really
-has two phones or two cards stays split unless something exact joins the halves; that is the
-chosen side of the trade-off (a wrong merge mixes two people's data, a missed one only loses
-history). This is a graph walk with state, so it runs in Python over compact lists fetched from
-DuckDB (one row per cluster and per candidate link), not per record.
+Birth dates also agree when day and month are swapped. First names are a constraint of their own: a
+link from a record with **no first name** is refused when both clusters know first names and none
+of one is compatible with one of the other (``names.FirstNameFacts``): an unknown first name never
+bridges two people. (Links between two named records already passed the pair guard on names.)
+
+Deterministic links are never refused: an exact identifier outranks a model. This is a graph walk
+with state, so it runs in Python over compact lists fetched from DuckDB (one row per cluster and
+per candidate link), not per record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
-# Attributes whose values must agree (exactly, or up to one typo) for two clusters to merge.
+from orchestration.identity.config import CONFLICT_ATTRIBUTES
+from orchestration.identity.names import FirstNameFacts
+
+# Attributes whose values agree up to one typo; the others must be equal.
 FUZZY_ATTRIBUTES = ("birth_date", "phone")
-EXACT_ATTRIBUTES = ("loyalty_card", "account_id")
-CONFLICT_ATTRIBUTES = FUZZY_ATTRIBUTES + EXACT_ATTRIBUTES
+# Per cluster, values of each of CONFLICT_ATTRIBUTES, then first names.
+CLUSTER_FIELDS = (*CONFLICT_ATTRIBUTES, "first_name")
+DEFAULT_POLICY = {"birth_date": "veto", "phone": "veto", "loyalty_card": "veto", "account_id": "veto"}
+
+
+@dataclass(frozen=True)
+class Link:
+    """A candidate link between two clusters, with what its own two records both carry."""
+
+    left: str
+    right: str
+    # Attributes both records of the link carry (their difference, if any, was scored).
+    weighed: frozenset[str] = frozenset()
+    # One of the link's two records has no first name.
+    unnamed_end: bool = False
 
 
 def one_typo_apart(a: str, b: str) -> bool:
@@ -44,30 +65,46 @@ def one_typo_apart(a: str, b: str) -> bool:
     return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
 
 
+def _day_month_swapped(a: str, b: str) -> bool:
+    """``YYYY-MM-DD`` dates equal once day and month are swapped (a US/EU format mix-up)."""
+    return len(a) == len(b) == 10 and a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7]
+
+
 def _agree(attribute: str, left: set[str], right: set[str]) -> bool:
     if not left or not right or left & right:
         return True
     if attribute in FUZZY_ATTRIBUTES:
-        return any(one_typo_apart(a, b) for a in left for b in right)
+        return any(
+            one_typo_apart(a, b) or (attribute == "birth_date" and _day_month_swapped(a, b))
+            for a in left
+            for b in right
+        )
     return False
 
 
 def merge_clusters(
     attributes: Iterable[tuple[str, Sequence[Sequence[str] | None]]],
-    links: Iterable[tuple[str, str]],
+    links: Iterable[Link | tuple[str, str]],
+    policy: Mapping[str, str] | None = None,
+    first_names: FirstNameFacts | None = None,
 ) -> tuple[dict[str, str], list[tuple[int, str]]]:
     """Greedy merge of clusters along ``links``, strongest first, refusing contradictory merges.
 
-    ``attributes``: per cluster id, its values of each of ``CONFLICT_ATTRIBUTES`` (in that order).
-    ``links``: pairs of cluster ids, already sorted from the strongest to the weakest evidence.
+    ``attributes``: per cluster id, its values of each of ``CONFLICT_ATTRIBUTES`` then (optionally)
+    its first names. ``links``: already sorted from the strongest to the weakest evidence.
+    ``policy``: attribute → veto / weighed / allowed (default: veto for all). ``first_names``: the
+    facts to compare first names with (None: first names are not checked).
     Returns ``{cluster_id: merged_cluster_id}`` for every cluster that was merged into another,
-    and the links refused, as ``(position in links, attribute that contradicted)``.
+    and the links refused, as ``(position in links, what contradicted)``.
     """
+    policy = {**DEFAULT_POLICY, **(policy or {})}
+    checked = [(i, a) for i, a in enumerate(CONFLICT_ATTRIBUTES) if policy[a] != "allowed"]
     parent: dict[str, str] = {}
     values: dict[str, list[set[str]]] = {}
     for cluster_id, per_attribute in attributes:
         parent[cluster_id] = cluster_id
-        values[cluster_id] = [set(v or ()) for v in per_attribute]
+        sets = [set(v or ()) for v in per_attribute]
+        values[cluster_id] = sets + [set()] * (len(CLUSTER_FIELDS) - len(sets))
 
     def find(x: str) -> str:
         root = x
@@ -77,21 +114,32 @@ def merge_clusters(
             parent[x], x = root, parent[x]
         return root
 
+    def conflict(link: Link, va: list[set[str]], vb: list[set[str]]) -> str | None:
+        for i, name in checked:
+            if policy[name] == "weighed" and name in link.weighed:
+                continue
+            if not _agree(name, va[i], vb[i]):
+                return name
+        names_a, names_b = va[-1], vb[-1]
+        if (
+            first_names is not None
+            and link.unnamed_end
+            and names_a
+            and names_b
+            and not first_names.any_compatible(names_a, names_b)
+        ):
+            return "first name (unknown on one record)"
+        return None
+
     refused: list[tuple[int, str]] = []
-    for position, (left, right) in enumerate(links):
-        a, b = find(left), find(right)
+    for position, item in enumerate(links):
+        link = item if isinstance(item, Link) else Link(*item)
+        a, b = find(link.left), find(link.right)
         if a == b:
             continue
-        conflict = next(
-            (
-                name
-                for name, va, vb in zip(CONFLICT_ATTRIBUTES, values[a], values[b], strict=True)
-                if not _agree(name, va, vb)
-            ),
-            None,
-        )
-        if conflict:
-            refused.append((position, conflict))
+        contradiction = conflict(link, values[a], values[b])
+        if contradiction:
+            refused.append((position, contradiction))
             continue
         # Union by size of value sets keeps the walk near-linear; the surviving label is irrelevant
         # (stable ids are assigned later).

@@ -1,84 +1,161 @@
-"""The Splink model: what we compare and how, how we block, how we train.
+"""The Splink model: what we compare and how, how we block, how we train, from the fields present.
 
-Read this module as a table:
+Read this module as a table. Each row is used only when its fields are populated (at least
+``matching.min_field_share`` of the named records have them, 1 % by default): a retailer whose
+exports carry no e-mail, or no address, gets a model of the fields it has.
 
-| attribute             | comparison (splink.comparison_library)                     | TF  |
-|-----------------------|------------------------------------------------------------|-----|
-| first + last name     | ForenameSurnameComparison (exact, swapped, Jaro-Winkler)   | yes |
-| e-mail                | exact, one edit (typo) with the same digits                | yes |
-| phone (E.164)         | exact, one edit (typo)                                     | yes |
-| birth date            | exact                                                      |     |
-| postcode              | exact                                                      | yes |
-| street (no number)    | Jaro-Winkler 0.95 / 0.85                                   |     |
+| comparison  | needs          | levels                                                             | TF  |
+|-------------|----------------|--------------------------------------------------------------------|-----|
+| full name   | names          | exact, swapped, Jaro-Winkler, one name (ForenameSurnameComparison) | yes |
+| email       | email          | exact, one edit (typo) with the same digits                        | yes |
+| phone       | phone          | exact, one edit (typo)                                             | yes |
+| birth_date  | birth_date     | exact, one digit wrong or day/month swapped, one part wrong, year  |     |
+| place       | postcode, city | postcode exact, city exact                                         | yes |
+| street      | street         | same street other number, same street, Jaro-Winkler 0.95 / 0.85   |     |
 
 Blocking rules keep the pairs compared linear in the number of records: each rule joins on a
 value that few people share (an e-mail, a phone, a full name in either order, a surname within a
-postcode, a street within a postcode). Names and places are not evenly spread, and a block of n
-records costs n²/2 comparisons, so the name and place rules join on *capped* keys
+postcode or a city, a street within a postcode, a birth date with an initial, a surname's sound
+with the first name, a first name within a postcode). Names, dates and places are not evenly
+spread, and a block of n records costs n²/2 comparisons, so those rules join on *capped* keys
 (``BLOCKING_KEYS``, built in ``resolve._splink_inputs``): when more than ``max_block_records``
-records share a key, the key is refined with one more attribute (a postcode, a birth date, an
-initial, a street), and when even the most refined key is that common, the rule leaves those
-records to the other rules. At 1 million customers a few hundred records share "Marie Martin"
-or a surname in a city's postcode; without the cap those blocks alone make hundreds of millions
-of pairs.
+records share a key, the key is refined with one more attribute, and when even the most refined
+key is that common, the rule leaves those records to the other rules. A key whose fields are
+missing is NULL and blocks nothing.
+
+Prior (the chance that two random records match): estimated on every run from the first set of
+``PRIOR_RULE_SETS`` whose rules the data supports and that finds pairs; else the saved model's
+prior. Training: u by random sampling, m by EM on each of ``TRAINING_RULES`` whose fields are
+present (``train.py``).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 
+# The shipped model, trained on generated data: the fallback when no model was trained on the
+# user's own records (CDP_DATA_DIR/identity/model.json, see trained_model_path).
 MODEL_PATH = Path(__file__).resolve().parent / "model.json"
 
-# Capped blocking keys: name → SQL expressions from the coarsest to the most refined; a record
-# gets the first one that at most ``max_block_records`` records share, or none.
-BLOCKING_KEYS = {
+# Fields a comparison, a blocking rule or a training rule may need, as columns of the Splink inputs.
+FIELDS = ("first_name", "last_name", "email", "phone", "birth_date", "postcode", "city", "street")
+
+# Capped blocking keys: name → (fields needed, SQL expressions from the coarsest to the most
+# refined); a record gets the first one that at most ``max_block_records`` records share, or none.
+BLOCKING_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # Both names, either order (catches swapped first and last names).
     "block_name": (
-        "least(first_name, last_name) || '|' || greatest(first_name, last_name)",
-        "least(first_name, last_name) || '|' || greatest(first_name, last_name) || '|' || postcode",
-        "least(first_name, last_name) || '|' || greatest(first_name, last_name) || '|' || birth_date",
+        ("first_name", "last_name"),
+        (
+            "least(first_name, last_name) || '|' || greatest(first_name, last_name)",
+            "least(first_name, last_name) || '|' || greatest(first_name, last_name) || '|' || postcode",
+            "least(first_name, last_name) || '|' || greatest(first_name, last_name) || '|' || birth_date",
+        ),
     ),
     "block_surname_place": (
-        "last_name || '|' || postcode",
-        "last_name || '|' || postcode || '|' || left(first_name, 1)",
-        "last_name || '|' || postcode || '|' || street",
+        ("last_name", "postcode"),
+        (
+            "last_name || '|' || postcode",
+            "last_name || '|' || postcode || '|' || left(first_name, 1)",
+            "last_name || '|' || postcode || '|' || street",
+        ),
     ),
     "block_street_place": (
-        "street || '|' || postcode",
-        "street || '|' || postcode || '|' || last_name",
+        ("street", "postcode"),
+        ("street || '|' || postcode", "street || '|' || postcode || '|' || last_name"),
+    ),
+    # A birth date with an initial: a surname typo plus an address typo is still compared.
+    "block_birth_date": (
+        ("birth_date",),
+        (
+            "birth_date || '|' || left(first_name, 1)",
+            "birth_date || '|' || left(first_name, 1) || '|' || left(last_name, 1)",
+            "birth_date || '|' || left(first_name, 1) || '|' || postcode",
+        ),
+    ),
+    # How the surname sounds, with the first name: spelling variants (Lefebvre / Lefèvre).
+    "block_surname_sound": (
+        ("first_name", "last_name"),
+        (
+            "cdp_phonetic(last_name) || '|' || first_name",
+            "cdp_phonetic(last_name) || '|' || first_name || '|' || year(birth_date)",
+            "cdp_phonetic(last_name) || '|' || first_name || '|' || postcode",
+        ),
+    ),
+    # A first name at a postcode: a surname typo (Dupont / Dupnot) at the same place.
+    "block_first_name_place": (
+        ("first_name", "postcode"),
+        (
+            "first_name || '|' || postcode",
+            "first_name || '|' || postcode || '|' || left(last_name, 1)",
+        ),
+    ),
+    # A surname in a city: data with towns but no postcodes.
+    "block_surname_city": (
+        ("last_name", "city"),
+        ("last_name || '|' || city", "last_name || '|' || city || '|' || left(first_name, 1)"),
     ),
 }
+EXACT_BLOCKING_FIELDS = ("email", "phone")
 
-PREDICTION_BLOCKING_RULES = [block_on("email"), block_on("phone"), *(block_on(k) for k in BLOCKING_KEYS)]
+# Sets of rules to estimate the prior with: they admit very few false positives, and are assumed
+# to catch ``prior.recall`` of the true matches. The first set the data supports is used.
+PRIOR_RULE_SETS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("email", "last_name"), ("phone", "last_name")),
+    (("first_name", "last_name", "birth_date"),),
+    (("first_name", "last_name", "postcode", "street"),),
+    (("first_name", "last_name", "city", "street"),),
+)
 
-# Rules used to estimate the prior (probability that two random records match); they admit very
-# few false positives, and catch roughly this share of true matches.
-PRIOR_RULES = [block_on("email", "last_name"), block_on("phone", "last_name")]
-PRIOR_RECALL = 0.6
-
-# One EM session per rule: each rule leaves the other comparisons free to be estimated.
-TRAINING_RULES = [block_on("email"), block_on("phone"), block_on("first_name", "last_name", "postcode")]
+# One EM session per rule: blocking on exact fields leaves every other comparison free to be
+# estimated (Splink deactivates the comparisons of the blocked fields). Every comparison needs a
+# rule that leaves it free: names are estimated from e-mail, phone, birth-date or address blocks,
+# birth date and address from name blocks. Blocks larger than ``training.em_max_pairs`` pairs are
+# trained on a sample of records. Per-rule EM is biased where a record's errors are not
+# independent across fields; ``train.monotone_weights`` repairs the order of weights it can break.
+TRAINING_RULES: tuple[tuple[str, ...], ...] = (
+    ("email",),
+    ("phone",),
+    ("first_name", "last_name"),
+    ("birth_date",),
+    ("street", "postcode"),
+)
 
 # An e-mail typo keeps the digits: "bdubois59@" and "bdubois57@" are one edit apart but, at 100k
 # customers, two namesakes 504 times out of 802 such pairs; with equal digits, 59 out of 1,581.
 SAME_EMAIL_DIGITS = cll.CustomLevel(
     "regexp_replace(email_l, '[^0-9]', '', 'g') = regexp_replace(email_r, '[^0-9]', '', 'g')"
 )
+BIRTH_DATE_TYPO = cll.CustomLevel(
+    "damerau_levenshtein(strftime(birth_date_l, '%Y%m%d'), strftime(birth_date_r, '%Y%m%d')) <= 1 "
+    "or strftime(birth_date_l, '%Y%d%m') = strftime(birth_date_r, '%Y%m%d')",
+).configure(label_for_charts="One digit wrong, or day and month swapped")
 
 
-def settings(link_type: str = "link_and_dedupe") -> SettingsCreator:
-    return SettingsCreator(
-        link_type=link_type,
-        unique_id_column_name="unique_id",
-        comparisons=[
+# Day, month or year typed wrong as a whole (a date picker's slip, a day typed for another field).
+BIRTH_DATE_ONE_PART_WRONG = cll.CustomLevel(
+    "(year(birth_date_l) = year(birth_date_r))::int + (month(birth_date_l) = month(birth_date_r))::int "
+    "+ (day(birth_date_l) = day(birth_date_r))::int = 2"
+).configure(label_for_charts="Two of day, month and year equal")
+
+
+def _comparisons() -> dict[str, tuple[tuple[str, ...], object]]:
+    """Every comparison: output column → (fields of which one must be present, comparison)."""
+    return {
+        "first_name_last_name": (
+            ("first_name", "last_name"),
             cl.ForenameSurnameComparison(
                 "first_name", "last_name", forename_surname_concat_col_name="full_name"
             ),
+        ),
+        "email": (
+            ("email",),
             cl.CustomComparison(
                 [
                     cll.NullLevel("email"),
@@ -93,29 +170,162 @@ def settings(link_type: str = "link_and_dedupe") -> SettingsCreator:
                     "Exact match 'email' vs. one typo apart with the same digits vs. anything else"
                 ),
             ),
+        ),
+        "phone": (
+            ("phone",),
             cl.DamerauLevenshteinAtThresholds("phone", [1]).configure(term_frequency_adjustments=True),
-            cl.ExactMatch("birth_date"),
-            cl.ExactMatch("postcode").configure(term_frequency_adjustments=True),
-            cl.JaroWinklerAtThresholds("street", [0.95, 0.85]),
-        ],
-        blocking_rules_to_generate_predictions=PREDICTION_BLOCKING_RULES,
+        ),
+        "birth_date": (
+            ("birth_date",),
+            cl.CustomComparison(
+                [
+                    cll.NullLevel("birth_date"),
+                    cll.ExactMatchLevel("birth_date"),
+                    BIRTH_DATE_TYPO,
+                    BIRTH_DATE_ONE_PART_WRONG,
+                    cll.CustomLevel("year(birth_date_l) = year(birth_date_r)").configure(
+                        label_for_charts="Same year"
+                    ),
+                    cll.ElseLevel(),
+                ],
+                output_column_name="birth_date",
+                comparison_description=(
+                    "Exact birth date vs. one typo or day/month swapped vs. two of day/month/year "
+                    "vs. same year vs. else"
+                ),
+            ),
+        ),
+        "place": (
+            ("postcode", "city"),
+            cl.CustomComparison(
+                [
+                    cll.And(cll.NullLevel("postcode"), cll.NullLevel("city")),
+                    cll.ExactMatchLevel("postcode", term_frequency_adjustments=True),
+                    cll.ExactMatchLevel("city", term_frequency_adjustments=True),
+                    cll.ElseLevel(),
+                ],
+                output_column_name="place",
+                comparison_description="Same postcode vs. same city vs. else",
+            ),
+        ),
+        "street": (
+            ("street",),
+            cl.CustomComparison(
+                [
+                    cll.NullLevel("street"),
+                    # Neighbours: one street, two house numbers. The same number adds little to the
+                    # street (households share both), a different one is evidence against.
+                    cll.CustomLevel("street_l = street_r and house_number_l <> house_number_r").configure(
+                        label_for_charts="Same street, different house numbers"
+                    ),
+                    cll.ExactMatchLevel("street"),
+                    cll.JaroWinklerLevel("street", 0.95),
+                    cll.JaroWinklerLevel("street", 0.85),
+                    cll.ElseLevel(),
+                ],
+                output_column_name="street",
+                comparison_description=(
+                    "Same street but other number vs. same street vs. Jaro-Winkler 0.95 / 0.85 vs. else"
+                ),
+            ),
+        ),
+    }
+
+
+COMPARISON_FIELDS = {name: fields for name, (fields, _) in _comparisons().items()}
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """What this run's data supports: populated fields and the rules and comparisons they allow."""
+
+    field_share: dict[str, float]
+    min_field_share: float
+
+    @property
+    def present(self) -> frozenset[str]:
+        return frozenset(f for f, share in self.field_share.items() if share >= self.min_field_share)
+
+    def supports(self, fields: tuple[str, ...]) -> bool:
+        return set(fields) <= self.present
+
+    @property
+    def comparisons(self) -> list[str]:
+        """Comparisons with at least one of their fields present."""
+        return [name for name, fields in COMPARISON_FIELDS.items() if set(fields) & self.present]
+
+    @property
+    def blocking_keys(self) -> list[str]:
+        return [key for key, (fields, _) in BLOCKING_KEYS.items() if self.supports(fields)]
+
+    @property
+    def blocking_rules(self) -> list:
+        exact = [block_on(f) for f in EXACT_BLOCKING_FIELDS if f in self.present]
+        return exact + [block_on(key) for key in self.blocking_keys]
+
+    @property
+    def blocking_rule_names(self) -> list[str]:
+        return [f for f in EXACT_BLOCKING_FIELDS if f in self.present] + self.blocking_keys
+
+    @property
+    def prior_rule_sets(self) -> list[list[tuple[str, ...]]]:
+        sets = [[r for r in rule_set if self.supports(r)] for rule_set in PRIOR_RULE_SETS]
+        return [s for s in sets if s]
+
+    @property
+    def training_rules(self) -> list[tuple[str, ...]]:
+        """Fields of each EM session the data supports."""
+        return [r for r in TRAINING_RULES if self.supports(r)]
+
+    def describe(self) -> dict[str, object]:
+        """What is active and why, for the run log and the asset's metadata."""
+        return {
+            "field_share_of_named_records": {f: round(s, 4) for f, s in self.field_share.items()},
+            "field_threshold": self.min_field_share,
+            "fields_used": sorted(self.present),
+            "comparisons": self.comparisons,
+            "blocking_rules": self.blocking_rule_names,
+            "prior_rule_sets": [["+".join(r) for r in s] for s in self.prior_rule_sets],
+            "training_rules": ["+".join(r) for r in self.training_rules],
+        }
+
+
+def settings(plan: ModelPlan, link_type: str = "link_and_dedupe") -> SettingsCreator:
+    """Fresh (untrained) settings with the comparisons and blocking rules ``plan`` supports."""
+    comparisons = _comparisons()
+    return SettingsCreator(
+        link_type=link_type,
+        unique_id_column_name="unique_id",
+        comparisons=[comparisons[name][1] for name in plan.comparisons],
+        blocking_rules_to_generate_predictions=plan.blocking_rules,
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
     )
 
 
-def load_saved_settings(path: Path | None = None) -> dict | None:
-    """The trained model saved in the repository, or None if there is none yet.
-
-    Its m and u probabilities are used as saved; its blocking rules are this module's, so a change
-    of blocking (which decides what is compared, not how evidence weighs) needs no retraining.
-    """
-    path = path or MODEL_PATH
+def read_model(path: Path) -> dict | None:
+    """A saved Splink model (settings with m, u and prior), or None if there is no file."""
     if not path.exists():
         return None
-    saved = json.loads(path.read_text(encoding="utf-8"))
-    saved["blocking_rules_to_generate_predictions"] = [
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def missing_comparisons(saved: dict, plan: ModelPlan) -> list[str]:
+    """Comparisons the data supports that the saved model has no parameters for."""
+    have = {c["output_column_name"] for c in saved["comparisons"]}
+    return [name for name in plan.comparisons if name not in have]
+
+
+def fit_to_plan(saved: dict, plan: ModelPlan) -> dict:
+    """The saved model, keeping only comparisons the data supports, with this plan's blocking.
+
+    Its m and u probabilities are used as saved; blocking decides what is compared, not how
+    evidence weighs, so a change of blocking needs no retraining.
+    """
+    fitted = dict(saved)
+    fitted["comparisons"] = [c for c in saved["comparisons"] if c["output_column_name"] in plan.comparisons]
+    fitted["blocking_rules_to_generate_predictions"] = [
         {"blocking_rule": rule.get_blocking_rule("duckdb").blocking_rule_sql, "sql_dialect": "duckdb"}
-        for rule in PREDICTION_BLOCKING_RULES
+        for rule in plan.blocking_rules
     ]
-    return saved
+    return fitted

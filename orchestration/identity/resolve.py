@@ -31,15 +31,19 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
-from splink import DuckDBAPI, Linker
+from splink import DuckDBAPI, Linker, SettingsCreator
 
-from orchestration.identity import model
+from orchestration.identity import model, train
+from orchestration.identity.config import CONFLICT_ATTRIBUTES, IdentitySettings, load_identity_settings
 from orchestration.identity.graph import connected_components
 from orchestration.identity.links import build_deterministic_edges
-from orchestration.identity.merge import merge_clusters
+from orchestration.identity.merge import Link, merge_clusters
+from orchestration.identity.names import first_name_facts
 from orchestration.identity.standardise import build_identity_records
 
 EXPLAIN_MIN_PROBABILITY = 0.5
@@ -56,13 +60,16 @@ SOURCES = (
 
 @dataclass(frozen=True)
 class ResolutionConfig:
-    match_probability: float = 0.5
-    max_cluster_size: int = 60
-    # Largest block a name or place blocking rule may form (model.BLOCKING_KEYS).
-    max_block_records: int = 25
+    """One run's resolution: the user's identity settings, the model files, and what to do."""
+
+    identity: IdentitySettings = field(default_factory=load_identity_settings)
     retrain: bool = False
-    u_max_pairs: float = 2e6
-    seed: int = 42
+    # The model trained on this warehouse's records (CDP_DATA_DIR/identity/model.json): preferred,
+    # and where training writes. None: training writes over ``shipped_model`` (developers only).
+    trained_model: Path | None = None
+    shipped_model: Path = model.MODEL_PATH
+    # Where training writes its report (serving/identity/); None: no report.
+    report_dir: Path | None = None
 
 
 @dataclass
@@ -76,52 +83,89 @@ class ResolutionResult:
     trained: bool
     # Wall seconds per stage (standardise, link, cluster): what `cdp bench` reports.
     seconds: dict[str, float] = field(default_factory=dict)
+    # Which model was used and why; how the prior was obtained; what the data supports.
+    model_source: str = ""
+    prior: str = ""
+    plan: dict = field(default_factory=dict)
+    # Pairs compared per blocking rule: (added by the rule, running total).
+    comparisons_per_rule: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-def _splink_inputs(con: duckdb.DuckDBPyConnection, max_block: int) -> list[str]:
+def _named_records(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table ``splink_named``: the records with a name, with the columns Splink compares."""
+    con.execute(
+        """
+        create or replace temp table splink_named as
+        select unique_id, source_system, first_name, last_name,
+               nullif(concat_ws(' ', first_name, last_name), '') as full_name,
+               email, phone, birth_date, postcode, city, street, house_number
+        from identity.records
+        where coalesce(first_name, last_name) is not null
+        """
+    )
+
+
+def plan_model(con: duckdb.DuckDBPyConnection, min_field_share: float) -> model.ModelPlan:
+    """Which fields the named records populate (share of records with a value), hence the plan."""
+    row = con.execute(
+        "select count(*), " + ", ".join(f"count({f})" for f in model.FIELDS) + " from splink_named"
+    ).fetchall()[0]
+    total = row[0] or 1
+    return model.ModelPlan(
+        field_share={f: n / total for f, n in zip(model.FIELDS, row[1:], strict=True)},
+        min_field_share=min_field_share,
+    )
+
+
+def _splink_inputs(
+    con: duckdb.DuckDBPyConnection, max_block: int, plan: model.ModelPlan | None = None
+) -> list[str]:
     """One input table per source (link_and_dedupe), holding records with a name.
 
     A record without a name has one e-mail or phone to match on, which no model can weigh
     against the namesakes sharing it: ``_attach_by_unique_value`` places those records instead.
 
     Temporary tables: Splink reads them by unqualified name, and they vanish with the connection.
+    The capped blocking keys the plan supports are computed here, and kept in
+    ``identity.blocking_keys`` so that an evaluation can tell which true pairs no rule compared.
     """
+    _named_records(con)
+    plan = plan or plan_model(con, 0.0)
     # Each capped blocking key (model.BLOCKING_KEYS): the first tier at most max_block records
     # share, counted across every source (link_and_dedupe compares across and within them).
-    tiers = {k: [f"({t})" for t in v] for k, v in model.BLOCKING_KEYS.items()}
-    counts = ",\n".join(
-        f"count(*) over (partition by {t}) as {key}_{i}"
+    tiers = {k: [f"({t})" for t in model.BLOCKING_KEYS[k][1]] for k in plan.blocking_keys}
+    counts = "".join(
+        f",\n count(*) over (partition by {t}) as {key}_{i}"
         for key, ts in tiers.items()
         for i, t in enumerate(ts)
     )
-    keys = ",\n".join(
-        "case "
-        + " ".join(f"when {key}_{i} <= {max_block} then {t}" for i, t in enumerate(ts))
+    keys = "".join(
+        ",\n case "
+        + " ".join(f"when {t} is not null and {key}_{i} <= {max_block} then {t}" for i, t in enumerate(ts))
         + f" end as {key}"
         for key, ts in tiers.items()
     )
+    absent = "".join(f", null::varchar as {k}" for k in model.BLOCKING_KEYS if k not in tiers)
     con.execute(
         f"""
-        create or replace temp table splink_named as
-        with named as (
-            select unique_id, source_system, first_name, last_name,
-                   nullif(concat_ws(' ', first_name, last_name), '') as full_name,
-                   email, phone, birth_date, postcode, street
-            from identity.records
-            where coalesce(first_name, last_name) is not null
-        ),
-        counted as (select *, {counts} from named)
+        create or replace temp table splink_keyed as
+        with counted as (select *{counts} from splink_named)
         select unique_id, source_system, first_name, last_name, full_name, email, phone, birth_date,
-               postcode, street, {keys}
+               postcode, city, street, house_number{keys}{absent}
         from counted
         """
+    )
+    con.execute(
+        "create or replace table identity.blocking_keys as select unique_id, email, phone, "
+        + ", ".join(model.BLOCKING_KEYS)
+        + " from splink_keyed"
     )
     names = []
     for source in SOURCES:
         name = f"splink_{source}"
         con.execute(
             f"create or replace temp table {name} as select * exclude (source_system) "
-            f"from splink_named where source_system = '{source}'"
+            f"from splink_keyed where source_system = '{source}'"
         )
         names.append(name)
     return names
@@ -249,38 +293,100 @@ def _link_by_shared_identifier(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _merge_along_links(con: duckdb.DuckDBPyConnection, start: str, methods: str) -> None:
+def refine_prior(con: duckdb.DuckDBPyConnection, pairs: str, start: float, all_pairs: float) -> float:
+    """The prior that agrees with the model's own scores of the compared pairs.
+
+    A prior from deterministic rules assumes their recall (``prior.recall``), and real data can be
+    far from it: on RLdata10000 every duplicate has one mistyped field, exact name + birth date finds
+    1 pair of 1,000 and the prior comes out 600 times too small (no pair then reaches 0.5). So the
+    rule-based prior only starts a fixed point: the expected number of matches is the sum of the
+    match probabilities of the compared pairs (pairs no rule compares are taken as non-matches),
+    and the prior is that number over all possible pairs; the probabilities depend on the prior,
+    so the two are iterated until they agree (EM on the prior alone, m and u fixed).
+    """
+    if all_pairs <= 0 or not 0 < start < 1:
+        return start
+    # Bayes factors without the prior: log2 BF = match_weight - log2(start / (1 - start)).
+    log_bf = con.execute(
+        f"select match_weight - log2({start} / (1 - {start})) from {pairs} where match_weight is not null"
+    ).fetchnumpy()
+    bf = np.exp2(np.clip(next(iter(log_bf.values())).astype("float64"), -200, 200))
+    lam = start
+    for _ in range(200):
+        odds = lam / (1 - lam) * bf
+        updated = float(np.sum(odds / (1 + odds)) / all_pairs)
+        updated = min(max(updated, 1e-12), 0.5)
+        if abs(updated - lam) <= 1e-6 * lam:
+            return updated
+        lam = updated
+    return lam
+
+
+def _merge_along_links(
+    con: duckdb.DuckDBPyConnection, start: str, methods: str, identity: IdentitySettings
+) -> None:
     """``clusters_all``: the clusters of table ``start`` joined along links without contradiction.
 
     The links are the unrefused edges whose method is LIKE ``methods``, walked strongest first (by
-    match weight); a link whose clusters contradict (``merge.CONFLICT_ATTRIBUTES``) is refused and
-    its edge marked with the conflicting attribute in ``identity.edges.guard``.
+    match weight); a link whose clusters contradict (``merge``, policies from ``identity.yml``) is
+    refused and its edge marked with what contradicted in ``identity.edges.guard``.
     """
+    both = ", ".join(f"l.{a} is not null and r.{a} is not null as both_{a}" for a in CONFLICT_ATTRIBUTES)
     con.execute(
         f"""
         create or replace temp table _links as
         select row_number() over (order by e.match_weight desc, e.unique_id_l, e.unique_id_r) - 1 as position,
-               e.unique_id_l, e.unique_id_r, l.cluster_id as cluster_l, r.cluster_id as cluster_r
+               e.unique_id_l, e.unique_id_r, cl.cluster_id as cluster_l, cr.cluster_id as cluster_r,
+               {both}, l.first_name is null or r.first_name is null as unnamed_end
         from identity.edges e
-        join {WORK_SCHEMA}.{start} l on l.unique_id = e.unique_id_l
-        join {WORK_SCHEMA}.{start} r on r.unique_id = e.unique_id_r
-        where e.guard is null and e.method like '{methods}' and l.cluster_id <> r.cluster_id
+        join {WORK_SCHEMA}.{start} cl on cl.unique_id = e.unique_id_l
+        join {WORK_SCHEMA}.{start} cr on cr.unique_id = e.unique_id_r
+        join identity.records l on l.unique_id = e.unique_id_l
+        join identity.records r on r.unique_id = e.unique_id_r
+        where e.guard is null and e.method like '{methods}' and cl.cluster_id <> cr.cluster_id
         """
     )
-    links = con.execute("select cluster_l, cluster_r from _links order by position").fetchall()
-    attributes = con.execute(
+    links = [
+        Link(
+            row[0],
+            row[1],
+            frozenset(a for a, both in zip(CONFLICT_ATTRIBUTES, row[2:-1], strict=True) if both),
+            row[-1],
+        )
+        for row in con.execute(
+            "select cluster_l, cluster_r, "
+            + ", ".join(f"both_{a}" for a in CONFLICT_ATTRIBUTES)
+            + ", unnamed_end from _links order by position"
+        ).fetchall()
+    ]
+    con.execute(
         f"""
+        create or replace temp table _link_clusters as
+        select c.unique_id, c.cluster_id
+        from {WORK_SCHEMA}.{start} c
+        where c.cluster_id in (select cluster_l from _links union select cluster_r from _links)
+        """
+    )
+    attributes = con.execute(
+        """
         select c.cluster_id,
                list(distinct strftime(r.birth_date, '%Y-%m-%d')) filter (where r.birth_date is not null),
                list(distinct r.phone) filter (where r.phone is not null),
                list(distinct r.loyalty_card) filter (where r.loyalty_card is not null),
-               list(distinct r.account_id) filter (where r.account_id is not null)
-        from {WORK_SCHEMA}.{start} c join identity.records r using (unique_id)
-        where c.cluster_id in (select cluster_l from _links union select cluster_r from _links)
+               list(distinct r.account_id) filter (where r.account_id is not null),
+               list(distinct r.first_name) filter (where length(r.first_name) > 1)
+        from _link_clusters c join identity.records r using (unique_id)
         group by c.cluster_id
         """
     ).fetchall()
-    merged, refused = merge_clusters(((row[0], row[1:]) for row in attributes), links)
+    facts = first_name_facts(
+        con,
+        "select r.first_name from _link_clusters c join identity.records r using (unique_id)",
+        identity.phonetic_first_names,
+    )
+    merged, refused = merge_clusters(
+        ((row[0], row[1:]) for row in attributes), links, identity.conflicts, facts
+    )
     merged_table = pa.table(
         {"cluster_id": list(merged), "merged_into": list(merged.values())}, schema=MERGED_SCHEMA
     )
@@ -304,23 +410,11 @@ def _merge_along_links(con: duckdb.DuckDBPyConnection, start: str, methods: str)
     con.unregister("_refused")
 
 
-def _estimate_prior(linker: Linker) -> None:
-    linker.training.estimate_probability_two_random_records_match(
-        model.PRIOR_RULES, recall=model.PRIOR_RECALL
-    )
-
-
-def _train(linker: Linker, config: ResolutionConfig) -> None:
-    _estimate_prior(linker)
-    linker.training.estimate_u_using_random_sampling(max_pairs=config.u_max_pairs, seed=config.seed)
-    for rule in model.TRAINING_RULES:
-        linker.training.estimate_parameters_using_expectation_maximisation(rule, record_sample_proportion=1.0)
-
-
 def resolve(
-    con: duckdb.DuckDBPyConnection, config: ResolutionConfig = ResolutionConfig(), log=print
+    con: duckdb.DuckDBPyConnection, config: ResolutionConfig | None = None, log=print
 ) -> ResolutionResult:
     """Run the whole resolution on the warehouse connection ``con``."""
+    config = config or ResolutionConfig()
     con.execute(f"drop schema if exists {WORK_SCHEMA} cascade")
     con.execute(f"create schema {WORK_SCHEMA}")
     try:
@@ -331,31 +425,156 @@ def resolve(
         con.execute(f"drop schema if exists {WORK_SCHEMA} cascade")
 
 
+def _linker(tables: list, settings: dict | SettingsCreator) -> Linker:
+    """A linker over the registered inputs: link_and_dedupe across sources, dedupe_only for one."""
+    link_type = "link_and_dedupe" if len(tables) > 1 else "dedupe_only"
+    if isinstance(settings, dict):
+        settings = {**settings, "link_type": link_type}
+    else:
+        settings.link_type = link_type
+    return Linker(tables if len(tables) > 1 else tables[0], settings, log_level=logging.WARNING)
+
+
+def _choose_model(
+    config: ResolutionConfig, plan: model.ModelPlan, named: int, log
+) -> tuple[dict | None, str]:
+    """The model to use (None: train one now) and why.
+
+    Order: a retrain requested; the model trained on this warehouse's records (CDP_DATA_DIR), if it
+    covers the comparisons the data supports; training now, on a first run with enough named
+    records (``training.auto_train_min_records``); else the shipped model.
+    """
+    identity = config.identity
+    auto = 0 < identity.auto_train_min_records <= named
+    if config.retrain:
+        return None, "retrain requested"
+    trained = model.read_model(config.trained_model) if config.trained_model else None
+    if trained is not None:
+        missing = model.missing_comparisons(trained, plan)
+        if not missing:
+            return trained, f"trained on this warehouse's records ({config.trained_model})"
+        if auto:
+            return None, f"the trained model lacks comparisons the data now supports ({', '.join(missing)})"
+        log(f"model: the trained model lacks {', '.join(missing)}; those comparisons are left out")
+        return trained, f"trained on this warehouse's records ({config.trained_model}), without {missing}"
+    if auto:
+        return None, f"first run: no trained model yet, and {named:,} named records to train on"
+    shipped = model.read_model(config.shipped_model)
+    if shipped is None:
+        return None, "no shipped model"
+    reason = f"shipped default ({config.shipped_model}): no model trained on this warehouse yet" + (
+        f" and only {named:,} named records (automatic training from "
+        f"{identity.auto_train_min_records:,}); run `cdp identity train` to fit one"
+        if identity.auto_train_min_records
+        else " (automatic training disabled); run `cdp identity train` to fit one"
+    )
+    return shipped, reason
+
+
+def _train_here(
+    tables: list,
+    plan: model.ModelPlan,
+    config: ResolutionConfig,
+    log,
+) -> tuple[Linker, str, bool]:
+    """Train on these records, save under CDP_DATA_DIR and report; on failure, the shipped model."""
+    linker = _linker(tables, model.settings(plan))
+    log("training the Splink model on this warehouse's records")
+    try:
+        report = train.fit(linker, plan, config.identity, log)
+    except train.TrainingError as e:
+        log(f"training failed, using the shipped model instead: {e}")
+        shipped = model.read_model(config.shipped_model)
+        if shipped is None:
+            raise
+        return (
+            _linker(tables, model.fit_to_plan(shipped, plan)),
+            f"shipped default (training failed: {e})",
+            False,
+        )
+    linker = _linker(tables, train.monotone_weights(linker.misc.save_model_to_json()))
+    path = config.trained_model or config.shipped_model
+    path.parent.mkdir(parents=True, exist_ok=True)
+    linker.misc.save_model_to_json(str(path), overwrite=True)
+    report.model_path = path
+    if config.report_dir is not None:
+        page = train.write_report(linker, report, plan, config.report_dir)
+        log(f"training report: {page}")
+    return linker, f"trained this run on this warehouse's records ({path}); prior {report.prior}", True
+
+
 def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> ResolutionResult:
+    identity = config.identity
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    records = build_identity_records(con)
+    records = build_identity_records(con, identity)
     seconds["standardise"] = time.perf_counter() - started
     started = time.perf_counter()
     deterministic = build_deterministic_edges(con)
-    inputs = _splink_inputs(con, config.max_block_records)
-
+    _named_records(con)
+    plan = plan_model(con, identity.min_field_share)
+    named = con.execute("select count(*) from splink_named").fetchall()[0][0]
+    log(
+        "fields populated (share of named records): "
+        + ", ".join(f"{f} {s:.1%}" for f, s in plan.field_share.items())
+        + f"; used from {identity.min_field_share:.0%}: {', '.join(sorted(plan.present)) or 'none'}"
+    )
+    inputs = [
+        name
+        for name in _splink_inputs(con, identity.max_block_records, plan)
+        if con.execute(f"select count(*) from {name}").fetchall()[0][0]
+    ]
     db_api = DuckDBAPI(con, output_schema=WORK_SCHEMA)
-    tables = [db_api.register(name, dataset_display_name=name.removeprefix("splink_")) for name in inputs]
-    saved = None if config.retrain else model.load_saved_settings()
-    trained = saved is None
-    linker = Linker(tables, saved or model.settings(), log_level=logging.WARNING)
-    if trained:
-        log("training the Splink model (no saved model, or retrain requested)")
-        _train(linker, config)
-        linker.misc.save_model_to_json(str(model.MODEL_PATH), overwrite=True)
-    else:
+    scored, model_source, trained = 0, "none: no record with a name", False
+    comparisons: dict[str, tuple[int, int]] = {}
+    prior = ""
+    con.execute(
+        "create or replace table identity.scored_edges (unique_id_l varchar, unique_id_r varchar, "
+        "match_probability double, match_weight double)"
+    )
+    if inputs and plan.comparisons:
+        tables = [db_api.register(n, dataset_display_name=n.removeprefix("splink_")) for n in inputs]
+        saved, model_source = _choose_model(config, plan, named, log)
+        if saved is None:
+            linker, model_source, trained = _train_here(tables, plan, config, log)
+            saved = linker.misc.save_model_to_json()
+        linker = _linker(tables, model.fit_to_plan(saved, plan))
+        log(f"model: {model_source}")
         # m and u describe the comparisons and carry over; the prior (the chance that two random
         # records match) shrinks as the data grows, so it is measured on every run's own data.
-        _estimate_prior(linker)
-    predictions = linker.inference.predict(threshold_match_probability=EXPLAIN_MIN_PROBABILITY)
-    con.execute(f"create or replace table identity.scored_edges as select * from {predictions.physical_name}")
-    scored = con.execute("select count(*) from identity.scored_edges").fetchall()[0][0]
+        prior = train.estimate_prior(
+            linker, plan, identity.prior_recall, saved["probability_two_random_records_match"], log
+        )
+        log(f"prior: {prior}")
+        rules = plan.blocking_rules
+        counted = train.comparisons_per_rule(linker, rules) if rules else []
+        comparisons = dict(zip(plan.blocking_rule_names, counted, strict=True))
+        log(
+            "pairs compared per blocking rule (added / running total): "
+            + "; ".join(f"{k} {a:,} / {c:,}" for k, (a, c) in comparisons.items())
+        )
+        # Every blocked pair is kept (blocking already bounds them), so that the prior can be
+        # refined on the pairs themselves before the threshold is applied.
+        predictions = linker.inference.predict()
+        lam0 = linker._settings_obj._probability_two_random_records_match
+        lam = refine_prior(con, predictions.physical_name, lam0, named * (named - 1) / 2)
+        prior += f"; refined on the compared pairs: {lam0:.3g} → {lam:.3g}"
+        log(f"prior refined on the {named:,} named records' compared pairs: {lam0:.3g} → {lam:.3g}")
+        con.execute(
+            f"""
+            create or replace table identity.scored_edges as
+            with rescored as (
+                select * replace (
+                    match_weight + log2({lam} / (1 - {lam})) - log2({lam0} / (1 - {lam0})) as match_weight
+                )
+                from {predictions.physical_name}
+            )
+            select * replace (1 / (1 + pow(2, -match_weight)) as match_probability)
+            from rescored
+            where match_weight >= log2({EXPLAIN_MIN_PROBABILITY} / (1 - {EXPLAIN_MIN_PROBABILITY}))
+            """
+        )
+        scored = con.execute("select count(*) from identity.scored_edges").fetchall()[0][0]
 
     con.execute(
         f"""
@@ -367,7 +586,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
             from identity.scored_edges s
             join identity.records l on l.unique_id = s.unique_id_l
             join identity.records r on r.unique_id = s.unique_id_r
-            where s.match_probability >= {config.match_probability}
+            where s.match_probability >= {identity.match_probability}
         )
         select unique_id_l, unique_id_r, match_probability, match_weight, 'probabilistic' as method,
                case when not cdp_names_compatible(fn_l, ln_l, fn_r, ln_r) and not coalesce(same_mobile, false)
@@ -391,22 +610,23 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
         f"create or replace table {WORK_SCHEMA}.clusters_deterministic as "
         f"select unique_id, cluster_id from {components}"
     )
-    _merge_along_links(con, start="clusters_deterministic", methods="probabilistic")
+    _merge_along_links(con, "clusters_deterministic", "probabilistic", identity)
     # Shared identifiers and attachments need a first clustering to find who holds each value; their
     # links (all 'attached:…') then continue the walk.
     _link_by_shared_identifier(con)
     if _attach_by_unique_value(con):
-        _merge_along_links(con, start="clusters_all", methods="attached:%")
+        _merge_along_links(con, "clusters_all", "attached:%", identity)
     guarded = con.execute("select count(*) from identity.edges where guard is not null").fetchall()[0][0]
     probabilistic = con.execute(
         "select count(*) from identity.edges where method = 'probabilistic' and guard is null"
     ).fetchall()[0][0]
+    cap = identity.max_cluster_size
     con.execute(
         f"""
         create or replace table identity.flagged_clusters as
         select cluster_id, count(*) as records, now() as flagged_at,
-               'more than {config.max_cluster_size} records: kept apart, deterministic links only' as reason
-        from {WORK_SCHEMA}.clusters_all group by cluster_id having count(*) > {config.max_cluster_size}
+               'more than {cap} records: kept apart, deterministic links only' as reason
+        from {WORK_SCHEMA}.clusters_all group by cluster_id having count(*) > {cap}
         """
     )
     flagged = con.execute("select count(*) from identity.flagged_clusters").fetchall()[0][0]
@@ -422,4 +642,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
         """
     )
     seconds["cluster"] = time.perf_counter() - started
-    return ResolutionResult(records, deterministic, scored, probabilistic, guarded, flagged, trained, seconds)
+    return ResolutionResult(
+        records, deterministic, scored, probabilistic, guarded, flagged, trained, seconds,
+        model_source=model_source, prior=prior, plan=plan.describe(), comparisons_per_rule=comparisons,
+    )  # fmt: skip

@@ -21,7 +21,11 @@ about any one data set:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import duckdb
+
+from orchestration.identity.config import IdentitySettings, load_identity_settings
 
 PLACEHOLDER_EMAIL_LOCAL_PARTS = (
     "test", "pasdemail", "noemail", "nomail", "sansemail", "aucun", "none", "client", "xxx",
@@ -38,16 +42,58 @@ create or replace macro cdp_std_name(x) as
         regexp_replace(cdp_clean_text(x), '^({"|".join(TITLES)})\\.?\\s+', ''),
         '[^a-z]', '', 'g'), '');
 
--- Two standardised first names that can belong to one person: equal, one typo apart, one an initial
--- or the start of the other (a compound first name typed in part), the initials of a compound
--- name (JP / Jean-Pierre), or a short form sharing the first three letters (Alex / Alexandre).
-create or replace macro cdp_first_names_compatible(a, b) as
+-- A rough French/English phonetic key of a standardised name, for names that sound alike but are
+-- spelt differently (Margaux / Margot, Anna / Hannah, Mathieu / Matthieu): ph→f, th→t, qu/ck/c
+-- before a hard vowel→k, eau/au→o, y→i, z→s, silent h dropped, doubled letters collapsed, silent
+-- final e/s/t/x/d dropped.
+create or replace macro cdp_phonetic(x) as (
+    with spelt as (
+        select replace(replace(replace(replace(x, 'ph', 'f'), 'th', 't'), 'qu', 'k'), 'ck', 'k') as s
+    ),
+    sounds as (
+        select regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+                   s, 'c([aou])', 'k\\1', 'g'), 'e?au', 'o', 'g'), 'y', 'i', 'g'), 'z', 's', 'g') as s
+        from spelt
+    ),
+    silent_h as (
+        -- h is silent except in ch (and sh)
+        select regexp_replace(regexp_replace(s, '([^cs])h', '\\1', 'g'), '^h', '') as s from sounds
+    ),
+    collapsed as (
+        select array_to_string(
+            list_filter(string_split(s, ''), lambda c, i: i = 1 or c <> string_split(s, '')[i - 1]), ''
+        ) as s
+        from silent_h
+    )
+    select nullif(regexp_replace(s, '[estxd]+$', ''), '') from collapsed
+);
+
+-- Two standardised first names that look or sound like one name: equal, one typo apart, one an
+-- initial or the start of the other (a compound first name typed in part), the initials of a
+-- compound name (JP / Jean-Pierre), or a short form sharing the first three letters (Alex /
+-- Alexandre). orchestration/identity/names.py holds the same rule for clusters (keep them equal).
+create or replace macro cdp_first_names_alike(a, b) as
     a = b
     or jaro_winkler_similarity(a, b) >= 0.9
     or damerau_levenshtein(a, b) <= 1
     or starts_with(a, b) or starts_with(b, a)
     or (least(length(a), length(b)) <= 2 and left(a, 1) = left(b, 1))
     or (least(length(a), length(b)) <= 4 and left(a, 3) = left(b, 3));
+
+-- Two first names that can belong to one person: alike, alike as sounds (when configured), or one
+-- alike to a nickname / variant of the other (identity.first_name_variants, from the editable
+-- dictionary in identity.yml: Richard / Rich / Dick, Anna / Hannah, and a typo in a short form).
+create or replace macro cdp_first_names_compatible(a, b) as
+    cdp_first_names_alike(a, b)
+    or (__PHONETIC__ and coalesce(cdp_phonetic(a) = cdp_phonetic(b), false))
+    or exists (
+        select 1 from identity.first_name_variants x join identity.first_name_variants y using (group_name)
+        where x.member = a and cdp_first_names_alike(y.member, b)
+    )
+    or exists (
+        select 1 from identity.first_name_variants x join identity.first_name_variants y using (group_name)
+        where x.member = b and cdp_first_names_alike(y.member, a)
+    );
 
 -- The same person's names, also when one record has first and last name swapped.
 create or replace macro cdp_names_compatible(first_l, last_l, first_r, last_r) as
@@ -136,9 +182,34 @@ create or replace macro cdp_std_street(x) as (
 """
 
 
-def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+def install_macros(con: duckdb.DuckDBPyConnection, phonetic_first_names: bool = True) -> None:
     """(Re)create the standardisation macros on this connection."""
-    con.execute(MACROS)
+    con.execute(MACROS.replace("__PHONETIC__", "true" if phonetic_first_names else "false"))
+
+
+def build_first_name_variants(con: duckdb.DuckDBPyConnection, variants: Iterable[tuple[str, str]]) -> int:
+    """Write ``identity.first_name_variants(group_name, member)`` from ``name,variant`` rows.
+
+    Each name of the dictionary is a group of itself and its variants, standardised like the
+    records' first names. Groups are not chained together: "Jo" is a variant of both Joseph and
+    Joséphine, which does not make Joseph a variant of Joséphine.
+    """
+    con.execute("create schema if not exists identity")
+    con.execute("create or replace temp table _variants (name varchar, variant varchar)")
+    con.executemany("insert into _variants values (?, ?)", list(variants))
+    con.execute(
+        """
+        create or replace table identity.first_name_variants as
+        with pairs as (
+            select cdp_std_name(name) as group_name, cdp_std_name(variant) as member from _variants
+            union
+            select cdp_std_name(name), cdp_std_name(name) from _variants
+        )
+        select distinct group_name, member from pairs where group_name is not null and member is not null
+        """
+    )
+    con.execute("drop table _variants")
+    return con.execute("select count(*) from identity.first_name_variants").fetchall()[0][0]
 
 
 # One select per identity-bearing source, all with the same columns. Raw column names differ by
@@ -222,9 +293,12 @@ from unioned
 """
 
 
-def build_identity_records(con: duckdb.DuckDBPyConnection) -> int:
-    """Write ``identity.records`` from the raw layer; returns the number of records."""
-    install_macros(con)
+def build_identity_records(con: duckdb.DuckDBPyConnection, identity: IdentitySettings | None = None) -> int:
+    """Write ``identity.records`` (and the first-name variants) from the raw layer; returns the
+    number of records."""
+    identity = identity or load_identity_settings()
+    install_macros(con, identity.phonetic_first_names)
     con.execute("create schema if not exists identity")
+    build_first_name_variants(con, identity.first_name_variants)
     con.execute(RECORDS_SQL)
     return con.execute("select count(*) from identity.records").fetchall()[0][0]

@@ -6,6 +6,7 @@ One step computes the outputs together (they come from the same clustering):
 ``identity/scored_edges`` (why records were merged) and ``identity/customer_id_history``.
 """
 
+import dataclasses
 import time
 
 import dagster as dg
@@ -14,7 +15,9 @@ from orchestration.defs.metadata import markdown_table
 from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL, raw_asset_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import crm, ecommerce, pos, survey
+from orchestration.identity.config import load_identity_settings
 from orchestration.identity.evaluate import missed_customer_pairs, score_customer_ids
+from orchestration.identity.history import record_resolution_run
 from orchestration.identity.resolve import ResolutionConfig, resolve
 from orchestration.identity.stable_ids import assign_stable_ids
 from orchestration.settings import get_settings
@@ -29,11 +32,27 @@ UPSTREAM = [
 
 
 class IdentityConfig(dg.Config):
-    """Run configuration: set ``retrain: true`` in the launchpad to retrain the Splink model."""
+    """Run configuration. ``retrain: true`` fits the Splink model to the warehouse's records (as
+    ``cdp identity train`` does); the others override ``identity.yml`` for this run only."""
 
     retrain: bool = False
-    match_probability: float = ResolutionConfig.match_probability
-    max_cluster_size: int = ResolutionConfig.max_cluster_size
+    match_probability: float | None = None
+    max_cluster_size: int | None = None
+
+
+def resolution_config(retrain: bool = False, **overrides: object) -> ResolutionConfig:
+    """The identity settings in force (identity.yml), with the model and report paths of this
+    CDP_DATA_DIR: a model trained here lives in ``identity/model.json``, its report in
+    ``serving/identity/``."""
+    settings = get_settings()
+    identity = load_identity_settings()
+    changed = {k: v for k, v in overrides.items() if v is not None}
+    return ResolutionConfig(
+        identity=dataclasses.replace(identity, **changed) if changed else identity,
+        retrain=retrain,
+        trained_model=settings.trained_model_path,
+        report_dir=settings.serving_dir / "identity",
+    )
 
 
 def _spec(name: str, description: str) -> dg.AssetSpec:
@@ -78,15 +97,15 @@ def identity_resolution(
 ):
     """Standardise, link deterministically, score with Splink, cluster with guards, keep ids stable."""
     settings = get_settings()
-    resolution = ResolutionConfig(
-        match_probability=config.match_probability,
-        max_cluster_size=config.max_cluster_size,
-        retrain=config.retrain,
+    resolution = resolution_config(
+        config.retrain, match_probability=config.match_probability, max_cluster_size=config.max_cluster_size
     )
     with warehouse.get_connection() as con:
         result = resolve(con, resolution, log=context.log.info)
         started = time.perf_counter()
         ids = assign_stable_ids(con, context.run.run_id)
+        # The shares the identity quality checks compare with the previous run's.
+        record_resolution_run(con, context.run.run_id)
         stage_seconds = {**result.seconds, "stable_ids": time.perf_counter() - started}
         per_method = dict(
             con.execute(
@@ -122,6 +141,8 @@ def identity_resolution(
         "flagged_clusters": result.flagged_clusters,
         "anonymous_visitors": anonymous_visitors,
         "model_trained_this_run": result.trained,
+        "model": result.model_source,
+        "prior": result.prior,
         "stage_seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in stage_seconds.items()}),
     }
     yield dg.MaterializeResult(asset_key=["identity", "records"], metadata={"dagster/row_count": records})
@@ -145,6 +166,16 @@ def identity_resolution(
             "dagster/row_count": result.scored_pairs,
             "probabilistic_edges_used": result.probabilistic_edges,
             "edges_refused_by_guards": result.guarded_edges,
+            "model": result.model_source,
+            "prior": result.prior,
+            # Fields populated, and the comparisons and rules they allow (model.ModelPlan).
+            "active_model": dg.MetadataValue.json(result.plan),
+            "pairs_per_blocking_rule": dg.MetadataValue.md(
+                markdown_table(
+                    ["blocking rule", "pairs added", "running total"],
+                    [(k, f"{a:,}", f"{c:,}") for k, (a, c) in result.comparisons_per_rule.items()],
+                )
+            ),
         },
     )
     yield dg.MaterializeResult(asset_key=["identity", "customer_id_history"], metadata=common)

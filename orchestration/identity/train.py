@@ -1,0 +1,234 @@
+"""Fit the Splink model to the warehouse's own records, and write a report a data engineer can judge.
+
+The shipped ``model.json`` was trained on generated French data; a retailer's records decide m and
+u for their own data. Training, on the fields the data populates (``model.ModelPlan``):
+
+1. the prior from the first supported set of deterministic rules (``estimate_prior``);
+2. u by random sampling of record pairs (``training.u_max_pairs``, seeded: reproducible);
+3. m by one EM session per supported training rule; a rule whose block would exceed
+   ``training.em_max_pairs`` pairs is run on a sample of records. A session that cannot run (no
+   pairs, no convergence) is skipped and said; when none runs, training fails with
+   ``TrainingError`` and the caller falls back to the shipped model.
+
+The model is written to ``CDP_DATA_DIR/identity/model.json`` (never into the repository) and, from
+then on, takes precedence over the shipped one. The report goes to ``serving/identity/``: Splink's
+own match-weights and m/u charts as self-contained HTML (the chart libraries are inlined, nothing
+is fetched), the comparisons per blocking rule, and the parameter table (``parameters.csv`` and in
+``index.html``).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from splink import Linker, block_on
+
+from orchestration.atomic import write_text_atomically
+from orchestration.identity import model
+from orchestration.identity.config import IdentitySettings
+
+
+class TrainingError(RuntimeError):
+    """No EM session could run: the model cannot be fitted to these records."""
+
+
+@dataclass
+class TrainingReport:
+    prior: str
+    em_sessions: dict[str, str] = field(default_factory=dict)
+    model_path: Path | None = None
+    report_dir: Path | None = None
+
+
+def comparisons_per_rule(linker: Linker, rules: list) -> list[tuple[int, int]]:
+    """Exact pairs each rule adds to the rules before it, and the running total.
+
+    Splink counts them from key frequencies, without forming the pairs.
+    """
+    records = linker.blocking_analysis.count_comparisons_from_blocking_rules(
+        rules, record_sample_proportion=1.0
+    )
+    return [(int(r["marginal_comparison_count"]), int(r["cumulative_comparison_count"])) for r in records]
+
+
+def count_pairs(linker: Linker, rules: list) -> list[int]:
+    """Exact number of pairs each rule compares on its own."""
+    return [comparisons_per_rule(linker, [rule])[0][0] for rule in rules]
+
+
+def estimate_prior(
+    linker: Linker,
+    plan: model.ModelPlan,
+    recall: float,
+    saved_prior: float | None,
+    log: Callable[[str], None],
+) -> str:
+    """Estimate the prior from the first rule set the data supports that finds pairs.
+
+    Splink estimates a prior of 0 when its rules find no pair, and ``predict`` then fails on
+    log2(0); so rule sets are tried in order (``model.PRIOR_RULE_SETS``) and the saved model's
+    prior is kept when none finds pairs. Returns how the prior was obtained.
+    """
+    for rule_set in plan.prior_rule_sets:
+        rules = [block_on(*r) for r in rule_set]
+        name = ", ".join("+".join(r) for r in rule_set)
+        if sum(count_pairs(linker, rules)) == 0:
+            log(f"prior: rules {name} find no pair; trying the next set")
+            continue
+        try:
+            linker.training.estimate_probability_two_random_records_match(rules, recall=recall)
+        except ValueError as e:
+            log(f"prior: rules {name} unusable ({e}); trying the next set")
+            continue
+        return f"estimated from {name} (recall {recall})"
+    if saved_prior is None:
+        raise TrainingError("no prior rule finds any pair, and there is no saved prior to fall back on")
+    log(f"prior: no supported rule finds a pair; using the saved model's prior {saved_prior:.3g}")
+    return f"saved model's prior {saved_prior:.3g} (no supported rule found pairs)"
+
+
+def fit(
+    linker: Linker, plan: model.ModelPlan, identity: IdentitySettings, log: Callable[[str], None]
+) -> TrainingReport:
+    """Prior, u and m for ``linker`` (built with ``model.settings(plan)``)."""
+    prior = estimate_prior(linker, plan, identity.prior_recall, None, log)
+    linker.training.estimate_u_using_random_sampling(max_pairs=identity.u_max_pairs, seed=identity.seed)
+    report = TrainingReport(prior=prior)
+    rules = [block_on(*r) for r in plan.training_rules]
+    counts = count_pairs(linker, rules) if rules else []
+    for fields, rule, pairs in zip(plan.training_rules, rules, counts, strict=True):
+        name = "+".join(fields)
+        if pairs == 0:
+            report.em_sessions[name] = "skipped: no pairs"
+            continue
+        proportion = min(1.0, math.sqrt(identity.em_max_pairs / pairs))
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, record_sample_proportion=proportion
+            )
+        except Exception as e:  # Splink raises several kinds (EMTrainingException, ValueError…)
+            report.em_sessions[name] = f"failed: {type(e).__name__}: {e}"
+            log(f"training: EM on {name} failed ({type(e).__name__}: {e})")
+            continue
+        report.em_sessions[name] = f"ran on {pairs:,} pairs" + (
+            f" (records sampled at {proportion:.3f})" if proportion < 1 else ""
+        )
+    if not any(v.startswith("ran") for v in report.em_sessions.values()):
+        raise TrainingError(
+            "EM could not run on any training rule "
+            f"({'; '.join(f'{k}: {v}' for k, v in report.em_sessions.items()) or 'no rule supported'})"
+        )
+    return report
+
+
+def monotone_weights(saved: dict) -> dict:
+    """The model with each comparison's weights made non-increasing from its closest level down.
+
+    Levels are ordered from the closest agreement (exact) to the loosest (else), and a closer
+    agreement is never weaker evidence of a match than a looser one. Splink's EM, one blocking rule
+    at a time, can break that order when a record's errors are not independent across fields: in
+    RLdata each duplicate has exactly one mistyped field, so among matches in an exact-name block
+    the birth date is always the mistyped one, and EM finds an exact birth date rarer among
+    matches (weight +5) than one digit wrong (+10). Adjacent levels out of order are pooled (their
+    m and u summed: pool-adjacent-violators), which gives them one weight between the two.
+    """
+    fixed = json.loads(json.dumps(saved))
+    for comparison in fixed["comparisons"]:
+        levels = [
+            lv
+            for lv in comparison["comparison_levels"]
+            if not lv.get("is_null_level") and lv.get("m_probability") and lv.get("u_probability")
+        ]
+        blocks: list[list[dict]] = []
+        for level in levels:
+            blocks.append([level])
+            while len(blocks) > 1 and _weight(blocks[-2]) < _weight(blocks[-1]):
+                last = blocks.pop()
+                blocks[-1].extend(last)
+        for block in blocks:
+            m = sum(lv["m_probability"] for lv in block)
+            u = sum(lv["u_probability"] for lv in block)
+            for lv in block:
+                # Keep each level's u (what random pairs show); give it the pooled weight.
+                lv["m_probability"] = min(1.0, lv["u_probability"] * m / u)
+    return fixed
+
+
+def _weight(block: list[dict]) -> float:
+    return math.log2(sum(lv["m_probability"] for lv in block) / sum(lv["u_probability"] for lv in block))
+
+
+def parameter_rows(saved: dict) -> list[dict[str, object]]:
+    """One row per comparison level: m, u and the match weight log2(m/u)."""
+    rows = []
+    for comparison in saved["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            weight = math.log2(m / u) if m and u else None
+            rows.append(
+                {
+                    "comparison": comparison["output_column_name"],
+                    "level": level.get("label_for_charts", level["sql_condition"]),
+                    "m_probability": m,
+                    "u_probability": u,
+                    "match_weight": None if weight is None else round(weight, 3),
+                }
+            )
+    return rows
+
+
+def write_report(linker: Linker, report: TrainingReport, plan: model.ModelPlan, folder: Path) -> Path:
+    """Splink's charts (inline, offline) and the parameter table under ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    charts = {
+        "match_weights.html": linker.visualisations.match_weights_chart(),
+        "m_u_parameters.html": linker.visualisations.m_u_parameters_chart(),
+    }
+    for name, chart in charts.items():
+        write_text_atomically(folder / name, chart.to_html(inline=True))
+    saved = linker.misc.save_model_to_json()
+    rows = parameter_rows(saved)
+    with (folder / "parameters.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["comparison"])
+        writer.writeheader()
+        writer.writerows(rows)
+    cells = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row.values())
+        + "</tr>"
+        for row in rows
+    )
+    sessions = "".join(
+        f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in report.em_sessions.items()
+    )
+    described = "".join(
+        f"<li>{html.escape(k)}: <code>{html.escape(str(v))}</code></li>" for k, v in plan.describe().items()
+    )
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Identity model training report</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:70em}}
+td,th{{padding:2px 8px;border-bottom:1px solid #ddd}} td:nth-child(n+3){{text-align:right}}</style>
+</head><body>
+<h1>Identity model: training report</h1>
+<p>Model written to <code>{html.escape(str(report.model_path))}</code>.
+Prior (probability that two random records match): {html.escape(report.prior)};
+λ = {saved["probability_two_random_records_match"]:.4g}.</p>
+<p>Splink charts: <a href="match_weights.html">match weights</a>,
+<a href="m_u_parameters.html">m and u parameters</a>.
+Parameter table: <a href="parameters.csv">parameters.csv</a>.</p>
+<h2>EM sessions</h2><ul>{sessions}</ul>
+<h2>What the data supports</h2><ul>{described}</ul>
+<h2>Parameters</h2>
+<table><tr><th>comparison</th><th>level</th><th>m</th><th>u</th><th>match weight</th></tr>{cells}</table>
+</body></html>
+"""
+    write_text_atomically(folder / "index.html", page)
+    return folder / "index.html"
