@@ -314,7 +314,7 @@ def bench(
     counts = _counts(data)
     stages = _stages(spans, identity, counts, total, sampler)
     started = time.perf_counter()
-    accuracy, baseline, _ = evaluate_warehouse(data / "warehouse" / "cdp.duckdb", truth / "identities.csv")
+    accuracy, baseline, _, _ = evaluate_warehouse(data / "warehouse" / "cdp.duckdb", truth / "identities.csv")
     identity_seconds = sum(s.seconds for s in stages if s.name in ("standardise", "link", "cluster"))
     result = {
         "customers": customers,

@@ -3,8 +3,10 @@
 - ``cdp generate``: write realistic sample exports (and their ground truth) into the landing folder;
 - ``cdp run``: materialize every asset in-process through Dagster, with progress, and record the run
   in the local instance so it shows in the UI;
+- ``cdp identity train``: fit the Splink model to the warehouse's records, with a report;
 - ``cdp eval-identity``: accuracy of the customer ids against a truth file, next to a baseline;
 - ``cdp bench``: generate N customers, run the pipeline, time each stage against a floor;
+- ``cdp bench-rldata``: identity accuracy on public labelled records, next to a plain Splink model;
 - ``cdp formats``: the reference of every export format, generated from ``orchestration/exports``;
 - ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance.
 """
@@ -26,6 +28,10 @@ import typer
 from orchestration.settings import REPO_ROOT, get_settings
 
 app = typer.Typer(help="Omnichannel customer data platform pipeline.", no_args_is_help=True)
+identity_app = typer.Typer(
+    help="Identity resolution: fit the Splink model to your records.", no_args_is_help=True
+)
+app.add_typer(identity_app, name="identity")
 
 
 @app.command()
@@ -155,6 +161,31 @@ def _execute(job: str, launched_by: str) -> None:
     typer.echo("  Dagster UI: `make dev`, then open http://127.0.0.1:3000 (this run is in its history)")
 
 
+@identity_app.command("train")
+def identity_train() -> None:
+    """Fit the Splink model to the warehouse's identity records (u by sampling, m by EM on the
+    fields present), save it as CDP_DATA_DIR/identity/model.json (it then takes precedence over the
+    shipped model) and write the report to serving/identity/. Needs a loaded raw layer (cdp run).
+    Exits 1 when EM cannot run: the shipped model stays in use."""
+    from orchestration.defs.identity import resolution_config
+    from orchestration.defs.resources import build_resources
+    from orchestration.identity.resolve import train_model
+
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        typer.echo(f"No warehouse at {settings.warehouse_path}: run `cdp run` first.", err=True)
+        raise typer.Exit(2)
+    config = resolution_config(retrain=True)
+    with build_resources(settings)["warehouse"].get_connection() as con:
+        trained, source = train_model(con, config, log=typer.echo)
+    if not trained:
+        typer.echo(f"Training failed: {source}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Model: {config.trained_model}")
+    typer.echo(f"Report: {config.report_dir / 'index.html'}")
+    typer.echo("The next `cdp run` resolves identities with it.")
+
+
 @app.command("eval-identity")
 def eval_identity(
     truth: Annotated[
@@ -172,7 +203,7 @@ def eval_identity(
     if not truth_file.exists():
         typer.echo(f"No truth file at {truth_file}.", err=True)
         raise typer.Exit(2)
-    model, baseline, missed = evaluate_warehouse(settings.warehouse_path, truth_file)
+    model, baseline, missed, blocking = evaluate_warehouse(settings.warehouse_path, truth_file)
     typer.echo(f"Truth: {truth_file} ({model.records:,} records scored)")
     typer.echo(f"{'':34}{'pairwise P':>11}{'R':>8}{'F1':>8}{'B3 P':>8}{'R':>8}{'F1':>8}")
     for name, s in (("customer_id (this pipeline)", model), ("baseline: exact e-mail or phone", baseline)):
@@ -190,6 +221,12 @@ def eval_identity(
             ("nothing", missed.nothing),
         ):
             typer.echo(f"  {n:>10,}  {n / missed.total:>6.1%}  {label}")
+    if blocking is not None and blocking.named_true_pairs:
+        share = blocking.never_compared / blocking.named_true_pairs
+        typer.echo(
+            f"\nTrue pairs of named records that no blocking rule compares: {blocking.never_compared:,} "
+            f"of {blocking.named_true_pairs:,} ({share:.1%}); only exact links can join them."
+        )
 
 
 @app.command("bench")
@@ -202,6 +239,9 @@ def bench_command(
     reuse_data: Annotated[
         bool, typer.Option(help="Keep the landing files already in the folder (generation not timed).")
     ] = False,
+    realism: Annotated[
+        float, typer.Option(help="Generator realism (0: without the habits of real data, 1 default).")
+    ] = 1.0,
     readme: Annotated[
         Path | None, typer.Option(help="Append the result as a row of this README's results table.")
     ] = None,
@@ -210,7 +250,9 @@ def bench_command(
     from orchestration import bench
 
     folder = (folder or Path(tempfile.gettempdir()) / f"cdp-bench-{customers}").resolve()
-    result = bench.bench(customers, folder, seed=seed, reuse_data=reuse_data, echo=typer.echo)
+    result = bench.bench(
+        customers, folder, seed=seed, reuse_data=reuse_data, echo=typer.echo, realism=realism
+    )
     typer.echo("")
     typer.echo(bench.summary(result))
     typer.echo(f"results: {folder / 'bench.json'}")

@@ -1,4 +1,4 @@
-"""Hand-written identity cases (issue 3): what must merge, what must not, and ids that stay put.
+"""Hand-written identity cases (issues 3 and 16): what must merge, what must not, and ids that stay put.
 
 Each case is a few raw rows, typed as the source tools export them, added to the tiny generated
 population (so Splink scores them against realistic neighbours and term frequencies). The real
@@ -127,6 +127,57 @@ CASES: dict[str, list[dict]] = {
             zip="35000",
             city="Rennes",
         ),
+        # issue 16: variants the first-name guard must accept, with an address and a birth date
+        dict(
+            contact_id="X20",
+            firstname="Richard",
+            lastname="Fontanel",
+            email="richard.fontanel@laposte.net",
+            date_of_birth=dt.date(1958, 12, 2),
+            address="17 rue du Moulin",
+            zip="87000",
+            city="Limoges",
+        ),
+        dict(
+            contact_id="X21",
+            firstname="Hannah",
+            lastname="Quemeneur",
+            email="hannah.q@orange.fr",
+            date_of_birth=dt.date(1993, 8, 19),
+            address="2 place du Marché",
+            zip="29000",
+            city="Quimper",
+        ),
+        # a birth date typed with day and month swapped in the web shop, same address
+        dict(
+            contact_id="X22",
+            firstname="Apolline",
+            lastname="Garnier-Vidal",
+            email="apolline.gv@gmail.com",
+            date_of_birth=dt.date(1990, 4, 7),
+            address="25 boulevard Carnot",
+            zip="06000",
+            city="Nice",
+        ),
+        # a household of two first names at one address ...
+        dict(
+            contact_id="X23",
+            firstname="Sidonie",
+            lastname="Carpentier",
+            email="sidonie.carpentier@orange.fr",
+            address="3 rue Nationale",
+            zip="59000",
+            city="Lille",
+        ),
+        dict(
+            contact_id="X24",
+            firstname="Gaspard",
+            lastname="Carpentier",
+            email="gaspard.carpentier@free.fr",
+            address="3 rue Nationale",
+            zip="59000",
+            city="Lille",
+        ),
         # guest checkout below uses this contact's e-mail
         dict(
             contact_id="X6",
@@ -153,12 +204,73 @@ CASES: dict[str, list[dict]] = {
         dict(
             customer_id="X12", email="gilbert_martin.x12@wanadoo.fr", first_name="Gilbert", last_name="Martin"
         ),
+        # issue 16: one person, two web accounts (a second e-mail after a forgotten password)
+        dict(
+            customer_id="X30",
+            email="hortense.lemaire@free.fr",
+            first_name="Hortense",
+            last_name="Lemaire-Dubreuil",
+            address1="8 rue des Lilas",
+            zip="44000",
+            city="Nantes",
+        ),
+        dict(
+            customer_id="X31",
+            email="hortense.ld.2024@gmail.com",
+            first_name="Hortense",
+            last_name="Lemaire Dubreuil",
+            address1="8 r. des Lilas",
+            zip="44000",
+            city="Nantes",
+        ),
+        # nickname and spelling variant of the CRM contacts X20 and X21, same address and birth date
+        dict(
+            customer_id="X32",
+            email="dick.fontanel@gmail.com",
+            first_name="Dick",
+            last_name="Fontanel",
+            birth_date=dt.date(1958, 12, 2),
+            address1="17 rue du Moulin",
+            zip="87000",
+            city="Limoges",
+        ),
+        dict(
+            customer_id="X33",
+            email="anna.quemeneur@yahoo.fr",
+            first_name="Anna",
+            last_name="Quéméneur",
+            birth_date=dt.date(1993, 8, 19),
+            address1="2 pl. du Marché",
+            zip="29000",
+            city="Quimper",
+        ),
+        # X22 with day and month swapped
+        dict(
+            customer_id="X34",
+            email="apolline.garnier@free.fr",
+            first_name="Apolline",
+            last_name="Garnier Vidal",
+            birth_date=dt.date(1990, 7, 4),
+            address1="25 bd Carnot",
+            zip="06000",
+            city="Nice",
+        ),
     ],
     "crm_tickets": [
         # the most common surname, an initial, and the account's e-mail: nothing else in common
         dict(ticket_id="XC1", requester_name="G. Martin", requester_email="gilbert_martin.x12@wanadoo.fr"),
     ],
     "ecommerce_orders": [
+        # ... and an order with the surname and address but no first name: it must not glue the two
+        dict(
+            order_id="XW2",
+            customer_id=None,
+            email="carpentier.lille@sfr.fr",
+            billing_last_name="Carpentier",
+            billing_address1="3 rue Nationale",
+            billing_zip="59000",
+            billing_city="Lille",
+        ),
         dict(
             order_id="XW1",
             customer_id=None,
@@ -242,6 +354,12 @@ def ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         pytest.param(["crm_contacts:X8", "pos_tickets:XT5"], id="name-only-ticket-at-namesakes-store"),
         pytest.param(["crm_contacts:X9", "pos_tickets:XT7"], id="nickname-with-the-same-mobile"),
         pytest.param(["ecommerce_customers:X12", "crm_tickets:XC1"], id="initial-and-email-common-surname"),
+        pytest.param(
+            ["ecommerce_customers:X30", "ecommerce_customers:X31"], id="two-web-accounts-one-person"
+        ),
+        pytest.param(["crm_contacts:X20", "ecommerce_customers:X32"], id="nickname-richard-dick"),
+        pytest.param(["crm_contacts:X21", "ecommerce_customers:X33"], id="variant-hannah-anna"),
+        pytest.param(["crm_contacts:X22", "ecommerce_customers:X34"], id="birth-date-day-month-swapped"),
     ],
 )
 def test_must_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) -> None:
@@ -260,6 +378,7 @@ def test_must_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) ->
         pytest.param(
             ["crm_contacts:X7", "crm_contacts:X8", "pos_tickets:XT6"], id="name-only-at-no-ones-store"
         ),
+        pytest.param(["crm_contacts:X23", "crm_contacts:X24"], id="no-first-name-is-no-bridge"),
     ],
 )
 def test_must_not_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) -> None:

@@ -287,6 +287,8 @@ class PipelineRun:
     error: str | None  # the failed step and its root cause
     scores: dict[str, float] | None
     missed_pairs: dict[str, int] | None
+    # True pairs of named records, and how many no blocking rule compares.
+    blocking: dict[str, int] | None = None
 
 
 def run_pipeline(data_dir: Path, truth_file: Path) -> PipelineRun:
@@ -345,13 +347,15 @@ def run_pipeline(data_dir: Path, truth_file: Path) -> PipelineRun:
         first = failures[0]
         error = f"{first.step_key}: {root_cause(first.step_failure_data.error)}"
         return PipelineRun(False, seconds, None, error, None, None)
-    scores, _, missed = evaluate_warehouse(settings.warehouse_path, truth_file)
+    scores, _, missed, blocking = evaluate_warehouse(settings.warehouse_path, truth_file)
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         records = con.execute("select count(*) from identity.records").fetchall()[0][0]
     finally:
         con.close()
-    return PipelineRun(True, seconds, records, None, scores.as_dict(), missed.as_dict())
+    return PipelineRun(
+        True, seconds, records, None, scores.as_dict(), missed.as_dict(), blocking and blocking.as_dict()
+    )
 
 
 # The plain model, read as a table: what is compared, how pairs are found, how it is trained.
@@ -511,6 +515,11 @@ def summary(result: dict) -> str:
                 f"{name:28}{scores['pairwise_precision']:>11.4f}{scores['pairwise_recall']:>8.4f}"
                 f"{scores['pairwise_f1']:>8.4f}{scores['bcubed_f1']:>8.4f}{seconds or 0:>9.1f}"
             )
+    if run and run.get("blocking"):
+        lines.append(
+            f"true pairs no blocking rule compares: {run['blocking']['never_compared']:,} "
+            f"of {run['blocking']['named_true_pairs']:,}"
+        )
     conversion = result["conversion"]
     lines.append(
         f"\n{conversion['records']:,} records, {conversion['true_pairs']:,} true pairs; "

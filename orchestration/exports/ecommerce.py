@@ -63,7 +63,11 @@ ORDERS = ExportTable(
     columns=(
         Column("order_id", required=True, description="Order number."),
         Column("customer_id", description="Account id; empty for a guest checkout."),
-        Column("email", required=True, description="Checkout e-mail.", pii=True),
+        Column(
+            "email",
+            description="Checkout e-mail (optional: phone or in-store orders may have none).",
+            pii=True,
+        ),
         Column("created_at", "timestamptz", required=True, description="Checkout time."),
         Column("financial_status", description="paid, refunded, partially_refunded."),
         Column(

@@ -155,6 +155,33 @@ def missed_pairs(con: duckdb.DuckDBPyConnection, clusters: str, records: str) ->
     return MissedPairs(*(int(v) for v in row))
 
 
+@dataclass(frozen=True)
+class BlockingRecall:
+    """True pairs of named records, and how many no blocking rule compares (Splink never scored
+    them: only deterministic links or attachments can join them)."""
+
+    named_true_pairs: int
+    never_compared: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def blocking_recall(con: duckdb.DuckDBPyConnection, keys: str = "identity.blocking_keys") -> BlockingRecall:
+    """Count the true pairs (``_truth``) whose records share no blocking key of ``keys`` (one column
+    per rule, as ``resolve._splink_inputs`` writes them)."""
+    columns = [r[0] for r in con.execute(f"select * from {keys} limit 0").description if r[0] != "unique_id"]
+    shared = " or ".join(f"a.{c} = b.{c}" for c in columns) or "false"
+    row = con.execute(
+        f"""
+        with keyed as (select t.person_id, k.* from _truth t join {keys} k using (unique_id))
+        select count(*), count(*) filter (where not coalesce({shared}, false))
+        from keyed a join keyed b on a.person_id = b.person_id and a.unique_id < b.unique_id
+        """
+    ).fetchall()[0]
+    return BlockingRecall(int(row[0]), int(row[1]))
+
+
 def score_customer_ids(
     con: duckdb.DuckDBPyConnection,
     truth_file: Path,
@@ -193,9 +220,11 @@ def missed_customer_pairs(
     return missed_pairs(con, clusters, records)
 
 
-def evaluate_warehouse(warehouse: Path, truth_file: Path) -> tuple[Scores, Scores, MissedPairs]:
-    """Score the warehouse's current customer ids and the baseline against ``truth_file``, and
-    break down the pairs the customer ids miss.
+def evaluate_warehouse(
+    warehouse: Path, truth_file: Path
+) -> tuple[Scores, Scores, MissedPairs, BlockingRecall | None]:
+    """Score the warehouse's current customer ids and the baseline against ``truth_file``, break
+    down the pairs the customer ids miss, and count the true pairs no blocking rule compared.
 
     The warehouse is attached read-only to an in-memory database, so evaluating never writes it.
     """
@@ -208,5 +237,10 @@ def evaluate_warehouse(warehouse: Path, truth_file: Path) -> tuple[Scores, Score
     model = score_customer_ids(con, truth_file, "wh.identity.customer_source_records")
     missed = missed_customer_pairs(con, "wh.identity.customer_source_records", "records")
     baseline = score(con, baseline_clusters(con, "records"))
+    has_keys = con.execute(
+        "select count(*) from wh.information_schema.tables "
+        "where table_schema = 'identity' and table_name = 'blocking_keys'"
+    ).fetchall()[0][0]
+    blocking = blocking_recall(con, "wh.identity.blocking_keys") if has_keys else None
     con.close()
-    return model, baseline, missed
+    return model, baseline, missed, blocking

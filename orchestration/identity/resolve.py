@@ -425,6 +425,31 @@ def resolve(
         con.execute(f"drop schema if exists {WORK_SCHEMA} cascade")
 
 
+def train_model(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log=print) -> tuple[bool, str]:
+    """Fit the model to the warehouse's records and save it (``cdp identity train``), resolving
+    nothing. Returns whether training succeeded, and what was done."""
+    con.execute(f"drop schema if exists {WORK_SCHEMA} cascade")
+    con.execute(f"create schema {WORK_SCHEMA}")
+    try:
+        build_identity_records(con, config.identity)
+        _named_records(con)
+        plan = plan_model(con, config.identity.min_field_share)
+        inputs = [
+            name
+            for name in _splink_inputs(con, config.identity.max_block_records, plan)
+            if con.execute(f"select count(*) from {name}").fetchall()[0][0]
+        ]
+        if not inputs or not plan.comparisons:
+            return False, "no record with a name and a comparable field: nothing to train on"
+        db_api = DuckDBAPI(con, output_schema=WORK_SCHEMA)
+        tables = [db_api.register(n, dataset_display_name=n.removeprefix("splink_")) for n in inputs]
+        _, source, trained = _train_here(tables, plan, config, log)
+        return trained, source
+    finally:
+        con.execute("set schema 'main'")
+        con.execute(f"drop schema if exists {WORK_SCHEMA} cascade")
+
+
 def _linker(tables: list, settings: dict | SettingsCreator) -> Linker:
     """A linker over the registered inputs: link_and_dedupe across sources, dedupe_only for one."""
     link_type = "link_and_dedupe" if len(tables) > 1 else "dedupe_only"
@@ -480,11 +505,13 @@ def _train_here(
     """Train on these records, save under CDP_DATA_DIR and report; on failure, the shipped model."""
     linker = _linker(tables, model.settings(plan))
     log("training the Splink model on this warehouse's records")
+    shipped = model.read_model(config.shipped_model)
     try:
-        report = train.fit(linker, plan, config.identity, log)
+        report = train.fit(
+            linker, plan, config.identity, log, shipped and shipped["probability_two_random_records_match"]
+        )
     except train.TrainingError as e:
         log(f"training failed, using the shipped model instead: {e}")
-        shipped = model.read_model(config.shipped_model)
         if shipped is None:
             raise
         return (

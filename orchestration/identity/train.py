@@ -94,10 +94,15 @@ def estimate_prior(
 
 
 def fit(
-    linker: Linker, plan: model.ModelPlan, identity: IdentitySettings, log: Callable[[str], None]
+    linker: Linker,
+    plan: model.ModelPlan,
+    identity: IdentitySettings,
+    log: Callable[[str], None],
+    fallback_prior: float | None = None,
 ) -> TrainingReport:
-    """Prior, u and m for ``linker`` (built with ``model.settings(plan)``)."""
-    prior = estimate_prior(linker, plan, identity.prior_recall, None, log)
+    """Prior, u and m for ``linker`` (built with ``model.settings(plan)``); ``fallback_prior`` (the
+    shipped model's) when no prior rule finds a pair."""
+    prior = estimate_prior(linker, plan, identity.prior_recall, fallback_prior, log)
     linker.training.estimate_u_using_random_sampling(max_pairs=identity.u_max_pairs, seed=identity.seed)
     report = TrainingReport(prior=prior)
     rules = [block_on(*r) for r in plan.training_rules]

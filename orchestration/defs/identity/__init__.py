@@ -16,7 +16,7 @@ from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL, raw_asset_key
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import crm, ecommerce, pos, survey
 from orchestration.identity.config import load_identity_settings
-from orchestration.identity.evaluate import missed_customer_pairs, score_customer_ids
+from orchestration.identity.evaluate import blocking_recall, missed_customer_pairs, score_customer_ids
 from orchestration.identity.history import record_resolution_run
 from orchestration.identity.resolve import ResolutionConfig, resolve
 from orchestration.identity.stable_ids import assign_stable_ids
@@ -130,7 +130,7 @@ def identity_resolution(
         accuracy, missed = {}, {}
         if truth_file.exists():
             accuracy = score_customer_ids(con, truth_file).as_dict()
-            missed = missed_customer_pairs(con).as_dict()
+            missed = {**missed_customer_pairs(con).as_dict(), **blocking_recall(con).as_dict()}
     records = result.records
     common = {
         "records_in": records,
@@ -156,7 +156,8 @@ def identity_resolution(
             ),
             "records_per_customer": dg.MetadataValue.md(markdown_table(["records", "customers"], sizes[:30])),
             **({"accuracy_vs_truth": dg.MetadataValue.json(accuracy)} if accuracy else {}),
-            # True pairs left apart, by what the two parts of the person share (evaluate.MissedPairs).
+            # True pairs left apart, by what the two parts of the person share (evaluate.MissedPairs),
+            # and the true pairs of named records no blocking rule compares (evaluate.BlockingRecall).
             **({"missed_pairs_vs_truth": dg.MetadataValue.json(missed)} if missed else {}),
         },
     )
