@@ -66,6 +66,32 @@ def test_generate_then_run_builds_the_raw_layer_and_records_the_run(tmp_path: Pa
     assert again.returncode == 0, again.stdout + again.stderr
     assert _customer_ids(data) == ids_before
 
+    # `cdp identity train` fits the model to these records; later runs use it and say so.
+    train = cdp("identity", "train", data_dir=data)
+    assert train.returncode == 0, train.stdout + train.stderr
+    assert (data / "identity" / "model.json").exists()
+    assert (data / "serving" / "identity" / "match_weights.html").exists()
+    retrained = cdp("run", data_dir=data)
+    assert retrained.returncode == 0, retrained.stdout + retrained.stderr
+    assert (
+        f"model: trained on this warehouse's records ({data / 'identity' / 'model.json'})" in retrained.stdout
+    )
+
+    # A step that fails says why, not only Dagster's "Error occurred while executing op".
+    bad_config = tmp_path / "identity.yml"
+    bad_config.write_text("matching:\n  match_probabilty: 0.5\n", encoding="utf-8")
+    failed = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run"],
+        env={**os.environ, "CDP_DATA_DIR": str(data), "CDP_IDENTITY_CONFIG": str(bad_config)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert failed.returncode == 1
+    assert "step failed: identity_resolution: IdentityConfigError:" in failed.stderr, failed.stderr
+    assert "matching.match_probabilty" in failed.stderr
+
     # A failing check (rows lost behind the pipeline's back) makes `cdp run` exit non-zero.
     con = duckdb.connect(str(data / "warehouse" / "cdp.duckdb"))
     con.execute(

@@ -118,7 +118,7 @@ def test_any_mix_of_identifiers_runs_to_the_end(
     assert any(line.startswith("fields populated") for line in logged)
     if result.plan["comparisons"] and "first_name" in used:
         assert result.prior and "refined" in result.prior
-        assert result.comparisons_per_rule and sum(a for a, _ in result.comparisons_per_rule.values()) > 0
+        assert result.comparisons_per_rule and sum(result.comparisons_per_rule.values()) > 0
     mapped = con.execute(
         "select count(*), count(distinct unique_id) from identity.customer_source_records"
     ).fetchall()[0]

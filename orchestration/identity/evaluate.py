@@ -238,8 +238,8 @@ def evaluate_warehouse(
     missed = missed_customer_pairs(con, "wh.identity.customer_source_records", "records")
     baseline = score(con, baseline_clusters(con, "records"))
     has_keys = con.execute(
-        "select count(*) from wh.information_schema.tables "
-        "where table_schema = 'identity' and table_name = 'blocking_keys'"
+        "select count(*) from duckdb_tables() "
+        "where database_name = 'wh' and schema_name = 'identity' and table_name = 'blocking_keys'"
     ).fetchall()[0][0]
     blocking = blocking_recall(con, "wh.identity.blocking_keys") if has_keys else None
     con.close()

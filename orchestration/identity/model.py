@@ -10,7 +10,7 @@ exports carry no e-mail, or no address, gets a model of the fields it has.
 | email       | email          | exact, one edit (typo) with the same digits                        | yes |
 | phone       | phone          | exact, one edit (typo)                                             | yes |
 | birth_date  | birth_date     | exact, one digit wrong or day/month swapped, one part wrong, year  |     |
-| place       | postcode, city | postcode exact, city exact                                         | yes |
+| place       | postcode, city | postcode exact (TF), city exact                                    | yes |
 | street      | street         | same street other number, same street, Jaro-Winkler 0.95 / 0.85   |     |
 
 Blocking rules keep the pairs compared linear in the number of records: each rule joins on a
@@ -79,24 +79,29 @@ BLOCKING_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "birth_date || '|' || left(first_name, 1) || '|' || postcode",
         ),
     ),
-    # How the surname sounds, with the first name: spelling variants (Lefebvre / Lefèvre).
+    # How the surname sounds, with the first name: spelling variants (Lefebvre / Lefèvre). Within a
+    # postcode first, else a birth year, else alone: most of its pairs have the same spelling and
+    # are compared by the name rule already, so it is kept small where the data allows.
     "block_surname_sound": (
         ("first_name", "last_name"),
         (
-            "cdp_phonetic(last_name) || '|' || first_name",
-            "cdp_phonetic(last_name) || '|' || first_name || '|' || year(birth_date)",
-            "cdp_phonetic(last_name) || '|' || first_name || '|' || postcode",
+            "last_name_sound || '|' || first_name || '|' || postcode",
+            "last_name_sound || '|' || first_name || '|' || year(birth_date)",
+            "last_name_sound || '|' || first_name",
         ),
     ),
-    # A first name at a postcode: a surname typo (Dupont / Dupnot) at the same place.
+    # A first name and a surname initial at a postcode: a surname typo (Dupont / Dupnot) at the
+    # same place. (At 100k generated customers, a first name at a postcode alone compared 480,000
+    # pairs to find 86 true pairs no other rule found.)
     "block_first_name_place": (
         ("first_name", "postcode"),
         (
-            "first_name || '|' || postcode",
             "first_name || '|' || postcode || '|' || left(last_name, 1)",
+            "first_name || '|' || postcode || '|' || left(last_name, 1) || '|' || street",
         ),
     ),
-    # A surname in a city: data with towns but no postcodes.
+    # A surname in a city: data with towns but no postcodes (used only then: with postcodes,
+    # "surname at a postcode" compares the same people).
     "block_surname_city": (
         ("last_name", "city"),
         ("last_name || '|' || city", "last_name || '|' || city || '|' || left(first_name, 1)"),
@@ -201,7 +206,7 @@ def _comparisons() -> dict[str, tuple[tuple[str, ...], object]]:
                 [
                     cll.And(cll.NullLevel("postcode"), cll.NullLevel("city")),
                     cll.ExactMatchLevel("postcode", term_frequency_adjustments=True),
-                    cll.ExactMatchLevel("city", term_frequency_adjustments=True),
+                    cll.ExactMatchLevel("city"),
                     cll.ElseLevel(),
                 ],
                 output_column_name="place",
@@ -256,7 +261,10 @@ class ModelPlan:
 
     @property
     def blocking_keys(self) -> list[str]:
-        return [key for key, (fields, _) in BLOCKING_KEYS.items() if self.supports(fields)]
+        keys = [key for key, (fields, _) in BLOCKING_KEYS.items() if self.supports(fields)]
+        if "postcode" in self.present:
+            keys = [k for k in keys if k != "block_surname_city"]
+        return keys
 
     @property
     def blocking_rules(self) -> list:

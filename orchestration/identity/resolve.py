@@ -1,8 +1,15 @@
 """Identity resolution: standardise → deterministic links → Splink → constrained merging.
 
+The Splink model is planned from the fields the records populate (``model.ModelPlan``), trained on
+this warehouse's records when there is none yet (``train``), and its prior is re-estimated and
+refined on every run (``refine_prior``). Settings come from ``identity.yml`` (``config``); the
+reference is docs/identity.md.
+
 Writes, in the warehouse's ``identity`` schema:
 
 - ``records``: standardised identity-bearing records (``standardise``);
+- ``first_name_variants``: the first-name dictionary, standardised;
+- ``blocking_keys``: every capped blocking key of every named record (what the rules compare);
 - ``deterministic_edges``: exact links (``links``);
 - ``scored_edges``: every pair Splink scored above ``EXPLAIN_MIN_PROBABILITY``, with match weight,
   probability and the level of each comparison (the "why" of every probabilistic merge);
@@ -17,9 +24,10 @@ trusted):
 - a scored pair whose first names cannot be one person's (``cdp_names_compatible``) is not used:
   it is the signature of household members sharing an address or an e-mail; unless the two
   records give the same mobile number, which a household does not share (a nickname: Tom, Thomas);
-- links join clusters strongest first and never two clusters with different birth dates, phones,
-  loyalty cards or web accounts (``merge``), so a chain through a record that lacks those values
-  cannot glue two people together;
+- links join clusters strongest first and never two clusters that contradict each other
+  (``merge``, policies in ``identity.yml``: different phones; different birth dates unless the link's
+  own records were scored with both; a record without first name between two first names), so a
+  chain through a record that lacks those values cannot glue two people together;
 - two clusters that alone share an e-mail or a mobile number are linked only when all their names
   using it are compatible (``_link_by_shared_identifier``);
 - a cluster above ``max_cluster_size`` records is flagged in ``identity.flagged_clusters`` and falls
@@ -29,6 +37,7 @@ trusted):
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +56,10 @@ from orchestration.identity.names import first_name_facts
 from orchestration.identity.standardise import build_identity_records
 
 EXPLAIN_MIN_PROBABILITY = 0.5
+# Pairs scored more than this many bits below the threshold are left out of the prior's refinement:
+# each is a match with probability under 1e-6 at the first prior, and stays under 0.05 even when the
+# refined prior is 2^15 times larger (RLdata's first prior was 600 = 2^9 times too small).
+REFINE_MARGIN_BITS = 12
 MERGED_SCHEMA = pa.schema([("cluster_id", pa.string()), ("merged_into", pa.string())])
 REFUSED_SCHEMA = pa.schema([("position", pa.int64()), ("conflict", pa.string())])
 # Intermediate tables (ours and Splink's) live here and are dropped after every run, so the
@@ -81,14 +94,14 @@ class ResolutionResult:
     guarded_edges: int
     flagged_clusters: int
     trained: bool
-    # Wall seconds per stage (standardise, link, cluster): what `cdp bench` reports.
+    # Wall seconds per stage (standardise, train when it ran, link, cluster): what `cdp bench` reports.
     seconds: dict[str, float] = field(default_factory=dict)
     # Which model was used and why; how the prior was obtained; what the data supports.
     model_source: str = ""
     prior: str = ""
     plan: dict = field(default_factory=dict)
-    # Pairs compared per blocking rule: (added by the rule, running total).
-    comparisons_per_rule: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Pairs each blocking rule compares on its own (rules overlap: the same pair may count twice).
+    comparisons_per_rule: dict[str, int] = field(default_factory=dict)
 
 
 def _named_records(con: duckdb.DuckDBPyConnection) -> None:
@@ -98,7 +111,8 @@ def _named_records(con: duckdb.DuckDBPyConnection) -> None:
         create or replace temp table splink_named as
         select unique_id, source_system, first_name, last_name,
                nullif(concat_ws(' ', first_name, last_name), '') as full_name,
-               email, phone, birth_date, postcode, city, street, house_number
+               email, phone, birth_date, postcode, city, street, house_number,
+               cdp_phonetic(last_name) as last_name_sound
         from identity.records
         where coalesce(first_name, last_name) is not null
         """
@@ -151,7 +165,7 @@ def _splink_inputs(
         create or replace temp table splink_keyed as
         with counted as (select *{counts} from splink_named)
         select unique_id, source_system, first_name, last_name, full_name, email, phone, birth_date,
-               postcode, city, street, house_number{keys}{absent}
+               postcode, city, street, house_number, last_name_sound{keys}{absent}
         from counted
         """
     )
@@ -443,7 +457,7 @@ def train_model(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log=pr
             return False, "no record with a name and a comparable field: nothing to train on"
         db_api = DuckDBAPI(con, output_schema=WORK_SCHEMA)
         tables = [db_api.register(n, dataset_display_name=n.removeprefix("splink_")) for n in inputs]
-        _, source, trained = _train_here(tables, plan, config, log)
+        _, source, trained = _train_here(con, tables, plan, config, log)
         return trained, source
     finally:
         con.execute("set schema 'main'")
@@ -497,6 +511,7 @@ def _choose_model(
 
 
 def _train_here(
+    con: duckdb.DuckDBPyConnection,
     tables: list,
     plan: model.ModelPlan,
     config: ResolutionConfig,
@@ -508,7 +523,12 @@ def _train_here(
     shipped = model.read_model(config.shipped_model)
     try:
         report = train.fit(
-            linker, plan, config.identity, log, shipped and shipped["probability_two_random_records_match"]
+            con,
+            linker,
+            plan,
+            config.identity,
+            log,
+            shipped and shipped["probability_two_random_records_match"],
         )
     except train.TrainingError as e:
         log(f"training failed, using the shipped model instead: {e}")
@@ -563,27 +583,26 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
         tables = [db_api.register(n, dataset_display_name=n.removeprefix("splink_")) for n in inputs]
         saved, model_source = _choose_model(config, plan, named, log)
         if saved is None:
-            linker, model_source, trained = _train_here(tables, plan, config, log)
+            training_started = time.perf_counter()
+            linker, model_source, trained = _train_here(con, tables, plan, config, log)
             saved = linker.misc.save_model_to_json()
+            seconds["train"] = time.perf_counter() - training_started
         linker = _linker(tables, model.fit_to_plan(saved, plan))
         log(f"model: {model_source}")
         # m and u describe the comparisons and carry over; the prior (the chance that two random
         # records match) shrinks as the data grows, so it is measured on every run's own data.
         prior = train.estimate_prior(
-            linker, plan, identity.prior_recall, saved["probability_two_random_records_match"], log
+            con, linker, plan, identity.prior_recall, saved["probability_two_random_records_match"], log
         )
         log(f"prior: {prior}")
-        rules = plan.blocking_rules
-        counted = train.comparisons_per_rule(linker, rules) if rules else []
+        counted = train.count_pairs(con, [(name,) for name in plan.blocking_rule_names])
         comparisons = dict(zip(plan.blocking_rule_names, counted, strict=True))
-        log(
-            "pairs compared per blocking rule (added / running total): "
-            + "; ".join(f"{k} {a:,} / {c:,}" for k, (a, c) in comparisons.items())
-        )
-        # Every blocked pair is kept (blocking already bounds them), so that the prior can be
+        log("pairs each blocking rule compares: " + "; ".join(f"{k} {n:,}" for k, n in comparisons.items()))
+        # Pairs are kept far below the threshold (REFINE_MARGIN_BITS), so that the prior can be
         # refined on the pairs themselves before the threshold is applied.
-        predictions = linker.inference.predict()
-        lam0 = linker._settings_obj._probability_two_random_records_match
+        lowest = math.log2(EXPLAIN_MIN_PROBABILITY / (1 - EXPLAIN_MIN_PROBABILITY)) - REFINE_MARGIN_BITS
+        predictions = linker.inference.predict(threshold_match_weight=lowest)
+        lam0 = linker.misc.save_model_to_json()["probability_two_random_records_match"]
         lam = refine_prior(con, predictions.physical_name, lam0, named * (named - 1) / 2)
         prior += f"; refined on the compared pairs: {lam0:.3g} → {lam:.3g}"
         log(f"prior refined on the {named:,} named records' compared pairs: {lam0:.3g} → {lam:.3g}")
@@ -614,12 +633,24 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
             join identity.records l on l.unique_id = s.unique_id_l
             join identity.records r on r.unique_id = s.unique_id_r
             where s.match_probability >= {identity.match_probability}
+        ),
+        -- The name rule is costly (sounds, dictionary), and most pairs repeat a few name pairs:
+        -- it is evaluated once per distinct pair of differing first names.
+        name_pairs as (
+            select distinct fn_l, ln_l, fn_r, ln_r from pairs where fn_l <> fn_r
+        ),
+        incompatible as (
+            select fn_l, ln_l, fn_r, ln_r from name_pairs
+            where not cdp_names_compatible(fn_l, ln_l, fn_r, ln_r)
         )
-        select unique_id_l, unique_id_r, match_probability, match_weight, 'probabilistic' as method,
-               case when not cdp_names_compatible(fn_l, ln_l, fn_r, ln_r) and not coalesce(same_mobile, false)
+        select p.unique_id_l, p.unique_id_r, p.match_probability, p.match_weight, 'probabilistic' as method,
+               case when i.fn_l is not null and not coalesce(p.same_mobile, false)
                     then 'different first names' end
                    as guard
-        from pairs
+        from pairs p
+        left join incompatible i
+            on i.fn_l = p.fn_l and i.fn_r = p.fn_r
+           and i.ln_l is not distinct from p.ln_l and i.ln_r is not distinct from p.ln_r
         union all
         select unique_id_l, unique_id_r, 1.0, null, 'deterministic:' || rule, null
         from identity.deterministic_edges
@@ -630,7 +661,8 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
         "select unique_id_l, unique_id_r, 1.0 as match_probability "
         "from identity.edges where method like 'deterministic:%'"
     )
-    seconds["link"] = time.perf_counter() - started
+    # Training (a first run, or on request) is timed apart from linking, which every run does.
+    seconds["link"] = time.perf_counter() - started - seconds.get("train", 0.0)
     started = time.perf_counter()
     components = connected_components(db_api, "identity.records", f"{WORK_SCHEMA}.deterministic_links")
     con.execute(

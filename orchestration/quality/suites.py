@@ -20,7 +20,7 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 
 from orchestration.exports import ALL_TABLES, ExportTable
-from orchestration.identity.config import load_identity_settings
+from orchestration.identity.config import SHIPPED_CONFIG, IdentityConfigError, load_identity_settings
 from orchestration.identity.history import RUNS_DDL
 from orchestration.quality.gx import Check, Suite
 from orchestration.settings import QualitySettings
@@ -212,8 +212,17 @@ def _share_checks(quality: QualitySettings) -> list[Check]:
     return checks
 
 
+def _cluster_cap() -> int:
+    """The resolver's cluster cap (identity.yml). A bad identity file must not stop the code location
+    from loading: the identity step itself fails on it, naming the key; checks use the shipped cap."""
+    try:
+        return load_identity_settings().max_cluster_size
+    except IdentityConfigError:
+        return load_identity_settings(SHIPPED_CONFIG).max_cluster_size
+
+
 def _identity_suites(quality: QualitySettings) -> list[Suite]:
-    cap = quality.max_cluster_records or load_identity_settings().max_cluster_size
+    cap = quality.max_cluster_records or _cluster_cap()
     mapping = Suite(
         ("identity", "customer_source_records"),
         """

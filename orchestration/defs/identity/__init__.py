@@ -173,8 +173,8 @@ def identity_resolution(
             "active_model": dg.MetadataValue.json(result.plan),
             "pairs_per_blocking_rule": dg.MetadataValue.md(
                 markdown_table(
-                    ["blocking rule", "pairs added", "running total"],
-                    [(k, f"{a:,}", f"{c:,}") for k, (a, c) in result.comparisons_per_rule.items()],
+                    ["blocking rule", "pairs it compares (rules overlap)"],
+                    [(k, f"{n:,}") for k, n in result.comparisons_per_rule.items()],
                 )
             ),
         },
