@@ -26,7 +26,11 @@ def test_bench_times_every_stage_against_the_floor_and_adds_a_readme_row(tmp_pat
     stages = {s["name"]: s for s in result["stages"]}
     assert tuple(stages) == STAGES
     for name in STAGES:
-        assert stages[name]["seconds"] > 0, name
+        if name != "train":
+            assert stages[name]["seconds"] > 0, name
+    # 120 customers are below identity.yml's training.auto_train_min_records: the shipped model is
+    # used, and no time goes to training.
+    assert stages["train"]["seconds"] == 0
     for name in ("ingest", "dbt", "checks", "publish", "report"):
         assert stages[name]["peak_rss_mb"] > 50 and stages[name]["rows_per_second"] > 0, name
     # The stages account for the whole run, and the floor read exactly the records ingest read.
