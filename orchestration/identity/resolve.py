@@ -143,8 +143,9 @@ def _splink_inputs(
     The capped blocking keys the plan supports are computed here, and kept in
     ``identity.blocking_keys`` so that an evaluation can tell which true pairs no rule compared.
     """
-    _named_records(con)
-    plan = plan or plan_model(con, 0.0)
+    if plan is None:  # called on its own: build the named records first
+        _named_records(con)
+        plan = plan_model(con, 0.0)
     # Each capped blocking key (model.BLOCKING_KEYS): the first tier at most max_block records
     # share, counted across every source (link_and_dedupe compares across and within them).
     tiers = {k: [f"({t})" for t in model.BLOCKING_KEYS[k][1]] for k in plan.blocking_keys}
