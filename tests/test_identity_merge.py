@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from orchestration.identity.merge import merge_clusters, one_typo_apart
+from orchestration.identity.merge import Link, merge_clusters, one_typo_apart
+from orchestration.identity.names import FirstNameFacts
 
 
 def values(birth_date=(), phone=(), card=(), account=()) -> list[list[str]]:
@@ -39,3 +40,54 @@ def test_one_typo_apart() -> None:
     assert one_typo_apart("1972-04-03", "1972-40-03")
     assert not one_typo_apart("1972-04-03", "1988-03-19")
     assert not one_typo_apart("+33612345678", "+3361234567")
+
+
+POLICY = {"birth_date": "weighed", "phone": "veto", "loyalty_card": "allowed", "account_id": "allowed"}
+
+
+def test_a_weighed_birth_date_stops_a_chain_but_not_a_link_that_was_scored_with_it() -> None:
+    """identity.yml's default: Splink weighed the two birth dates of a link's own records (and the
+    pair still scored above the threshold); a chain through a record without one was never weighed."""
+    attributes = [
+        ("a", values(birth_date=["1972-04-03"])),
+        ("b", values()),
+        ("c", values(birth_date=["1988-03-19"])),
+        ("d", values(birth_date=["1961-11-30"])),
+        ("e", values(birth_date=["1961-01-05"])),
+    ]
+    links = [
+        Link("a", "b"),
+        Link("b", "c"),  # chain: b has no birth date
+        Link("d", "e", weighed=frozenset({"birth_date"})),  # both records carry one: scored
+    ]
+    merged, refused = merge_clusters(attributes, links, POLICY)
+    assert refused == [(1, "birth_date")]
+    assert merged.get("e", "e") == merged.get("d", "d")
+
+
+def test_several_accounts_and_cards_are_allowed_and_a_swapped_birth_date_agrees() -> None:
+    attributes = [
+        ("a", values(birth_date=["1990-04-07"], card=["290001"], account=["W1"])),
+        ("b", values(birth_date=["1990-07-04"], card=["290002"], account=["W2"])),
+    ]
+    merged, refused = merge_clusters(attributes, [Link("a", "b")], POLICY)
+    assert refused == [] and merged.get("b", "b") == merged.get("a", "a")
+
+
+def test_a_record_without_first_name_is_no_bridge_between_two_first_names() -> None:
+    facts = FirstNameFacts(phonetic={"sidonie": "sidoni", "gaspard": "gaspar", "sido": "sido"})
+    attributes = [
+        ("sidonie", [*values(), ["sidonie"]]),
+        ("unnamed", [*values(), []]),
+        ("gaspard", [*values(), ["gaspard"]]),
+        ("sido", [*values(), ["sido"]]),
+    ]
+    links = [
+        Link("sidonie", "unnamed", unnamed_end=True),
+        Link("unnamed", "gaspard", unnamed_end=True),  # Sidonie's cluster vs Gaspard: refused
+        Link("unnamed", "sido", unnamed_end=True),  # a short form of Sidonie: accepted
+    ]
+    merged, refused = merge_clusters(attributes, links, POLICY, facts)
+    assert refused == [(1, "first name (unknown on one record)")]
+    assert merged.get("gaspard", "gaspard") == "gaspard"
+    assert len({merged.get(c, c) for c in ("sidonie", "unnamed", "sido")}) == 1
