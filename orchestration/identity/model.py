@@ -238,6 +238,7 @@ class ModelPlan:
 
     field_share: dict[str, float]
     min_field_share: float
+    records: int = 0  # named records the shares are of
 
     @property
     def present(self) -> frozenset[str]:

@@ -39,6 +39,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,6 +130,7 @@ def plan_model(con: duckdb.DuckDBPyConnection, min_field_share: float) -> model.
     return model.ModelPlan(
         field_share={f: n / total for f, n in zip(model.FIELDS, row[1:], strict=True)},
         min_field_share=min_field_share,
+        records=row[0],
     )
 
 
@@ -425,44 +428,66 @@ def _merge_along_links(
     con.unregister("_refused")
 
 
-def resolve(
-    con: duckdb.DuckDBPyConnection, config: ResolutionConfig | None = None, log=print
-) -> ResolutionResult:
-    """Run the whole resolution on the warehouse connection ``con``."""
-    config = config or ResolutionConfig()
+@contextmanager
+def _work_schema(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """A fresh ``WORK_SCHEMA`` for the duration, dropped afterwards whatever happens."""
     con.execute(f"drop schema if exists {WORK_SCHEMA} cascade")
     con.execute(f"create schema {WORK_SCHEMA}")
     try:
-        return _resolve(con, config, log)
+        yield
     finally:
         # Splink's DuckDBAPI switches the connection's default schema to its output schema.
         con.execute("set schema 'main'")
         con.execute(f"drop schema if exists {WORK_SCHEMA} cascade")
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What Splink works on: the plan of the fields present, and the registered non-empty inputs."""
+
+    plan: model.ModelPlan
+    db_api: DuckDBAPI
+    tables: list
+
+
+def _prepare_inputs(con: duckdb.DuckDBPyConnection, identity: IdentitySettings, log) -> _Inputs:
+    """Named records, the plan of the fields they populate (logged), blocking keys, and one
+    registered Splink input per source that has records (needs ``identity.records``)."""
+    _named_records(con)
+    plan = plan_model(con, identity.min_field_share)
+    log(
+        "fields populated (share of named records): "
+        + ", ".join(f"{f} {s:.1%}" for f, s in plan.field_share.items())
+        + f"; used from {identity.min_field_share:.0%}: {', '.join(sorted(plan.present)) or 'none'}"
+    )
+    inputs = [
+        name
+        for name in _splink_inputs(con, identity.max_block_records, plan)
+        if con.execute(f"select count(*) from {name}").fetchall()[0][0]
+    ]
+    db_api = DuckDBAPI(con, output_schema=WORK_SCHEMA)
+    tables = [db_api.register(n, dataset_display_name=n.removeprefix("splink_")) for n in inputs]
+    return _Inputs(plan, db_api, tables)
+
+
+def resolve(
+    con: duckdb.DuckDBPyConnection, config: ResolutionConfig | None = None, log=print
+) -> ResolutionResult:
+    """Run the whole resolution on the warehouse connection ``con``."""
+    with _work_schema(con):
+        return _resolve(con, config or ResolutionConfig(), log)
+
+
 def train_model(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log=print) -> tuple[bool, str]:
     """Fit the model to the warehouse's records and save it (``cdp identity train``), resolving
     nothing. Returns whether training succeeded, and what was done."""
-    con.execute(f"drop schema if exists {WORK_SCHEMA} cascade")
-    con.execute(f"create schema {WORK_SCHEMA}")
-    try:
+    with _work_schema(con):
         build_identity_records(con, config.identity)
-        _named_records(con)
-        plan = plan_model(con, config.identity.min_field_share)
-        inputs = [
-            name
-            for name in _splink_inputs(con, config.identity.max_block_records, plan)
-            if con.execute(f"select count(*) from {name}").fetchall()[0][0]
-        ]
-        if not inputs or not plan.comparisons:
+        inputs = _prepare_inputs(con, config.identity, log)
+        if not inputs.tables or not inputs.plan.comparisons:
             return False, "no record with a name and a comparable field: nothing to train on"
-        db_api = DuckDBAPI(con, output_schema=WORK_SCHEMA)
-        tables = [db_api.register(n, dataset_display_name=n.removeprefix("splink_")) for n in inputs]
-        _, source, trained = _train_here(con, tables, plan, config, log)
+        _, source, trained = _train_here(con, inputs.tables, inputs.plan, config, log)
         return trained, source
-    finally:
-        con.execute("set schema 'main'")
-        con.execute(f"drop schema if exists {WORK_SCHEMA} cascade")
 
 
 def _linker(tables: list, settings: dict | SettingsCreator) -> Linker:
@@ -559,29 +584,17 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
     seconds["standardise"] = time.perf_counter() - started
     started = time.perf_counter()
     deterministic = build_deterministic_edges(con)
-    _named_records(con)
-    plan = plan_model(con, identity.min_field_share)
-    named = con.execute("select count(*) from splink_named").fetchall()[0][0]
-    log(
-        "fields populated (share of named records): "
-        + ", ".join(f"{f} {s:.1%}" for f, s in plan.field_share.items())
-        + f"; used from {identity.min_field_share:.0%}: {', '.join(sorted(plan.present)) or 'none'}"
-    )
-    inputs = [
-        name
-        for name in _splink_inputs(con, identity.max_block_records, plan)
-        if con.execute(f"select count(*) from {name}").fetchall()[0][0]
-    ]
-    db_api = DuckDBAPI(con, output_schema=WORK_SCHEMA)
+    inputs = _prepare_inputs(con, identity, log)
+    plan, db_api, tables = inputs.plan, inputs.db_api, inputs.tables
+    named = plan.records
     scored, model_source, trained = 0, "none: no record with a name", False
-    comparisons: dict[str, tuple[int, int]] = {}
+    comparisons: dict[str, int] = {}
     prior = ""
     con.execute(
         "create or replace table identity.scored_edges (unique_id_l varchar, unique_id_r varchar, "
         "match_probability double, match_weight double)"
     )
-    if inputs and plan.comparisons:
-        tables = [db_api.register(n, dataset_display_name=n.removeprefix("splink_")) for n in inputs]
+    if tables and plan.comparisons:
         saved, model_source = _choose_model(config, plan, named, log)
         if saved is None:
             training_started = time.perf_counter()

@@ -44,7 +44,6 @@ class TrainingReport:
     prior: str
     em_sessions: dict[str, str] = field(default_factory=dict)
     model_path: Path | None = None
-    report_dir: Path | None = None
 
 
 # The named records with their blocking keys (resolve._splink_inputs): what pairs are counted on.

@@ -104,14 +104,9 @@ def identity_resolution(
         result = resolve(con, resolution, log=context.log.info)
         started = time.perf_counter()
         ids = assign_stable_ids(con, context.run.run_id)
-        # The shares the identity quality checks compare with the previous run's.
-        record_resolution_run(con, context.run.run_id)
+        # The shares the identity quality checks compare with the previous run's (and the metadata).
+        shares = record_resolution_run(con, context.run.run_id)
         stage_seconds = {**result.seconds, "stable_ids": time.perf_counter() - started}
-        per_method = dict(
-            con.execute(
-                "select match_method, count(*) from identity.customer_source_records group by 1"
-            ).fetchall()
-        )
         # Visitor ids that never logged in nor checked out stay anonymous (no identity record).
         anonymous_visitors = con.execute(
             """
@@ -152,7 +147,7 @@ def identity_resolution(
             **common,
             "dagster/row_count": records,
             "share_by_method": dg.MetadataValue.json(
-                {k: round(v / records, 4) for k, v in sorted(per_method.items())}
+                {k.removesuffix("_share"): round(v, 4) for k, v in shares.items() if v is not None}
             ),
             "records_per_customer": dg.MetadataValue.md(markdown_table(["records", "customers"], sizes[:30])),
             **({"accuracy_vs_truth": dg.MetadataValue.json(accuracy)} if accuracy else {}),
