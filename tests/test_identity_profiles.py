@@ -77,15 +77,13 @@ def _blank(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]) -> None:
 
 def _exact_clusters(con: duckdb.DuckDBPyConnection) -> str:
     """The clusters of the deterministic links alone (cards, accounts, references)."""
-    from splink import DuckDBAPI
-
     from orchestration.identity.graph import connected_components
 
     con.execute(
         "create or replace table _exact_edges as select unique_id_l, unique_id_r, 1.0 as match_probability "
         "from identity.deterministic_edges"
     )
-    return connected_components(DuckDBAPI(con), "identity.records", "_exact_edges")
+    return connected_components(con, "identity.records", "_exact_edges")
 
 
 def _resolved(raw_db: Path, tmp_path: Path, kinds: tuple[str, ...]) -> duckdb.DuckDBPyConnection:

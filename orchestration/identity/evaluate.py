@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
-from splink import DuckDBAPI
 
 from orchestration.identity.graph import connected_components
 
@@ -207,7 +206,7 @@ def baseline_clusters(con: duckdb.DuckDBPyConnection, records: str = "identity.r
         from {records} where phone is not null
         """
     )
-    return connected_components(DuckDBAPI(con), records, "_baseline_edges")
+    return connected_components(con, records, "_baseline_edges")
 
 
 def missed_customer_pairs(

@@ -446,7 +446,6 @@ class _Inputs:
     """What Splink works on: the plan of the fields present, and the registered non-empty inputs."""
 
     plan: model.ModelPlan
-    db_api: DuckDBAPI
     tables: list
 
 
@@ -467,7 +466,7 @@ def _prepare_inputs(con: duckdb.DuckDBPyConnection, identity: IdentitySettings, 
     ]
     db_api = DuckDBAPI(con, output_schema=WORK_SCHEMA)
     tables = [db_api.register(n, dataset_display_name=n.removeprefix("splink_")) for n in inputs]
-    return _Inputs(plan, db_api, tables)
+    return _Inputs(plan, tables)
 
 
 def resolve(
@@ -585,7 +584,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
     started = time.perf_counter()
     deterministic = build_deterministic_edges(con)
     inputs = _prepare_inputs(con, identity, log)
-    plan, db_api, tables = inputs.plan, inputs.db_api, inputs.tables
+    plan, tables = inputs.plan, inputs.tables
     named = plan.records
     scored, model_source, trained = 0, "none: no record with a name", False
     comparisons: dict[str, int] = {}
@@ -678,7 +677,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
     # Training (a first run, or on request) is timed apart from linking, which every run does.
     seconds["link"] = time.perf_counter() - started - seconds.get("train", 0.0)
     started = time.perf_counter()
-    components = connected_components(db_api, "identity.records", f"{WORK_SCHEMA}.deterministic_links")
+    components = connected_components(con, "identity.records", f"{WORK_SCHEMA}.deterministic_links")
     con.execute(
         f"create or replace table {WORK_SCHEMA}.clusters_deterministic as "
         f"select unique_id, cluster_id from {components}"
