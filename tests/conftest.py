@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -15,12 +14,12 @@ import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.defs.resources import build_resources
-from orchestration.generate import DEFAULT_END_DATE, GenerationStats, generate
+from orchestration.generate import DEFAULT_END_DATE, GenerationStats, generate, sample_as_of
 from orchestration.settings import Settings, get_settings
 
 TINY_CUSTOMERS = 300
 TINY_SEED = 7
-FRESH_AS_OF = (DEFAULT_END_DATE + timedelta(days=1)).isoformat() + "T00:00:00Z"
+FRESH_AS_OF = sample_as_of(DEFAULT_END_DATE)
 BAD_TICKET = "MBAD-20260110-000000001;M001;1;10/01/2026 10:00:00;VENTE;;;;;;;douze;CB"
 
 

@@ -7,10 +7,13 @@ added (the session fixture ``pipeline`` in conftest); then assertions a BI user 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from orchestration.definitions import build_definitions
 from orchestration.defs.dbt import DBT_PROJECT_DIR, dbt_executable
@@ -204,3 +207,43 @@ def test_only_the_latest_dbt_invocation_keeps_its_target_folder(pipeline) -> Non
     """dagster-dbt writes a target folder per invocation; old ones would pile up run after run."""
     folders = list((DBT_PROJECT_DIR / "target").glob("cdp_dbt_models-*"))
     assert len(folders) == 1 and (folders[0] / "run_results.json").exists()
+
+
+def _marts(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    tables = con.execute(
+        "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
+    ).fetchall()
+    return {t: con.execute(f"select * from marts.{t} order by all").fetchall() for (t,) in tables}
+
+
+def test_marts_do_not_depend_on_the_day_the_run_happens(pipeline, tmp_path: Path) -> None:
+    """Every model reads "now" from int_data_window.as_of (var as_of, else the latest event in the
+    data), never from the wall clock: the marts built by the pipeline's run, which let as_of
+    default, equal byte for byte those built with the same instant given explicitly, and no model
+    calls now() or current_date."""
+    settings, _ = pipeline
+    copy = tmp_path / "cdp" / "warehouse" / "cdp.duckdb"
+    copy.parent.mkdir(parents=True)
+    shutil.copy(settings.warehouse_path, copy)
+    con = duckdb.connect(str(copy))
+    before = _marts(con)
+    ((latest, source),) = con.execute(
+        "select strftime(as_of, '%Y-%m-%dT%H:%M:%S.%fZ'), as_of_source from intermediate.int_data_window"
+    ).fetchall()
+    con.close()
+    assert source == "latest event in the data"
+    env = {**os.environ, "CDP_DATA_DIR": str(tmp_path / "cdp"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    done = subprocess.run(
+        [dbt_executable(), "run", "--select", "int_data_window+", "--vars", f"{{as_of: '{latest}'}}",
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path)],
+        cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:]
+    con = duckdb.connect(str(copy), read_only=True)
+    assert con.execute("select as_of_source from intermediate.int_data_window").fetchall() == [("var as_of",)]
+    after = _marts(con)
+    con.close()
+    assert after.keys() == before.keys() and all(after[t] == before[t] for t in before)
+    wall_clock = re.compile(r"\b(now\s*\(|current_date|current_timestamp|today\s*\()", re.I)
+    models = [*(DBT_PROJECT_DIR / "models").rglob("*.sql"), *(DBT_PROJECT_DIR / "macros").rglob("*.sql")]
+    assert [m.name for m in models if wall_clock.search(m.read_text(encoding="utf-8"))] == []

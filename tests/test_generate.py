@@ -9,7 +9,7 @@ import math
 import random
 import re
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -120,6 +120,17 @@ def test_identities_are_messy_in_the_ways_real_systems_are(generated: Generated)
         phones += [r["phone"] for r in csv.DictReader(p.open(encoding="utf-8")) if r["phone"]]
     formats = {re.sub(r"\d", "9", ph) for ph in phones}
     assert len(formats) >= 4, formats  # 06 12 34 56 78, +336..., 0033..., 06.12...
+
+
+def test_truth_says_when_the_exports_were_taken_the_day_after_the_last_event(generated: Generated) -> None:
+    """``make run`` judges freshness at truth/as_of.txt: after every event, within a day of the last."""
+    as_of = datetime.fromisoformat((generated.truth / "as_of.txt").read_text(encoding="utf-8").strip())
+    con = duckdb.connect()
+    journeys = generated.truth / "journeys.csv"
+    last = con.execute(
+        f"select max(event_at_utc::timestamptz) from read_csv('{journeys}', all_varchar=true)"
+    ).fetchall()[0][0]
+    assert timedelta(0) < as_of - last <= timedelta(days=1)
 
 
 def test_truth_covers_every_identity_bearing_record_exactly_once(generated: Generated) -> None:

@@ -3,7 +3,8 @@
 ``generate`` writes, for a population of persons, the files each source system would export
 (see ``orchestration.exports`` for the formats) under ``landing/<source>/``, and what really
 happened under ``truth/``: ``identities.csv`` (which person each identity-bearing record belongs
-to), ``persons.csv`` and ``journeys.csv`` (every interaction, for checking KPIs).
+to), ``persons.csv`` and ``journeys.csv`` (every interaction, for checking KPIs), and
+``as_of.txt`` (the instant the exports were taken, which ``make run`` judges freshness at).
 
 The population is cut into shards of ``SHARD_PERSONS`` persons, each simulated with its own
 random stream (derived from the seed and the shard number) into a scratch folder, in parallel
@@ -20,7 +21,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from orchestration.generate.noise import Messiness
@@ -78,6 +79,14 @@ def _merge(shard_folders: list[Path], sub: str, target_root: Path) -> None:
         _concatenate(parts, target_root / name)
 
 
+AS_OF_FILE = "as_of.txt"
+
+
+def sample_as_of(end_date: date) -> str:
+    """When exports ending on ``end_date`` were taken (ISO 8601, UTC): the next midnight."""
+    return (end_date + timedelta(days=1)).isoformat() + "T00:00:00Z"
+
+
 def generate(
     landing_dir: Path,
     truth_dir: Path,
@@ -133,6 +142,10 @@ def generate(
         folders = [s.folder for s in shards]
         _merge(folders, "landing", landing_dir)
         _merge(folders, "truth", truth_dir)
+    # The instant the sample's exports were "taken": the day after the last simulated day, at
+    # midnight UTC. `make run` judges the freshness checks as of it (CDP_QUALITY_AS_OF): sample
+    # data is not stale because it was generated weeks before the run.
+    (truth_dir / AS_OF_FILE).write_text(sample_as_of(end_date) + "\n", encoding="utf-8")
     total = GenerationStats(seconds=time.perf_counter() - started)
     for stats in results.values():
         total.persons += stats.persons

@@ -28,7 +28,7 @@ measured as (
             as p90_hours_ready_to_collected,
         count(*) filter (
             where channel = 'click_and_collect' and ready_for_pickup_at is not null
-              and coalesce(collected_at, now()) > ready_for_pickup_at + to_days({{ var('late_pickup_days') }})
+              and coalesce(collected_at, {{ as_of() }}) > ready_for_pickup_at + to_days({{ var('late_pickup_days') }})
         ) as late_pickups
     from orders
     group by period_start
