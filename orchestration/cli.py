@@ -53,6 +53,20 @@ def generate(
             "them all off and writes what the generator wrote before them, 1 default."
         ),
     ] = 1.0,
+    history_days: Annotated[
+        int,
+        typer.Option(
+            help="Days of history simulated before the period, written to the *_initial files "
+            "(a platform's first extract); 0 with --churn 0: the fixed population of old."
+        ),
+    ] = 730,
+    churn: Annotated[
+        float,
+        typer.Option(
+            help="Yearly hazard of a customer lapsing (0.35: 30 %% lapse a year); arrivals keep "
+            "the active population steady."
+        ),
+    ] = 0.35,
     out: Annotated[
         Path | None,
         typer.Option(help="Landing folder to write into [default: $CDP_DATA_DIR/landing]."),
@@ -64,6 +78,7 @@ def generate(
     force: Annotated[bool, typer.Option(help="Empty the landing and truth folders first.")] = False,
 ) -> None:
     """Generate sample exports of a French kitchenware retailer, with ground truth."""
+    from orchestration.generate import Lifecycle
     from orchestration.generate import generate as run_generation
 
     settings = get_settings()
@@ -85,6 +100,7 @@ def generate(
         end_date=date.fromisoformat(end_date),
         messiness=messiness,
         realism=realism,
+        lifecycle=Lifecycle(history_days, churn),
         progress=True,
     )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -14,11 +14,14 @@ import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.defs.resources import build_resources
-from orchestration.generate import DEFAULT_END_DATE, GenerationStats, generate, sample_as_of
+from orchestration.generate import DEFAULT_END_DATE, GenerationStats, Lifecycle, generate, sample_as_of
 from orchestration.settings import Settings, get_settings
 
 TINY_CUSTOMERS = 300
 TINY_SEED = 7
+# Four months of period after four months of history (in the *_initial files): customers arrive
+# and lapse in both (generate.Lifecycle).
+TINY_HISTORY_DAYS = 120
 FRESH_AS_OF = sample_as_of(DEFAULT_END_DATE)
 BAD_TICKET = "MBAD-20260110-000000001;M001;1;10/01/2026 10:00:00;VENTE;;;;;;;douze;CB"
 
@@ -34,7 +37,14 @@ class Generated:
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
     """Sample exports of a few hundred customers, generated once and copied where needed."""
     root = tmp_path_factory.mktemp("generated")
-    stats = generate(root / "landing", root / "truth", customers=TINY_CUSTOMERS, seed=TINY_SEED, days=120)
+    stats = generate(
+        root / "landing",
+        root / "truth",
+        customers=TINY_CUSTOMERS,
+        seed=TINY_SEED,
+        days=120,
+        lifecycle=Lifecycle(history_days=TINY_HISTORY_DAYS),
+    )
     return Generated(root / "landing", root / "truth", stats)
 
 

@@ -365,3 +365,34 @@ def test_every_extra_account_guest_order_and_typo_maps_to_its_true_person(
         swapped = (w.day, w.month) == (t.month, t.day)
         digits = sum(a != b for a, b in zip(t.strftime("%d%m%Y"), w.strftime("%d%m%Y"), strict=True))
         assert swapped or digits == 1, (true, typed)
+
+
+def test_customers_arrive_and_lapse_through_history_and_period(tmp_path: Path) -> None:
+    """A living population: history before the period in the *_initial files, first purchases
+    steady through the period (no left-censoring trend), customers lapsing, and every purchase of
+    a person inside their active span."""
+    end = date(2026, 10, 31)
+    generate(tmp_path / "landing", tmp_path / "truth", customers=1500, seed=11, days=360, end_date=end)
+    start = datetime(2025, 11, 6)  # 360 days ending on `end`
+    assert (tmp_path / "landing" / "pos" / "tickets_initial.csv").stat().st_size > 10_000
+    persons = {
+        p["person_id"]: p for p in csv.DictReader((tmp_path / "truth" / "persons.csv").open(encoding="utf-8"))
+    }
+    lapsed = sum(1 for p in persons.values() if p["active_until"])
+    assert 0.2 < lapsed / len(persons) < 0.8
+    first_purchase: dict[str, datetime] = {}
+    with (tmp_path / "truth" / "journeys.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            at = datetime.fromisoformat(row["event_at_utc"].replace("Z", "")) + timedelta(hours=1)
+            if row["event"] not in ("store_purchase", "web_order"):
+                continue  # pickups, returns, surveys and repeat contacts may follow a lapse
+            person = persons[row["person_id"]]
+            # A visit keeps its day but moves to store hours; web orders come a session later.
+            assert at >= datetime.fromisoformat(person["active_from"]) - timedelta(days=1)
+            if person["active_until"]:
+                assert at <= datetime.fromisoformat(person["active_until"]) + timedelta(days=1)
+            first_purchase[row["person_id"]] = min(at, first_purchase.get(row["person_id"], at))
+    quarters = Counter((t - start).days // 90 for t in first_purchase.values() if t >= start)
+    assert sorted(quarters) == [0, 1, 2, 3]
+    assert max(quarters.values()) < 1.6 * min(quarters.values()), quarters
+    assert sum(1 for t in first_purchase.values() if t < start) > len(first_purchase) / 3

@@ -25,7 +25,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from orchestration.generate.noise import Messiness
-from orchestration.generate.simulate import DEFAULT_END_DATE, GenerationStats, Simulation
+from orchestration.generate.simulate import (
+    DEFAULT_END_DATE,
+    DEFAULT_LIFECYCLE,
+    FIXED_POPULATION,
+    GenerationStats,
+    Lifecycle,
+    Simulation,
+)
 
 SHARD_PERSONS = 25_000
 
@@ -41,6 +48,7 @@ class _Shard:
     days: int
     end_date: date
     messiness: Messiness
+    lifecycle: Lifecycle
 
 
 def _run_shard(shard: _Shard) -> GenerationStats:
@@ -54,6 +62,7 @@ def _run_shard(shard: _Shard) -> GenerationStats:
         shard=shard.index,
         shards=shard.shards,
         first_person=shard.first_person,
+        lifecycle=shard.lifecycle,
     )
     return simulation.run(shard.persons)
 
@@ -98,12 +107,15 @@ def generate(
     progress: bool = False,
     workers: int | None = None,
     realism: float = 1.0,
+    lifecycle: Lifecycle = DEFAULT_LIFECYCLE,
 ) -> GenerationStats:
     """Generate ``customers`` persons' exports; deterministic for the same arguments.
 
     ``realism`` scales the habits of real data listed in ``noise.REALISM`` (several web accounts
     per person, express checkouts, birth-date typos, phone-only accounts, more first-name
-    variants); 0 writes exactly what the generator wrote before they were added.
+    variants); 0 writes exactly what the generator wrote before they were added. ``lifecycle``
+    says how much history precedes the period and how fast customers lapse and arrive
+    (``Lifecycle``); ``FIXED_POPULATION`` is the population of the generator before issue 17.
     """
     if customers < 1 or days < 1:
         raise ValueError("customers and days must be at least 1")
@@ -123,6 +135,7 @@ def generate(
                 days,
                 end_date,
                 rates,
+                lifecycle,
             )
             for i, first in enumerate(starts)
         ]
@@ -163,4 +176,12 @@ def _report(progress: bool, results: dict[int, GenerationStats], customers: int,
         print(f"  generated {done:,} / {customers:,} persons ({time.perf_counter() - started:.0f} s)")
 
 
-__all__ = ["DEFAULT_END_DATE", "SHARD_PERSONS", "GenerationStats", "Messiness", "generate"]
+__all__ = [
+    "DEFAULT_END_DATE",
+    "FIXED_POPULATION",
+    "SHARD_PERSONS",
+    "GenerationStats",
+    "Lifecycle",
+    "Messiness",
+    "generate",
+]

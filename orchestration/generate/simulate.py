@@ -42,6 +42,41 @@ class Product:
 Account = tuple[str, str | None, datetime]
 
 
+@dataclass(frozen=True)
+class Lifecycle:
+    """How the population lives: when people become customers and when they stop.
+
+    A retailer's first extract carries years of history, gains customers every month and loses
+    others; a population that exists in full on the first day, with no purchase before it, makes
+    every early purchase look like a new customer and no customer ever lapse.
+
+    - ``history_days``: days simulated before the period, written to the ``_initial`` files (the
+      historical extract a platform receives on its first day); two years by default, so that a
+      12-month retention (customers of the year before last who bought again last year) is
+      measured on every month of the period;
+    - ``yearly_churn``: hazard of lapsing, per year (a customer stops buying and interacting for
+      good; 0.35 is an attrition of 1 - e^-0.35 = 30 % a year, the order of magnitude retail
+      loyalty studies give for specialist retailers).
+    Arrivals are spread evenly over history and period, at the rate that keeps the number of
+    active customers steady: a share 1 / (1 + churn x years simulated) of the persons are already
+    customers when the history starts, the others arrive uniformly after it.
+
+    ``Lifecycle(0, 0.0)`` is the fixed population of the generator before issue 17: everyone
+    active over the whole period, nothing before it (the same files, byte for byte).
+    """
+
+    history_days: int = 730
+    yearly_churn: float = 0.35
+
+    @property
+    def fixed(self) -> bool:
+        return self.history_days == 0 and self.yearly_churn == 0
+
+
+FIXED_POPULATION = Lifecycle(0, 0.0)
+DEFAULT_LIFECYCLE = Lifecycle()
+
+
 @dataclass
 class GenerationStats:
     persons: int = 0
@@ -113,6 +148,7 @@ class Simulation:
         shard: int = 0,
         first_person: int = 0,
         shards: int = 1,
+        lifecycle: Lifecycle = FIXED_POPULATION,
     ) -> None:
         # Each shard has its own random stream; the catalogue and stores come from a stream of
         # their own, so every shard sees the same ones.
@@ -122,7 +158,11 @@ class Simulation:
         self.rates = messiness
         self.end = datetime.combine(end_date, datetime.min.time()) + timedelta(days=1) - timedelta(seconds=1)
         self.start = datetime.combine(end_date - timedelta(days=days - 1), datetime.min.time())
-        self.span = (self.end - self.start).total_seconds()
+        self.lifecycle = lifecycle
+        # The first instant simulated: history before the period goes to the ``_initial`` files.
+        self.first = self.start - timedelta(days=lifecycle.history_days)
+        # The person being simulated is a customer from active_from to active_until.
+        self.active_from, self.active_until = self.start, self.end
         self.out_dir = out_dir
         self.writers: dict[str, ExportWriter] = {}
         self.truth_ids = TruthWriter(
@@ -143,6 +183,8 @@ class Simulation:
                 "city",
                 "moved_to_postcode",
                 "segment",
+                "active_from",
+                "active_until",
             ],
         )
         self.truth_journeys = TruthWriter(
@@ -187,8 +229,9 @@ class Simulation:
         return self.shard * ID_BLOCK + self.counters[name]
 
     def random_time(self, after: datetime | None = None, before: datetime | None = None) -> datetime:
-        lo = after or self.start
-        hi = before or self.end
+        """A uniform instant between ``after`` and ``before``, by default while the person is a customer."""
+        lo = after or self.active_from
+        hi = before or self.active_until
         return lo + timedelta(seconds=self.rng.random() * max((hi - lo).total_seconds(), 1))
 
     def store_hours(self, day: datetime) -> datetime:
@@ -275,9 +318,29 @@ class Simulation:
             seconds=time.perf_counter() - started,
         )
 
+    def lifetime(self) -> tuple[datetime, datetime]:
+        """When the person is a customer, within what is simulated (see ``Lifecycle``)."""
+        if self.lifecycle.fixed:
+            return self.start, self.end
+        rng, churn = self.rng, self.lifecycle.yearly_churn
+        simulated = self.end - self.first
+        years = simulated.total_seconds() / (365.25 * 86400)
+        if rng.random() < 1 / (1 + churn * years):
+            joined = self.first  # already a customer when the history starts
+        else:
+            joined = self.first + simulated * rng.random()
+        if churn <= 0:
+            return joined, self.end
+        lapses = joined + timedelta(days=365.25 * rng.expovariate(churn))
+        return joined, min(lapses, self.end)
+
     def simulate(self, person: Person) -> None:
         rng = self.rng
-        years = self.span / (365.25 * 86400)
+        self.active_from, self.active_until = self.lifetime()
+        years = (self.active_until - self.active_from).total_seconds() / (365.25 * 86400)
+        # Accounts and cards of a customer who was one before anything simulated date from earlier
+        # years; a newcomer opens them on arrival.
+        before = self.active_from if self.active_from > self.first else None
         self.extra_accounts = self.plan_extra_accounts(person) if person.uses_web else 0
         new = person.new_address
         self.truth_persons.write(
@@ -293,17 +356,21 @@ class Simulation:
             person.address.city,
             new.postcode if new else "",
             person.segment,
+            self.active_from.isoformat(timespec="seconds"),
+            self.active_until.isoformat(timespec="seconds") if self.active_until < self.end else "",
         )
         self.contacts = []
         self.accounts = []
         self.identified_visitors = set()
         # Web accounts and loyalty cards: most existed before the window, some start within it.
         if person.uses_web and rng.random() < 0.4:
-            self.create_account(person, self.start - timedelta(days=rng.randrange(1, 3 * 365)))
+            self.create_account(person, before or self.first - timedelta(days=rng.randrange(1, 3 * 365)))
         joins_at_first_visit = False
         if person.uses_store and rng.random() < 0.6:
             if rng.random() < 0.7:
-                self.create_contact(person, self.start - timedelta(days=rng.randrange(1, 3 * 365)), True)
+                self.create_contact(
+                    person, before or self.first - timedelta(days=rng.randrange(1, 3 * 365)), True
+                )
             else:
                 joins_at_first_visit = True
 
@@ -381,7 +448,7 @@ class Simulation:
         for channel, p_granted in (("email", 0.6), ("sms", 0.35), ("post", 0.2)):
             statements = [(at, rng.random() < p_granted)]
             if rng.random() < 0.15:
-                later = self.random_time(after=max(at, self.start))
+                later = self.random_time(after=max(at, self.active_from))
                 statements.append((later, not statements[0][1]))
             for stated_at, granted in statements:
                 consent_id = f"CS{self.next_id('consent'):09d}"
@@ -400,7 +467,7 @@ class Simulation:
         if with_card and rng.random() < 0.04 and len(person.emails) > 1:
             self.create_contact(
                 person,
-                self.random_time(after=max(at, self.start)),
+                self.random_time(after=max(at, self.active_from)),
                 with_card=False,
                 email=person.emails[-1],
             )
@@ -603,7 +670,7 @@ class Simulation:
         return self.rng.choice(person.visitor_ids)
 
     def web_session(self, person: Person, at: datetime, browse_only: list[Product] | None = None) -> None:
-        if at < self.start or at > self.end:
+        if at < self.first or at > self.end:
             return
         rng = self.rng
         w = self.writer(ecommerce.WEB_EVENTS)
