@@ -19,9 +19,9 @@ from orchestration.settings import Settings, get_settings
 
 TINY_CUSTOMERS = 300
 TINY_SEED = 7
-# Four months of period after four months of history (in the *_initial files): customers arrive
-# and lapse in both (generate.Lifecycle).
-TINY_HISTORY_DAYS = 120
+# Four months of period after a year of history (in the *_initial files): customers arrive and
+# lapse in both (generate.Lifecycle), and the last months have a 12-month retention base.
+TINY_HISTORY_DAYS = 365
 FRESH_AS_OF = sample_as_of(DEFAULT_END_DATE)
 BAD_TICKET = "MBAD-20260110-000000001;M001;1;10/01/2026 10:00:00;VENTE;;;;;;;douze;CB"
 

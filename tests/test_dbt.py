@@ -126,15 +126,17 @@ def test_customer_360_has_one_row_per_resolved_customer_with_their_activity(pipe
         "select sum(net_amount), count(*) filter (where order_type = 'sale') from marts.fct_orders "
         "where customer_id is not null",
     )
-    # Channels used are the distinct non-survey channels of the customer's touchpoints.
+    # Interaction channels are the distinct non-survey channels of the customer's touchpoints;
+    # omnichannel means bought in store and online (click & collect is ordered online).
     mismatched = query(
         settings,
         """
         select count(*) from marts.dim_customers d
-        where channel_count <> (
+        where interaction_channel_count <> (
             select count(distinct channel) from marts.fct_touchpoints t
             where t.customer_id = d.customer_id and t.touchpoint_type <> 'survey'
-        ) or is_omnichannel <> (channel_count >= 2)
+        ) or is_multichannel <> (interaction_channel_count >= 2)
+        or is_omnichannel <> (store_orders > 0 and web_orders + click_and_collect_orders > 0)
         """,
     )
     assert mismatched == [(0,)]

@@ -21,8 +21,9 @@ Tolerance, and why:
   buys later for the first time also counts as a new customer (N in (E - N) / S). Larger gaps
   mean a mart bug, not identity noise.
 
-Measured (tests/test_kpi_truth.py functions run on 5,000 generated customers, seed 42): largest
-monthly gap 0.009 on the multichannel rate, 0.032 on retention; repeat-contact rate 0.151 vs
+Measured (tests/test_kpi_truth.py functions run on 5,000 generated customers, seed 42, before the
+living population of issue 17): largest monthly gap 0.009 on the multichannel rate, 0.032 on
+retention; repeat-contact rate 0.151 vs
 0.160 true; web-to-store 0.132 vs 0.137; CLV of single-channel customers 8 % under the truth
 (split fragments are single-channel). On the 300-customer test data every gap is 0.
 """
@@ -211,8 +212,8 @@ def test_identified_revenue_and_value_by_channel_count_match_truth(pipeline, int
     mart = dict(
         query(
             pipeline[0],
-            "select channel_count, historical_clv from marts.mart_value_by_channel_count"
-            " where channel_count > 0",
+            "select interaction_channel_count, historical_clv from marts.mart_value_by_channel_count"
+            " where interaction_channel_count > 0",
         )
     )
     for count, clv in true_clv.items():
@@ -260,27 +261,63 @@ def test_web_to_store_rate_matches_truth(pipeline, interactions) -> None:
     assert p / n == pytest.approx(prepared / purchases, abs=RATE_TOLERANCE)
 
 
-def test_retention_rate_per_month_matches_truth(pipeline, interactions) -> None:
+def _months_back(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 - n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def test_retention_new_customers_and_point_in_time_segments_match_truth(pipeline, interactions) -> None:
+    """The retention definitions recomputed from the journeys: new = first purchase in all the
+    loaded history, period-over-period retention of last month's buyers, and the 12-month
+    retention (buyers of months -24 to -13 who buy again in the last 12), each by the segment the
+    customer had at the end of its base period (omnichannel once bought in store and online)."""
     buyers: dict[date, set[str]] = defaultdict(set)
+    channels: dict[tuple[date, str], set[str]] = defaultdict(set)
     for e in interactions:
         if e.event in ("store_purchase", "web_order"):
             buyers[e.month].add(e.person)
+            channels[(e.month, e.person)].add("store" if e.channel == "store" else "online")
+    months = sorted(buyers)
     first: dict[str, date] = {}
-    for month in sorted(buyers):
+    segment: dict[tuple[date, str], str] = {}  # (month, person) -> segment at the end of the month
+    seen: dict[str, set[str]] = defaultdict(set)
+    for month in months:
         for person in buyers[month]:
             first.setdefault(person, month)
-    mart = dict(
-        query(
+            seen[person] |= channels[(month, person)]
+            segment[(month, person)] = "omnichannel" if len(seen[person]) == 2 else "single_channel"
+    mart = {
+        (row[0], row[1]): row[2:]
+        for row in query(
             pipeline[0],
-            "select period_start, retention_rate from marts.mart_retention"
-            " where segment = 'all' and retention_rate is not null",
+            "select period_start, segment, active_customers, new_customers, cohort_retention_rate, "
+            "retention_base_12m, retention_rate_12m from marts.mart_retention",
         )
-    )
-    months = sorted(buyers)
-    for previous, month in itertools.pairwise(months):
-        start, end = buyers[previous], buyers[month]
-        new = sum(first[p] == month for p in end)
-        assert mart[month] == pytest.approx((len(end) - new) / len(start), abs=RATE_TOLERANCE * 2), month
+    }
+    checked_12m = 0
+    for i, month in enumerate(months):
+        active, new, cohort_rate, base_12m, rate_12m = mart[(month, "all")]
+        assert abs(active - len(buyers[month])) <= MEAN_TOLERANCE * len(buyers[month]), month
+        true_new = sum(first[p] == month for p in buyers[month])
+        assert abs(new - true_new) <= max(2, MEAN_TOLERANCE * true_new), month
+        if i > 0 and months[i - 1] == _months_back(month, 1):
+            before = buyers[months[i - 1]]
+            true_rate = len(before & buyers[month]) / len(before)
+            assert cohort_rate == pytest.approx(true_rate, abs=RATE_TOLERANCE * 2), month
+        base_months = [m for m in months if _months_back(month, 23) <= m <= _months_back(month, 12)]
+        base = {p for m in base_months for p in buyers[m]}
+        assert abs(base_12m - len(base)) <= MEAN_TOLERANCE * max(len(base), 10), month
+        if base:
+            last_year = {p for m in months if _months_back(month, 11) <= m <= month for p in buyers[m]}
+            assert rate_12m == pytest.approx(len(base & last_year) / len(base), abs=RATE_TOLERANCE * 2)
+            checked_12m += 1
+        # Point in time: each segment counts the month's buyers by what they had done by its end.
+        for name in ("omnichannel", "single_channel"):
+            true_count = sum(segment[(month, p)] == name for p in buyers[month])
+            assert abs(mart[(month, name)][0] - true_count) <= max(3, MEAN_TOLERANCE * true_count), month
+    assert checked_12m >= 3
+    rates = [v for v in mart.values() for v in (v[2], v[4]) if v is not None]
+    assert rates and all(0 <= r <= 1 for r in rates)
 
 
 def test_verbatim_theme_mentions_match_the_themes_the_generator_wrote(pipeline, truth) -> None:

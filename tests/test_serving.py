@@ -14,17 +14,18 @@ import pytest
 import sqlalchemy
 
 from orchestration.defs.dbt import ensure_manifest
+from orchestration.serving.charts import GREY
 from orchestration.serving.publish import marts_from_manifest, publish_marts
 from orchestration.settings import REPO_ROOT, Settings
-from tests.conftest import FRESH_AS_OF
+from tests.conftest import FRESH_AS_OF, query
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Where the report test leaves its screenshot for people to look at (git-ignored).
 ARTIFACTS = Path(os.environ.get("CDP_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
 REPORT_CHARTS = {
-    "Multichannel rate",
-    "Customer value by number of channels",
-    "Retention, omnichannel vs single-channel",
+    "Omnichannel and multichannel rates",
+    "Customer value by number of interaction channels",
+    "12-month retention, omnichannel vs single-channel",
     "NPS and CSAT by touchpoint",
     "Customer effort (CES) by touchpoint",
     "Irritants and delights in verbatims",
@@ -226,9 +227,23 @@ def test_kpi_report_renders_every_chart_offline_in_headless_chromium(pipeline: t
         page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
     assert {c["title"] for c in charts} == REPORT_CHARTS
+    # The test data hold 16 months: no period has the 24 months a 12-month retention needs, and
+    # the chart says so instead of drawing left-censored values.
+    complete = query(settings, "select count(*) from marts.mart_retention where is_complete_history")[0][0]
     for chart in charts:
         assert chart["width"] > 300 and chart["height"] > 150, chart
+        if chart["title"].startswith("12-month retention") and complete == 0:
+            assert chart["label"] == "no period with 24 months of history", chart
+            continue
         assert chart["drawn"] > 0 and chart["label"] != "no data", chart
+    # Survey scores on fewer answers than min_responses are greyed, in the table and the bars.
+    unreliable = query(
+        settings,
+        "select count(*) from marts.mart_satisfaction where level = 'touchpoint' and not is_reliable",
+    )[0][0]
+    html = report.read_text(encoding="utf-8")
+    assert unreliable > 0 and html.count('<tr class="greyed">') == unreliable
+    assert f'fill="{GREY}"' in html and "too few answers to read" in html
     assert errors == []
     assert requests == [report.as_uri()]  # nothing fetched: the page is self-contained
     assert screenshot.stat().st_size > 50_000

@@ -17,8 +17,12 @@ left alone) are judged against the warehouse's previous identity run rather than
 
 from __future__ import annotations
 
+import json
+import re
+
 import great_expectations.expectations as gxe
 
+from orchestration.defs.dbt import ensure_manifest
 from orchestration.exports import ALL_TABLES, ExportTable
 from orchestration.identity.config import SHIPPED_CONFIG, IdentityConfigError, load_identity_settings
 from orchestration.identity.history import RUNS_DDL
@@ -280,23 +284,35 @@ def _identity_suites(quality: QualitySettings) -> list[Suite]:
     return [mapping]
 
 
-# KPI ranges per mart: (column, min, max); None = unbounded. Keys (unique, not null), relationships
-# and the reconciliation of fct_orders with raw are dbt tests (dbt_project/), which Dagster runs
-# as checks of the same assets.
+# KPI ranges per mart that are not fractions: (column, min, max); None = unbounded. Every rate and
+# share is a fraction in [0, 1] (``FRACTION``), found from the dbt docs (``_fraction_columns``).
+# Keys (unique, not null), relationships, shares that sum to 1 and the reconciliation of
+# fct_orders with raw are dbt tests (dbt_project/), which Dagster runs as checks of the same assets.
 KPI_RANGES: dict[str, list[tuple[str, float, float | None]]] = {
-    "mart_multichannel_customers": [("multichannel_rate", 0, 1)],
+    # Scores, not shares: NPS in points, CSAT in % satisfied, CES on its 1-7 scale.
     "mart_satisfaction": [("nps", -100, 100), ("csat", 0, 100), ("ces_mean", 1, 7)],
-    # (E - N) / S can exceed 1 when many customers come back after a pause; never below 0.
-    "mart_retention": [
-        ("cohort_retention_rate", 0, 1),
-        ("repeat_purchase_rate", 0, 1),
-        ("retention_rate", 0, None),
-    ],
-    "mart_service_contacts": [("repeat_contact_rate", 0, 1), ("first_contact_resolution_rate", 0, 1)],
-    "mart_click_and_collect": [("click_and_collect_share", 0, 1), ("late_pickup_rate", 0, 1)],
+    "mart_satisfaction_by_period": [("nps", -100, 100), ("csat", 0, 100), ("ces_mean", 1, 7)],
     "mart_cost_to_serve": [("cost_eur", 0, None)],
-    "mart_cross_channel_purchases": [("cross_channel_rate", 0, 1)],
 }
+# A rate or share, by its name: ``*_rate``, ``*_share``, ``share_of_*``, or one of the first two
+# with its window (``retention_rate_12m``).
+FRACTION = re.compile(r"(_rate|_share)(_[0-9]+[dwmy])?$|^share_of_")
+
+
+def _fraction_columns() -> dict[str, list[str]]:
+    """The documented columns of every marts model that are rates or shares, per model.
+
+    Read from the dbt manifest, so a new mart's rates are checked as soon as they are documented;
+    ``tests/test_quality.py`` fails when a rate in the warehouse is not documented.
+    """
+    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+    found: dict[str, list[str]] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["fqn"][1] == "marts":
+            columns = [c for c in node["columns"] if FRACTION.search(c)]
+            if columns:
+                found[node["name"]] = sorted(columns)
+    return found
 
 
 def _range_check(column: str, low: float | None, high: float | None, severity: str) -> Check:
@@ -310,13 +326,21 @@ def _range_check(column: str, low: float | None, high: float | None, severity: s
 
 
 def _marts_suites() -> list[Suite]:
+    fractions = _fraction_columns()
+    marts = sorted(set(fractions) | set(KPI_RANGES))
     return [
         Suite(
             ("marts", mart),
             f"select * from marts.{mart}",
-            tuple(_range_check(column, low, high, CRITICAL) for column, low, high in ranges),
+            tuple(
+                _range_check(column, low, high, CRITICAL)
+                for column, low, high in [
+                    *KPI_RANGES.get(mart, []),
+                    *((column, 0, 1) for column in fractions.get(mart, [])),
+                ]
+            ),
         )
-        for mart, ranges in KPI_RANGES.items()
+        for mart in marts
     ]
 
 

@@ -15,6 +15,8 @@ Number = float | int | None
 Format = Callable[[float], str]
 
 PALETTE = ("#2f6db5", "#e07b39", "#3a9a5b", "#b5483b", "#7d5ba6", "#8c6d46", "#c55e9e", "#6b6b6b")
+# Bars of values too uncertain to read (report: survey scores on too few answers).
+GREY = "#cfcfcf"
 WIDTH, HEIGHT = 640, 300
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 16, 30, 70
 LABEL_CHARS = 22
@@ -141,8 +143,14 @@ def line_chart(
     return _svg(body, ", ".join(series))
 
 
-def bar_chart(categories: Sequence[str], series: dict[str, Sequence[Number]], fmt: Format = number) -> str:
-    """Grouped vertical bars: one group per category, one bar per series."""
+def bar_chart(
+    categories: Sequence[str],
+    series: dict[str, Sequence[Number]],
+    fmt: Format = number,
+    greyed: Sequence[bool] | None = None,
+) -> str:
+    """Grouped vertical bars: one group per category, one bar per series; the categories flagged in
+    ``greyed`` are drawn in grey (values too uncertain to read, e.g. too few survey answers)."""
     values = [float(v) for s in series.values() for v in s if v is not None]
     if not values:
         return empty("no data")
@@ -157,10 +165,12 @@ def bar_chart(categories: Sequence[str], series: dict[str, Sequence[Number]], fm
                 continue
             x = MARGIN_LEFT + group * i + group * 0.1 + bar * index
             y0, y1 = scale(0.0), scale(float(v))
+            grey = bool(greyed and greyed[i])
             body.append(
                 f'<rect class="mark" x="{x:.1f}" y="{min(y0, y1):.1f}" width="{bar:.1f}" '
-                f'height="{max(abs(y0 - y1), 0.5):.1f}" fill="{color}">'
-                f"<title>{escape(name)} · {escape(categories[i])}: {escape(fmt(float(v)))}</title></rect>"
+                f'height="{max(abs(y0 - y1), 0.5):.1f}" fill="{GREY if grey else color}">'
+                f"<title>{escape(name)} · {escape(categories[i])}: {escape(fmt(float(v)))}"
+                f"{' (unreliable)' if grey else ''}</title></rect>"
             )
     body += _category_labels(categories, lambda i: MARGIN_LEFT + group * (i + 0.5))
     body += _legend(list(series))

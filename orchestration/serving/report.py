@@ -36,6 +36,7 @@ table { border-collapse: collapse; }
 th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .failed { color: #b5483b; font-weight: 600; }
+tr.greyed td { color: #aaa; }
 """
 
 
@@ -61,10 +62,15 @@ def _figure(title: str, svg: str, caption: str) -> str:
     )
 
 
-def _table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
+def _table(
+    header: Iterable[str], rows: Iterable[Iterable[object]], greyed: Iterable[bool] | None = None
+) -> str:
+    """An HTML table; rows flagged in ``greyed`` are shown greyed out (unreliable)."""
+    rows = list(rows)
+    flags = list(greyed) if greyed is not None else [False] * len(rows)
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join(
-        "<tr>"
+        ('<tr class="greyed">' if flag else "<tr>")
         + "".join(
             f'<td class="n">{escape(charts.number(v))}</td>'
             if isinstance(v, int | float) and not isinstance(v, bool)
@@ -72,7 +78,7 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
             for v in row
         )
         + "</tr>"
-        for row in rows
+        for row, flag in zip(rows, flags, strict=True)
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -86,43 +92,62 @@ def _series(rows: list[tuple], key_index: int = 1, value_index: int = 2) -> tupl
 
 
 def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
-    multichannel = _rows(
+    rates = _rows(
         con,
-        "select period_start, multichannel_rate, channels_per_active_customer from "
-        "mart_multichannel_customers order by 1",
+        "select period_start, omnichannel_rate, multichannel_rate "
+        "from mart_multichannel_customers order by 1",
     )
     value = _rows(
         con,
-        "select channel_count, historical_clv, historical_clv_per_buyer, customers from "
+        "select interaction_channel_count, historical_clv, historical_clv_per_buyer, customers from "
         "mart_value_by_channel_count "
-        "where channel_count > 0 order by 1",
+        "where interaction_channel_count > 0 order by 1",
     )
-    retention = _rows(con, "select period_start, segment, retention_rate from mart_retention order by 1, 2")
+    # Periods whose 24 months are not all loaded count old customers as new and have no 12-month
+    # base: they are left out, and the caption says how many.
+    retention = _rows(
+        con,
+        "select period_start, segment, retention_rate_12m from mart_retention "
+        "where is_complete_history order by 1, 2",
+    )
+    incomplete = _rows(
+        con, "select count(distinct period_start) from mart_retention where not is_complete_history"
+    )[0][0]
     periods, retention_series = _series(retention)
     return [
         _figure(
-            "Multichannel rate",
+            "Omnichannel and multichannel rates",
             charts.line_chart(
-                [_period(r[0]) for r in multichannel],
-                {"multichannel rate": [r[1] for r in multichannel]},
+                [_period(r[0]) for r in rates],
+                {
+                    "omnichannel (buyers)": [r[1] for r in rates],
+                    "multichannel (active)": [r[2] for r in rates],
+                },
                 charts.percent,
             ),
-            "Share of the period's active customers who used two channels or more (store, web, "
-            "click & collect, service).",
+            "Omnichannel: share of the period's buyers who have bought both in store and online "
+            "(click & collect is ordered online) by the end of the period. Multichannel: share of "
+            "the period's active customers who interacted through two channels or more (store, "
+            "web, click & collect, service).",
         ),
         _figure(
-            "Customer value by number of channels",
+            "Customer value by number of interaction channels",
             charts.bar_chart(
                 [f"{r[0]} ({r[3]:,} customers)" for r in value],
                 {"revenue per customer (€)": [r[1] for r in value], "per buyer (€)": [r[2] for r in value]},
             ),
-            "By number of channels used: historical customer value (net revenue over the whole "
-            "history), per customer and per buyer.",
+            "By number of channels interacted through: historical customer value (net revenue "
+            "over the whole history), per customer and per buyer.",
         ),
         _figure(
-            "Retention, omnichannel vs single-channel",
-            charts.line_chart(periods, retention_series, charts.percent),
-            "(customers at end - new customers) / customers at start, per period and segment.",
+            "12-month retention, omnichannel vs single-channel",
+            charts.line_chart(periods, retention_series, charts.percent)
+            if retention
+            else charts.empty("no period with 24 months of history"),
+            "Of the customers who bought in the 12 months before the last 12, the share who bought "
+            "again in the 12 months up to the period's end; segment as it was at the end of the "
+            f"first 12 months. {incomplete} earlier period(s) without 24 months of loaded history "
+            "are left out.",
         ),
     ]
 
@@ -130,7 +155,8 @@ def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
 def _satisfaction_section(con: duckdb.DuckDBPyConnection) -> list[str]:
     touchpoints = _rows(
         con,
-        "select segment, nps, csat, ces_mean, responses, irritant_rank, delight_rank from mart_satisfaction "
+        "select segment, nps, csat, ces_mean, responses, irritant_rank, delight_rank, nps_ci_low, "
+        "nps_ci_high, csat_ci_low, csat_ci_high, is_reliable from mart_satisfaction "
         "where level = 'touchpoint' order by responses desc",
     )
     themes = _rows(
@@ -138,21 +164,33 @@ def _satisfaction_section(con: duckdb.DuckDBPyConnection) -> list[str]:
         "select theme_label_fr, sum(positive_mentions), sum(negative_mentions), sum(mentions) "
         "from mart_verbatim_themes group by 1 order by sum(negative_mentions) - sum(positive_mentions) desc",
     )
+    # Scores on too few answers are noise: greyed in the charts and the table, and said.
+    greyed = [not r[11] for r in touchpoints]
+    few = [r[0] for r in touchpoints if not r[11]]
+    few_note = (
+        f" Grey: too few answers to read (below the dbt var min_responses, 30 by default): {', '.join(few)}."
+        if few
+        else ""
+    )
     names = [r[0] for r in touchpoints]
     ranked = sorted(touchpoints, key=lambda r: (r[5] is None, r[5] or 0))
     return [
         _figure(
             "NPS and CSAT by touchpoint",
             charts.bar_chart(
-                names, {"NPS": [r[1] for r in touchpoints], "CSAT (% satisfied)": [r[2] for r in touchpoints]}
+                names,
+                {"NPS": [r[1] for r in touchpoints], "CSAT (% satisfied)": [r[2] for r in touchpoints]},
+                greyed=greyed,
             ),
             "NPS = % promoters (9-10) - % detractors (0-6); CSAT = % answering 4 or 5 of 5. "
-            "Surveys per touchpoint rated.",
+            "Surveys per touchpoint rated; 95 % intervals in the table below." + few_note,
         ),
         _figure(
             "Customer effort (CES) by touchpoint",
-            charts.bar_chart(names, {"CES mean (1 hard - 7 easy)": [r[3] for r in touchpoints]}),
-            "Mean Customer Effort Score where the survey asked it.",
+            charts.bar_chart(
+                names, {"CES mean (1 hard - 7 easy)": [r[3] for r in touchpoints]}, greyed=greyed
+            ),
+            "Mean Customer Effort Score where the survey asked it." + few_note,
         ),
         _figure(
             "Irritants and delights in verbatims",
@@ -164,12 +202,26 @@ def _satisfaction_section(con: duckdb.DuckDBPyConnection) -> list[str]:
         ),
         "<div><h3>Touchpoints ranked</h3>"
         + _table(
-            ["touchpoint", "responses", "irritant rank", "delight rank", "NPS", "CSAT"],
-            [(r[0], r[4], r[5], r[6], r[1], r[2]) for r in ranked],
+            TOUCHPOINT_COLUMNS,
+            [
+                (r[0], r[4], r[5], r[6], r[1], _interval(r[7], r[8]), r[2], _interval(r[9], r[10]))
+                for r in ranked
+            ],
+            greyed=[not r[11] for r in ranked],
         )
         + "<p class=sub>Irritant rank 1 = highest detractor share; delight rank 1 = highest "
-        "promoter share.</p></div>",
+        "promoter share. Greyed: fewer answers than the dbt var min_responses (30 by default), "
+        "too few to read.</p></div>",
     ]
+
+
+TOUCHPOINT_COLUMNS = (
+    "touchpoint", "responses", "irritant rank", "delight rank", "NPS", "NPS 95 %", "CSAT", "CSAT 95 %",
+)  # fmt: skip
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return "" if low is None or high is None else f"{low:.1f} to {high:.1f}"
 
 
 def _operations_section(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -285,7 +337,13 @@ def write_report(serving_dir: Path) -> Report:
         published = _rows(con, f"select max(run_id), max(published_at) from {PUBLICATION_TABLE}")[0]
         latest = _rows(
             con,
-            "select period_start, multichannel_rate from mart_multichannel_customers order by 1 desc limit 1",
+            "select period_start, multichannel_rate, omnichannel_rate from mart_multichannel_customers "
+            "order by 1 desc limit 1",
+        )
+        retention_12m = _rows(
+            con,
+            "select retention_rate_12m from mart_retention where segment = 'all' and is_complete_history "
+            "order by period_start desc limit 1",
         )
         overall = _rows(con, "select nps, csat, ces_mean from mart_satisfaction where level = 'global'")
         journeys = _journey_section(con)
@@ -298,6 +356,8 @@ def write_report(serving_dir: Path) -> Report:
     nps, csat, ces = overall[0] if overall else (None, None, None)
     headline = {
         "multichannel_rate": latest[0][1] if latest else None,
+        "omnichannel_rate": latest[0][2] if latest else None,
+        "retention_rate_12m": retention_12m[0][0] if retention_12m else None,
         "period": _period(latest[0][0]) if latest else None,
         "nps": nps,
         "csat": csat,
@@ -306,6 +366,14 @@ def write_report(serving_dir: Path) -> Report:
         **quality_summary,
     }
     tiles = [
+        (
+            f"omnichannel rate ({headline['period']})",
+            "-" if headline["omnichannel_rate"] is None else charts.percent(headline["omnichannel_rate"]),
+        ),
+        (
+            "12-month retention",
+            "-" if headline["retention_rate_12m"] is None else charts.percent(headline["retention_rate_12m"]),
+        ),
         (
             f"multichannel rate ({headline['period']})",
             charts.percent(headline["multichannel_rate"]) if latest else "-",

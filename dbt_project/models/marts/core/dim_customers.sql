@@ -28,8 +28,8 @@ activity as (
         customer_id,
         min(occurred_at) as first_interaction_at,
         max(occurred_at) as last_interaction_at,
-        -- Channels the customer used: surveys rate a channel, they are not one.
-        list_sort(list(distinct channel) filter (where touchpoint_type <> 'survey')) as channels_used,
+        -- Channels the customer interacted through: surveys rate a channel, they are not one.
+        list_sort(list(distinct channel) filter (where touchpoint_type <> 'survey')) as interaction_channels,
         count(*) filter (where touchpoint_type = 'ticket') as service_contacts,
         count(*) filter (where touchpoint_type = 'survey') as survey_responses,
         count(*) filter (where touchpoint_type = 'visit') as web_sessions
@@ -49,7 +49,10 @@ order_totals as (
         coalesce(sum(net_amount), 0) as lifetime_revenue,
         coalesce(sum(net_amount) filter (where channel = 'store'), 0) as store_revenue,
         coalesce(sum(net_amount) filter (where channel = 'web'), 0) as web_revenue,
-        coalesce(sum(net_amount) filter (where channel = 'click_and_collect'), 0) as click_and_collect_revenue
+        coalesce(sum(net_amount) filter (where channel = 'click_and_collect'), 0) as click_and_collect_revenue,
+        -- Where the customer bought: a click & collect order is ordered online (picked up in store).
+        list_sort(list(distinct case when channel = 'store' then 'store' else 'online' end)
+            filter (where order_type = 'sale')) as purchase_channels
     from orders
     where customer_id is not null
     group by customer_id
@@ -92,9 +95,11 @@ final as (
         -- least / greatest skip nulls: a customer without interactions keeps the record dates.
         least(activity.first_interaction_at, survived.first_seen_at) as first_seen_at,
         greatest(activity.last_interaction_at, survived.last_seen_at) as last_seen_at,
-        coalesce(activity.channels_used, []) as channels_used,
-        coalesce(len(activity.channels_used), 0) as channel_count,
-        coalesce(len(activity.channels_used), 0) >= 2 as is_omnichannel,
+        coalesce(activity.interaction_channels, []) as interaction_channels,
+        coalesce(len(activity.interaction_channels), 0) as interaction_channel_count,
+        coalesce(len(activity.interaction_channels), 0) >= 2 as is_multichannel,
+        coalesce(order_totals.purchase_channels, []) as purchase_channels,
+        coalesce(len(order_totals.purchase_channels), 0) = 2 as is_omnichannel,
         loyalty.loyalty_card,
         loyalty.loyalty_points,
         loyalty.loyalty_tier,

@@ -66,8 +66,15 @@ final as (
         counted.median_hours_between,
         coalesce(satisfaction.responses, 0) as survey_responses_after,
         satisfaction.nps as nps_after,
+        satisfaction.nps_ci_low as nps_after_ci_low,
+        satisfaction.nps_ci_high as nps_after_ci_high,
         satisfaction.csat as csat_after,
-        satisfaction.ces_mean as ces_mean_after
+        satisfaction.csat_ci_low as csat_after_ci_low,
+        satisfaction.csat_ci_high as csat_after_ci_high,
+        satisfaction.ces_mean as ces_mean_after,
+        satisfaction.ces_mean_ci_low as ces_mean_after_ci_low,
+        satisfaction.ces_mean_ci_high as ces_mean_after_ci_high,
+        coalesce(satisfaction.is_reliable, false) as satisfaction_after_is_reliable
     from counted
     left join satisfaction
         on counted.period_start is not distinct from satisfaction.period_start

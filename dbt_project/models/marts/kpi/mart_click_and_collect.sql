@@ -38,9 +38,16 @@ final as (
     select
         measured.*,
         round(measured.late_pickups / nullif(measured.click_and_collect_orders, 0), 4) as late_pickup_rate,
-        pickup_surveys.responses as pickup_survey_responses,
+        coalesce(pickup_surveys.responses, 0) as pickup_survey_responses,
+        coalesce(pickup_surveys.nps_responses, 0) as pickup_nps_responses,
         pickup_surveys.nps as pickup_nps,
-        pickup_surveys.csat as pickup_csat
+        pickup_surveys.nps_ci_low as pickup_nps_ci_low,
+        pickup_surveys.nps_ci_high as pickup_nps_ci_high,
+        coalesce(pickup_surveys.csat_responses, 0) as pickup_csat_responses,
+        pickup_surveys.csat as pickup_csat,
+        pickup_surveys.csat_ci_low as pickup_csat_ci_low,
+        pickup_surveys.csat_ci_high as pickup_csat_ci_high,
+        coalesce(pickup_surveys.is_reliable, false) as pickup_is_reliable
     from measured
     left join pickup_surveys on measured.period_start = pickup_surveys.period_start
 )

@@ -1,24 +1,31 @@
 -- Cohort retention: of the customers who first bought in a period, the share who bought again
--- 1, 2, ... periods later, omnichannel vs single-channel (definitions in _kpi__docs.md, block
--- retention). Segment 'all' sums both.
+-- 1, 2, ... periods later, omnichannel vs single-channel as they were at the end of their first
+-- period (definitions in _kpi__docs.md, block retention). Segment 'all' sums both.
 with purchases as (
-    select * from {{ ref('int_customer_purchases_by_period') }}
+    select
+        *,
+        -- The cohort segment is fixed at the end of the first period: point in time.
+        first_value(segment) over (partition by customer_id order by period_start) as cohort_segment
+    from {{ ref('int_customer_purchases_by_period') }}
 ),
 
 activity as (
     select
         first_purchase_period as cohort_period,
-        coalesce(segment, 'all') as segment,
+        coalesce(cohort_segment, 'all') as segment,
         date_diff('{{ var("kpi_period") }}', first_purchase_period, period_start) as periods_since_first,
         count(*) as active_customers
     from purchases
-    group by grouping sets ((cohort_period, segment, periods_since_first), (cohort_period, periods_since_first))
+    group by grouping sets (
+        (cohort_period, cohort_segment, periods_since_first), (cohort_period, periods_since_first)
+    )
 ),
 
 final as (
     select
         cohort_period,
         segment,
+        {{ is_complete_history('cohort_period') }} as is_complete_history,
         periods_since_first,
         -- Every member of a cohort bought in its first period.
         first_value(active_customers) over cohort as cohort_customers,

@@ -6,7 +6,7 @@ with customers as (
 
 final as (
     select
-        channel_count,
+        interaction_channel_count,
         count(*) as customers,
         round(sum(revenue) / count(*), 2) as revenue_per_customer,
         round(sum(gross_margin) / count(*), 2) as gross_margin_per_customer,
@@ -15,7 +15,7 @@ final as (
         round(sum(cost_to_serve) / nullif(sum(revenue), 0), 4) as cost_to_serve_ratio,
         round(count(*) filter (where contribution_margin < 0) / count(*), 4) as unprofitable_share
     from customers
-    group by channel_count
+    group by interaction_channel_count
 )
 
 select * from final

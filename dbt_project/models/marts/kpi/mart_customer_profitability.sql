@@ -17,7 +17,8 @@ costs as (
 final as (
     select
         customers.customer_id,
-        customers.channel_count,
+        customers.interaction_channel_count,
+        customers.is_multichannel,
         customers.is_omnichannel,
         customers.orders,
         customers.lifetime_revenue as revenue,

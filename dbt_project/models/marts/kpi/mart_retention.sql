@@ -1,46 +1,102 @@
--- Retention and repeat purchase per period, omnichannel vs single-channel customers
--- (definitions in _kpi__docs.md, block retention). Segment 'all' sums both.
+-- Retention per period, omnichannel vs single-channel customers with point-in-time segments
+-- (definitions in _kpi__docs.md, block retention). Segment 'all' sums both. Every rate is a share
+-- of a base that contains its numerator: none can exceed 1.
 with purchases as (
     select * from {{ ref('int_customer_purchases_by_period') }}
 ),
 
-at_end as (
+periods as (
+    select distinct
+        period_start,
+        (period_start + interval '1 {{ var("kpi_period") }}')::date as period_end
+    from purchases
+),
+
+segments as (
+    select unnest(['all', 'omnichannel', 'single_channel']) as segment
+),
+
+-- Buyers of the period, by their segment at its end.
+active as (
     select
         period_start,
         coalesce(segment, 'all') as segment,
-        count(*) as customers_at_end,
+        count(*) as active_customers,
         count(*) filter (where first_purchase_period = period_start) as new_customers,
-        count(*) filter (
-            where previous_purchase_period = (period_start - interval '1 {{ var("kpi_period") }}')::date
-        ) as retained_customers,
         count(*) filter (where cumulative_orders >= 2) as repeat_buyers
     from purchases
     group by grouping sets ((period_start, segment), (period_start))
 ),
 
--- The customers of a period are the customers at the start of the next one.
-at_start as (
+-- Last period's buyers (segment at the end of last period), and which of them buy again.
+period_over_period as (
     select
-        (period_start + interval '1 {{ var("kpi_period") }}')::date as period_start,
-        segment,
-        customers_at_end as customers_at_start
-    from at_end
+        periods.period_start,
+        coalesce(before.segment, 'all') as segment,
+        count(*) as customers_at_start,
+        count(again.customer_id) as retained_customers
+    from periods
+    inner join purchases as before
+        on before.period_start = (periods.period_start - interval '1 {{ var("kpi_period") }}')::date
+    left join purchases as again
+        on again.customer_id = before.customer_id and again.period_start = periods.period_start
+    group by grouping sets ((periods.period_start, before.segment), (periods.period_start))
+),
+
+-- The customers of the year before the last 12 months, with their segment at the end of that year
+-- (their last purchase in it: nothing changes after it within the year).
+base_year as (
+    select periods.period_start, periods.period_end, b.customer_id, arg_max(b.segment, b.period_start) as segment
+    from periods
+    inner join purchases as b
+        on b.period_start >= (periods.period_end - interval '24 months')::date
+       and b.period_start < (periods.period_end - interval '12 months')::date
+    group by all
+),
+
+last_year as (
+    select distinct periods.period_start, l.customer_id
+    from periods
+    inner join purchases as l
+        on l.period_start >= (periods.period_end - interval '12 months')::date
+       and l.period_start < periods.period_end
+),
+
+twelve_months as (
+    select
+        base_year.period_start,
+        coalesce(base_year.segment, 'all') as segment,
+        count(*) as retention_base_12m,
+        count(last_year.customer_id) as retained_12m
+    from base_year
+    left join last_year
+        on last_year.period_start = base_year.period_start and last_year.customer_id = base_year.customer_id
+    group by grouping sets ((base_year.period_start, base_year.segment), (base_year.period_start))
 ),
 
 final as (
     select
-        at_end.period_start,
-        at_end.segment,
-        coalesce(at_start.customers_at_start, 0) as customers_at_start,
-        at_end.customers_at_end,
-        at_end.new_customers,
-        at_end.retained_customers,
-        round((at_end.customers_at_end - at_end.new_customers) / nullif(at_start.customers_at_start, 0), 4)
-            as retention_rate,
-        round(at_end.retained_customers / nullif(at_start.customers_at_start, 0), 4) as cohort_retention_rate,
-        round(at_end.repeat_buyers / at_end.customers_at_end, 4) as repeat_purchase_rate
-    from at_end
-    left join at_start on at_end.period_start = at_start.period_start and at_end.segment = at_start.segment
+        periods.period_start,
+        segments.segment,
+        {{ is_complete_history('periods.period_start') }} as is_complete_history,
+        coalesce(active.active_customers, 0) as active_customers,
+        coalesce(active.new_customers, 0) as new_customers,
+        coalesce(period_over_period.customers_at_start, 0) as customers_at_start,
+        coalesce(period_over_period.retained_customers, 0) as retained_customers,
+        round(period_over_period.retained_customers / nullif(period_over_period.customers_at_start, 0), 4)
+            as cohort_retention_rate,
+        round(active.repeat_buyers / nullif(active.active_customers, 0), 4) as repeat_purchase_rate,
+        coalesce(twelve_months.retention_base_12m, 0) as retention_base_12m,
+        coalesce(twelve_months.retained_12m, 0) as retained_12m,
+        round(twelve_months.retained_12m / nullif(twelve_months.retention_base_12m, 0), 4) as retention_rate_12m
+    from periods
+    cross join segments
+    left join active
+        on active.period_start = periods.period_start and active.segment = segments.segment
+    left join period_over_period
+        on period_over_period.period_start = periods.period_start and period_over_period.segment = segments.segment
+    left join twelve_months
+        on twelve_months.period_start = periods.period_start and twelve_months.segment = segments.segment
 )
 
 select * from final

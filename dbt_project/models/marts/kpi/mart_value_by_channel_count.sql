@@ -6,7 +6,7 @@ with customers as (
 
 final as (
     select
-        channel_count,
+        interaction_channel_count,
         count(*) as customers,
         count(*) filter (where orders > 0) as buyers,
         sum(orders) as orders,
@@ -17,7 +17,7 @@ final as (
         round(sum(lifetime_revenue) / nullif(count(*) filter (where orders > 0), 0), 2) as historical_clv_per_buyer,
         round(sum(lifetime_revenue) / sum(sum(lifetime_revenue)) over (), 4) as share_of_revenue
     from customers
-    group by channel_count
+    group by interaction_channel_count
 )
 
 select * from final
