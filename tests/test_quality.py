@@ -23,9 +23,9 @@ from orchestration.defs.dbt import DBT_PROJECT_DIR, dbt_executable
 from orchestration.defs.quality import build_suite_checks
 from orchestration.identity.history import record_resolution_run
 from orchestration.quality.gx import Outcome, Suite, validate
-from orchestration.quality.suites import build_suites
+from orchestration.quality.suites import FRACTION, build_suites
 from orchestration.settings import Settings, get_quality_settings, get_settings
-from tests.conftest import FRESH_AS_OF, Generated, run_job
+from tests.conftest import FRESH_AS_OF, Generated, query, run_job
 
 SURVEY_HEADER = (
     "response_id,survey_id,touchpoint,submitted_at,respondent_email,nps,csat,ces,verbatim,order_ref,"
@@ -145,6 +145,11 @@ def test_giant_cluster_and_out_of_range_kpi_fail_the_checks_on_an_existing_wareh
         "update marts.mart_multichannel_customers set multichannel_rate = 1.5"
         " where period_start = (select min(period_start) from marts.mart_multichannel_customers)"
     )
+    # The retention that once reached 1.15: a rate above 1 is blocking, upper bound included.
+    con.execute(
+        "update marts.mart_retention set retention_rate_12m = 1.15"
+        " where period_start = (select max(period_start) from marts.mart_retention) and segment = 'all'"
+    )
     con.close()
     result = run_job("quality_checks", warehouse_copy, raise_on_error=False)
     checks = check_results(result)
@@ -152,6 +157,7 @@ def test_giant_cluster_and_out_of_range_kpi_fail_the_checks_on_an_existing_wareh
     assert set(failed) == {
         "identity/customer_source_records:no_cluster_above_cap",
         "marts/mart_multichannel_customers:multichannel_rate_in_range",
+        "marts/mart_retention:retention_rate_12m_in_range",
     }
     giant = failed["identity/customer_source_records:no_cluster_above_cap"]
     assert "no customer has more than 60 records" in giant.description
@@ -159,6 +165,26 @@ def test_giant_cluster_and_out_of_range_kpi_fail_the_checks_on_an_existing_wareh
     assert "1.5" in failed["marts/mart_multichannel_customers:multichannel_rate_in_range"].description
     assert len(checks) > 100  # raw, identity and marts, nothing materialized
     assert not result.get_asset_materialization_events()
+
+
+def test_every_rate_and_share_in_the_marts_is_checked_between_0_and_1(pipeline) -> None:
+    """Rates are found from the dbt docs: one missing from the docs would escape its check."""
+    settings, _ = pipeline
+    rates = {
+        (table, column)
+        for table, column in query(
+            settings, "select table_name, column_name from duckdb_columns() where schema_name = 'marts'"
+        )
+        if FRACTION.search(column)
+    }
+    checked = {
+        (suite.asset_key[1], check.name.removesuffix("_in_range"))
+        for suite in build_suites(get_quality_settings())
+        if suite.asset_key[0] == "marts"
+        for check in suite.checks
+        if check.expectation.min_value == 0 and check.expectation.max_value == 1
+    }
+    assert len(rates) > 20 and rates <= checked, sorted(rates - checked)
 
 
 def test_revenue_mismatch_fails_the_reconciliation_test(warehouse_copy: Settings) -> None:
