@@ -29,7 +29,8 @@ KPI_MARTS = {
     "mart_service_contacts", "mart_click_and_collect", "mart_retention", "mart_cohort_retention",
     "mart_cost_to_serve", "mart_customer_profitability", "mart_cost_to_serve_by_channel_count",
     "mart_channel_transitions", "mart_purchase_paths", "mart_journey_dropoffs",
-    "mart_cross_channel_purchases", "mart_verbatim_themes",
+    "mart_cross_channel_purchases", "mart_verbatim_themes", "mart_fulfilment_modes",
+    "mart_spend_by_purchase_channels", "mart_lifecycle_stages",
 }  # fmt: skip
 
 
@@ -137,6 +138,7 @@ def test_customer_360_has_one_row_per_resolved_customer_with_their_activity(pipe
             where t.customer_id = d.customer_id and t.touchpoint_type <> 'survey'
         ) or is_multichannel <> (interaction_channel_count >= 2)
         or is_omnichannel <> (store_orders > 0 and web_orders + click_and_collect_orders > 0)
+        or (lifecycle_stage = 'prospect') <> (orders = 0)
         """,
     )
     assert mismatched == [(0,)]

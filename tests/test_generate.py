@@ -211,6 +211,11 @@ def _warehouse(root: Path) -> duckdb.DuckDBPyConnection:
         "contacts": land / "crm" / "contacts_*.csv",
     }.items():
         con.execute(f"create view {view} as select * from read_csv('{path}', all_varchar=true)")
+    # Till exports are cp1252 with ';': the two columns read here are ASCII.
+    con.execute(
+        f"create view tickets as select * from read_csv('{land}/pos/tickets_*.csv', all_varchar=true, "
+        "delim=';', encoding='latin-1')"
+    )
     con.execute(
         f"create view checkouts as select order_id, customer_id from read_json("
         f"'{land}/ecommerce/web_events_*.ndjson', format='newline_delimited', "
@@ -272,6 +277,16 @@ def _counts(root: Path) -> dict[str, int]:
             "select count(*) from orders join checkouts c using (order_id) "
             "where orders.customer_id is null and c.customer_id is not null"
         ),
+        # Web orders delivered and not refunded online, and those returned at a till (a return
+        # ticket whose original ticket is the web order).
+        "delivered_orders": one(
+            "select count(*) from orders "
+            "where fulfillment_method <> 'store_pickup' and financial_status = 'paid'"
+        ),
+        "returned_in_store": one(
+            "select count(*) from tickets where TYPE_TICKET = 'RETOUR' and NUM_TICKET_ORIGINE in "
+            "(select order_id from orders)"
+        ),
         "birth_dates": one(f"select count(*) from ({birth_dates})"),
         "birth_date_typos": one(f"select count(*) from ({birth_dates}) where typed <> true_birth_date"),
         "names_with_variants": one(
@@ -299,6 +314,8 @@ def test_habits_of_real_data_occur_at_their_documented_rates(realism_data: dict[
     assert _near(n["accounts_without_email"], n["account_holders"], rates.no_email_account), n
     assert _near(n["birth_date_typos"], n["birth_dates"], rates.birth_date_typo), n
     assert n["express_seen"] > 0
+    # Returns after the period's end are not written: slightly fewer than the rate.
+    assert _near(n["returned_in_store"], n["delivered_orders"], rates.web_return_in_store * 0.97), n
     assert 0.3 < n["guest_orders"] / n["orders"] < 0.6, n  # with the plain guest checkouts
     # Typed names are also case-, typo- and swap-noised afterwards, and some names already have a
     # nickname (which wins): the variant shows a little less often than its rate.
@@ -311,7 +328,8 @@ def test_realism_0_draws_none_of_the_habits_of_real_data(realism_data: dict[floa
     they were added): none of them may show."""
     n = _counts(realism_data[0.0])
     assert n["account_holders"] > 500
-    for habit in ("accounts_without_email", "express_seen", "birth_date_typos", "name_variants"):
+    habits = ("accounts_without_email", "express_seen", "birth_date_typos", "name_variants")
+    for habit in (*habits, "returned_in_store"):
         assert n[habit] == 0, habit
     assert n["with_2_accounts"] == 0
     scaled = Messiness().scaled(1.5, realism=0.0)

@@ -187,6 +187,9 @@ def test_total_cost_to_serve_matches_truth_priced_with_the_seed(pipeline, truth)
             expected += cost[
                 "click_and_collect_order" if e.channel == "click_and_collect" else "web_home_delivery_order"
             ]
+            if Decimal(e.detail.get("refunded", "0")) > 0:  # refunds are priced too
+                refund = "click_and_collect_refund" if e.channel == "click_and_collect" else "web_refund"
+                expected += cost[refund]
         else:
             expected += cost[{
                 "store_purchase": "store_sale", "store_return": "store_return",
@@ -194,6 +197,23 @@ def test_total_cost_to_serve_matches_truth_priced_with_the_seed(pipeline, truth)
             }.get(e.event) or f"service_{e.detail['contact_channel']}"]  # fmt: skip
     ((total,),) = query(pipeline[0], "select sum(cost_eur) from marts.mart_cost_to_serve")
     assert total == expected
+
+
+def test_web_orders_returned_in_store_match_truth_exactly(pipeline, truth) -> None:
+    """A web order brought back to a store is a till return referencing it, whoever the customer."""
+    orders = {e.record: e for e in truth if e.event == "web_order"}
+    returned = {e.detail["web_order"] for e in truth if e.event == "store_return" and "web_order" in e.detail}
+    expected = Counter((orders[o].month, orders[o].detail["method"]) for o in returned)
+    mart = {
+        (row[0], row[1]): row[2]
+        for row in query(
+            pipeline[0],
+            "select period_start, fulfilment_method, returned_in_store_orders "
+            "from marts.mart_fulfilment_modes",
+        )
+    }
+    assert sum(expected.values()) > 0
+    assert {k: v for k, v in mart.items() if v} == dict(expected)
 
 
 def test_identified_revenue_and_value_by_channel_count_match_truth(pipeline, interactions) -> None:

@@ -5,7 +5,7 @@ scales all of them at once (``--messiness 0`` gives clean data, ``2`` twice the 
 
 The rates in ``REALISM`` are habits of real retail data added after the first version of the
 generator (several web accounts per person, express checkouts, birth-date typos, accounts without
-an e-mail, more first-name variants). ``--realism`` scales them on top of ``--messiness``; at 0 the
+an e-mail, more first-name variants, web orders returned in store). ``--realism`` scales them on top of ``--messiness``; at 0 the
 generator draws none of them and writes byte for byte what it wrote before they existed, so their
 effect (on identity accuracy, say) can be measured apart.
 """
@@ -91,6 +91,10 @@ class Messiness:
     # A first name typed as one of its ``FIRST_NAME_VARIANTS`` (nicknames and spellings beyond
     # ``NICKNAMES``): the same rate as ``nickname``, applied when that one did not fire.
     first_name_variant: float = 0.06
+    # Delivered web orders (home or relay point) of which one item is brought back to the
+    # customer's store within a month and refunded at the till (a return ticket referencing the
+    # web order): 4 % of them, an assumed order of magnitude (not a measured figure: tune it).
+    web_return_in_store: float = 0.04
 
     def scaled(self, factor: float, realism: float = 1.0) -> Messiness:
         """Every rate times ``factor``, and the ``REALISM`` ones times ``realism`` as well."""
@@ -110,6 +114,7 @@ REALISM = frozenset(
         "birth_date_typo",
         "no_email_account",
         "first_name_variant",
+        "web_return_in_store",
     }
 )
 

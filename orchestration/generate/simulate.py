@@ -656,6 +656,28 @@ class Simulation:
                 self.create_account(person, created, next(e for e in person.emails if e not in used))
         return account
 
+    def return_web_order_in_store(self, person: Person, ordered_at: datetime, lines: list[list]) -> None:
+        """One item of a delivered web order brought back to the home store: a till return
+        ticket whose original ticket number is the web order's (as tills record it), refunded at
+        the till, so the web shop shows no refund."""
+        rng = self.rng
+        returned_at = self.store_hours(ordered_at + timedelta(days=rng.randint(3, 30)))
+        if returned_at >= self.end:
+            return
+        order_id, _, sku, title, qty, price, _, amount, _ = rng.choice(lines)
+        store_code, _, store_email, _ = self.stores[person.home_store]
+        day = f"{returned_at.year:04d}{returned_at.month:02d}{returned_at.day:02d}"
+        ret = f"{store_code}-{day}-{self.next_id('ticket'):09d}"
+        unit = round(amount / qty, 2)
+        self.write_ticket(
+            person, returned_at, store_code, store_email, ret, "RETOUR", order_id, -unit,
+            [(ret, 1, sku, title, -1, price, 0.0, -unit)],
+        )  # fmt: skip
+        self.journey(
+            person, returned_at, "store", "store_return", "pos_tickets", ret, -unit, store_code,
+            f"web_order={order_id}",
+        )  # fmt: skip
+
     def account_at(self, at: datetime) -> Account | None:
         """The account the person logs into at ``at``: with several, usually the newest (the one
         whose password they remember), sometimes an older one."""
@@ -844,6 +866,8 @@ class Simulation:
             store_code or "",
             f"method={method};refunded={refunded:.2f}",
         )
+        if method != "store_pickup" and status == "paid" and noise.maybe(self.rates.web_return_in_store):
+            self.return_web_order_in_store(person, at, lines)
         if collected is not None:
             delay_h = (collected - ready).total_seconds() / 3600
             self.journey(

@@ -64,9 +64,13 @@ unioned as (
 
 final as (
     select
-        *,
-        amount + refunded_amount as net_amount
+        unioned.*,
+        unioned.amount + unioned.refunded_amount as net_amount,
+        -- A return's original order may be a till ticket or, brought back to a store, a web order.
+        original.channel as returned_order_channel
     from unioned
+    left join unioned as original
+        on unioned.order_type = 'return' and unioned.original_order_id = original.order_id
 )
 
 select * from final

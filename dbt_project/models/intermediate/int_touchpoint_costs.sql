@@ -1,8 +1,16 @@
 -- Every touchpoint priced from the seed interaction_unit_costs: the most specific matching row
 -- wins (a row naming the contact channel beats one that does not; a blank channel matches any).
--- Reads the intermediate models the facts are built from, not the facts themselves.
+-- Reads the intermediate models the facts are built from, not the facts themselves. Refunds of
+-- web and click & collect orders are priced too (interaction web_refund / click_and_collect_refund):
+-- they are no touchpoint of their own (the web shop exports a refunded amount, not a refund event),
+-- so they are dated at the order.
 with touchpoints as (
-    select * from {{ ref('int_touchpoints_unioned') }}
+    select touchpoint_id, customer_id, occurred_at, channel, touchpoint_type, source_record_id
+    from {{ ref('int_touchpoints_unioned') }}
+    union all
+    select 'refund:' || order_id, customer_id, ordered_at, channel, 'refund', order_id
+    from {{ ref('int_orders_unioned') }}
+    where order_type = 'sale' and channel <> 'store' and refunded_amount <> 0
 ),
 
 tickets as (

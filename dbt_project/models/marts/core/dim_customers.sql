@@ -52,7 +52,9 @@ order_totals as (
         coalesce(sum(net_amount) filter (where channel = 'click_and_collect'), 0) as click_and_collect_revenue,
         -- Where the customer bought: a click & collect order is ordered online (picked up in store).
         list_sort(list(distinct case when channel = 'store' then 'store' else 'online' end)
-            filter (where order_type = 'sale')) as purchase_channels
+            filter (where order_type = 'sale')) as purchase_channels,
+        min(ordered_at) filter (where order_type = 'sale') as first_purchase_at,
+        max(ordered_at) filter (where order_type = 'sale') as last_purchase_at
     from orders
     where customer_id is not null
     group by customer_id
@@ -107,6 +109,10 @@ final as (
         consent_flags.consents_to_email,
         consent_flags.consents_to_sms,
         consent_flags.consents_to_post,
+        order_totals.first_purchase_at,
+        order_totals.last_purchase_at,
+        {{ lifecycle_stage('order_totals.first_purchase_at', 'order_totals.last_purchase_at', as_of()) }}
+            as lifecycle_stage,
         coalesce(order_totals.orders, 0) as orders,
         coalesce(order_totals.store_orders, 0) as store_orders,
         coalesce(order_totals.web_orders, 0) as web_orders,

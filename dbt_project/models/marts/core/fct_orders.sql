@@ -10,6 +10,7 @@ select
     fulfilment_method,
     order_type,
     original_order_id,
+    returned_order_channel,
     store_code,
     ordered_at,
     ready_for_pickup_at,

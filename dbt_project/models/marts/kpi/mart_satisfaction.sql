@@ -1,4 +1,4 @@
--- NPS, CSAT and CES over all periods: global, per channel and per touchpoint, with response
+-- NPS, CSAT and CES over all periods: global, per channel, per touchpoint and per service contact channel, with response
 -- counts; touchpoints ranked as irritants (highest detractor share first) and as sources of
 -- delight (highest promoter share first).
 with responses as (
@@ -16,6 +16,12 @@ measured as (
     select 'touchpoint', touchpoint, {{ satisfaction_measures() }}
     from responses
     group by touchpoint
+    union all
+    -- Service surveys by the contact channel they rate: the same quality whatever the channel?
+    select 'contact_channel', rated_contact_channel, {{ satisfaction_measures() }}
+    from responses
+    where rated_contact_channel is not null
+    group by rated_contact_channel
 ),
 
 final as (

@@ -1,4 +1,4 @@
--- NPS, CSAT and CES per period: global, per channel and per touchpoint.
+-- NPS, CSAT and CES per period: global, per channel, per touchpoint and per service contact channel.
 with responses as (
     select *, {{ kpi_period('submitted_at') }} as period_start
     from {{ ref('fct_survey_responses') }}
@@ -16,6 +16,12 @@ final as (
     select period_start, 'touchpoint', touchpoint, {{ satisfaction_measures() }}
     from responses
     group by period_start, touchpoint
+    union all
+    -- Service surveys by the contact channel they rate: the same quality whatever the channel?
+    select period_start, 'contact_channel', rated_contact_channel, {{ satisfaction_measures() }}
+    from responses
+    where rated_contact_channel is not null
+    group by period_start, rated_contact_channel
 )
 
 select * from final

@@ -1,5 +1,6 @@
 -- Service centre per period and contact channel: contacts, contacts per contacting customer,
--- repeat contacts and first-contact resolution (definitions in _kpi__docs.md, block service).
+-- repeat contacts, first-contact resolution and time to resolution (definitions in
+-- _kpi__docs.md, block service).
 with tickets as (
     select *, {{ kpi_period('created_at') }} as period_start
     from {{ ref('fct_service_tickets') }}
@@ -18,7 +19,11 @@ measured as (
             as resolved_at_first_contact,
         round(
             count(*) filter (where is_resolved and not is_followed_by_repeat_contact) / count(*), 4
-        ) as first_contact_resolution_rate
+        ) as first_contact_resolution_rate,
+        count(solved_at) as solved_contacts,
+        round(median(date_diff('minute', created_at, solved_at)) / 60.0, 1) as median_hours_to_resolution,
+        round(quantile_cont(date_diff('minute', created_at, solved_at), 0.9) / 60.0, 1)
+            as p90_hours_to_resolution
     from tickets
     group by grouping sets ((period_start, contact_channel), (period_start))
 )
