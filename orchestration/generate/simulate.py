@@ -62,7 +62,8 @@ class Lifecycle:
     customers when the history starts, the others arrive uniformly after it.
 
     ``Lifecycle(0, 0.0)`` is the fixed population of the generator before issue 17: everyone
-    active over the whole period, nothing before it (the same files, byte for byte).
+    active over the whole period, nothing before it (with ``realism=0``, the same files byte for
+    byte as the generator before issue 16).
     """
 
     history_days: int = 730
