@@ -28,25 +28,16 @@ active as (
     group by grouping sets ((period_start, segment), (period_start))
 ),
 
--- Last period's buyers (segment at the end of last period), and which of them buy again.
-period_over_period as (
-    select
-        periods.period_start,
-        coalesce(before.segment, 'all') as segment,
-        count(*) as customers_at_start,
-        count(again.customer_id) as retained_customers
+-- The base of each retention measure, by the segment its customers had at the end of it:
+-- last period's buyers; the buyers of the year before the last 12 months (segment at their last
+-- purchase in that year: nothing changes after it within the year).
+bases as (
+    select 'period' as measure, periods.period_start, b.customer_id, b.segment
     from periods
-    inner join purchases as before
-        on before.period_start = (periods.period_start - interval '1 {{ var("kpi_period") }}')::date
-    left join purchases as again
-        on again.customer_id = before.customer_id and again.period_start = periods.period_start
-    group by grouping sets ((periods.period_start, before.segment), (periods.period_start))
-),
-
--- The customers of the year before the last 12 months, with their segment at the end of that year
--- (their last purchase in it: nothing changes after it within the year).
-base_year as (
-    select periods.period_start, periods.period_end, b.customer_id, arg_max(b.segment, b.period_start) as segment
+    inner join purchases as b
+        on b.period_start = (periods.period_start - interval '1 {{ var("kpi_period") }}')::date
+    union all
+    select 'year', periods.period_start, b.customer_id, arg_max(b.segment, b.period_start)
     from periods
     inner join purchases as b
         on b.period_start >= (periods.period_end - interval '24 months')::date
@@ -54,24 +45,40 @@ base_year as (
     group by all
 ),
 
-last_year as (
-    select distinct periods.period_start, l.customer_id
+-- Who bought again: in this period; in the 12 months up to its end.
+returns as (
+    select 'period' as measure, period_start, customer_id from purchases
+    union all
+    select distinct 'year', periods.period_start, l.customer_id
     from periods
     inner join purchases as l
         on l.period_start >= (periods.period_end - interval '12 months')::date
        and l.period_start < periods.period_end
 ),
 
-twelve_months as (
+retained as (
     select
-        base_year.period_start,
-        coalesce(base_year.segment, 'all') as segment,
-        count(*) as retention_base_12m,
-        count(last_year.customer_id) as retained_12m
-    from base_year
-    left join last_year
-        on last_year.period_start = base_year.period_start and last_year.customer_id = base_year.customer_id
-    group by grouping sets ((base_year.period_start, base_year.segment), (base_year.period_start))
+        bases.measure,
+        bases.period_start,
+        coalesce(bases.segment, 'all') as segment,
+        count(*) as base_customers,
+        count(returns.customer_id) as retained_customers
+    from bases
+    left join returns
+        on returns.measure = bases.measure
+       and returns.period_start = bases.period_start
+       and returns.customer_id = bases.customer_id
+    group by grouping sets ((bases.measure, bases.period_start, bases.segment), (bases.measure, bases.period_start))
+),
+
+period_over_period as (
+    select period_start, segment, base_customers as customers_at_start, retained_customers
+    from retained where measure = 'period'
+),
+
+twelve_months as (
+    select period_start, segment, base_customers as retention_base_12m, retained_customers as retained_12m
+    from retained where measure = 'year'
 ),
 
 final as (
