@@ -3,6 +3,7 @@ one full pipeline run over it (with one unreadable till ticket added) shared by 
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,12 @@ TINY_SEED = 7
 # lapse in both (generate.Lifecycle), and the last months have a 12-month retention base.
 TINY_HISTORY_DAYS = 365
 FRESH_AS_OF = sample_as_of(DEFAULT_END_DATE)
+# 300 customers, a third of whom have lapsed by the end, make a ticket or a web order every day or
+# two: the tiny data's tills and web shop can be silent for three days. The default freshness
+# (48 h) is for a retailer's daily volume; here a source is fresh if it delivered within a week.
+# Set for the whole session, so that the subprocesses the tests start inherit it.
+for _source in ("POS", "ECOMMERCE"):
+    os.environ.setdefault(f"CDP_FRESHNESS_HOURS_{_source}", "168")
 BAD_TICKET = "MBAD-20260110-000000001;M001;1;10/01/2026 10:00:00;VENTE;;;;;;;douze;CB"
 
 

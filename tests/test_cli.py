@@ -31,7 +31,7 @@ def _customer_ids(data: Path) -> dict[str, str]:
 
 def test_generate_then_run_builds_the_raw_layer_and_records_the_run(tmp_path: Path) -> None:
     data = tmp_path / "cdp"
-    gen = cdp("generate", "--customers", "150", "--days", "90", data_dir=data)
+    gen = cdp("generate", "--customers", "150", "--days", "90", "--history-days", "90", data_dir=data)
     assert gen.returncode == 0, gen.stderr
     assert (data / "truth" / "identities.csv").exists()
     refused = cdp("generate", "--customers", "10", data_dir=data)

@@ -319,7 +319,9 @@ def test_retention_new_customers_and_point_in_time_segments_match_truth(pipeline
         active, new, cohort_rate, base_12m, rate_12m = mart[(month, "all")]
         assert abs(active - len(buyers[month])) <= MEAN_TOLERANCE * len(buyers[month]), month
         true_new = sum(first[p] == month for p in buyers[month])
-        assert abs(new - true_new) <= max(2, MEAN_TOLERANCE * true_new), month
+        # A split fragment of an old customer buying for the first time counts as new: the error
+        # grows with the month's buyers, not with its new customers.
+        assert abs(new - true_new) <= max(3, 2 * RATE_TOLERANCE * len(buyers[month])), month
         if i > 0 and months[i - 1] == _months_back(month, 1):
             before = buyers[months[i - 1]]
             true_rate = len(before & buyers[month]) / len(before)
