@@ -5,8 +5,9 @@ scales all of them at once (``--messiness 0`` gives clean data, ``2`` twice the 
 
 The rates in ``REALISM`` are habits of real retail data added after the first version of the
 generator (several web accounts per person, express checkouts, birth-date typos, accounts without
-an e-mail, more first-name variants, web orders returned in store). ``--realism`` scales them on top of ``--messiness``; at 0 the
-generator draws none of them and writes byte for byte what it wrote before they existed, so their
+an e-mail, more first-name variants, web orders returned in store). ``--realism`` scales them on
+top of ``--messiness``; at 0 the generator draws none of them and (with the fixed population,
+``simulate.FIXED_POPULATION``) writes byte for byte what it wrote before they existed, so their
 effect (on identity accuracy, say) can be measured apart.
 """
 
