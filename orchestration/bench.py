@@ -13,7 +13,8 @@ itself against it as it would on a data folder holding truth.
    (``cdp run``, dbt, Dagster) is sampled from ``/proc`` every 0.2 s;
 4. identity accuracy against the generator's truth (pairwise precision, recall, F1).
 
-Results go to ``bench.json`` in the folder, and optionally as a row of the README's results table.
+Results go to ``bench.json`` in the folder, and optionally as a row of the results table in
+``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -395,7 +396,7 @@ def summary(result: dict) -> str:
 
 
 def readme_row(result: dict) -> str:
-    """One row of the README's results table (columns named in the table's header)."""
+    """One row of the results table in docs/benchmarks.md (columns named in the table's header)."""
     generation, counts = result["generation"], result["counts"]
     stage = {s["name"]: s["seconds"] for s in result["stages"]}
     split = " / ".join(

@@ -259,7 +259,8 @@ def bench_command(
         float, typer.Option(help="Generator realism (0: without the habits of real data, 1 default).")
     ] = 1.0,
     readme: Annotated[
-        Path | None, typer.Option(help="Append the result as a row of this README's results table.")
+        Path | None,
+        typer.Option(help="Append the result as a row of this file's results table (docs/benchmarks.md)."),
     ] = None,
 ) -> None:
     """Generate N customers, run the whole pipeline, report each stage against a floor."""
