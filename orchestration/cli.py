@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -137,17 +138,23 @@ def check() -> None:
 def _execute(job: str, launched_by: str) -> None:
     """Run ``job`` in-process on the local instance; list failed checks; exit 1 on failure."""
     from orchestration.definitions import defs
-    from orchestration.instance import ensure_instance
+    from orchestration.instance import RUN_ID_ENV, ensure_instance, process_tags, recover_dead_runs
     from orchestration.progress import root_cause
 
     settings = get_settings()
     instance = ensure_instance(settings)
+    # A killed run left its pool slot claimed: without this, this run would wait for it forever.
+    for line in recover_dead_runs(instance, settings):
+        typer.echo(line)
+    run_id = str(uuid.uuid4())
+    os.environ[RUN_ID_ENV] = run_id  # inherited by dbt: the next run can stop it if this one is killed
     typer.echo(f"Running job {job} on {settings.warehouse_path}")
     started = time.monotonic()
     result = defs.resolve_job_def(job).execute_in_process(
         instance=instance,
         run_config={"loggers": {"progress": {}}},
-        tags={"cdp/warehouse": "write", "cdp/launched_by": launched_by},
+        run_id=run_id,
+        tags={"cdp/warehouse": "write", "cdp/launched_by": launched_by, **process_tags()},
         raise_on_error=False,
     )
     elapsed = time.monotonic() - started
