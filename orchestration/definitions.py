@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.defs import automation, crm, dbt, ecommerce, identity, pos, quality, serving, survey
+from orchestration.defs.raw import landing_defs
 from orchestration.defs.resources import build_resources
 from orchestration.progress import progress_logger
 
@@ -15,6 +16,7 @@ def build_definitions() -> dg.Definitions:
         ecommerce.defs,
         crm.defs,
         survey.defs,
+        landing_defs,
         identity.defs,
         dbt.defs,
         quality.defs,

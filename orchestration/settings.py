@@ -27,6 +27,9 @@ class Settings:
     data_dir: Path
     duckdb_threads: int
     duckdb_memory_limit: str
+    # A landing file modified less than this many seconds ago is watched that long before it is
+    # read; one still changing is left for the next run (CDP_LANDING_SETTLE_SECONDS).
+    landing_settle_seconds: float = 5.0
 
     @property
     def landing_dir(self) -> Path:
@@ -69,6 +72,7 @@ def get_settings() -> Settings:
         data_dir=data_dir,
         duckdb_threads=int(os.environ.get("CDP_DUCKDB_THREADS", os.cpu_count() or 2)),
         duckdb_memory_limit=os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", "4GB"),
+        landing_settle_seconds=float(os.environ.get("CDP_LANDING_SETTLE_SECONDS", "5")),
     )
 
 

@@ -7,19 +7,19 @@ Every job runs in one process (``in_process_executor`` in ``definitions``) and c
 
 import hashlib
 import json
-from fnmatch import fnmatch
 
 import dagster as dg
 
 from orchestration.defs.raw import raw_asset_key
 from orchestration.exports import ALL_TABLES
+from orchestration.ingest.loader import matches
 from orchestration.settings import SOURCES, get_settings
 
 WRITE_TAGS = {"cdp/warehouse": "write"}
 
 ingest_job = dg.define_asset_job(
     "ingest_landing_files",
-    selection=dg.AssetSelection.groups(*SOURCES),
+    selection=dg.AssetSelection.groups(*SOURCES, "landing"),
     description="Load new landing files into the raw layer (started by the landing sensor).",
     tags=WRITE_TAGS,
 )
@@ -67,11 +67,7 @@ def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.
         signature = [stat.st_size, stat.st_mtime_ns]
         if submitted.get(rel) == signature:
             continue
-        matching = [
-            t
-            for t in ALL_TABLES
-            if rel.split("/", 1)[0] == t.source and fnmatch(path.name.lower(), t.pattern.lower())
-        ]
+        matching = [t for t in ALL_TABLES if matches(t, rel)]
         if not matching:
             unknown.append(rel)
             continue

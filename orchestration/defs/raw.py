@@ -8,8 +8,9 @@ import dagster as dg
 
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.resources import WarehouseResource
+from orchestration.exports import ALL_TABLES
 from orchestration.exports.spec import ExportTable
-from orchestration.ingest.loader import SQL_TYPES, ensure_raw_schema, load_table
+from orchestration.ingest.loader import SQL_TYPES, ensure_raw_schema, load_table, record_unmatched
 from orchestration.settings import get_settings
 
 OWNERS = ["team:data-engineering"]
@@ -90,10 +91,13 @@ def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
                 settings.quarantine_dir,
                 run_id=context.run.run_id,
                 log=context.log.info,
+                settle_seconds=settings.landing_settle_seconds,
             )
             for f in result.files:
                 if f.status == "quarantined":
                     context.log.error(f"File quarantined: {f.error}")
+                elif f.status == "growing":
+                    context.log.warning(f"{f.file}: still being written, left for the next run")
                 elif f.rows_quarantined:
                     context.log.warning(
                         f"{f.file}: {f.rows_quarantined} of {f.rows_read} rows quarantined "
@@ -111,6 +115,8 @@ def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
                 "rows_quarantined": result.rows_quarantined,
                 "files_loaded": result.count("loaded"),
                 "files_skipped": result.count("skipped"),
+                "files_duplicate": result.count("duplicate"),
+                "files_still_growing": result.count("growing"),
                 "files_quarantined": result.count("quarantined"),
                 "quarantined_files": dg.MetadataValue.md(
                     "\n".join(f"- {e}" for e in quarantined_files) or "none"
@@ -150,7 +156,7 @@ def build_reconciliation_check(spec: ExportTable) -> dg.AssetChecksDefinition:
                 log as (
                     select file_path, file_sha256 as sha, status, rows_read, rows_loaded,
                            rows_quarantined
-                    from raw.load_log where table_name = ?
+                    from raw.load_log where table_name = ? and status in ('loaded', 'quarantined')
                 )
                 select log.file_path, log.rows_read, coalesce(loaded.n, 0) as in_table,
                        case when log.status = 'quarantined' then log.rows_quarantined
@@ -165,7 +171,8 @@ def build_reconciliation_check(spec: ExportTable) -> dg.AssetChecksDefinition:
                 [spec.table, spec.table],
             ).fetchall()
             files = con.execute(
-                "select count(*), coalesce(sum(rows_read), 0) from raw.load_log where table_name = ?",
+                "select count(*), coalesce(sum(rows_read), 0) from raw.load_log where table_name = ? "
+                "and status in ('loaded', 'quarantined')",
                 [spec.table],
             ).fetchall()[0]
         return dg.AssetCheckResult(
@@ -189,9 +196,64 @@ def build_reconciliation_check(spec: ExportTable) -> dg.AssetChecksDefinition:
     return _check
 
 
+LANDING_INVENTORY_KEY = dg.AssetKey(["raw", "landing_inventory"])
+
+
+@dg.asset(
+    key=LANDING_INVENTORY_KEY,
+    group_name="landing",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    tags={"layer": "raw"},
+    pool=WAREHOUSE_POOL,
+    deps=[raw_asset_key(t) for t in ALL_TABLES],
+    description=(
+        "Every file under `landing/` accounted for: files that no export reads (a workbook saved "
+        "beside the CSV exports, a file in the wrong folder, a temporary file) get a "
+        "`raw.load_log` row with status `unsupported` or `ignored` and the reason; the run lists "
+        "every file this run did not load (quarantined, duplicate, still being written, ignored)."
+    ),
+)
+def landing_inventory(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    settings = get_settings()
+    with warehouse.get_connection() as con:
+        new = record_unmatched(con, settings.landing_dir, ALL_TABLES, run_id=context.run.run_id)
+        for f in new:
+            context.log.warning(f"not loaded: {f.error}")
+        rows = con.execute(
+            """
+            select status, file_path, coalesce(error, note, '') from raw.load_log
+            where run_id = ? and status not in ('loaded', 'skipped')
+            order by status, file_path
+            """,
+            [context.run.run_id],
+        ).fetchall()
+        totals = dict(con.execute("select status, count(*) from raw.load_log group by status").fetchall())
+    if rows:
+        context.log.warning(
+            f"{len(rows)} landing file(s) not loaded by this run:\n"
+            + "\n".join(f"  {status}: {why or path}" for status, path, why in rows)
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "files_not_loaded_this_run": len(rows),
+            "not_loaded": dg.MetadataValue.md(
+                markdown_table(["status", "file", "reason"], rows[:200]) if rows else "none"
+            ),
+            **{f"files_{status}_total": n for status, n in sorted(totals.items())},
+        }
+    )
+
+
 def raw_defs(tables: tuple[ExportTable, ...]) -> dg.Definitions:
     """Assets and checks for one source system's export tables."""
     return dg.Definitions(
         assets=[build_raw_asset(t) for t in tables],
         asset_checks=[build_reconciliation_check(t) for t in tables],
     )
+
+
+# The landing folder as a whole (every file accounted for), gathered in ``definitions``.
+landing_defs = dg.Definitions(assets=[landing_inventory])

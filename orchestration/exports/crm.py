@@ -11,6 +11,7 @@ CONTACTS = ExportTable(
     format=CRM_FORMAT,
     key=("contact_id",),
     description="CRM contacts and loyalty members, in the file of the month they were created.",
+    version_order="lastmodifieddate desc nulls last",
     columns=(
         Column("contact_id", required=True, description="CRM contact id."),
         Column("email", description="Main e-mail.", pii=True),

@@ -13,16 +13,26 @@ INTRO = """\
 Generated from `orchestration/exports/` by `cdp formats --write`; do not edit by hand (a test fails
 when this file and the code disagree).
 
-Drop files in these formats under `$CDP_DATA_DIR/landing/<source>/` (subfolders allowed). Column
-names are matched case-insensitively and in any order; columns not listed here are kept in
-`_extra_columns` and reported as schema drift; optional columns may be absent. A file missing a
-required column, truncated, empty or not in the declared encoding is quarantined whole; a row
-that does not parse, or whose value does not read as its type, goes to `raw.quarantine_rows` with
-its line number, raw text and reason. UTF-8 files may start with a byte-order mark.
+Drop files in these formats under `$CDP_DATA_DIR/landing/<source>/` (subfolders allowed; a `.gz`
+suffix for gzip-compressed files). Column names are matched case-insensitively, in any order and
+also without accents, spaces or punctuation (`E-mail` reads as `email`); columns not listed here
+are kept in `_extra_columns` and reported as schema drift; optional columns may be absent. Files
+in UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark, or the declared
+encoding are read, with any line breaks (LF, CRLF, CR). A file missing a required column, empty,
+not text (a workbook, a PDF), not in a readable encoding or already mojibake is quarantined whole,
+naming what it is; a row that does not parse, whose value does not read as its type (a decimal
+written with the other separator included), whose code is not an accepted value, or the last row
+of a CSV file that does not end with a line break (possibly cut short), goes to
+`raw.quarantine_rows` with its line number, raw text and reason. A record delivered again with
+the same key is a new version: the latest delivered one is read downstream.
 
 Every raw table also has the lineage columns `_source_file`, `_source_line` (line where the record
 starts), `_file_sha256`, `_loaded_at` and `_extra_columns` (JSON).
 """
+
+
+def _accepted(values: tuple[str, ...]) -> str:
+    return f" Accepted: {', '.join(values)} (any case)." if values else ""
 
 
 def render() -> str:
@@ -44,7 +54,7 @@ def render() -> str:
             for c in t.columns:
                 rows.append(
                     f"| `{c.name}` | {c.type} | {'yes' if c.required else ''} | {'yes' if c.pii else ''} "
-                    f"| {c.description} |"
+                    f"| {c.description}{_accepted(c.values)} |"
                 )
             parts.append("\n".join(rows) + "\n")
     return "\n".join(parts)

@@ -84,7 +84,11 @@ ORDERS = ExportTable(
         Column("shipping", "decimal", description="Shipping fee, EUR."),
         Column("total", "decimal", required=True, description="Amount paid, EUR."),
         Column("refunded_amount", "decimal", description="Amount refunded, EUR (positive)."),
-        Column("currency", description="ISO 4217 currency (EUR)."),
+        Column(
+            "currency",
+            description="ISO 4217 currency; amounts are summed as euros, so only EUR is accepted.",
+            values=("EUR",),
+        ),
         Column("billing_first_name", description="Billing first name.", pii=True),
         Column("billing_last_name", description="Billing last name.", pii=True),
         Column("billing_phone", description="Billing phone, free format.", pii=True),

@@ -46,7 +46,12 @@ TICKETS = ExportTable(
         Column("code_magasin", required=True, description="Store code."),
         Column("num_caisse", "integer", description="Till number."),
         Column("date_heure", "timestamp", required=True, description="Local time (Europe/Paris)."),
-        Column("type_ticket", required=True, description="VENTE (sale) or RETOUR (return)."),
+        Column(
+            "type_ticket",
+            required=True,
+            description="VENTE (sale) or RETOUR (return).",
+            values=("VENTE", "RETOUR"),
+        ),
         Column("num_ticket_origine", description="For a return: the original sale ticket."),
         Column("num_carte_fidelite", description="Loyalty card number, when scanned.", pii=True),
         Column("email_client", description="E-mail typed by staff, if any.", pii=True),

@@ -22,6 +22,8 @@ class Column:
     required: bool = False
     description: str = ""
     pii: bool = False
+    # Accepted values (compared case-insensitively, trimmed); any other value is quarantined.
+    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class ExportTable:
     key: tuple[str, ...]
     description: str
     partitioned_by: str = field(default="month")
+    # SQL ordering a record's versions before delivery order, newest first, when the source says
+    # when a record changed (e.g. ``lastmodifieddate desc nulls last``); mirrored by the dbt
+    # staging model's ``latest_delivered`` call.
+    version_order: str = ""
 
     @property
     def table(self) -> str:

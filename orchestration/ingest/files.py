@@ -1,19 +1,57 @@
-"""File-level work before DuckDB sees a file: checksum, encoding check, transcoding.
+"""File-level work before DuckDB sees a file: what the file is, checksum, encoding, line breaks.
 
-DuckDB's CSV reader knows UTF-8, UTF-16 and Latin-1 only (Windows-1252 needs the ``encodings``
-extension, which would be downloaded at run time). So one streaming pass per file computes the
-SHA-256, proves the bytes decode in the declared encoding, and, for Windows-1252 exports, writes a
-UTF-8 copy for DuckDB to read. Nothing is held in memory beyond one chunk.
+Retailers' exports arrive in every shape a desktop tool can save: gzip-compressed, UTF-16 from a
+spreadsheet, re-saved as UTF-8 when the contract says Windows-1252, with old-Mac CR line breaks,
+or not text at all (an ``.xlsx`` dropped in the folder). DuckDB's CSV reader knows UTF-8, UTF-16
+and Latin-1 only (Windows-1252 needs the ``encodings`` extension, downloaded at run time), and
+``read_csv`` / ``read_text`` treat ``[``, ``*`` and ``?`` in a path as a glob pattern.
+
+So one streaming pass per file, before DuckDB reads it:
+
+- hashes the delivered bytes (the key under which the file is remembered);
+- recognises what the bytes are from their first bytes (gzip, zip / Excel workbook, legacy Office,
+  PDF, UTF-16 / UTF-32 byte-order marks, UTF-16 without a mark) and names it when it cannot be read;
+- decodes the text strictly in the encoding found: the declared one, or what the byte-order mark
+  says, or UTF-8 when a file declared Windows-1252 is valid UTF-8 with non-ASCII characters (a file
+  re-saved as UTF-8 would otherwise load as mojibake such as ``LefÃ¨vre``);
+- refuses text that is already mojibake (UTF-8 read as Windows-1252 and saved again as UTF-8);
+- writes a UTF-8 copy with LF line breaks whenever DuckDB could not read the delivered bytes as
+  they are (other encoding, compression, CR or mixed line breaks, a name with glob characters).
+
+Nothing is held in memory beyond one chunk. Every choice made is returned as a note for the load
+log, so a file read in another way than declared never goes unsaid.
 """
 
 from __future__ import annotations
 
 import codecs
+import gzip
 import hashlib
-from dataclasses import dataclass
+import re
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK_BYTES = 8 * 1024 * 1024
+HEAD_BYTES = 64 * 1024
+GLOB_CHARACTERS = frozenset("*?[]{}")
+
+# UTF-8 read as Windows-1252 and saved again: a lead byte C2 / C3 ('Â', 'Ã') or E2 ('â') followed by
+# continuation bytes 80-BF rendered in Windows-1252, e.g. 'é' -> 'Ã©', 'è' -> 'Ã¨', '€' -> 'â\u201a¬'.
+_CONTINUATION = re.escape(bytes(range(0x80, 0xC0)).decode("cp1252", errors="ignore"))
+MOJIBAKE = re.compile(f"[\u00c2\u00c3][{_CONTINUATION}]|\u00e2[{_CONTINUATION}]{{2}}")
+
+ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with byte-order mark",
+    "cp1252": "Windows-1252",
+    "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16 LE",
+    "utf-16-be": "UTF-16 BE",
+    "latin-1": "Latin-1",
+}
 
 
 @dataclass(frozen=True)
@@ -24,62 +62,244 @@ class FileFingerprint:
     size: int
     lines: int
     ends_with_newline: bool
-    readable_path: Path  # the file itself, or its UTF-8 copy
+    readable_path: Path  # the file itself, or a UTF-8 / LF copy DuckDB can read
     decode_error: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    is_text: bool = True
 
 
-def fingerprint(path: Path, encoding: str, scratch_dir: Path) -> FileFingerprint:
-    """Hash the file and check (and if needed transcode) its encoding in one streaming pass.
+@dataclass(frozen=True)
+class Kind:
+    """What the first bytes of a file say it is."""
 
-    A decoding error does not stop hashing: the checksum is still needed to remember the file.
-    """
-    digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    transcode = encoding.lower().replace("_", "-") not in ("utf-8", "utf8")
-    out_path = scratch_dir / f"{path.name}.utf8" if transcode else path
-    out = None
-    if transcode:
-        scratch_dir.mkdir(parents=True, exist_ok=True)
-        out = out_path.open("w", encoding="utf-8", newline="")
-    lines = 0
-    size = 0
-    last_byte = b""
+    name: str  # e.g. "gzip archive", "Excel workbook (.xlsx)", "text"
+    encoding: str | None = None  # set by a byte-order mark
+    readable: bool = True
+
+
+def kind_of(head: bytes, name: str) -> Kind:
+    """Recognise a file from its first bytes (magic numbers, byte-order marks, NUL patterns)."""
+    if head.startswith(b"\x1f\x8b"):
+        return Kind("gzip archive")
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        excel = b"xl/" in head or name.lower().endswith((".xlsx", ".xlsm"))
+        return Kind("Excel workbook (.xlsx)" if excel else "zip archive", readable=False)
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return Kind("Excel 97-2003 workbook (.xls) or other Office document", readable=False)
+    if head.startswith(b"%PDF"):
+        return Kind("PDF document", readable=False)
+    if head.startswith(b"\xff\xfe\x00\x00") or head.startswith(b"\x00\x00\xfe\xff"):
+        return Kind("UTF-32 text", readable=False)
+    if head.startswith(b"\xff\xfe"):
+        return Kind("UTF-16 LE text with byte-order mark", encoding="utf-16")
+    if head.startswith(b"\xfe\xff"):
+        return Kind("UTF-16 BE text with byte-order mark", encoding="utf-16")
+    if head.startswith(b"\xef\xbb\xbf"):
+        return Kind("UTF-8 text with byte-order mark", encoding="utf-8-sig")
+    if b"\x00" in head:
+        sample = head[:4096]
+        odd_zeros, even_zeros = sample[1::2].count(0), sample[0::2].count(0)
+        half = len(sample) // 2
+        if odd_zeros > 0.4 * half and even_zeros < 0.1 * half:
+            return Kind("UTF-16 LE text without byte-order mark", readable=False)
+        if even_zeros > 0.4 * half and odd_zeros < 0.1 * half:
+            return Kind("UTF-16 BE text without byte-order mark", readable=False)
+        return Kind(f"binary data (a NUL byte at byte {head.index(0)})", readable=False)
+    return Kind("text")
+
+
+@dataclass
+class _Pass:
+    """Counters of one streaming decode pass."""
+
+    lines: int = 0
+    size: int = 0
+    last_char: str = ""
+    lone_cr: int = 0
+    crlf: int = 0
+    bare_lf: int = 0
+    non_ascii: bool = False
     error: str | None = None
+    mojibake: str | None = None
+
+
+def _stream(
+    open_bytes: Callable[[], BinaryIO],
+    encoding: str,
+    out_path: Path | None,
+    digest: hashlib._Hash | None,
+) -> _Pass:
+    """Decode the whole stream strictly, counting lines and line-break styles; copy it if asked.
+
+    The copy is UTF-8 with every line break (CRLF, CR) written as LF. ``digest`` gets the bytes as
+    read; without one, the pass stops at the first decoding error.
+    """
+    stats = _Pass()
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    out = out_path.open("w", encoding="utf-8", newline="") if out_path is not None else None
+    carry = ""  # a CR ending a chunk: the LF of its CRLF may start the next chunk
+
+    def take(text: str) -> None:
+        _count(stats, text)
+        if text:
+            stats.last_char = text[-1]
+        if out is not None:
+            out.write(text.replace("\r\n", "\n").replace("\r", "\n"))
+
     try:
-        with path.open("rb") as handle:
+        with open_bytes() as handle:
             while chunk := handle.read(CHUNK_BYTES):
-                digest.update(chunk)
-                if error is None:
-                    try:
-                        text = decoder.decode(chunk)
-                        if out is not None:
-                            out.write(text)
-                    except UnicodeDecodeError as exc:
-                        line = lines + chunk[: exc.start].count(b"\n") + 1
-                        byte = size + exc.start
-                        error = (
-                            f"not valid {encoding} at line {line} (byte {byte}: "
-                            f"{chunk[exc.start : exc.end]!r}); was the file exported in another encoding?"
-                        )
-                lines += chunk.count(b"\n")
-                size += len(chunk)
-                last_byte = chunk[-1:]
-            if error is None:
+                if digest is not None:
+                    digest.update(chunk)
+                offset = stats.size
+                stats.size += len(chunk)
+                if stats.error is not None:
+                    if digest is None and out is None:
+                        break  # a probe: the answer is known
+                    # Keep hashing (the checksum remembers the file) and counting lines (every
+                    # line of a quarantined file counts as a quarantined row).
+                    stats.lines += chunk.count(b"\n")
+                    continue
                 try:
-                    tail = decoder.decode(b"", final=True)
-                    if out is not None:
-                        out.write(tail)
+                    text = carry + decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    line = stats.lines + chunk[: exc.start].count(b"\n") + 1
+                    stats.lines += chunk.count(b"\n")
+                    name = ENCODING_NAMES.get(encoding, encoding)
+                    stats.error = (
+                        f"not valid {name} at line {line} (byte {offset + exc.start}: "
+                        f"{chunk[exc.start : exc.end]!r})"
+                    )
+                    continue
+                carry = "\r" if text.endswith("\r") else ""
+                take(text[:-1] if carry else text)
+            if stats.error is None:
+                try:
+                    take(carry + decoder.decode(b"", final=True))
                 except UnicodeDecodeError:
-                    error = f"not valid {encoding}: the file ends inside a character (truncated?)"
+                    stats.error = "the file ends inside a character (truncated?)"
     finally:
         if out is not None:
             out.close()
-    ends_with_newline = last_byte == b"\n"
+    return stats
+
+
+def _count(stats: _Pass, text: str) -> None:
+    """Line-break styles, lines, non-ASCII and the first mojibake sequence of decoded text."""
+    crlf, cr, lf = text.count("\r\n"), text.count("\r"), text.count("\n")
+    lines_before = stats.lines
+    stats.crlf += crlf
+    stats.lone_cr += cr - crlf
+    stats.bare_lf += lf - crlf
+    stats.lines += lf + cr - crlf
+    if text.isascii():
+        return
+    stats.non_ascii = True
+    if stats.mojibake is None and (found := MOJIBAKE.search(text)):
+        before = text[: found.start()]
+        line = lines_before + before.count("\n") + before.count("\r") - before.count("\r\n") + 1
+        start = max(before.rfind("\n") + 1, found.start() - 15)
+        stats.mojibake = f"{text[start : found.end() + 10]!r} at line {line}"
+
+
+def sha256_of(path: Path, digest: hashlib._Hash | None = None) -> str:
+    """SHA-256 of a file, read in chunks (into ``digest`` when one is given)."""
+    digest = digest or hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _unreadable(path: Path, error: str) -> FileFingerprint:
+    """A file that is not text we can read: remembered by its checksum, rows not counted."""
+    return FileFingerprint(sha256_of(path), path.stat().st_size, 0, True, path, error, is_text=False)
+
+
+def fingerprint(path: Path, encoding: str, scratch_dir: Path) -> FileFingerprint:
+    """Hash the file, find what it is and how to read it, and prepare a copy DuckDB can read."""
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    kind = kind_of(head, path.name)
+    notes: list[str] = []
+    compressed = kind.name == "gzip archive"
+
+    def open_text() -> BinaryIO:
+        return gzip.open(path, "rb") if compressed else path.open("rb")  # type: ignore[return-value]
+
+    if compressed:
+        try:
+            with gzip.open(path, "rb") as inner:
+                head = inner.read(HEAD_BYTES)
+        except (OSError, EOFError, zlib.error) as exc:
+            return _unreadable(path, f"gzip archive that cannot be decompressed ({exc})")
+        kind = kind_of(head, path.name.removesuffix(".gz"))
+        if kind.name == "gzip archive":
+            return _unreadable(path, "a gzip archive inside a gzip archive")
+        notes.append("gzip archive, decompressed")
+    if not kind.readable:
+        inside = " inside a gzip archive" if compressed else ""
+        return _unreadable(path, f"{kind.name}{inside}, not a text export")
+
+    declared = encoding.lower().replace("_", "-")
+    chosen = kind.encoding or declared
+    if kind.encoding == "utf-8-sig" and declared != "utf-8":
+        notes.append(
+            f"declared {ENCODING_NAMES.get(declared, declared)} but starts with a UTF-8 byte-order "
+            "mark: read as UTF-8"
+        )
+    elif kind.encoding and kind.encoding != "utf-8-sig":
+        notes.append(f"{kind.name}: read as {ENCODING_NAMES[kind.encoding]}")
+    glob_in_name = bool(GLOB_CHARACTERS & set(str(path)))
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    copy_path = scratch_dir / f"{hashlib.sha1(str(path).encode()).hexdigest()[:16]}.utf8"
+    must_copy = compressed or chosen not in ("utf-8", "utf-8-sig") or glob_in_name
+
+    digest = hashlib.sha256()
+    stats = _stream(open_text, chosen, copy_path if must_copy else None, None if compressed else digest)
+    if compressed:
+        sha256_of(path, digest)  # remembered by the delivered (compressed) bytes
+    if declared == "cp1252" and chosen == "cp1252" and stats.error is None and stats.non_ascii:
+        # Windows-1252 text with accents is almost never valid UTF-8; a file that is was re-saved
+        # as UTF-8, and reading it as declared would turn 'Lefèvre' into 'LefÃ¨vre'.
+        probe = _stream(open_text, "utf-8", None, None)
+        if probe.error is None:
+            chosen, stats = "utf-8", probe
+            notes.append("declared Windows-1252 but the bytes are UTF-8 (re-saved?): read as UTF-8")
+            must_copy = compressed or glob_in_name
+            if must_copy:
+                stats = _stream(open_text, chosen, copy_path, None)
+    mixed = stats.lone_cr > 0 or (stats.crlf > 0 and stats.bare_lf > 0)
+    if mixed and not must_copy and stats.error is None:
+        must_copy = True
+        stats = _stream(open_text, chosen, copy_path, None)
+    if mixed:
+        only_cr = stats.bare_lf == 0 and stats.crlf == 0
+        notes.append(f"{'CR (old Mac)' if only_cr else 'mixed CR / LF / CRLF'} line breaks read as line ends")
+
+    error = stats.error
+    if error is not None and declared == "utf-8" and chosen == "utf-8":
+        if _stream(open_text, "cp1252", None, None).error is None:
+            error += (
+                "; the bytes look like Windows-1252 / Latin-1 (one byte per accented letter): "
+                "re-export as UTF-8 or declare the file's encoding"
+            )
+    elif error is not None:
+        error += "; was the file exported in another encoding?"
+    if error is None and stats.mojibake:
+        error = (
+            f"text is mojibake (UTF-8 read as Windows-1252 and saved again): {stats.mojibake}; "
+            "re-export from the source tool"
+        )
+    if not must_copy:
+        copy_path.unlink(missing_ok=True)
+    ends_with_newline = stats.last_char in ("\n", "\r")
     return FileFingerprint(
         sha256=digest.hexdigest(),
-        size=size,
-        lines=lines + (0 if ends_with_newline or size == 0 else 1),
+        size=path.stat().st_size,
+        lines=stats.lines + (0 if ends_with_newline or stats.size == 0 else 1),
         ends_with_newline=ends_with_newline,
-        readable_path=out_path,
+        readable_path=copy_path if must_copy else path,
         decode_error=error,
+        notes=tuple(notes),
     )

@@ -29,7 +29,7 @@ renamed as (
         total,
         -- Refunds are money going back to the customer: signed negative.
         -coalesce(refunded_amount, 0) as refunded_amount,
-        currency
+        coalesce(upper(trim(currency)), 'EUR') as currency
     from latest
 )
 

@@ -14,7 +14,7 @@ renamed as (
         num_caisse as till_number,
         -- The till writes local Paris time without an offset.
         timezone('Europe/Paris', date_heure) as sold_at,
-        case type_ticket when 'VENTE' then 'sale' when 'RETOUR' then 'return' end as ticket_type,
+        case upper(trim(type_ticket)) when 'VENTE' then 'sale' when 'RETOUR' then 'return' end as ticket_type,
         num_ticket_origine as original_ticket_id,
         nullif(regexp_replace(num_carte_fidelite, '[^0-9]', '', 'g'), '') as loyalty_card,
         nullif(trim(prenom_client), '') as customer_first_name,
