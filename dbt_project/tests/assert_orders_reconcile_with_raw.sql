@@ -1,15 +1,26 @@
--- Revenue and order counts in fct_orders equal the raw layer's (quarantined rows never reach raw).
--- Returns one row per measure that differs.
+-- Revenue and order counts in fct_orders equal the raw layer's (quarantined rows never reach raw),
+-- counting the latest delivered version of each ticket and order (a corrected re-delivery
+-- replaces the earlier one; raw keeps both). Returns one row per measure that differs.
 {{ config(meta={'dagster': {'ref': {'name': 'fct_orders'}}}) }}
 
-with raw_totals as (
+with pos_tickets as (
+    select * from {{ source('pos', 'pos_tickets') }}
+    {{ latest_delivered('num_ticket') }}
+),
+
+ecommerce_orders as (
+    select * from {{ source('ecommerce', 'ecommerce_orders') }}
+    {{ latest_delivered('order_id') }}
+),
+
+raw_totals as (
     select
-        (select count(*) from {{ source('pos', 'pos_tickets') }} where type_ticket = 'VENTE')
-        + (select count(*) from {{ source('ecommerce', 'ecommerce_orders') }}) as sales,
-        (select count(*) from {{ source('pos', 'pos_tickets') }} where type_ticket = 'RETOUR') as returns,
-        (select coalesce(sum(montant_ttc), 0) from {{ source('pos', 'pos_tickets') }})
+        (select count(*) from pos_tickets where upper(trim(type_ticket)) = 'VENTE')
+        + (select count(*) from ecommerce_orders) as sales,
+        (select count(*) from pos_tickets where upper(trim(type_ticket)) = 'RETOUR') as returns,
+        (select coalesce(sum(montant_ttc), 0) from pos_tickets)
         + (select coalesce(sum(total - coalesce(refunded_amount, 0)), 0)
-           from {{ source('ecommerce', 'ecommerce_orders') }}) as revenue
+           from ecommerce_orders) as revenue
 ),
 
 mart_totals as (

@@ -35,24 +35,24 @@ referenced as (
     -- visitor -> order it checked out
     select 'ecommerce_visitors:' || e.visitor_id as a, 'ecommerce_orders:' || e.order_id as b,
            'checkout' as rule
-    from raw.ecommerce_web_events e
+    from raw_current.ecommerce_web_events e
     where e.event_type = 'checkout_completed' and e.order_id is not null
     union all
     -- survey answer -> till ticket or web order it followed (whichever exists)
     select 'survey_responses:' || response_id,
            unnest(['pos_tickets:' || order_ref, 'ecommerce_orders:' || order_ref]), 'order_reference'
-    from raw.survey_responses where order_ref is not null
+    from raw_current.survey_responses where order_ref is not null
     union all
     select 'survey_responses:' || response_id, 'crm_tickets:' || ticket_ref, 'service_ticket'
-    from raw.survey_responses where ticket_ref is not null
+    from raw_current.survey_responses where ticket_ref is not null
     union all
     -- service ticket -> till ticket or web order it is about
     select 'crm_tickets:' || ticket_id,
            unnest(['pos_tickets:' || order_ref, 'ecommerce_orders:' || order_ref]), 'order_reference'
-    from raw.crm_tickets where order_ref is not null
+    from raw_current.crm_tickets where order_ref is not null
     union all
     select 'pos_tickets:' || num_ticket, 'pos_tickets:' || num_ticket_origine, 'return_ticket'
-    from raw.pos_tickets where num_ticket_origine is not null
+    from raw_current.pos_tickets where num_ticket_origine is not null
 )
 select distinct least(unique_id, hub) as unique_id_l, greatest(unique_id, hub) as unique_id_r, rule
 from stars where unique_id <> hub

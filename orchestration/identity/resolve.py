@@ -233,7 +233,7 @@ def _attach_by_unique_value(con: duckdb.DuckDBPyConnection) -> int:
             select cluster_id, store_code from records where store_code is not null
             union
             select r.cluster_id, s.code_magasin
-            from records r join raw.pos_stores s on cdp_std_city(s.ville) = r.city
+            from records r join raw_current.pos_stores s on cdp_std_city(s.ville) = r.city
         ),
         values_used as (
             -- kind, value, candidate (may be attached), owner (holds the value), pooled (candidates

@@ -25,7 +25,9 @@ from collections.abc import Iterable
 
 import duckdb
 
+from orchestration.exports import ALL_TABLES
 from orchestration.identity.config import IdentitySettings, load_identity_settings
+from orchestration.ingest.loader import ensure_raw_schema
 
 PLACEHOLDER_EMAIL_LOCAL_PARTS = (
     "test", "pasdemail", "noemail", "nomail", "sansemail", "aucun", "none", "client", "xxx",
@@ -217,14 +219,15 @@ def build_first_name_variants(con: duckdb.DuckDBPyConnection, variants: Iterable
 RECORDS_SQL = """
 create or replace table identity.records as
 with store_emails as (
-    select distinct cdp_std_email(email_magasin) as email from raw.pos_stores where email_magasin is not null
+    select distinct cdp_std_email(email_magasin) as email
+    from raw_current.pos_stores where email_magasin is not null
 ),
 visitor_events as (
     select visitor_id,
            min(event_at) as seen_at,
            count(distinct customer_id) as accounts,
            any_value(customer_id) filter (where customer_id is not null) as account_id
-    from raw.ecommerce_web_events
+    from raw_current.ecommerce_web_events
     group by visitor_id
     having count(*) filter (where customer_id is not null or event_type = 'checkout_completed') > 0
 ),
@@ -234,17 +237,17 @@ unioned as (
            email_client as email, tel_client as phone, null as street, null as postcode, null as city,
            num_carte_fidelite as loyalty_card, null as account_id, null as contact_id,
            code_magasin as store_code, timezone('Europe/Paris', date_heure) as seen_at
-    from raw.pos_tickets
+    from raw_current.pos_tickets
     where coalesce(num_carte_fidelite, email_client, tel_client, nom_client) is not null
     union all
     select 'ecommerce_customers', customer_id, first_name, last_name, birth_date, email, phone,
            address1, zip, city, null, customer_id, null, null, created_at
-    from raw.ecommerce_customers
+    from raw_current.ecommerce_customers
     union all
     select 'ecommerce_orders', order_id, billing_first_name, billing_last_name, null, email,
            billing_phone, billing_address1, billing_zip, billing_city, null, customer_id, null,
            pickup_store_code, created_at
-    from raw.ecommerce_orders
+    from raw_current.ecommerce_orders
     union all
     select 'ecommerce_visitors', visitor_id, null, null, null, null, null, null, null, null, null,
            case when accounts = 1 then account_id end, null, null, seen_at
@@ -252,7 +255,7 @@ unioned as (
     union all
     select 'crm_contacts', contact_id, firstname, lastname, date_of_birth, email, phone, address, zip,
            city, loyalty_card_number, null, contact_id, preferred_store_code, createdate
-    from raw.crm_contacts
+    from raw_current.crm_contacts
     union all
     select 'crm_tickets', ticket_id, split_part(trim(requester_name), ' ', 1),
            nullif(trim(substr(
@@ -260,11 +263,11 @@ unioned as (
            )), ''),
            null, requester_email, requester_phone, null, null, null, null, null, contact_id, store_code,
            created_at
-    from raw.crm_tickets
+    from raw_current.crm_tickets
     union all
     select 'survey_responses', response_id, null, null, null, respondent_email, null, null, null, null,
            null, null, null, store_code, submitted_at
-    from raw.survey_responses
+    from raw_current.survey_responses
 )
 select
     source_system || ':' || source_record_id as unique_id,
@@ -298,6 +301,10 @@ def build_identity_records(con: duckdb.DuckDBPyConnection, identity: IdentitySet
     number of records."""
     identity = identity or load_identity_settings()
     install_macros(con, identity.phonetic_first_names)
+    # Identity reads the latest delivered version of each record (``raw_current``): a contact
+    # corrected and exported again is one record, not two with the same id.
+    for spec in ALL_TABLES:
+        ensure_raw_schema(con, spec)
     con.execute("create schema if not exists identity")
     build_first_name_variants(con, identity.first_name_variants)
     con.execute(RECORDS_SQL)

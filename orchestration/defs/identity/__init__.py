@@ -110,7 +110,7 @@ def identity_resolution(
         # Visitor ids that never logged in nor checked out stay anonymous (no identity record).
         anonymous_visitors = con.execute(
             """
-            select count(distinct visitor_id) from raw.ecommerce_web_events
+            select count(distinct visitor_id) from raw_current.ecommerce_web_events
             where 'ecommerce_visitors:' || visitor_id not in (select unique_id from identity.records)
             """
         ).fetchall()[0][0]
