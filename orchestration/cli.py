@@ -299,6 +299,48 @@ def formats(write: Annotated[bool, typer.Option(help="Write docs/export-formats.
 
 
 @app.command()
+def inspect(
+    file: Annotated[Path, typer.Argument(help="The export file to try.", exists=True, dir_okay=False)],
+    table: Annotated[
+        str | None, typer.Option(help="Raw table it belongs to [default: found from its name and folder].")
+    ] = None,
+) -> None:
+    """Preview how FILE would load (mapping file applied): columns matched, the first rows and
+    what would be quarantined and why. Writes nothing: the warehouse is never opened."""
+    from orchestration.exports import MappingError, effective_tables
+    from orchestration.ingest.inspect import inspect_file, table_for
+
+    settings = get_settings()
+    try:
+        tables = effective_tables(settings.data_dir)
+        spec = table_for(file, settings.landing_dir, tables, table)
+    except (MappingError, ValueError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    report = inspect_file(file, spec)
+    r = report.result
+    typer.echo(f"{file} -> raw.{report.table} ({spec.format.describe()})")
+    typer.echo(f"status: {r.status}" + (f": {r.error}" if r.error else ""))
+    if r.note:
+        typer.echo(f"notes: {r.note}")
+    typer.echo(f"rows: {r.rows_read} read = {r.rows_loaded} would load + {r.rows_quarantined} quarantined")
+    typer.echo("columns:")
+    for name, state in report.columns:
+        typer.echo(f"  {name:<28} {state}")
+    if r.drift_columns:
+        typer.echo(f"  not in the export (kept in _extra_columns): {', '.join(r.drift_columns)}")
+    if report.preview:
+        typer.echo("first rows (personal columns left out):")
+        typer.echo("  " + " | ".join(report.preview_header))
+        for row in report.preview:
+            typer.echo("  " + " | ".join("" if v is None else str(v) for v in row))
+    for line, reason in report.quarantined:
+        typer.echo(f"would quarantine line {line}: {reason}")
+    if r.status == "quarantined":
+        raise typer.Exit(1)
+
+
+@app.command()
 def dev(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
     """Start the Dagster UI and daemon (sensor, schedule, run queue) on workspace.yaml."""
     from orchestration.instance import ensure_instance

@@ -11,7 +11,7 @@ import json
 import dagster as dg
 
 from orchestration.defs.raw import raw_asset_key
-from orchestration.exports import ALL_TABLES
+from orchestration.exports import effective_tables
 from orchestration.ingest.loader import matches
 from orchestration.settings import SOURCES, get_settings
 
@@ -52,7 +52,9 @@ daily_schedule = dg.ScheduleDefinition(
     ),
 )
 def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    landing = get_settings().landing_dir
+    settings = get_settings()
+    landing = settings.landing_dir
+    exports = effective_tables(settings.data_dir)
     state = json.loads(context.cursor) if context.cursor else {"pending": {}, "submitted": {}}
     pending: dict[str, list[float]] = state["pending"]
     submitted: dict[str, list[float]] = state["submitted"]
@@ -67,7 +69,7 @@ def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.
         signature = [stat.st_size, stat.st_mtime_ns]
         if submitted.get(rel) == signature:
             continue
-        matching = [t for t in ALL_TABLES if matches(t, rel)]
+        matching = [t for t in exports if matches(t, rel)]
         if not matching:
             unknown.append(rel)
             continue

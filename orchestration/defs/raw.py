@@ -8,7 +8,7 @@ import dagster as dg
 
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.resources import WarehouseResource
-from orchestration.exports import ALL_TABLES
+from orchestration.exports import ALL_TABLES, effective_table, effective_tables
 from orchestration.exports.spec import ExportTable
 from orchestration.ingest.loader import SQL_TYPES, ensure_raw_schema, load_table, record_unmatched
 from orchestration.settings import get_settings
@@ -83,10 +83,11 @@ def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         settings = get_settings()
+        mapped = effective_table(spec, settings.data_dir)  # the retailer's sources.yml, if any
         with warehouse.get_connection() as con:
             result = load_table(
                 con,
-                spec,
+                mapped,
                 settings.landing_dir,
                 settings.quarantine_dir,
                 run_id=context.run.run_id,
@@ -219,7 +220,8 @@ def landing_inventory(
 ) -> dg.MaterializeResult:
     settings = get_settings()
     with warehouse.get_connection() as con:
-        new = record_unmatched(con, settings.landing_dir, ALL_TABLES, run_id=context.run.run_id)
+        tables = effective_tables(settings.data_dir)
+        new = record_unmatched(con, settings.landing_dir, tables, run_id=context.run.run_id)
         for f in new:
             context.log.warning(f"not loaded: {f.error}")
         rows = con.execute(

@@ -26,6 +26,31 @@ of a CSV file that does not end with a line break (possibly cut short), goes to
 `raw.quarantine_rows` with its line number, raw text and reason. A record delivered again with
 the same key is a new version: the latest delivered one is read downstream.
 
+Your tools export other column names, another delimiter or other date formats? Describe the
+difference in `$CDP_DATA_DIR/sources.yml` (or the file `CDP_SOURCES_FILE` names), per raw table;
+no code to write. `cdp inspect FILE` then shows how a file would load (columns matched, first rows,
+what would be quarantined and why) without writing anything.
+
+```yaml
+ecommerce_customers:                   # raw table, as in the headings below
+  pattern: "customers_export*.csv"     # file names of this export under landing/ecommerce/
+  format:                              # CSV exports only; each key optional
+    delimiter: ";"                     # , ; tab |
+    encoding: utf-8                    # utf-8 or cp1252
+    decimal: ","                       # , or .
+    date_format: "%d/%m/%Y"            # strptime codes
+    timestamp_format: "%d/%m/%Y %H:%M"  # null: ISO 8601
+  columns:                             # our column: your file's column
+    customer_id: "Customer ID"
+    first_name: "First Name"
+    email: "Email"
+    zip: "Default Address Zip"
+  required: [customer_id, created_at]  # replaces the required flags below (keys stay required)
+```
+
+The file is validated when a run or `cdp inspect` reads it: an unknown table, key or column, or
+a bad value, stops with an error naming the file and the key.
+
 Every raw table also has the lineage columns `_source_file`, `_source_line` (line where the record
 starts), `_file_sha256`, `_loaded_at` and `_extra_columns` (JSON).
 """

@@ -24,6 +24,8 @@ class Column:
     pii: bool = False
     # Accepted values (compared case-insensitively, trimmed); any other value is quarantined.
     values: tuple[str, ...] = ()
+    # Other names the column has in a retailer's files (set by the mapping file, sources.yml).
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

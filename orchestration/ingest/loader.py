@@ -602,22 +602,24 @@ def column_key(name: str) -> str:
 def match_columns(names: list[str], spec: ExportTable) -> dict[str, str | None]:
     """Map a file's column names onto the export's columns (``None``: not in the export).
 
-    Case never matters; a name that differs only by accents, spaces or punctuation (``e-mail``,
-    ``Date of birth``) is read as the export's column when exactly one column has that form and
-    the file does not also carry the column under its own name.
+    A file's column is an export column when its name is the column's name or one of its aliases
+    (from the mapping file), case-insensitively; failing that, when it differs only by accents,
+    spaces or punctuation (``e-mail``, ``Date of birth``) from exactly one column's name or alias
+    that the file does not carry under its own name.
     """
-    known = set(spec.column_names)
-    exact = {n: n.lower() for n in names if n.lower() in known}
-    by_key: dict[str, list[str]] = {}
-    for column in spec.column_names:
-        by_key.setdefault(column_key(column), []).append(column)
+    exact_names = {n.lower(): c.name for c in spec.columns for n in (c.name, *c.aliases)}
+    exact = {n: exact_names[n.lower()] for n in names if n.lower() in exact_names}
+    by_key: dict[str, set[str]] = {}
+    for column in spec.columns:
+        for name in (column.name, *column.aliases):
+            by_key.setdefault(column_key(name), set()).add(column.name)
     mapping: dict[str, str | None] = {}
     taken = set(exact.values())
     for n in names:
         if n in exact:
             mapping[n] = exact[n]
             continue
-        candidates = [c for c in by_key.get(column_key(n), []) if c not in taken]
+        candidates = sorted(c for c in by_key.get(column_key(n), set()) if c not in taken)
         mapping[n] = candidates[0] if len(candidates) == 1 else None
         if mapping[n]:
             taken.add(candidates[0])

@@ -1,0 +1,132 @@
+"""Map a retailer's own export columns and formats onto our contract, without writing Python.
+
+``$CDP_DATA_DIR/sources.yml`` (or the file named by ``CDP_SOURCES_FILE``) holds, per raw table,
+what differs from the built-in contract in ``orchestration/exports``::
+
+    ecommerce_customers:                 # raw table: <source>_<export>, see `cdp formats`
+      pattern: "customers_export*.csv"   # file names of this export under landing/ecommerce/
+      format:
+        delimiter: ";"
+        encoding: cp1252                 # utf-8 or cp1252
+        decimal: ","                     # "," or "."
+        date_format: "%d/%m/%Y"          # strptime codes
+        timestamp_format: "%d/%m/%Y %H:%M"   # or null for ISO 8601
+      columns:                           # our column: the file's column name
+        customer_id: "Customer ID"
+        first_name: "First Name"
+        email: "Email"
+        zip: "Default Address Zip"
+      required: [customer_id, created_at]  # replaces the contract's required columns
+
+Everything is optional; the file is validated when it is read, and an unknown table, key or
+column, or a bad value, raises ``MappingError`` naming the file and the key before any file loads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestration.exports.spec import CsvFormat, ExportTable
+
+TABLE_KEYS = {"pattern", "format", "columns", "required"}
+FORMAT_KEYS = {"delimiter", "encoding", "decimal", "date_format", "timestamp_format"}
+ENCODINGS = ("utf-8", "cp1252")
+
+
+class MappingError(ValueError):
+    """The mapping file is not valid; the message names the file and the key."""
+
+
+def mapping_path(data_dir: Path) -> Path:
+    return Path(os.environ.get("CDP_SOURCES_FILE") or data_dir / "sources.yml")
+
+
+def load_mapping(path: Path, tables: tuple[ExportTable, ...]) -> dict[str, ExportTable]:
+    """The export tables with the mapping file applied (the contract itself when there is none)."""
+    by_table = {t.table: t for t in tables}
+    if not path.exists():
+        return by_table
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise MappingError(f"{path}: must be a mapping of raw table names to settings")
+    for name, settings in raw.items():
+        if name not in by_table:
+            raise MappingError(f"{path}: unknown table '{name}' (known: {', '.join(sorted(by_table))})")
+        by_table[name] = _apply(by_table[name], settings or {}, f"{path}: {name}")
+    return by_table
+
+
+def _apply(spec: ExportTable, settings: Any, where: str) -> ExportTable:
+    if not isinstance(settings, dict):
+        raise MappingError(f"{where}: must be a mapping with keys {sorted(TABLE_KEYS)}")
+    unknown = set(settings) - TABLE_KEYS
+    if unknown:
+        raise MappingError(f"{where}: unknown key(s) {sorted(unknown)} (allowed: {sorted(TABLE_KEYS)})")
+    changes: dict[str, Any] = {}
+    if "pattern" in settings:
+        pattern = settings["pattern"]
+        if not isinstance(pattern, str) or "/" in pattern or not pattern.strip():
+            raise MappingError(f"{where}.pattern: a file name pattern such as 'orders_*.csv'")
+        changes["pattern"] = pattern
+    if "format" in settings:
+        changes["format"] = _format(spec, settings["format"], f"{where}.format")
+    columns = {c.name: c for c in spec.columns}
+    renames = settings.get("columns") or {}
+    if not isinstance(renames, dict):
+        raise MappingError(f"{where}.columns: a mapping of our column names to the file's")
+    for ours, theirs in renames.items():
+        if ours not in columns:
+            raise MappingError(f"{where}.columns.{ours}: not a column of {spec.table} (see `cdp formats`)")
+        if not isinstance(theirs, str) or not theirs.strip():
+            raise MappingError(f"{where}.columns.{ours}: the file's column name, as text")
+        columns[ours] = dataclasses.replace(columns[ours], aliases=(theirs.strip(),))
+    if "required" in settings:
+        required = settings["required"]
+        if not isinstance(required, list) or any(r not in columns for r in required):
+            raise MappingError(f"{where}.required: a list of columns of {spec.table}")
+        for key in spec.key:
+            if key not in required:
+                raise MappingError(f"{where}.required: the key column '{key}' must stay required")
+        columns = {n: dataclasses.replace(c, required=n in required) for n, c in columns.items()}
+    changes["columns"] = tuple(columns.values())
+    return dataclasses.replace(spec, **changes)
+
+
+def _format(spec: ExportTable, settings: Any, where: str) -> CsvFormat:
+    if not isinstance(spec.format, CsvFormat):
+        raise MappingError(f"{where}: {spec.table} is NDJSON; only CSV exports take a format")
+    if not isinstance(settings, dict):
+        raise MappingError(f"{where}: must be a mapping with keys {sorted(FORMAT_KEYS)}")
+    unknown = set(settings) - FORMAT_KEYS
+    if unknown:
+        raise MappingError(f"{where}: unknown key(s) {sorted(unknown)} (allowed: {sorted(FORMAT_KEYS)})")
+    changes: dict[str, Any] = {}
+    if "delimiter" in settings:
+        if settings["delimiter"] not in (",", ";", "\t", "|"):
+            raise MappingError(f"{where}.delimiter: one of ',', ';', '\\t', '|'")
+        changes["delimiter"] = settings["delimiter"]
+    if "encoding" in settings:
+        if str(settings["encoding"]).lower() not in ENCODINGS:
+            raise MappingError(f"{where}.encoding: one of {', '.join(ENCODINGS)}")
+        changes["encoding"] = str(settings["encoding"]).lower()
+    if "decimal" in settings:
+        if settings["decimal"] not in (",", "."):
+            raise MappingError(f"{where}.decimal: ',' or '.'")
+        changes["decimal_comma"] = settings["decimal"] == ","
+    for key in ("date_format", "timestamp_format"):
+        if key in settings:
+            value = settings[key]
+            if value is not None and (not isinstance(value, str) or "%" not in value):
+                raise MappingError(f"{where}.{key}: strptime codes such as '%d/%m/%Y', or null for ISO 8601")
+            if key == "date_format" and value is None:
+                raise MappingError(f"{where}.date_format: strptime codes such as '%Y-%m-%d'")
+            changes[key] = value
+    return dataclasses.replace(spec.format, **changes)

@@ -1,0 +1,93 @@
+"""``cdp inspect FILE``: how a file would load, shown without writing anything.
+
+The file goes through the real loader (the same sniffing, parsing, typing and quarantine rules)
+into a throw-away in-memory DuckDB database, with the mapping file applied; the warehouse, the
+load log and the quarantine folder are never touched.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.exports.spec import ExportTable
+from orchestration.ingest.loader import FileResult, load_table, matches
+
+PREVIEW_ROWS = 5
+SHOWN_QUARANTINE = 10
+
+
+@dataclass
+class Inspection:
+    """What loading the file would do."""
+
+    table: str
+    result: FileResult
+    columns: list[tuple[str, str]]  # (our column, how it is filled)
+    preview_header: list[str]
+    preview: list[tuple]
+    quarantined: list[tuple[int, str]]
+
+
+def table_for(
+    path: Path, landing_dir: Path, tables: tuple[ExportTable, ...], name: str | None
+) -> ExportTable:
+    """The export table a file belongs to: named, or found from its place under landing/."""
+    if name:
+        for t in tables:
+            if t.table == name:
+                return t
+        raise ValueError(f"unknown table '{name}' (known: {', '.join(t.table for t in tables)})")
+    try:
+        rel = path.resolve().relative_to(landing_dir.resolve()).as_posix()
+    except ValueError:
+        rel = None
+    candidates = [t for t in tables if rel and matches(t, rel)]
+    if not candidates:  # outside landing/: by file name within any source
+        candidates = [t for t in tables if matches(t, f"{t.source}/{path.name}")]
+    if len(candidates) != 1:
+        found = ", ".join(t.table for t in candidates) or "none"
+        raise ValueError(f"{path.name}: cannot tell which export it is (matches: {found}); pass --table")
+    return candidates[0]
+
+
+def inspect_file(path: Path, spec: ExportTable) -> Inspection:
+    """Load ``path`` as ``spec`` into an in-memory database and report what happened."""
+    with tempfile.TemporaryDirectory(prefix="cdp-inspect-") as tmp:
+        landing = Path(tmp) / "landing"
+        target = landing / spec.source / path.name
+        target.parent.mkdir(parents=True)
+        target.symlink_to(path.resolve())
+        con = duckdb.connect()
+        try:
+            result = load_table(con, spec, landing, Path(tmp) / "quarantine", log=lambda _: None)
+            (file_result,) = result.files
+            columns = _column_report(con, spec)
+            shown = [*[c.name for c in spec.columns if not c.pii][:8], "_source_line"]
+            select = ", ".join(f'"{c}"' for c in shown)
+            preview = con.execute(
+                f"select {select} from raw.{spec.table} order by _source_line limit {PREVIEW_ROWS}"
+            ).fetchall()
+            quarantined = con.execute(
+                f"select line_number, reason from raw.quarantine_rows order by line_number "
+                f"limit {SHOWN_QUARANTINE}"
+            ).fetchall()
+        finally:
+            con.close()
+    file_result.file = str(path)
+    return Inspection(spec.table, file_result, columns, shown, preview, quarantined)
+
+
+def _column_report(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> list[tuple[str, str]]:
+    row = con.execute("select missing_optional_columns from raw.load_log limit 1").fetchall()
+    missing = set(row[0][0] or []) if row else set()
+    report = []
+    for c in spec.columns:
+        state = "absent (optional)" if c.name in missing else f"read as {c.type}"
+        if c.required:
+            state += ", required"
+        report.append((c.name, state))
+    return report

@@ -1,0 +1,101 @@
+"""A retailer maps their own export columns and formats with a mapping file alone (sources.yml),
+and previews a file with ``cdp inspect`` without writing anything."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from orchestration.cli import app
+from orchestration.exports import MappingError, ecommerce, effective_table, effective_tables
+from orchestration.ingest.loader import load_table
+from orchestration.settings import Settings
+from tests.test_ingest import scalar, write
+
+SHOP_EXPORT = (
+    "Customer ID;First Name;Last Name;Email;Phone;Default Address Zip;Accepts Email Marketing;"
+    "Created At;Total Spent\n"
+    "9001;Zoé;Lefèvre;zoe@example.fr;+33 6 12 34 56 78;75011;yes;05/01/2026 10:11;12,50\n"
+    "9002;Marc;Petit;;06 11 22 33 44;69002;no;06/01/2026 09:00;0,00\n"  # phone-only account
+    "9003;Ana;Ruiz;ana@example.fr;;13001;no;31/02/2026 09:00;1,00\n"  # impossible date
+)
+MAPPING = """\
+ecommerce_customers:
+  pattern: "customers_export*.csv"
+  format:
+    delimiter: ";"
+    date_format: "%d/%m/%Y"
+    timestamp_format: "%d/%m/%Y %H:%M"
+  columns:
+    customer_id: "Customer ID"
+    first_name: "First Name"
+    last_name: "Last Name"
+    email: "Email"
+    zip: "Default Address Zip"
+    accepts_email_marketing: "Accepts Email Marketing"
+    created_at: "Created At"
+"""
+
+
+def test_an_export_with_other_column_names_loads_through_a_mapping_file_alone(
+    settings: Settings, con
+) -> None:
+    (settings.data_dir / "sources.yml").write_text(MAPPING, encoding="utf-8")
+    write(settings.landing_dir / "ecommerce" / "customers_export_2026-01.csv", SHOP_EXPORT)
+    spec = effective_table(ecommerce.CUSTOMERS, settings.data_dir)
+    (f,) = load_table(con, spec, settings.landing_dir, settings.quarantine_dir, log=lambda _: None).files
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_quarantined) == ("loaded", 3, 2, 1)
+    assert f.drift_columns == ["total spent"]
+    rows = con.execute(
+        "select customer_id, first_name, email, phone, zip, accepts_email_marketing, "
+        "strftime(created_at at time zone 'UTC', '%Y-%m-%d %H:%M') from raw.ecommerce_customers order by 1"
+    ).fetchall()
+    assert rows == [
+        ("9001", "Zoé", "zoe@example.fr", "+33 6 12 34 56 78", "75011", True, "2026-01-05 10:11"),
+        ("9002", "Marc", None, "06 11 22 33 44", "69002", False, "2026-01-06 09:00"),
+    ]
+    assert "created_at: cannot read '31/02/2026 09:00'" in scalar(
+        con, "select reason from raw.quarantine_rows"
+    )
+    # The contract's own files still match the contract's pattern only where the mapping says so.
+    assert [t.pattern for t in effective_tables(settings.data_dir) if t.table == "ecommerce_customers"] == [
+        "customers_export*.csv"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ("ecommerce_clients: {}\n", "unknown table 'ecommerce_clients'"),
+        (
+            "ecommerce_customers:\n  columns:\n    mail: Email\n",
+            "ecommerce_customers.columns.mail: not a column",
+        ),
+        ("ecommerce_customers:\n  format:\n    decimal: ';'\n", "ecommerce_customers.format.decimal"),
+        ("ecommerce_customers:\n  required: [email]\n", "the key column 'customer_id' must stay required"),
+        ("ecommerce_web_events:\n  format:\n    delimiter: ';'\n", "only CSV exports take a format"),
+        ("ecommerce_customers:\n  colums: {}\n", "unknown key(s) ['colums']"),
+    ],
+)
+def test_a_bad_mapping_file_names_the_file_and_the_key(
+    settings: Settings, mapping: str, message: str
+) -> None:
+    path = settings.data_dir / "sources.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(mapping, encoding="utf-8")
+    with pytest.raises(MappingError) as caught:
+        effective_tables(settings.data_dir)
+    assert message in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_cdp_inspect_previews_a_file_without_writing_anything(settings: Settings) -> None:
+    (settings.data_dir / "sources.yml").write_text(MAPPING, encoding="utf-8")
+    path = write(settings.landing_dir / "ecommerce" / "customers_export_2026-01.csv", SHOP_EXPORT)
+    result = CliRunner().invoke(app, ["inspect", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "raw.ecommerce_customers" in result.output
+    assert "rows: 3 read = 2 would load + 1 quarantined" in result.output
+    assert "would quarantine line 4: created_at: cannot read '31/02/2026 09:00'" in result.output
+    assert "total spent" in result.output
+    assert "9001 |" in result.output and "zoe@example.fr" not in result.output  # PII left out
+    assert not settings.warehouse_path.exists() and not settings.quarantine_dir.exists()
