@@ -140,6 +140,7 @@ def _execute(job: str, launched_by: str) -> None:
     from orchestration.definitions import defs
     from orchestration.instance import RUN_ID_ENV, ensure_instance, process_tags, recover_dead_runs
     from orchestration.progress import root_cause
+    from orchestration.quality.failures import failing_rows
 
     settings = get_settings()
     instance = ensure_instance(settings)
@@ -164,6 +165,13 @@ def _execute(job: str, launched_by: str) -> None:
     for check in failed_checks:
         name = f"{check.asset_key.to_user_string()}:{check.check_name}"
         typer.echo(f"check failed ({check.severity.value}): {name}", err=True)
+        if check.description:
+            typer.echo(f"  {check.description}", err=True)
+        rows = failing_rows(settings.warehouse_path, check.check_name)
+        if rows is not None and rows.total:
+            typer.echo(f"  {rows.total} failing row(s), in test_failures.{rows.test}:", err=True)
+            for line in rows.lines:
+                typer.echo(f"    {line}", err=True)
     for event in result.all_events:
         if event.is_step_failure:
             cause = root_cause(event.step_failure_data.error)

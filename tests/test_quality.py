@@ -22,6 +22,7 @@ import pytest
 from orchestration.defs.dbt import DBT_PROJECT_DIR, dbt_executable
 from orchestration.defs.quality import build_suite_checks
 from orchestration.identity.history import record_resolution_run
+from orchestration.quality.failures import failing_rows
 from orchestration.quality.gx import Outcome, Suite, validate
 from orchestration.quality.suites import FRACTION, build_suites
 from orchestration.settings import Settings, get_quality_settings, get_settings
@@ -105,6 +106,18 @@ def test_raw_defects_fail_their_checks_with_reasons_and_block_downstream(defecti
     nps = failed["raw/survey_responses:nps_in_range"]
     assert "1 rows" in nps.description and "11" in nps.description
     assert nps.metadata["failing_examples"].value == ["11"]
+    # ... and where the failing value was delivered: the bad score is the first line added.
+    survey = sorted((defective.landing_dir / "survey").glob("responses_*.csv"))[-1]
+    line = (
+        survey.read_text(encoding="utf-8-sig")
+        .splitlines()
+        .index(
+            next(
+                r for r in survey.read_text(encoding="utf-8-sig").splitlines() if r.startswith("R_bad_score")
+            )
+        )
+    )
+    assert f"at landing/survey/{survey.name} line {line + 1}" in nps.description
     assert "1 rows" in failed["raw/survey_responses:submitted_at_not_in_future"].description
     assert failed["raw/survey_responses:key_unique_per_file"].metadata["observed_value"].value == "1"
     materialized = {m.asset_key for m in result.get_asset_materialization_events()}
@@ -202,6 +215,31 @@ def test_revenue_mismatch_fails_the_reconciliation_test(warehouse_copy: Settings
     )  # fmt: skip
     assert test.returncode == 1, test.stdout
     assert "FAIL 1 assert_orders_reconcile_with_raw" in test.stdout
+    rows = failing_rows(warehouse_copy.warehouse_path, "assert_orders_reconcile_with_raw")
+    assert rows.total == 1 and "measure='revenue'" in rows.lines[0]
+
+
+def test_a_failed_dbt_test_names_the_failing_values_and_their_landing_file_and_line(
+    warehouse_copy: Settings,
+) -> None:
+    con = duckdb.connect(str(warehouse_copy.warehouse_path))
+    source_file, line = con.execute(
+        "select _source_file, _source_line from raw.pos_tickets order by 1, 2 limit 1"
+    ).fetchall()[0]
+    # A value that ingestion would have refused, written behind its back: the staging test catches it.
+    con.execute(
+        "update raw.pos_tickets set date_heure = null where _source_file = ? and _source_line = ?",
+        [source_file, line],
+    )
+    con.close()
+    test = subprocess.run(
+        [dbt_executable(), "test", "--select", "stg_pos__tickets"],
+        cwd=DBT_PROJECT_DIR, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert test.returncode == 1, test.stdout
+    rows = failing_rows(warehouse_copy.warehouse_path, "not_null_stg_pos__tickets_sold_at")
+    assert rows.total == 1
+    assert f"(from landing/{source_file}, line {line})" in rows.lines[0]
 
 
 def identity_suite() -> Suite:

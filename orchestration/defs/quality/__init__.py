@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import dagster as dg
+import duckdb
 
 from orchestration.defs.raw import WAREHOUSE_POOL, raw_asset_key
 from orchestration.defs.resources import WarehouseResource
@@ -48,6 +49,32 @@ def _metadata(outcome: Outcome, report: str) -> dict[str, dg.MetadataValue]:
     return metadata
 
 
+def _landing_lines(con: duckdb.DuckDBPyConnection, suite: Suite, outcome: Outcome) -> list[str]:
+    """Where a failed raw column check's example values came from: ``landing/<file> line <n>``.
+
+    Raw rows carry their lineage, so a failing value is traced to its delivered file and line
+    (up to five); other checks (aggregates, other layers) have no single row to point at.
+    """
+    column = outcome.check.expectation.configuration.kwargs.get("column")
+    if suite.asset_key[0] != "raw" or not column or not outcome.unexpected_count:
+        return []
+    values = [str(v) for v in outcome.examples if v is not None]
+    conditions = [f'"{column}" is null'] if None in outcome.examples else []
+    if values:
+        conditions.append(f'"{column}"::varchar in ({", ".join("?" for _ in values)})')
+    if not conditions:
+        return []
+    try:
+        rows = con.execute(
+            f"select _source_file, _source_line from raw.{suite.asset_key[1]} "
+            f"where {' or '.join(conditions)} order by 1, 2 limit 5",
+            values,
+        ).fetchall()
+    except duckdb.Error:
+        return []
+    return [f"landing/{f} line {n}" for f, n in rows]
+
+
 def build_suite_checks(suite: Suite) -> dg.AssetChecksDefinition:
     """The checks of one asset's suite: names and severities from ``suite``; thresholds are read
     again from the environment at every run."""
@@ -73,8 +100,10 @@ def build_suite_checks(suite: Suite) -> dg.AssetChecksDefinition:
         current = next(s for s in build_suites(get_quality_settings()) if s.asset_key == suite.asset_key)
         with warehouse.get_connection() as con:
             outcomes, gx_result = validate(con, current)
+            where = {o.check.name: _landing_lines(con, current, o) for o in outcomes if not o.success}
         report = write_results(get_settings().serving_dir, current, outcomes, gx_result)
         for outcome in outcomes:
+            lines = where.get(outcome.check.name)
             yield dg.AssetCheckResult(
                 asset_key=key,
                 check_name=outcome.check.name,
@@ -82,7 +111,7 @@ def build_suite_checks(suite: Suite) -> dg.AssetChecksDefinition:
                 severity=(
                     dg.AssetCheckSeverity.ERROR if outcome.check.critical else dg.AssetCheckSeverity.WARN
                 ),
-                description=outcome.reason,
+                description=outcome.reason + (f"; at {', '.join(lines)}" if lines else ""),
                 metadata=_metadata(outcome, str(report)),
             )
 

@@ -1,0 +1,56 @@
+"""The rows behind a failed dbt test, with the landing file and line they came from.
+
+dbt stores each data test's failing rows as a view in schema ``test_failures`` (named after the
+test: ``store_failures_as: view`` in ``dbt_project.yml``). When a test fails, ``cdp run`` prints a
+few of those rows; rows of models that carry lineage (``source_file``, ``source_line``: every
+staging model and the facts) name the landing file and line the value came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+FAILURES_SCHEMA = "test_failures"
+SHOWN_ROWS = 5
+
+
+@dataclass(frozen=True)
+class FailingRows:
+    test: str
+    total: int
+    lines: list[str]  # one readable line per shown row
+
+
+def failing_rows(warehouse: Path, test_name: str, limit: int = SHOWN_ROWS) -> FailingRows | None:
+    """A few failing rows of dbt test ``test_name``, or None when dbt stored none for it."""
+    if not warehouse.exists():
+        return None
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        found = con.execute(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+            [FAILURES_SCHEMA, test_name],
+        ).fetchall()
+        if not found:
+            return None
+        relation = f'{FAILURES_SCHEMA}."{test_name}"'
+        total = con.execute(f"select count(*) from {relation}").fetchall()[0][0]
+        cursor = con.execute(f"select * from {relation} limit {int(limit)}")
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return FailingRows(test_name, total, [_describe(dict(zip(names, r, strict=True))) for r in rows])
+
+
+def _describe(row: dict[str, object]) -> str:
+    """``col=value, ...`` then ``(from landing/<file>, line <n>)`` when the row has lineage."""
+    source = row.pop("source_file", None) or row.pop("_source_file", None)
+    line = row.pop("source_line", None) or row.pop("_source_line", None)
+    values = ", ".join(f"{k}={v!r}" for k, v in list(row.items())[:8])
+    return values + (f" (from landing/{source}, line {line})" if source else "")
