@@ -8,6 +8,7 @@
 - ``cdp bench``: generate N customers, run the pipeline, time each stage against a floor;
 - ``cdp bench-rldata``: identity accuracy on public labelled records, next to a plain Splink model;
 - ``cdp formats``: the reference of every export format, generated from ``orchestration/exports``;
+- ``cdp inspect FILE``: how a file would load (mapping file applied), without writing anything;
 - ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance.
 """
 
@@ -140,7 +141,7 @@ def _execute(job: str, launched_by: str) -> None:
     from orchestration.definitions import defs
     from orchestration.instance import RUN_ID_ENV, ensure_instance, process_tags, recover_dead_runs
     from orchestration.progress import root_cause
-    from orchestration.quality.failures import failing_rows
+    from orchestration.quality.failures import failing_rows, files_not_loaded
 
     settings = get_settings()
     instance = ensure_instance(settings)
@@ -172,6 +173,8 @@ def _execute(job: str, launched_by: str) -> None:
             typer.echo(f"  {rows.total} failing row(s), in test_failures.{rows.test}:", err=True)
             for line in rows.lines:
                 typer.echo(f"    {line}", err=True)
+    for status, path, why in files_not_loaded(settings.warehouse_path, result.run_id):
+        typer.echo(f"not loaded ({status}): {why or path}", err=True)
     for event in result.all_events:
         if event.is_step_failure:
             cause = root_cause(event.step_failure_data.error)

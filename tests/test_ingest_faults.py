@@ -19,6 +19,7 @@ import pytest
 
 from orchestration.exports import ALL_TABLES, crm, ecommerce, pos
 from orchestration.ingest.loader import load_table, record_unmatched
+from orchestration.quality.failures import files_not_loaded
 from orchestration.settings import Settings
 from tests.test_ingest import POS_HEADER, _ConnectionProxy, load, pos_ticket, scalar, write
 
@@ -163,7 +164,7 @@ def test_files_that_no_export_reads_are_recorded_with_the_reason(settings: Setti
     write(landing / "readme.txt", "hello")
     write(landing / "pos" / "tickets_2026-03.csv", f"{POS_HEADER}\n{pos_ticket('T1')}\n", "cp1252")
     load(con, settings, pos.TICKETS)
-    results = {f.file: f for f in record_unmatched(con, landing, ALL_TABLES)}
+    results = {f.file: f for f in record_unmatched(con, landing, ALL_TABLES, run_id="run-1")}
     assert {f: r.status for f, r in results.items()} == {
         "pos/tickets_2026-03.xlsx": "unsupported",
         "pos/inventaire_2026-03.csv": "ignored",
@@ -180,6 +181,10 @@ def test_files_that_no_export_reads_are_recorded_with_the_reason(settings: Setti
     files = {p.relative_to(landing).as_posix() for p in landing.rglob("*") if p.is_file()}
     assert {r[0] for r in con.execute("select file_path from raw.load_log").fetchall()} == files
     assert record_unmatched(con, landing, ALL_TABLES) == []
+    # What `cdp run` prints at the end: every file this run looked at and did not load.
+    con.close()
+    listed = {path: status for status, path, _ in files_not_loaded(settings.warehouse_path, "run-1")}
+    assert listed == {f: r.status for f, r in results.items()}
 
 
 def test_decimal_separators_are_never_guessed(settings: Settings, con) -> None:

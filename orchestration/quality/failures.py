@@ -54,3 +54,22 @@ def _describe(row: dict[str, object]) -> str:
     line = row.pop("source_line", None) or row.pop("_source_line", None)
     values = ", ".join(f"{k}={v!r}" for k, v in list(row.items())[:8])
     return values + (f" (from landing/{source}, line {line})" if source else "")
+
+
+def files_not_loaded(warehouse: Path, run_id: str) -> list[tuple[str, str, str]]:
+    """(status, file, reason) of every landing file the run looked at and did not load."""
+    if not warehouse.exists():
+        return []
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(
+            """
+            select status, file_path, coalesce(error, note, '') from raw.load_log
+            where run_id = ? and status not in ('loaded', 'skipped') order by file_path
+            """,
+            [run_id],
+        ).fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
