@@ -27,7 +27,6 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
-import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,10 +37,11 @@ CHUNK_BYTES = 8 * 1024 * 1024
 HEAD_BYTES = 64 * 1024
 GLOB_CHARACTERS = frozenset("*?[]{}")
 
-# UTF-8 read as Windows-1252 and saved again: a lead byte C2 / C3 ('Â', 'Ã') or E2 ('â') followed by
-# continuation bytes 80-BF rendered in Windows-1252, e.g. 'é' -> 'Ã©', 'è' -> 'Ã¨', '€' -> 'â\u201a¬'.
-_CONTINUATION = re.escape(bytes(range(0x80, 0xC0)).decode("cp1252", errors="ignore"))
-MOJIBAKE = re.compile(f"[\u00c2\u00c3][{_CONTINUATION}]|\u00e2[{_CONTINUATION}]{{2}}")
+# UTF-8 read as Windows-1252 and saved again: a lead byte C2 / C3 ('Â', 'Ã') followed by one
+# continuation byte 80-BF rendered in Windows-1252, or E2 ('â') followed by two: 'é' -> 'Ã©',
+# 'è' -> 'Ã¨', '€' -> 'â\u201a¬'.
+_CONTINUATION = frozenset(bytes(range(0x80, 0xC0)).decode("cp1252", errors="ignore"))
+_MOJIBAKE_LEADS = (("\u00c2", 1), ("\u00c3", 1), ("\u00e2", 2))
 
 ENCODING_NAMES = {
     "utf-8": "UTF-8",
@@ -186,7 +186,8 @@ def _stream(
 
 def _count(stats: _Pass, text: str) -> None:
     """Line-break styles, lines, non-ASCII and the first mojibake sequence of decoded text."""
-    crlf, cr, lf = text.count("\r\n"), text.count("\r"), text.count("\n")
+    cr, lf = text.count("\r"), text.count("\n")
+    crlf = text.count("\r\n") if cr and lf else 0
     lines_before = stats.lines
     stats.crlf += crlf
     stats.lone_cr += cr - crlf
@@ -195,11 +196,30 @@ def _count(stats: _Pass, text: str) -> None:
     if text.isascii():
         return
     stats.non_ascii = True
-    if stats.mojibake is None and (found := MOJIBAKE.search(text)):
-        before = text[: found.start()]
+    if stats.mojibake is None and (found := find_mojibake(text)) is not None:
+        start_at, end_at = found
+        before = text[:start_at]
         line = lines_before + before.count("\n") + before.count("\r") - before.count("\r\n") + 1
-        start = max(before.rfind("\n") + 1, found.start() - 15)
-        stats.mojibake = f"{text[start : found.end() + 10]!r} at line {line}"
+        start = max(before.rfind("\n") + 1, start_at - 15)
+        stats.mojibake = f"{text[start : end_at + 10]!r} at line {line}"
+
+
+def find_mojibake(text: str) -> tuple[int, int] | None:
+    """(start, end) of the first mojibake sequence in ``text``, or None.
+
+    Only the occurrences of the three lead characters are looked at (a regular expression over
+    every chunk cost more than decoding it).
+    """
+    first: tuple[int, int] | None = None
+    for lead, need in _MOJIBAKE_LEADS:
+        i = text.find(lead)
+        while i >= 0 and (first is None or i < first[0]):
+            following = text[i + 1 : i + 1 + need]
+            if len(following) == need and all(c in _CONTINUATION for c in following):
+                first = (i, i + 1 + need)
+                break
+            i = text.find(lead, i + 1)
+    return first
 
 
 def sha256_of(path: Path, digest: hashlib._Hash | None = None) -> str:
