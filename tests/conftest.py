@@ -30,7 +30,7 @@ FRESH_AS_OF = sample_as_of(DEFAULT_END_DATE)
 # Set for the whole session, so that the subprocesses the tests start inherit it.
 for _source in ("POS", "ECOMMERCE"):
     os.environ.setdefault(f"CDP_FRESHNESS_HOURS_{_source}", "168")
-BAD_TICKET = "MBAD-20260110-000000001;M001;1;10/01/2026 10:00:00;VENTE;;;;;;;douze;CB"
+BAD_TICKET = "MBAD-20260110-000000001;M001;1;10/01/2026 10:00:00;VENTE;;;;;;;douze;CB;;;;"
 
 
 @dataclass(frozen=True)

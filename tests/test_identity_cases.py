@@ -148,6 +148,17 @@ CASES: dict[str, list[dict]] = {
             zip="29000",
             city="Quimper",
         ),
+        # Hannah's namesake in another city: a name alone cannot tell the two apart
+        dict(
+            contact_id="X29",
+            firstname="Hannah",
+            lastname="Quemeneur",
+            email="h.quemeneur@free.fr",
+            date_of_birth=dt.date(1971, 2, 3),
+            address="40 cours Lafayette",
+            zip="69003",
+            city="Lyon",
+        ),
         # a birth date typed with day and month swapped in the web shop, same address
         dict(
             contact_id="X22",
@@ -303,6 +314,18 @@ CASES: dict[str, list[dict]] = {
         dict(num_ticket="XT5", code_magasin="M002", prenom_client="Colette", nom_client="RENAUD"),
         dict(num_ticket="XT6", code_magasin="M011", prenom_client="Colette", nom_client="Renaud"),
         dict(num_ticket="XT7", prenom_client="Tom", nom_client="LEFORT", tel_client="06.55.44.33.22"),
+        # a till that captures the customer's address and birth date (issue 18): no e-mail, phone
+        # or card, at a store Hannah does not use, yet the address and birth date identify her
+        dict(
+            num_ticket="XT8",
+            code_magasin="M011",
+            prenom_client="Hannah",
+            nom_client="QUEMENEUR",
+            adresse_client="2 pl. du Marche",
+            code_postal_client="29000",
+            ville_client="QUIMPER",
+            date_naissance_client=dt.date(1993, 8, 19),
+        ),
     ],
 }
 
@@ -360,6 +383,7 @@ def ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         pytest.param(["crm_contacts:X20", "ecommerce_customers:X32"], id="nickname-richard-dick"),
         pytest.param(["crm_contacts:X21", "ecommerce_customers:X33"], id="variant-hannah-anna"),
         pytest.param(["crm_contacts:X22", "ecommerce_customers:X34"], id="birth-date-day-month-swapped"),
+        pytest.param(["crm_contacts:X21", "pos_tickets:XT8"], id="till-capturing-address-and-birth-date"),
     ],
 )
 def test_must_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) -> None:
@@ -379,6 +403,7 @@ def test_must_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) ->
             ["crm_contacts:X7", "crm_contacts:X8", "pos_tickets:XT6"], id="name-only-at-no-ones-store"
         ),
         pytest.param(["crm_contacts:X23", "crm_contacts:X24"], id="no-first-name-is-no-bridge"),
+        pytest.param(["crm_contacts:X29", "pos_tickets:XT8"], id="till-address-and-birth-date-not-namesake"),
     ],
 )
 def test_must_not_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) -> None:

@@ -29,6 +29,7 @@ CONTACTS = ExportTable(
         Column("favourite_universe", description="Declared favourite product universe."),
         Column("createdate", "timestamptz", required=True, description="Contact creation time."),
         Column("lastmodifieddate", "timestamptz", description="Last update of the contact."),
+        Column("address2", description="Address line 2 (building, flat).", pii=True),
     ),
 )
 

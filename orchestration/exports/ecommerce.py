@@ -47,6 +47,7 @@ CUSTOMERS = ExportTable(
         Column("city", description="Default address, city."),
         Column("country_code", description="ISO 3166 alpha-2 country."),
         Column("created_at", "timestamptz", required=True, description="Account creation time."),
+        Column("address2", description="Default address, line 2 (building, flat).", pii=True),
     ),
 )
 
@@ -95,6 +96,7 @@ ORDERS = ExportTable(
         Column("billing_address1", description="Billing street address.", pii=True),
         Column("billing_zip", description="Billing postcode.", pii=True),
         Column("billing_city", description="Billing city."),
+        Column("billing_address2", description="Billing address, line 2 (building, flat).", pii=True),
     ),
 )
 

@@ -60,6 +60,11 @@ TICKETS = ExportTable(
         Column("prenom_client", description="Customer first name typed by staff.", pii=True),
         Column("montant_ttc", "decimal", required=True, description="Total incl. VAT, EUR."),
         Column("mode_reglement", description="CB, ESPECES, CHEQUE, CARTE_CADEAU."),
+        # Tills that capture the customer for delivery or a warranty export these; ours are empty.
+        Column("adresse_client", description="Customer street address, if captured.", pii=True),
+        Column("code_postal_client", description="Customer postcode, if captured.", pii=True),
+        Column("ville_client", description="Customer city, if captured."),
+        Column("date_naissance_client", "date", description="Customer birth date, if captured.", pii=True),
     ),
 )
 

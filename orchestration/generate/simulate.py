@@ -440,6 +440,7 @@ class Simulation:
             rng.choice(list(ref.UNIVERSES)) if rng.random() < 0.5 else None,
             at,
             min(self.end, at + timedelta(days=rng.randrange(0, 400))),
+            None,  # address2: the sample's CRM keeps one street line
         )
         self.writer(crm.CONTACTS).write(at, row)
         self.identity("crm_contacts", contact_id, person)
@@ -584,6 +585,11 @@ class Simulation:
                 first,
                 total,
                 payment,
+                # The sample's tills capture no address or birth date.
+                None,
+                None,
+                None,
+                None,
             ),
         )
         tl = self.writer(pos.TICKET_LINES)
@@ -644,6 +650,7 @@ class Simulation:
                 address.city if has_address else None,
                 "FR",
                 at,
+                None,  # address2
             ),
         )
         self.identity("ecommerce_customers", customer_id, person)
@@ -849,6 +856,7 @@ class Simulation:
                 noise.street(address.number, address.street_type, address.abbreviation, address.street_name),
                 address.postcode,
                 address.city,
+                None,  # billing_address2
             ),
         )
         ol = self.writer(ecommerce.ORDER_LINES)

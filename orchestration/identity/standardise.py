@@ -233,8 +233,9 @@ visitor_events as (
 ),
 unioned as (
     select 'pos_tickets' as source_system, num_ticket as source_record_id,
-           prenom_client as first_name, nom_client as last_name, null::date as birth_date,
-           email_client as email, tel_client as phone, null as street, null as postcode, null as city,
+           prenom_client as first_name, nom_client as last_name, date_naissance_client as birth_date,
+           email_client as email, tel_client as phone, adresse_client as street,
+           code_postal_client as postcode, ville_client as city,
            num_carte_fidelite as loyalty_card, null as account_id, null as contact_id,
            code_magasin as store_code, timezone('Europe/Paris', date_heure) as seen_at
     from raw_current.pos_tickets
