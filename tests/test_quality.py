@@ -108,18 +108,14 @@ def test_raw_defects_fail_their_checks_with_reasons_and_block_downstream(defecti
     assert nps.metadata["failing_examples"].value == ["11"]
     # ... and where the failing value was delivered: the bad score is the first line added.
     survey = sorted((defective.landing_dir / "survey").glob("responses_*.csv"))[-1]
-    line = (
-        survey.read_text(encoding="utf-8-sig")
-        .splitlines()
-        .index(
-            next(
-                r for r in survey.read_text(encoding="utf-8-sig").splitlines() if r.startswith("R_bad_score")
-            )
-        )
-    )
+    lines_text = survey.read_text(encoding="utf-8-sig").splitlines()
+    line = lines_text.index(next(r for r in lines_text if r.startswith("R_bad_score")))
     assert f"at landing/survey/{survey.name} line {line + 1}" in nps.description
     assert "1 rows" in failed["raw/survey_responses:submitted_at_not_in_future"].description
     assert failed["raw/survey_responses:key_unique_per_file"].metadata["observed_value"].value == "1"
+    duplicated = failed["raw/survey_responses:key_unique_per_file"].description
+    assert f"'_source_file': 'survey/{survey.name}'" in duplicated
+    assert lines_text[1].split(",")[0] in duplicated  # the response id delivered twice
     materialized = {m.asset_key for m in result.get_asset_materialization_events()}
     materialized = (
         {e.asset_key for e in materialized}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -108,7 +108,8 @@ class Outcome:
             share = f" ({self.unexpected_percent:.2f} %)" if self.unexpected_percent is not None else ""
             examples = f", e.g. {self.examples}" if self.examples else ""
             return f"failed: {what}: {self.unexpected_count} rows{share}{examples}"
-        return f"failed: {what}: observed {self.observed}"
+        examples = f", e.g. {self.examples}" if self.examples else ""
+        return f"failed: {what}: observed {self.observed}{examples}"
 
 
 @contextmanager
@@ -140,7 +141,11 @@ def validate(con: duckdb.DuckDBPyConnection, suite: Suite) -> tuple[list[Outcome
     for statement in suite.prepare:
         con.execute(statement)
     with gx_context(con) as context:
-        return run_suite(context, suite)
+        outcomes, result = run_suite(context, suite)
+    return [
+        o if o.success or o.examples else replace(o, examples=_unexpected_rows(con, suite, o.check))
+        for o in outcomes
+    ], result
 
 
 def run_suite(context: Any, suite: Suite) -> tuple[list[Outcome], dict[str, Any]]:
@@ -172,3 +177,22 @@ def run_suite(context: Any, suite: Suite) -> tuple[list[Outcome], dict[str, Any]
             )
         )
     return outcomes, result.to_json_dict()
+
+
+def _unexpected_rows(con: duckdb.DuckDBPyConnection, suite: Suite, check: Check) -> list[Any]:
+    """A few rows a failed query check found (a key twice in one file: the file and the key).
+
+    GX returns them only with the COMPLETE result format, which would also return every failing
+    value of every column check; the check's own query, limited, is cheaper.
+    """
+    query = getattr(check.expectation, "unexpected_rows_query", None)
+    if not query:
+        return []
+    try:
+        cursor = con.execute(
+            f"select * from ({query.replace('{batch}', f'({suite.query})')}) limit {EXAMPLES}"
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    except duckdb.Error:
+        return []
