@@ -354,9 +354,13 @@ def inspect(
 @app.command()
 def dev(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
     """Start the Dagster UI and daemon (sensor, schedule, run queue) on workspace.yaml."""
-    from orchestration.instance import ensure_instance
+    from orchestration.instance import ensure_instance, recover_dead_runs
 
-    ensure_instance(get_settings())
+    settings = get_settings()
+    instance = ensure_instance(settings)
+    # A run killed earlier would keep its pool slot and block every run launched from the UI.
+    for line in recover_dead_runs(instance, settings):
+        typer.echo(line)
     dagster = Path(sys.executable).parent / "dagster"
     os.execv(
         str(dagster),
