@@ -198,6 +198,14 @@ def test_every_rate_and_share_in_the_marts_is_checked_between_0_and_1(pipeline) 
     assert len(rates) > 20 and rates <= checked, sorted(rates - checked)
 
 
+def dbt_test(select: str) -> subprocess.CompletedProcess:
+    """``dbt test --select <select>`` in the project, on the warehouse CDP_DATA_DIR points at."""
+    return subprocess.run(
+        [dbt_executable(), "test", "--select", select],
+        cwd=DBT_PROJECT_DIR, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
 def test_revenue_mismatch_fails_the_reconciliation_test(warehouse_copy: Settings) -> None:
     con = duckdb.connect(str(warehouse_copy.warehouse_path))
     con.execute(
@@ -205,10 +213,7 @@ def test_revenue_mismatch_fails_the_reconciliation_test(warehouse_copy: Settings
         " where order_id = (select min(order_id) from marts.fct_orders)"
     )
     con.close()
-    test = subprocess.run(
-        [dbt_executable(), "test", "--select", "assert_orders_reconcile_with_raw"],
-        cwd=DBT_PROJECT_DIR, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    test = dbt_test("assert_orders_reconcile_with_raw")
     assert test.returncode == 1, test.stdout
     assert "FAIL 1 assert_orders_reconcile_with_raw" in test.stdout
     rows = failing_rows(warehouse_copy.warehouse_path, "assert_orders_reconcile_with_raw")
@@ -228,10 +233,7 @@ def test_a_failed_dbt_test_names_the_failing_values_and_their_landing_file_and_l
         [source_file, line],
     )
     con.close()
-    test = subprocess.run(
-        [dbt_executable(), "test", "--select", "stg_pos__tickets"],
-        cwd=DBT_PROJECT_DIR, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    test = dbt_test("stg_pos__tickets")
     assert test.returncode == 1, test.stdout
     rows = failing_rows(warehouse_copy.warehouse_path, "not_null_stg_pos__tickets_sold_at")
     assert rows.total == 1

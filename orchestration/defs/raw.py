@@ -212,7 +212,7 @@ LANDING_INVENTORY_KEY = dg.AssetKey(["raw", "landing_inventory"])
         "beside the CSV exports, a file in the wrong folder, a temporary file) get a "
         "`raw.load_log` row with status `unsupported` or `ignored` and the reason. It depends on "
         "no raw table, so a failed check of one never stops it; `cdp run` ends by listing every "
-        "file the run did not load (quarantined, duplicate, still being written, ignored)."
+        "file the run logged and did not load (quarantined, duplicate, unsupported, ignored)."
     ),
 )
 def landing_inventory(
@@ -224,24 +224,14 @@ def landing_inventory(
         new = record_unmatched(con, settings.landing_dir, tables, run_id=context.run.run_id)
         for f in new:
             context.log.warning(f"not loaded: {f.error}")
-        rows = con.execute(
-            """
-            select status, file_path, coalesce(error, note, '') from raw.load_log
-            where run_id = ? and status not in ('loaded', 'skipped')
-            order by status, file_path
-            """,
-            [context.run.run_id],
-        ).fetchall()
         totals = dict(con.execute("select status, count(*) from raw.load_log group by status").fetchall())
-    if rows:
-        context.log.warning(
-            f"{len(rows)} landing file(s) not loaded by this run:\n"
-            + "\n".join(f"  {status}: {why or path}" for status, path, why in rows)
-        )
+    # Only what this asset recorded: it runs beside the raw assets, not after them; the list of
+    # every file the run did not load is printed by `cdp run` at the end (files_not_loaded).
+    rows = [(f.status, f.file, f.error) for f in new]
     return dg.MaterializeResult(
         metadata={
-            "files_not_loaded_this_run": len(rows),
-            "not_loaded": dg.MetadataValue.md(
+            "files_recorded": len(rows),
+            "recorded": dg.MetadataValue.md(
                 markdown_table(["status", "file", "reason"], rows[:200]) if rows else "none"
             ),
             **{f"files_{status}_total": n for status, n in sorted(totals.items())},

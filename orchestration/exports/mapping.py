@@ -64,12 +64,17 @@ def load_mapping(path: Path, tables: tuple[ExportTable, ...]) -> dict[str, Expor
     return by_table
 
 
-def _apply(spec: ExportTable, settings: Any, where: str) -> ExportTable:
+def _check_keys(settings: Any, allowed: set[str], where: str) -> None:
+    """``settings`` is a mapping whose keys are all in ``allowed``."""
     if not isinstance(settings, dict):
-        raise MappingError(f"{where}: must be a mapping with keys {sorted(TABLE_KEYS)}")
-    unknown = set(settings) - TABLE_KEYS
+        raise MappingError(f"{where}: must be a mapping with keys {sorted(allowed)}")
+    unknown = set(settings) - allowed
     if unknown:
-        raise MappingError(f"{where}: unknown key(s) {sorted(unknown)} (allowed: {sorted(TABLE_KEYS)})")
+        raise MappingError(f"{where}: unknown key(s) {sorted(unknown)} (allowed: {sorted(allowed)})")
+
+
+def _apply(spec: ExportTable, settings: Any, where: str) -> ExportTable:
+    _check_keys(settings, TABLE_KEYS, where)
     changes: dict[str, Any] = {}
     if "pattern" in settings:
         pattern = settings["pattern"]
@@ -103,11 +108,7 @@ def _apply(spec: ExportTable, settings: Any, where: str) -> ExportTable:
 def _format(spec: ExportTable, settings: Any, where: str) -> CsvFormat:
     if not isinstance(spec.format, CsvFormat):
         raise MappingError(f"{where}: {spec.table} is NDJSON; only CSV exports take a format")
-    if not isinstance(settings, dict):
-        raise MappingError(f"{where}: must be a mapping with keys {sorted(FORMAT_KEYS)}")
-    unknown = set(settings) - FORMAT_KEYS
-    if unknown:
-        raise MappingError(f"{where}: unknown key(s) {sorted(unknown)} (allowed: {sorted(FORMAT_KEYS)})")
+    _check_keys(settings, FORMAT_KEYS, where)
     changes: dict[str, Any] = {}
     if "delimiter" in settings:
         if settings["delimiter"] not in (",", ";", "\t", "|"):

@@ -237,7 +237,7 @@ def _settled(paths: list[Path], settle_seconds: float) -> tuple[list[Path], list
     if settle_seconds <= 0:
         return paths, []
     now = time.time()
-    recent = {p: p.stat() for p in paths if now - p.stat().st_mtime < settle_seconds}
+    recent = {p: s for p in paths if now - (s := p.stat()).st_mtime < settle_seconds}
     if not recent:
         return paths, []
     newest = max(s.st_mtime for s in recent.values())
@@ -248,6 +248,17 @@ def _settled(paths: list[Path], settle_seconds: float) -> tuple[list[Path], list
         if after is None or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             growing.append(p)
     return [p for p in paths if p not in growing and p.exists()], growing
+
+
+def files_not_loaded(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str, str]]:
+    """(status, file, reason) of every landing file run ``run_id`` logged and did not load."""
+    return con.execute(
+        """
+        select status, file_path, coalesce(error, note, '') from raw.load_log
+        where run_id = ? and status not in ('loaded', 'skipped') order by file_path
+        """,
+        [run_id],
+    ).fetchall()
 
 
 def record_unmatched(
@@ -273,7 +284,7 @@ def record_unmatched(
             continue
         stat = path.stat()
         seen = con.execute(
-            "select status, note from raw.load_log where file_path = ? and file_size = ? and file_mtime = ?",
+            "select 1 from raw.load_log where file_path = ? and file_size = ? and file_mtime = ?",
             [rel, stat.st_size, stat.st_mtime],
         ).fetchall()
         if seen:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.ingest import loader as loader
+
 FAILURES_SCHEMA = "test_failures"
 SHOWN_ROWS = 5
 
@@ -57,18 +59,13 @@ def _describe(row: dict[str, object]) -> str:
 
 
 def files_not_loaded(warehouse: Path, run_id: str) -> list[tuple[str, str, str]]:
-    """(status, file, reason) of every landing file the run looked at and did not load."""
+    """(status, file, reason) of every landing file the run logged and did not load, read after the
+    run on a read-only connection (see ``loader.files_not_loaded``)."""
     if not warehouse.exists():
         return []
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return con.execute(
-            """
-            select status, file_path, coalesce(error, note, '') from raw.load_log
-            where run_id = ? and status not in ('loaded', 'skipped') order by file_path
-            """,
-            [run_id],
-        ).fetchall()
+        return loader.files_not_loaded(con, run_id)
     except duckdb.Error:
         return []
     finally:
