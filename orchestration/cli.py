@@ -77,6 +77,13 @@ def generate(
         Path | None,
         typer.Option(help="Ground-truth folder [default: truth/ beside the landing folder]."),
     ] = None,
+    daily_days: Annotated[
+        int,
+        typer.Option(
+            help="Write the last N days as one file per day (daily deliveries, as a landing folder "
+            "receives them) instead of into the month's file; same records."
+        ),
+    ] = 0,
     force: Annotated[bool, typer.Option(help="Empty the landing and truth folders first.")] = False,
 ) -> None:
     """Generate sample exports of a French kitchenware retailer, with ground truth."""
@@ -103,6 +110,7 @@ def generate(
         messiness=messiness,
         realism=realism,
         lifecycle=Lifecycle(history_days, churn),
+        daily_days=daily_days,
         progress=True,
     )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -49,6 +49,7 @@ class _Shard:
     end_date: date
     messiness: Messiness
     lifecycle: Lifecycle
+    daily_days: int = 0
 
 
 def _run_shard(shard: _Shard) -> GenerationStats:
@@ -63,6 +64,7 @@ def _run_shard(shard: _Shard) -> GenerationStats:
         shards=shard.shards,
         first_person=shard.first_person,
         lifecycle=shard.lifecycle,
+        daily_days=shard.daily_days,
     )
     return simulation.run(shard.persons)
 
@@ -108,6 +110,7 @@ def generate(
     workers: int | None = None,
     realism: float = 1.0,
     lifecycle: Lifecycle = DEFAULT_LIFECYCLE,
+    daily_days: int = 0,
 ) -> GenerationStats:
     """Generate ``customers`` persons' exports; deterministic for the same arguments.
 
@@ -116,6 +119,8 @@ def generate(
     variants); 0 writes exactly what the generator wrote before they were added. ``lifecycle``
     says how much history precedes the period and how fast customers lapse and arrive
     (``Lifecycle``); ``FIXED_POPULATION`` is the population of the generator before issue 17.
+    ``daily_days`` writes the last days of the period one file per day (daily deliveries) instead
+    of into the month's file; the records are the same.
     """
     if customers < 1 or days < 1:
         raise ValueError("customers and days must be at least 1")
@@ -136,6 +141,7 @@ def generate(
                 end_date,
                 rates,
                 lifecycle,
+                daily_days,
             )
             for i, first in enumerate(starts)
         ]

@@ -55,25 +55,35 @@ def _formatter(column: Column, spec: ExportTable) -> Formatter | None:
     return None  # text is written as it is
 
 
-def partition_name(spec: ExportTable, when: date | datetime | None, history_before: date) -> str:
+def partition_name(
+    spec: ExportTable, when: date | datetime | None, history_before: date, daily_from: date | None = None
+) -> str:
     """File name for the month of ``when``: ``tickets_*.csv`` -> ``tickets_2026-03.csv``.
 
     Records older than the simulated period (accounts, members, consents from earlier years) go
     to one ``_initial`` file, as in the historical extract a platform receives on its first day.
+    From ``daily_from`` on, one file per day (``tickets_2026-10-31.csv``): the daily deliveries a
+    retailer's landing folder receives, which ``cdp bench --increment-days`` replays one by one.
     """
     if spec.partitioned_by == "none" or when is None:
         return spec.pattern.replace("*", "")
-    if (when.year, when.month, when.day) < (history_before.year, history_before.month, history_before.day):
+    day = (when.year, when.month, when.day)
+    if day < (history_before.year, history_before.month, history_before.day):
         return spec.pattern.replace("*", "initial")
+    if daily_from is not None and day >= (daily_from.year, daily_from.month, daily_from.day):
+        return spec.pattern.replace("*", f"{when.year:04d}-{when.month:02d}-{when.day:02d}")
     return spec.pattern.replace("*", f"{when.year:04d}-{when.month:02d}")
 
 
 class ExportWriter:
-    """Appends rows (tuples in the spec's column order) to the right monthly file."""
+    """Appends rows (tuples in the spec's column order) to the right monthly (or daily) file."""
 
-    def __init__(self, spec: ExportTable, out_dir: Path, history_before: date) -> None:
+    def __init__(
+        self, spec: ExportTable, out_dir: Path, history_before: date, daily_from: date | None = None
+    ) -> None:
         self.spec = spec
         self.history_before = history_before
+        self.daily_from = daily_from
         self.dir = out_dir / spec.source
         self.dir.mkdir(parents=True, exist_ok=True)
         self.formatters = [_formatter(c, spec) for c in spec.columns]
@@ -100,7 +110,7 @@ class ExportWriter:
         day = None if when is None else (when.year, when.month, when.day)
         entry = self.by_day.get(day)
         if entry is None:
-            name = partition_name(self.spec, when, self.history_before)
+            name = partition_name(self.spec, when, self.history_before, self.daily_from)
             if name not in self.handles:
                 self.handles[name] = self._open(name)
             entry = self.by_day[day] = self.handles[name]
