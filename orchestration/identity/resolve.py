@@ -15,7 +15,12 @@ Writes, in the warehouse's ``identity`` schema:
   probability and the level of each comparison (the "why" of every probabilistic merge);
 - ``edges``: every link considered (deterministic, probabilistic, attached), with ``guard`` saying
   why a link was refused (null when it was used);
-- ``clusters``: ``unique_id → cluster_id`` (an unstable label), before stable ids.
+- ``clusters``: ``unique_id → cluster_id`` (an unstable label), before stable ids;
+- ``resolution_state``: what this resolution was made with, for the next run to build on it
+  (``incremental``).
+
+A run is incremental when it can (``incremental``): it scores only the pairs of new or changed
+records and keeps the other scored pairs; everything after scoring runs on all records.
 
 Over-merge guards, applied to probabilistic and attached links only (deterministic ones are
 trusted):
@@ -49,7 +54,7 @@ import numpy as np
 import pyarrow as pa
 from splink import DuckDBAPI, Linker, SettingsCreator
 
-from orchestration.identity import model, train
+from orchestration.identity import incremental, model, train
 from orchestration.identity.config import CONFLICT_ATTRIBUTES, IdentitySettings, load_identity_settings
 from orchestration.identity.graph import connected_components
 from orchestration.identity.links import build_deterministic_edges
@@ -104,6 +109,15 @@ class ResolutionResult:
     plan: dict = field(default_factory=dict)
     # Pairs each blocking rule compares on its own (rules overlap: the same pair may count twice).
     comparisons_per_rule: dict[str, int] = field(default_factory=dict)
+    # "full" or "incremental", and why in one line ("full: identity settings changed (…)",
+    # "incremental: 1,234 new or changed records of 412,771 (…)").
+    mode: str = "full"
+    mode_reason: str = ""
+    # Identity records new or changed since the previous resolution (None: a full run knows no
+    # previous one, or did not look); and the pairs this run scored (an increment: only pairs with
+    # at least one new or changed named record).
+    changed_records: int | None = None
+    pairs_scored_this_run: int = 0
 
 
 def _named_records(con: duckdb.DuckDBPyConnection) -> None:
@@ -135,7 +149,7 @@ def plan_model(con: duckdb.DuckDBPyConnection, min_field_share: float) -> model.
 
 
 def _splink_inputs(
-    con: duckdb.DuckDBPyConnection, max_block: int, plan: model.ModelPlan | None = None
+    con: duckdb.DuckDBPyConnection, max_block: int, plan: model.ModelPlan | None = None, mark=None
 ) -> list[str]:
     """One input table per source (link_and_dedupe), holding records with a name.
 
@@ -145,6 +159,8 @@ def _splink_inputs(
     Temporary tables: Splink reads them by unqualified name, and they vanish with the connection.
     The capped blocking keys the plan supports are computed here, and kept in
     ``identity.blocking_keys`` so that an evaluation can tell which true pairs no rule compared.
+    ``mark(con, table)``, when given, may add columns to the keyed records before they are split by
+    source (an increment marks the records to score again).
     """
     if plan is None:  # called on its own: build the named records first
         _named_records(con)
@@ -178,6 +194,8 @@ def _splink_inputs(
         + ", ".join(model.BLOCKING_KEYS)
         + " from splink_keyed"
     )
+    if mark is not None:
+        mark(con, "splink_keyed")
     names = []
     for source in SOURCES:
         name = f"splink_{source}"
@@ -447,9 +465,10 @@ class _Inputs:
 
     plan: model.ModelPlan
     tables: list
+    names: list[str]
 
 
-def _prepare_inputs(con: duckdb.DuckDBPyConnection, identity: IdentitySettings, log) -> _Inputs:
+def _prepare_inputs(con: duckdb.DuckDBPyConnection, identity: IdentitySettings, log, mark=None) -> _Inputs:
     """Named records, the plan of the fields they populate (logged), blocking keys, and one
     registered Splink input per source that has records (needs ``identity.records``)."""
     _named_records(con)
@@ -461,20 +480,23 @@ def _prepare_inputs(con: duckdb.DuckDBPyConnection, identity: IdentitySettings, 
     )
     inputs = [
         name
-        for name in _splink_inputs(con, identity.max_block_records, plan)
+        for name in _splink_inputs(con, identity.max_block_records, plan, mark)
         if con.execute(f"select count(*) from {name}").fetchall()[0][0]
     ]
     db_api = DuckDBAPI(con, output_schema=WORK_SCHEMA)
     tables = [db_api.register(n, dataset_display_name=n.removeprefix("splink_")) for n in inputs]
-    return _Inputs(plan, tables)
+    return _Inputs(plan, tables, inputs)
 
 
 def resolve(
-    con: duckdb.DuckDBPyConnection, config: ResolutionConfig | None = None, log=print
+    con: duckdb.DuckDBPyConnection, config: ResolutionConfig | None = None, log=print, full: bool = False
 ) -> ResolutionResult:
-    """Run the whole resolution on the warehouse connection ``con``."""
+    """Run the resolution on the warehouse connection ``con``: incrementally when the warehouse
+    holds a resolution made with the same code, settings, model and plan (``incremental``), else
+    (or with ``full``) on every record. ``mode`` and ``mode_reason`` of the result say which, and why.
+    """
     with _work_schema(con):
-        return _resolve(con, config or ResolutionConfig(), log)
+        return _resolve(con, config or ResolutionConfig(), log, full)
 
 
 def train_model(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log=print) -> tuple[bool, str]:
@@ -575,41 +597,109 @@ def _train_here(
     return linker, f"trained this run on this warehouse's records ({path}); prior {report.prior}", True
 
 
-def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> ResolutionResult:
+def _score_increment(
+    con: duckdb.DuckDBPyConnection, tables: list, fitted: dict, prior: float, log
+) -> tuple[int, int]:
+    """Keep the previous scored pairs among unchanged named records; score the pairs with at least
+    one record marked ``cdp_rescore`` (``incremental.mark_rescored``), with the same blocking rules
+    and model and ``prior`` (the last full resolution's refined prior). Returns the pairs scored
+    this run and the pairs kept from the previous one."""
+    con.execute(
+        f"""
+        create or replace table {WORK_SCHEMA}.unchanged as
+        select unique_id from splink_keyed where not cdp_rescore;
+        delete from identity.scored_edges
+        where unique_id_l not in (select unique_id from {WORK_SCHEMA}.unchanged)
+           or unique_id_r not in (select unique_id from {WORK_SCHEMA}.unchanged);
+        """
+    )
+    kept = con.execute("select count(*) from identity.scored_edges").fetchall()[0][0]
+    if not con.execute("select count(*) from splink_keyed where cdp_rescore").fetchall()[0][0]:
+        log("nothing new to score: no named record is new or changed")
+        return 0, kept
+    # The same rules, each restricted to pairs with a record to score again: blocking still joins on
+    # the rule's key, so only those pairs are compared and scored.
+    settings = {
+        **fitted,
+        "probability_two_random_records_match": prior,
+        "blocking_rules_to_generate_predictions": [
+            {**rule, "blocking_rule": f"({rule['blocking_rule']}) and (l.cdp_rescore or r.cdp_rescore)"}
+            for rule in fitted["blocking_rules_to_generate_predictions"]
+        ],
+    }
+    threshold = math.log2(EXPLAIN_MIN_PROBABILITY / (1 - EXPLAIN_MIN_PROBABILITY))
+    predictions = _linker(tables, settings).inference.predict(threshold_match_weight=threshold)
+    columns = ", ".join(f'"{c}"' for c, *_ in con.execute("describe identity.scored_edges").fetchall())
+    con.execute(
+        f"insert into identity.scored_edges by name select {columns} from {predictions.physical_name} "
+        f"where match_weight >= {threshold}"
+    )
+    new = con.execute("select count(*) from identity.scored_edges").fetchall()[0][0] - kept
+    return new, kept
+
+
+def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full: bool) -> ResolutionResult:
     identity = config.identity
     seconds: dict[str, float] = {}
+    previous = None if full else incremental.read_previous(con)
+    # Why the run is full (None: incremental so far; the model and plan are checked below).
+    reason = (
+        "full re-resolution requested"
+        if full
+        else incremental.reason_for_full(previous, identity, config.retrain)
+    )
     started = time.perf_counter()
+    if reason is None:
+        incremental.snapshot_previous(con, WORK_SCHEMA)
     records = build_identity_records(con, identity)
     seconds["standardise"] = time.perf_counter() - started
     started = time.perf_counter()
     deterministic = build_deterministic_edges(con)
-    inputs = _prepare_inputs(con, identity, log)
+    mark = (lambda c, keyed: incremental.mark_rescored(c, WORK_SCHEMA, keyed)) if reason is None else None
+    inputs = _prepare_inputs(con, identity, log, mark)
     plan, tables = inputs.plan, inputs.tables
+    plan_digest = incremental.plan_fingerprint(plan, inputs.names)
+    changes = incremental.count_changes(con, WORK_SCHEMA) if reason is None else None
     named = plan.records
     scored, model_source, trained = 0, "none: no record with a name", False
     comparisons: dict[str, int] = {}
-    prior = ""
-    con.execute(
-        "create or replace table identity.scored_edges (unique_id_l varchar, unique_id_r varchar, "
-        "match_probability double, match_weight double)"
-    )
+    prior, lam, saved, scored_now = "", None, None, 0
+    if reason is not None:
+        con.execute(
+            "create or replace table identity.scored_edges (unique_id_l varchar, unique_id_r varchar, "
+            "match_probability double, match_weight double)"
+        )
     if tables and plan.comparisons:
         saved, model_source = _choose_model(config, plan, named, log)
+        if reason is None:
+            reason = incremental.reason_for_full_model(previous, saved, plan_digest)
+            if reason is not None:
+                con.execute("delete from identity.scored_edges")
         if saved is None:
             training_started = time.perf_counter()
             linker, model_source, trained = _train_here(con, tables, plan, config, log)
             saved = linker.misc.save_model_to_json()
             seconds["train"] = time.perf_counter() - training_started
-        linker = _linker(tables, model.fit_to_plan(saved, plan))
         log(f"model: {model_source}")
+        counted = train.count_pairs(con, [(name,) for name in plan.blocking_rule_names])
+        comparisons = dict(zip(plan.blocking_rule_names, counted, strict=True))
+    if tables and plan.comparisons and reason is None:
+        lam = previous.prior
+        prior = f"the last full resolution's ({previous.full_resolved_at:%Y-%m-%d %H:%M}): {lam:.3g}"
+        log(f"prior: {prior}")
+        scored_now, kept = _score_increment(con, tables, model.fit_to_plan(saved, plan), lam, log)
+        log(f"pairs scored: {scored_now:,} with a new or changed record; {kept:,} kept from the previous run")
+        scored = scored_now + kept
+    elif reason is None:  # an increment with no record to score: no pair either
+        con.execute("delete from identity.scored_edges")
+    elif tables and plan.comparisons:
+        linker = _linker(tables, model.fit_to_plan(saved, plan))
         # m and u describe the comparisons and carry over; the prior (the chance that two random
         # records match) shrinks as the data grows, so it is measured on every run's own data.
         prior = train.estimate_prior(
             con, linker, plan, identity.prior_recall, saved["probability_two_random_records_match"], log
         )
         log(f"prior: {prior}")
-        counted = train.count_pairs(con, [(name,) for name in plan.blocking_rule_names])
-        comparisons = dict(zip(plan.blocking_rule_names, counted, strict=True))
         log("pairs each blocking rule compares: " + "; ".join(f"{k} {n:,}" for k, n in comparisons.items()))
         # Pairs are kept far below the threshold (REFINE_MARGIN_BITS), so that the prior can be
         # refined on the pairs themselves before the threshold is applied.
@@ -633,7 +723,10 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
             where match_weight >= log2({EXPLAIN_MIN_PROBABILITY} / (1 - {EXPLAIN_MIN_PROBABILITY}))
             """
         )
-        scored = con.execute("select count(*) from identity.scored_edges").fetchall()[0][0]
+        scored = scored_now = con.execute("select count(*) from identity.scored_edges").fetchall()[0][0]
+    mode = "full" if reason is not None else "incremental"
+    mode_reason = f"full: {reason}" if reason is not None else f"incremental: {changes.describe()}"
+    log(f"identity run {mode_reason}")
 
     con.execute(
         f"""
@@ -714,7 +807,13 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log) -> R
         """
     )
     seconds["cluster"] = time.perf_counter() - started
+    incremental.write_state(
+        con, mode, identity, saved, plan_digest, lam, None if mode == "full" else previous
+    )
     return ResolutionResult(
         records, deterministic, scored, probabilistic, guarded, flagged, trained, seconds,
         model_source=model_source, prior=prior, plan=plan.describe(), comparisons_per_rule=comparisons,
+        mode=mode, mode_reason=mode_reason,
+        changed_records=None if changes is None else changes.new + changes.changed,
+        pairs_scored_this_run=scored_now,
     )  # fmt: skip

@@ -1,0 +1,194 @@
+"""Incremental identity after daily deliveries, against a full re-resolution of the same records.
+
+``python -m orchestration.benchmarks.identity_increments --customers 10000 --days 30 --dir /tmp/inc``
+
+In a folder of its own (``<dir>/generated`` the exports and their truth, ``<dir>/data`` the run's
+warehouse and landing folder):
+
+1. generates ``customers`` persons with the last ``days`` days written one file per day
+   (``generate(..., daily_days=days)``, e.g. ``pos/tickets_2026-10-05.csv``), the rest by month;
+   an existing ``<dir>/generated`` of the same arguments is reused;
+2. lands and loads the history (every file but the daily ones) with the raw layer's loader
+   (``load_table``, what the raw assets run), and resolves it in full: the first run trains the
+   model on these records, as ``cdp run`` does on a fresh warehouse;
+3. lands one day at a time, loads it and runs ``resolve`` (incremental when it can) then stable ids
+   and the run record, as the identity asset does; each day's load and identity seconds are timed;
+4. resolves the same records in full (``full=True``, the trained model), timed;
+5. scores the incremental customers against the full ones (pairwise precision, recall, F1, as
+   ``cdp eval-identity`` does, with the full clustering as the truth), and both against the
+   generator's truth.
+
+Prints a summary and writes ``<dir>/identity_increments.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import duckdb
+
+from orchestration.exports import ALL_TABLES
+from orchestration.generate import generate
+from orchestration.identity.evaluate import load_truth, score
+from orchestration.identity.history import record_resolution_run
+from orchestration.identity.resolve import ResolutionConfig, ResolutionResult, resolve
+from orchestration.identity.stable_ids import assign_stable_ids
+from orchestration.ingest.loader import load_table
+
+DAILY_FILE = re.compile(r"_(\d{4}-\d{2}-\d{2})\.[a-z]+(\.gz)?$")
+
+
+def split_daily(landing: Path) -> tuple[list[Path], dict[str, list[Path]]]:
+    """The history files, and the daily files by day (ISO date), relative to ``landing``."""
+    history, days = [], {}
+    for path in sorted(p.relative_to(landing) for p in landing.rglob("*") if p.is_file()):
+        day = DAILY_FILE.search(path.name)
+        if day:
+            days.setdefault(day.group(1), []).append(path)
+        else:
+            history.append(path)
+    return history, dict(sorted(days.items()))
+
+
+def _land(source: Path, landing: Path, files: list[Path]) -> None:
+    for rel in files:
+        (landing / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / rel, landing / rel)
+
+
+def _load(con: duckdb.DuckDBPyConnection, landing: Path, quarantine: Path) -> float:
+    started = time.perf_counter()
+    for spec in ALL_TABLES:
+        load_table(con, spec, landing, quarantine, log=lambda _: None)
+    return time.perf_counter() - started
+
+
+def _identity(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, run_id: str, full: bool = False):
+    """One identity step as the asset runs it: resolve, stable ids, run record; timed."""
+    started = time.perf_counter()
+    result = resolve(con, config, log=lambda _: None, full=full)
+    ids = assign_stable_ids(con, run_id)
+    record_resolution_run(con, run_id)
+    return result, ids, time.perf_counter() - started
+
+
+def _summary(result: ResolutionResult, ids: dict, seconds: float) -> dict[str, object]:
+    return {
+        "mode": result.mode,
+        "reason": result.mode_reason,
+        "records": result.records,
+        "changed_records": result.changed_records,
+        "pairs_scored_this_run": result.pairs_scored_this_run,
+        "scored_pairs": result.scored_pairs,
+        "identity_seconds": round(seconds, 2),
+        "stages": {k: round(v, 2) for k, v in result.seconds.items()},
+        "ids": ids,
+    }
+
+
+def run(customers: int, days: int, folder: Path, seed: int = 42) -> dict[str, object]:
+    generated = folder / "generated"
+    marker = generated / "arguments.json"
+    arguments = {"customers": customers, "days": days, "seed": seed}
+    if not marker.exists() or json.loads(marker.read_text()) != arguments:
+        shutil.rmtree(generated, ignore_errors=True)
+        started = time.perf_counter()
+        generate(generated / "landing", generated / "truth", customers=customers, seed=seed, daily_days=days)
+        print(f"generated {customers:,} customers in {time.perf_counter() - started:.1f} s")
+        marker.write_text(json.dumps(arguments))
+    history, daily = split_daily(generated / "landing")
+    data = folder / "data"
+    shutil.rmtree(data, ignore_errors=True)
+    landing, quarantine = data / "landing", data / "quarantine"
+    landing.mkdir(parents=True)
+    config = ResolutionConfig(trained_model=data / "identity" / "model.json")
+    con = duckdb.connect(str(data / "warehouse.duckdb"))
+    con.execute(f"set threads = {os.environ.get('CDP_DUCKDB_THREADS', '2')}")
+
+    _land(generated / "landing", landing, history)
+    load_seconds = _load(con, landing, quarantine)
+    first, ids, seconds = _identity(con, config, "history")
+    initial = {"load_seconds": round(load_seconds, 2), **_summary(first, ids, seconds)}
+    print(f"history: {first.records:,} records, {seconds:.1f} s ({first.mode_reason}; {initial['stages']})")
+
+    increments = []
+    for n, (day, files) in enumerate(daily.items(), start=1):
+        _land(generated / "landing", landing, files)
+        load_seconds = _load(con, landing, quarantine)
+        result, ids, seconds = _identity(con, config, f"day-{day}")
+        increments.append(
+            {"day": day, "load_seconds": round(load_seconds, 2), **_summary(result, ids, seconds)}
+        )
+        pairs = result.pairs_scored_this_run
+        print(f"day {n:2d} {day}: {seconds:5.2f} s {result.seconds}; {result.mode_reason}; {pairs:,} pairs")
+
+    con.execute(
+        "create or replace temp table incremental_clusters as "
+        "select unique_id, customer_id as cluster_id from identity.customer_source_records"
+    )
+    result, ids, seconds = _identity(con, config, "full-after-increments", full=True)
+    full = _summary(result, ids, seconds)
+    print(f"full re-resolution: {seconds:.1f} s ({result.mode_reason}; stages {full['stages']})")
+    con.execute(
+        "create or replace temp table full_clusters as "
+        "select unique_id, customer_id as cluster_id from identity.customer_source_records"
+    )
+    con.execute(
+        "create or replace temp table _truth as select unique_id, cluster_id as person_id from full_clusters"
+    )
+    agreement = score(con, "incremental_clusters").as_dict()
+    load_truth(con, generated / "truth" / "identities.csv")
+    truth = {
+        "incremental": score(con, "incremental_clusters").as_dict(),
+        "full": score(con, "full_clusters").as_dict(),
+    }
+    con.close()
+    day_seconds = [d["identity_seconds"] for d in increments]
+    report = {
+        "arguments": arguments,
+        "history": initial,
+        "increments": increments,
+        "full_after_increments": full,
+        "incremental_vs_full": agreement,
+        "vs_truth": truth,
+        "median_day_seconds": round(statistics.median(day_seconds), 2) if day_seconds else None,
+        "median_day_over_full": round(statistics.median(day_seconds) / seconds, 3) if day_seconds else None,
+    }
+    (folder / "identity_increments.json").write_text(json.dumps(report, indent=2, default=str))
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="working folder (default: /tmp/cdp-increments-N)"
+    )
+    args = parser.parse_args()
+    folder = (args.dir or Path(f"/tmp/cdp-increments-{args.customers}")).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    report = run(args.customers, args.days, folder, args.seed)
+    a, t = report["incremental_vs_full"], report["vs_truth"]
+    full = report["full_after_increments"]["identity_seconds"]
+    print(
+        f"\nincremental vs full after {len(report['increments'])} increments: pairwise F1 "
+        f"{a['pairwise_f1']:.5f} (precision {a['pairwise_precision']:.5f}, "
+        f"recall {a['pairwise_recall']:.5f})\n"
+        f"vs truth: incremental F1 {t['incremental']['pairwise_f1']:.5f}, "
+        f"full F1 {t['full']['pairwise_f1']:.5f}\n"
+        f"a day's identity step: median {report['median_day_seconds']} s = "
+        f"{report['median_day_over_full']:.1%} of the full re-resolution ({full} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Incremental identity: what an increment builds on, whether it may, and which records changed.
+
+A daily delivery adds about 1 % of the records. Scoring every blocked pair again is the expensive
+part of a resolution (Splink's predict); clustering and standardisation stay global because they
+cost little and their answers depend on every record (docs/identity.md, "Incremental runs"). So an
+incremental run (``resolve.resolve``) scores only the pairs with at least one record that is new
+or *changed*, and keeps the previous scored pairs among the records that did not change. A named
+record is changed when a value Splink compares or one of its capped blocking keys differs from the
+previous run's: a key refined because more records now share it is a change too, so the pairs
+compared are exactly the pairs a full run would compare. A record that disappeared takes its
+pairs with it.
+
+An increment must score its pairs as the resolution it builds on did, so it runs only when that
+resolution was made by the same identity code, the same settings (``identity.yml`` and a run's
+overrides), the same model and the same plan of fields and blocking rules; and it scores with the
+prior of the last *full* resolution, kept in ``identity.resolution_state`` (a full run re-estimates
+the prior, which drifts as records are added; an increment keeps it so that old and new pairs
+weigh alike). Otherwise the run is full, and says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.identity import model
+from orchestration.identity.config import IdentitySettings
+
+PACKAGE = Path(__file__).resolve().parent
+STATE_DDL = """
+create table if not exists identity.resolution_state (
+    resolved_at timestamptz not null,
+    mode varchar not null,             -- full | incremental
+    code_version varchar not null,     -- code_version(): a digest of orchestration/identity/*.py
+    settings json not null,            -- settings_fingerprint(): the identity settings in force
+    model_digest varchar,              -- model_digest(): m and u of the model used; null: none
+    plan varchar,                      -- plan_fingerprint(): comparisons, blocking rules, inputs
+    prior double,                      -- the refined prior of the last full resolution
+    full_resolved_at timestamptz       -- when that full resolution ran
+)
+"""
+# The columns of a named record that decide which pairs it is compared in and how they score
+# (splink_keyed in resolve._splink_inputs, whose other columns derive from these).
+COMPARED_COLUMNS = (
+    "first_name", "last_name", "email", "phone", "birth_date", "postcode", "city", "street",
+    "house_number", *model.BLOCKING_KEYS,
+)  # fmt: skip
+# Where each setting lives in identity.yml, to name it when it changed.
+SETTING_KEYS = {
+    "match_probability": "matching.match_probability",
+    "max_cluster_size": "matching.max_cluster_size",
+    "max_block_records": "matching.max_block_records",
+    "min_field_share": "matching.min_field_share",
+    "first_name_variants": "first_names.variants_file",
+    "phonetic_first_names": "first_names.phonetic",
+    "prior_recall": "prior.recall",
+    "auto_train_min_records": "training.auto_train_min_records",
+    "seed": "training.seed",
+    "u_max_pairs": "training.u_max_pairs",
+    "em_max_pairs": "training.em_max_pairs",
+}
+
+
+def _digest(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()[:16]
+
+
+@functools.cache
+def code_version() -> str:
+    """A digest of the identity package's Python sources, as this process loaded them: any edit may
+    change what is scored."""
+    sha = hashlib.sha256()
+    for path in sorted(PACKAGE.glob("*.py")):
+        sha.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return sha.hexdigest()[:16]
+
+
+def settings_fingerprint(identity: IdentitySettings) -> dict[str, str]:
+    """Every setting in force, by its identity.yml key (the file's path apart: a copy with the same
+    content is the same configuration)."""
+    values = {f.name: getattr(identity, f.name) for f in dataclasses.fields(identity) if f.name != "source"}
+    conflicts = values.pop("conflicts")
+    fingerprint = {SETTING_KEYS[k]: repr(v) for k, v in values.items() if k != "first_name_variants"}
+    fingerprint["first_names.variants_file"] = "rows " + _digest(repr(values["first_name_variants"]))
+    fingerprint |= {f"conflicts.{k}": v for k, v in sorted(conflicts.items())}
+    return fingerprint
+
+
+def model_digest(saved: dict | None) -> str | None:
+    """A digest of what the model weighs (comparisons with their m and u), not of its prior: the
+    prior is estimated on every full run."""
+    if saved is None:
+        return None
+    return _digest(json.dumps(saved["comparisons"], sort_keys=True))
+
+
+def plan_fingerprint(plan: model.ModelPlan, inputs: list[str]) -> str:
+    """What the data supports (comparisons, blocking rules) and the Splink inputs (one per source)."""
+    return json.dumps(
+        {"comparisons": plan.comparisons, "blocking_rules": plan.blocking_rule_names, "inputs": inputs}
+    )
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The resolution in the warehouse that an increment would build on."""
+
+    mode: str
+    code_version: str
+    settings: dict[str, str]
+    model_digest: str | None
+    plan: str | None
+    prior: float | None
+    full_resolved_at: object
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'identity' and table_name = ?", [table]
+        ).fetchall()[0][0]
+    )
+
+
+def read_previous(con: duckdb.DuckDBPyConnection) -> Previous | None:
+    """The last resolution's state, or None when the warehouse holds no complete resolution."""
+    needed = ("resolution_state", "records", "blocking_keys", "scored_edges")
+    if not all(_table_exists(con, t) for t in needed):
+        return None
+    row = con.execute(
+        "select mode, code_version, settings, model_digest, plan, prior, full_resolved_at "
+        "from identity.resolution_state order by resolved_at desc limit 1"
+    ).fetchall()
+    if not row:
+        return None
+    mode, code, settings, digest, plan, prior, full_at = row[0]
+    return Previous(mode, code, json.loads(settings), digest, plan, prior, full_at)
+
+
+def reason_for_full(previous: Previous | None, identity: IdentitySettings, retrain: bool) -> str | None:
+    """Why this run cannot build on the previous resolution (None: it can), known before any work."""
+    if previous is None:
+        return "no previous resolution in this warehouse"
+    if retrain:
+        return "retrain requested"
+    if previous.code_version != code_version():
+        return f"identity code changed (version {previous.code_version} → {code_version()})"
+    now = settings_fingerprint(identity)
+    changed = sorted(
+        k for k in now.keys() | previous.settings.keys() if now.get(k) != previous.settings.get(k)
+    )
+    if changed:
+        return f"identity settings changed ({', '.join(changed)})"
+    if previous.prior is None:
+        return "the previous resolution scored no pair (no prior to build on)"
+    return None
+
+
+def reason_for_full_model(previous: Previous, saved: dict | None, plan: str) -> str | None:
+    """Why the model or the plan this run would use differ from the previous resolution's."""
+    if saved is None:
+        return "the model is to be trained"
+    if model_digest(saved) != previous.model_digest:
+        return "the model changed"
+    if plan != previous.plan:
+        return "the fields the data supports changed (comparisons, blocking rules or inputs)"
+    return None
+
+
+def snapshot_previous(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """Digests of the previous run's records, before standardisation replaces them: every column of
+    every record (what changed), and the compared columns of named records (what to score again)."""
+    compared = ", ".join(f"k.{c}" if c in model.BLOCKING_KEYS else f"r.{c}" for c in COMPARED_COLUMNS)
+    con.execute(
+        f"""
+        create or replace table {schema}.previous_records as
+        select unique_id, hash(r) as digest from identity.records r;
+        create or replace table {schema}.previous_named as
+        select unique_id, hash({compared}) as digest
+        from identity.blocking_keys k join identity.records r using (unique_id);
+        """
+    )
+
+
+def mark_rescored(con: duckdb.DuckDBPyConnection, schema: str, keyed: str) -> None:
+    """Add ``cdp_rescore`` to the named records ``keyed``: new, or changed in a compared column."""
+    con.execute(
+        f"""
+        create or replace table {schema}.rescored as
+        select k.unique_id
+        from {keyed} k left join {schema}.previous_named p using (unique_id)
+        where p.digest is distinct from hash({", ".join(f"k.{c}" for c in COMPARED_COLUMNS)});
+        alter table {keyed} add column cdp_rescore boolean default false;
+        update {keyed} set cdp_rescore = true where unique_id in (select unique_id from {schema}.rescored);
+        """
+    )
+
+
+@dataclass(frozen=True)
+class Changes:
+    """How the records of this run differ from the previous run's."""
+
+    records: int
+    new: int
+    changed: int
+    removed: int
+    rescored: int  # named records whose pairs are scored again (new or changed compared values)
+
+    def describe(self) -> str:
+        return (
+            f"{self.new + self.changed:,} new or changed records of {self.records:,} "
+            f"({self.new:,} new, {self.changed:,} changed, {self.removed:,} gone; "
+            f"{self.rescored:,} named records scored again)"
+        )
+
+
+def count_changes(con: duckdb.DuckDBPyConnection, schema: str) -> Changes:
+    """New, changed and removed identity records (``snapshot_previous`` before this run's)."""
+    row = con.execute(
+        f"""
+        select (select count(*) from identity.records),
+               count(*) filter (where p.unique_id is null),
+               count(*) filter (where p.digest <> hash(r)),
+               (select count(*) from {schema}.previous_records
+                where unique_id not in (select unique_id from identity.records)),
+               (select count(*) from {schema}.rescored)
+        from identity.records r left join {schema}.previous_records p using (unique_id)
+        """
+    ).fetchall()[0]
+    return Changes(*row)
+
+
+def write_state(
+    con: duckdb.DuckDBPyConnection,
+    mode: str,
+    identity: IdentitySettings,
+    saved: dict | None,
+    plan: str | None,
+    prior: float | None,
+    previous: Previous | None,
+) -> None:
+    """Record what this resolution was made with, for the next run to decide whether it may build
+    on it. An increment carries over the prior (and its date) of the full run it builds on."""
+    con.execute(STATE_DDL)
+    full_at = "now()" if mode == "full" else "?::timestamptz"
+    params = [mode, code_version(), json.dumps(settings_fingerprint(identity)), model_digest(saved), plan]
+    params += [prior] + ([] if mode == "full" else [previous.full_resolved_at if previous else None])
+    con.execute("delete from identity.resolution_state")
+    con.execute(f"insert into identity.resolution_state values (now(), ?, ?, ?, ?, ?, ?, {full_at})", params)
