@@ -17,6 +17,7 @@ import pytest
 from splink.internals.linker_components.inference import LinkerInference
 
 from orchestration.exports import ALL_TABLES
+from orchestration.identity.history import record_resolution_run
 from orchestration.identity.resolve import ResolutionConfig, resolve
 from orchestration.identity.stable_ids import assign_stable_ids
 from orchestration.ingest.loader import load_table
@@ -103,33 +104,41 @@ def day(tmp_path_factory: pytest.TempPathFactory, generated):
     _add(con, BEFORE)
     first = resolve(con, log=lambda _: None)
     assign_stable_ids(con, "first")
+    record_resolution_run(con, "first")
     before = _customers(con)
     _add(con, DAY)
     scored: list[tuple[str, str]] = []
-    predict = LinkerInference.predict
 
-    def watched(self, *args, **kwargs):
-        predictions = predict(self, *args, **kwargs)
-        scored.extend(
-            con.execute(f"select unique_id_l, unique_id_r from {predictions.physical_name}").fetchall()
-        )
-        return predictions
+    def watched(method):
+        def predict(self, *args, **kwargs):
+            predictions = method(self, *args, **kwargs)
+            pairs = f"select unique_id_l, unique_id_r from {predictions.physical_name}"
+            scored.extend(con.execute(pairs).fetchall())
+            return predictions
+
+        return predict
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(LinkerInference, "predict", watched)
+        for name in ("predict", "predict_within", "predict_between"):
+            mp.setattr(LinkerInference, name, watched(getattr(LinkerInference, name)))
         result = resolve(con, log=lambda _: None)
     ids = assign_stable_ids(con, "day")
+    record_resolution_run(con, "day")
     yield con, first, before, result, scored, ids
     con.close()
 
 
 def test_the_first_run_is_full_and_the_day_incremental(day) -> None:
-    _, first, _, result, _, _ = day
+    con, first, _, result, _, _ = day
     assert (first.mode, first.mode_reason) == ("full", "full: no previous resolution in this warehouse")
     assert result.mode == "incremental"
     assert result.changed_records == len(NEW_OR_CHANGED)
     assert result.mode_reason.startswith(f"incremental: {len(NEW_OR_CHANGED)} new or changed records of ")
     assert "1 gone" in result.mode_reason
+    # The run record the identity checks compare follows the incremental run like a full one.
+    runs = con.execute("select run_id, records from identity.resolution_runs order by run_number").fetchall()
+    records = con.execute("select count(*) from identity.customer_source_records").fetchall()[0][0]
+    assert runs[-1] == ("day", records) and runs[0][0] == "first"
 
 
 def test_the_increment_scores_only_pairs_with_a_new_or_changed_record(day) -> None:

@@ -466,6 +466,7 @@ class _Inputs:
     plan: model.ModelPlan
     tables: list
     names: list[str]
+    db_api: DuckDBAPI
 
 
 def _prepare_inputs(con: duckdb.DuckDBPyConnection, identity: IdentitySettings, log, mark=None) -> _Inputs:
@@ -485,7 +486,7 @@ def _prepare_inputs(con: duckdb.DuckDBPyConnection, identity: IdentitySettings, 
     ]
     db_api = DuckDBAPI(con, output_schema=WORK_SCHEMA)
     tables = [db_api.register(n, dataset_display_name=n.removeprefix("splink_")) for n in inputs]
-    return _Inputs(plan, tables, inputs)
+    return _Inputs(plan, tables, inputs, db_api)
 
 
 def resolve(
@@ -598,12 +599,17 @@ def _train_here(
 
 
 def _score_increment(
-    con: duckdb.DuckDBPyConnection, tables: list, fitted: dict, prior: float, log
+    con: duckdb.DuckDBPyConnection, inputs: _Inputs, fitted: dict, prior: float, log
 ) -> tuple[int, int]:
     """Keep the previous scored pairs among unchanged named records; score the pairs with at least
     one record marked ``cdp_rescore`` (``incremental.mark_rescored``), with the same blocking rules
     and model and ``prior`` (the last full resolution's refined prior). Returns the pairs scored
-    this run and the pairs kept from the previous one."""
+    this run and the pairs kept from the previous one.
+
+    Splink works on the records that can be in such a pair only: those marked and those sharing a
+    blocking key with one (``predict_within``). Term frequencies are those of all the named
+    records (``compute_tf_table`` on the full inputs), as in a full run.
+    """
     con.execute(
         f"""
         create or replace table {WORK_SCHEMA}.unchanged as
@@ -627,8 +633,39 @@ def _score_increment(
             for rule in fitted["blocking_rules_to_generate_predictions"]
         ],
     }
+    linker = _linker(inputs.tables, settings)
+    tf_columns = {
+        level["tf_adjustment_column"]
+        for comparison in fitted["comparisons"]
+        for level in comparison["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    }
+    for column in sorted(tf_columns):
+        linker.table_management.compute_tf_table(column)
+    keys = inputs.plan.blocking_rule_names
+    con.execute(
+        "create or replace temp table _partners as select unique_id from splink_keyed where cdp_rescore"
+        + "".join(
+            f" union select unique_id from splink_keyed where {key} in "
+            f"(select {key} from splink_keyed where cdp_rescore and {key} is not null)"
+            for key in keys
+        )
+    )
+    subsets = []
+    for name in inputs.names:
+        subset = f"{name}_increment"
+        con.execute(
+            f"create or replace temp table {subset} as select * from {name} "
+            "where unique_id in (select unique_id from _partners)"
+        )
+        if con.execute(f"select count(*) from {subset}").fetchall()[0][0]:
+            subsets.append(
+                inputs.db_api.register(
+                    subset, dataset_display_name=name.removeprefix("splink_"), table_name=subset
+                )
+            )
     threshold = math.log2(EXPLAIN_MIN_PROBABILITY / (1 - EXPLAIN_MIN_PROBABILITY))
-    predictions = _linker(tables, settings).inference.predict(threshold_match_weight=threshold)
+    predictions = linker.inference.predict_within(subsets, threshold_match_weight=threshold)
     columns = ", ".join(f'"{c}"' for c, *_ in con.execute("describe identity.scored_edges").fetchall())
     con.execute(
         f"insert into identity.scored_edges by name select {columns} from {predictions.physical_name} "
@@ -687,7 +724,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
         lam = previous.prior
         prior = f"the last full resolution's ({previous.full_resolved_at:%Y-%m-%d %H:%M}): {lam:.3g}"
         log(f"prior: {prior}")
-        scored_now, kept = _score_increment(con, tables, model.fit_to_plan(saved, plan), lam, log)
+        scored_now, kept = _score_increment(con, inputs, model.fit_to_plan(saved, plan), lam, log)
         log(f"pairs scored: {scored_now:,} with a new or changed record; {kept:,} kept from the previous run")
         scored = scored_now + kept
     elif reason is None:  # an increment with no record to score: no pair either
