@@ -214,3 +214,10 @@ def test_the_increment_equals_a_full_re_resolution_then_settings_decide(day) -> 
     assert result.mode == "full"
     assert result.mode_reason == "full: identity settings changed (matching.match_probability)"
     assert resolve(con, changed, log=lambda _: None).mode == "incremental"
+    # A warehouse resolved before incremental runs existed has no state to build on.
+    con.execute("drop table identity.resolution_state")
+    result = resolve(con, changed, log=lambda _: None)
+    assert (
+        result.mode_reason
+        == "full: the previous resolution kept no state to build on (made before incremental runs)"
+    )

@@ -143,9 +143,13 @@ def read_previous(con: duckdb.DuckDBPyConnection) -> Previous | None:
     return Previous(mode, code, json.loads(settings), digest, plan, prior, full_at)
 
 
-def reason_for_full(previous: Previous | None, identity: IdentitySettings, retrain: bool) -> str | None:
+def reason_for_full(
+    con: duckdb.DuckDBPyConnection, previous: Previous | None, identity: IdentitySettings, retrain: bool
+) -> str | None:
     """Why this run cannot build on the previous resolution (None: it can), known before any work."""
     if previous is None:
+        if _table_exists(con, "records"):
+            return "the previous resolution kept no state to build on (made before incremental runs)"
         return "no previous resolution in this warehouse"
     if retrain:
         return "retrain requested"

@@ -118,6 +118,9 @@ class ResolutionResult:
     # at least one new or changed named record).
     changed_records: int | None = None
     pairs_scored_this_run: int = 0
+    # Seconds of Splink scoring, part of ``seconds["link"]``: prior, predict and refinement (full),
+    # or the pairs of new and changed records (incremental).
+    score_seconds: float = 0.0
 
 
 def _named_records(con: duckdb.DuckDBPyConnection) -> None:
@@ -683,7 +686,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
     reason = (
         "full re-resolution requested"
         if full
-        else incremental.reason_for_full(previous, identity, config.retrain)
+        else incremental.reason_for_full(con, previous, identity, config.retrain)
     )
     started = time.perf_counter()
     if reason is None:
@@ -700,7 +703,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
     named = plan.records
     scored, model_source, trained = 0, "none: no record with a name", False
     comparisons: dict[str, int] = {}
-    prior, lam, saved, scored_now = "", None, None, 0
+    prior, lam, saved, scored_now, score_seconds = "", None, None, 0, 0.0
     if reason is not None:
         con.execute(
             "create or replace table identity.scored_edges (unique_id_l varchar, unique_id_r varchar, "
@@ -724,15 +727,18 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
         lam = previous.prior
         prior = f"the last full resolution's ({previous.full_resolved_at:%Y-%m-%d %H:%M}): {lam:.3g}"
         log(f"prior: {prior}")
+        scoring_started = time.perf_counter()
         scored_now, kept = _score_increment(con, inputs, model.fit_to_plan(saved, plan), lam, log)
         log(f"pairs scored: {scored_now:,} with a new or changed record; {kept:,} kept from the previous run")
         scored = scored_now + kept
+        score_seconds = time.perf_counter() - scoring_started
     elif reason is None:  # an increment with no record to score: no pair either
         con.execute("delete from identity.scored_edges")
     elif tables and plan.comparisons:
         linker = _linker(tables, model.fit_to_plan(saved, plan))
         # m and u describe the comparisons and carry over; the prior (the chance that two random
         # records match) shrinks as the data grows, so it is measured on every run's own data.
+        scoring_started = time.perf_counter()
         prior = train.estimate_prior(
             con, linker, plan, identity.prior_recall, saved["probability_two_random_records_match"], log
         )
@@ -761,6 +767,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
             """
         )
         scored = scored_now = con.execute("select count(*) from identity.scored_edges").fetchall()[0][0]
+        score_seconds = time.perf_counter() - scoring_started
     mode = "full" if reason is not None else "incremental"
     mode_reason = f"full: {reason}" if reason is not None else f"incremental: {changes.describe()}"
     log(f"identity run {mode_reason}")
@@ -852,5 +859,5 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
         model_source=model_source, prior=prior, plan=plan.describe(), comparisons_per_rule=comparisons,
         mode=mode, mode_reason=mode_reason,
         changed_records=None if changes is None else changes.new + changes.changed,
-        pairs_scored_this_run=scored_now,
+        pairs_scored_this_run=scored_now, score_seconds=score_seconds,
     )  # fmt: skip
