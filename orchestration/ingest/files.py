@@ -66,6 +66,11 @@ class FileFingerprint:
     decode_error: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     is_text: bool = True
+    # The one line break ``readable_path`` uses: LF, or CRLF in a file delivered with CRLF only.
+    line_break: str = "\n"
+    # No U+0001 in the text: DuckDB's CSV reader can split it into lines, with that character as
+    # a delimiter that never occurs (see ``loader._read_lines``).
+    plain_lines: bool = True
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,7 @@ class _Pass:
     crlf: int = 0
     bare_lf: int = 0
     non_ascii: bool = False
+    soh: bool = False  # U+0001 seen
     error: str | None = None
     mojibake: str | None = None
 
@@ -193,6 +199,8 @@ def _count(stats: _Pass, text: str) -> None:
     stats.lone_cr += cr - crlf
     stats.bare_lf += lf - crlf
     stats.lines += lf + cr - crlf
+    if not stats.soh and "\x01" in text:
+        stats.soh = True
     if text.isascii():
         return
     stats.non_ascii = True
@@ -322,4 +330,6 @@ def fingerprint(path: Path, encoding: str, scratch_dir: Path) -> FileFingerprint
         readable_path=copy_path if must_copy else path,
         decode_error=error,
         notes=tuple(notes),
+        line_break="\r\n" if stats.crlf and not must_copy else "\n",
+        plain_lines=not stats.soh,
     )

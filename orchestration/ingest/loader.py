@@ -9,13 +9,21 @@ For every file of an export table, in name order:
    logged (no re-hash needed).
 2. One streaming pass hashes it, recognises what it is and proves its encoding (see ``files``);
    a file that is not text we can read is quarantined whole, naming what it is.
-3. DuckDB splits the text into physical lines and groups them into records (a quoted field may span
-   lines), which gives every record its line number and raw text.
-4. DuckDB's own readers parse the records: ``read_csv`` (explicit delimiter, quote, all columns as
-   text, rejected rows kept) or the JSON functions for NDJSON. Typed casts follow in SQL; a value
-   that does not cast, or a missing required value, sends the row to ``raw.quarantine_rows``.
-5. In one transaction: good rows go to ``raw.<table>``, bad rows to quarantine, and the file's
-   counts to ``raw.load_log``, after checking rows read = rows loaded + rows quarantined.
+3. In one transaction, DuckDB reads, types and writes it, giving every record its line number:
+
+   - CSV, one read: ``read_csv`` (explicit delimiter, quote, all columns as text, rejected rows
+     kept) numbers its rows in file order, typed casts follow in the same statement and good rows
+     go straight to ``raw.<table>``. Row i is line i + 1 when every record is one line, which the
+     counts prove (rows = physical lines after the header, nothing rejected); the lines are read
+     again only when some rows did not type, to quote them. Otherwise (multi-line quoted values, blank
+     lines, rejected rows) the writes are rolled back and the exact path splits the text into
+     lines, groups them into records by quote parity and aligns them with the reader's rows.
+   - NDJSON: the lines are read once (DuckDB's CSV reader as a line splitter); one pass lists the
+     keys and counts the records, one parses, types and writes each line.
+
+   A value that does not cast, or a missing required value, sends the row with its line and raw
+   text to ``raw.quarantine_rows``; the file's counts go to ``raw.load_log`` after checking rows
+   read = rows loaded + rows quarantined, rows read being counted apart from the rows written.
 
 A file that cannot be read at all (missing required columns, undecodable, not text, empty, or one
 on which DuckDB's reader itself fails) is recorded with status ``quarantined`` and copied to
@@ -33,7 +41,8 @@ import re
 import shutil
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatch
@@ -52,6 +61,10 @@ LINEAGE_COLUMNS = (
     ("_extra_columns", "json"),
 )
 
+TRUNCATED = "possibly truncated: the file ends without a line break, so this last record may be cut short"
+# Longest line the line splitter accepts (DuckDB's CSV reader stops at 2 MB by default).
+MAX_LINE_BYTES = 2**30
+_NEW_LINE = {"\n": "\\n", "\r\n": "\\r\\n"}
 # A number written with a decimal comma, thousands optionally grouped by space, dot or NBSP.
 DECIMAL_COMMA = r"[+-]?(\d+|\d{1,3}([ .\x{00A0}\x{202F}]\d{3})+)(,\d+)?"
 
@@ -446,17 +459,35 @@ def _quarantine_file(
     )
 
 
-def _split_records(con: duckdb.DuckDBPyConnection, fp: FileFingerprint, quoted: bool) -> None:
-    """Build temp table ``_records(record_no, record_group, line_number, raw_text)``.
+def _lines_source(fp: FileFingerprint) -> str:
+    """DuckDB's CSV reader used as a line splitter (one parameter: the path).
 
-    Physical lines come from splitting the text on LF. With CSV, a line continues the previous
-    record while an odd number of quote characters has been seen (RFC 4180 quoting). Blank lines
-    between records are not records (DuckDB's reader skips them too) but keep their own
-    ``record_group``, which then equals the ``line`` DuckDB reports for a rejected row (DuckDB counts
-    a blank line or a whole multi-line record as one "line"). The header is record 0.
-    When no line has an odd number of quotes (most files), every line is a record and the
-    grouping, which needs two window passes, is skipped.
+    One column, no quoting, a delimiter the text does not contain (``fp.plain_lines``), the file's
+    one line break: every physical line is one row, a blank line a NULL row, in file order. It
+    streams and reads in parallel, where ``read_text`` holds the whole file as one value (gigabytes
+    for the web events at 1M customers). DuckDB drops a UTF-8 byte-order mark. Not strict: with
+    CRLF and quote characters in the text, the strict reader returned a few NULL rows instead of
+    the lines (DuckDB 2.0.1).
     """
+    return (
+        "read_csv(?, columns = {'line': 'VARCHAR'}, delim = e'\\x01', quote = '', escape = '', "
+        f"header = false, auto_detect = false, new_line = '{_NEW_LINE[fp.line_break]}', "
+        f"strict_mode = false, max_line_size = {MAX_LINE_BYTES})"
+    )
+
+
+def _read_lines(con: duckdb.DuckDBPyConnection, fp: FileFingerprint) -> None:
+    """Temp table ``_lines(line_number, line)``: every physical line, blank ones as ''."""
+    if fp.plain_lines:
+        # Numbered by row_number() over (), which keeps the reader's order; not by rowid, which
+        # inside a transaction starts far from 0.
+        con.execute(
+            "create or replace temp table _lines as select row_number() over () as line_number, "
+            f"coalesce(line, '') as line from {_lines_source(fp)}",
+            [str(fp.readable_path)],
+        )
+        return
+    # U+0001 in the text: split the whole text in memory instead (rare, and slower on large files).
     con.execute(
         """
         create or replace temp table _lines as
@@ -471,6 +502,21 @@ def _split_records(con: duckdb.DuckDBPyConnection, fp: FileFingerprint, quoted: 
         """,
         [str(fp.readable_path)],
     )
+    if fp.size and fp.ends_with_newline:  # the empty string after the last line break
+        con.execute("delete from _lines where line_number = (select max(line_number) from _lines)")
+
+
+def _split_records(con: duckdb.DuckDBPyConnection, fp: FileFingerprint, quoted: bool) -> None:
+    """Build temp table ``_records(record_no, record_group, line_number, raw_text)`` from ``_lines``.
+
+    With CSV, a line continues the previous record while an odd number of quote characters has
+    been seen (RFC 4180 quoting). Blank lines between records are not records (DuckDB's reader
+    skips them too) but keep their own ``record_group``, which then equals the ``line`` DuckDB
+    reports for a rejected row (DuckDB counts a blank line or a whole multi-line record as one
+    "line"). The header is record 0. When no line has an odd number of quotes, every line is a
+    record and the grouping, which needs two window passes, is skipped.
+    """
+    _read_lines(con, fp)
     odd_quotes = "(length(line) - length(replace(line, '\"', ''))) % 2 = 1"
     multiline = (
         quoted and con.execute(f"select coalesce(bool_or({odd_quotes}), false) from _lines").fetchall()[0][0]
@@ -515,6 +561,44 @@ def _split_records(con: duckdb.DuckDBPyConnection, fp: FileFingerprint, quoted: 
     )
 
 
+@dataclass
+class _Write:
+    """Writes one file's typed rows inside its transaction: good rows to ``raw.<table>``, the
+    others to ``raw.quarantine_rows``; each call is one pass over the file or the temp tables."""
+
+    con: duckdb.DuckDBPyConnection
+    spec: ExportTable
+    fp: FileFingerprint
+    rel: str
+    now: datetime
+    run_id: str
+
+    def good(self, typed: str, params: list) -> int:
+        select_cols = ", ".join(f'"{c.name}"' for c in self.spec.columns)
+        return self.con.execute(
+            f"""
+            insert into raw.{self.spec.table}
+            select {select_cols}, ? as _source_file, _line, ? as _file_sha256,
+                   ? as _loaded_at, _extra_columns
+            from ({typed}) where not _blank and not _bad
+            """,
+            [self.rel, self.fp.sha256, self.now, *params],  # in the order of the ? in the text
+        ).fetchall()[0][0]
+
+    def bad(self, typed: str, params: list, raw_from_lines: bool = False) -> int:
+        """Quarantined rows; ``raw_from_lines``: their raw text is the line of ``_lines``."""
+        raw_text = "coalesce(t._raw_text, l.line)" if raw_from_lines else "t._raw_text"
+        join = "left join _lines l on l.line_number = t._line" if raw_from_lines else ""
+        return self.con.execute(
+            f"""
+            insert into raw.quarantine_rows
+            select ?, ?, ?, t._line, {raw_text}, t._error, ?, ?
+            from (select * from ({typed}) where _bad) t {join}
+            """,
+            [self.spec.table, self.rel, self.fp.sha256, self.now, self.run_id, *params],
+        ).fetchall()[0][0]
+
+
 def _load_records(
     con: duckdb.DuckDBPyConnection,
     spec: ExportTable,
@@ -523,60 +607,28 @@ def _load_records(
     mtime: float,
     run_id: str,
 ) -> FileResult:
-    fmt = spec.format
+    """Read, type and write one file in one transaction; its counts must reconcile to commit."""
     notes = list(fp.notes)
-    # A CSV file that stops without a line break may have been cut mid-record: its last record
-    # cannot be told from a complete one (``12,5`` for ``12,50``), so it is quarantined.
-    truncated = fmt.kind == "csv" and not fp.ends_with_newline and fp.size > 0
-    try:
-        _split_records(con, fp, quoted=fmt.kind == "csv")
-        if fmt.kind == "csv":
-            columns = _parse_csv(con, spec, fp)
-            header_rows = 1
-        else:
-            columns = _parse_ndjson(con, spec)
-            header_rows = 0
-        present = {c for c in columns.values() if c}
-        drift = [h for h, c in columns.items() if c is None]
-        missing_required = [c for c in spec.required if c not in present]
-        if missing_required:
-            found = ", ".join(sorted(columns)) or "none"
-            raise FileRejected(f"missing required column(s) {', '.join(missing_required)} (found: {found})")
-        notes += [f"column '{h}' read as {c}" for h, c in columns.items() if c and h != c]
-        _type_records(con, spec, columns, truncated)
-    except (duckdb.OutOfMemoryException, duckdb.InterruptException, duckdb.FatalException):
-        raise  # the machine's problem, not the file's
-    except duckdb.Error as exc:
-        message = str(exc).strip().splitlines()[0][:300]
-        raise FileRejected(f"DuckDB's reader failed on it: {type(exc).__name__}: {message}") from exc
-    missing_optional = [c.name for c in spec.columns if c.name not in present]
-    if truncated:
-        notes.append("no line break at the end: the last record was quarantined as possibly cut short")
-
-    rows_read = con.execute("select count(*) from _records").fetchall()[0][0] - header_rows
-    now = datetime.now(UTC)
+    write = _Write(con, spec, fp, rel, datetime.now(UTC), run_id)
     con.execute("begin transaction")
     try:
-        select_cols = ", ".join(f'"{c.name}"' for c in spec.columns)
-        con.execute(
-            f"""
-            insert into raw.{spec.table}
-            select {select_cols}, ? as _source_file, line_number, ? as _file_sha256,
-                   ? as _loaded_at, _extra_columns
-            from _typed where _error is null
-            order by line_number
-            """,
-            [rel, fp.sha256, now],
-        )
-        loaded = con.execute("select count(*) from _typed where _error is null").fetchall()[0][0]
-        con.execute(
-            """
-            insert into raw.quarantine_rows
-            select ?, ?, ?, line_number, raw_text, _error, ?, ? from _typed where _error is not null
-            """,
-            [spec.table, rel, fp.sha256, now, run_id],
-        )
-        quarantined = con.execute("select count(*) from _typed where _error is not null").fetchall()[0][0]
+        try:
+            with _filters_kept_in_place(con):
+                if spec.format.kind == "csv":
+                    columns, rows_read, loaded, quarantined = _write_csv(write)
+                else:
+                    columns, rows_read, loaded, quarantined = _write_ndjson(write)
+        except (duckdb.OutOfMemoryException, duckdb.InterruptException, duckdb.FatalException):
+            raise  # the machine's problem, not the file's
+        except duckdb.Error as exc:
+            message = str(exc).strip().splitlines()[0][:300]
+            raise FileRejected(f"DuckDB's reader failed on it: {type(exc).__name__}: {message}") from exc
+        present = {c for c in columns.values() if c}
+        drift = [h for h, c in columns.items() if c is None]
+        notes += [f"column '{h}' read as {c}" for h, c in columns.items() if c and h != c]
+        missing_optional = [c.name for c in spec.columns if c.name not in present]
+        if _truncated(spec, fp):
+            notes.append("no line break at the end: the last record was quarantined as possibly cut short")
         if rows_read != loaded + quarantined:
             raise RuntimeError(
                 f"{rel}: counts do not reconcile: {rows_read} rows read, {loaded} loaded, "
@@ -591,7 +643,7 @@ def _load_records(
             rows_quarantined=quarantined,
             drift_columns=drift,
             missing_optional_columns=missing_optional,
-            loaded_at=now,
+            loaded_at=write.now,
             run_id=run_id,
             note="; ".join(notes) or None,
         )
@@ -602,6 +654,33 @@ def _load_records(
     return FileResult(
         rel, "loaded", rows_read, loaded, quarantined, drift_columns=drift, note="; ".join(notes) or None
     )
+
+
+@contextmanager
+def _filters_kept_in_place(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Keep DuckDB from pushing the good / bad row filter below the projections that type the row.
+
+    Pushed down, the filter inlines every reference to a projected value: each ``v[i]`` of the
+    NDJSON path re-parsed the line (web events at 100k customers: 12.5 s for the insert instead of
+    3.4 s). The setting is per database instance; the previous value is restored.
+    """
+    before = con.execute("select current_setting('disabled_optimizers')").fetchall()[0][0] or ""
+    names = {n.strip() for n in str(before).split(",") if n.strip()} | {"filter_pushdown"}
+    con.execute(f"set disabled_optimizers = '{','.join(sorted(names))}'")
+    try:
+        yield
+    finally:
+        con.execute(f"set disabled_optimizers = '{_sql_str(str(before))}'")
+
+
+def _truncated(spec: ExportTable, fp: FileFingerprint) -> bool:
+    """A CSV file that stops without a line break may have been cut mid-record: its last record
+    cannot be told from a complete one (``12,5`` for ``12,50``), so it is quarantined."""
+    return spec.format.kind == "csv" and not fp.ends_with_newline and fp.size > 0
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return con.execute(sql).fetchall()[0][0]
 
 
 def column_key(name: str) -> str:
@@ -637,37 +716,112 @@ def match_columns(names: list[str], spec: ExportTable) -> dict[str, str | None]:
     return mapping
 
 
-def _parse_csv(
-    con: duckdb.DuckDBPyConnection, spec: ExportTable, fp: FileFingerprint
-) -> dict[str, str | None]:
-    """Parse with DuckDB's CSV reader into temp table ``_parsed(record_no, <columns>, _parse_error)``.
-
-    Returns the file's columns mapped onto the export's (see ``match_columns``); ``_parsed`` names
-    matched columns as the export does and keeps the others (drift) under their own names.
-    """
-    fmt = spec.format
-    assert isinstance(fmt, CsvFormat)
-    header_text = con.execute("select raw_text from _records where record_no = 0").fetchall()
-    if not header_text:
-        raise FileRejected("empty file: no header row")
-    header = next(csv.reader([header_text[0][0].lstrip("\ufeff")], delimiter=fmt.delimiter))
+def _csv_header(fp: FileFingerprint, delimiter: str) -> tuple[list[str], bool]:
+    """The file's column names (lowercased) from its first line, and whether that line is the
+    whole header (``False``: a quoted name spans lines, read by the exact path)."""
+    with fp.readable_path.open(encoding="utf-8-sig", newline="") as handle:
+        first = handle.readline().rstrip("\r\n")
+    header = next(csv.reader([first.lstrip("\ufeff")], delimiter=delimiter), [])
     names = [h.strip().lower() for h in header]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates or "" in names:
         raise FileRejected(f"header has duplicate or empty column names: {duplicates or ['<empty>']}")
-    mapping = match_columns(names, spec)
+    return names, first.count('"') % 2 == 0
+
+
+def _read_csv_sql(fmt: CsvFormat, names: list[str], parallel: bool) -> str:
+    """DuckDB's CSV reader on the file (one parameter: the path), every column as text, rejects kept."""
     columns = "{" + ", ".join(f"'{_sql_str(n)}': 'VARCHAR'" for n in names) + "}"
+    return f"""read_csv(
+        ?, delim = '{_sql_str(fmt.delimiter)}', quote = '"', escape = '"', header = true,
+        columns = {columns}, auto_detect = false, strict_mode = true,
+        store_rejects = true, rejects_table = '_rejects', rejects_scan = '_reject_scans',
+        parallel = {str(parallel).lower()}
+    )"""
+
+
+def _write_csv(write: _Write) -> tuple[dict[str, str | None], int, int, int]:
+    """Load a CSV file: in one read when every record is one line, else exactly.
+
+    The one read: DuckDB's reader parses the file, ``row_number() over ()`` numbers its rows in
+    file order (DuckDB preserves the order of one table function's rows through an empty
+    ``over ()``), and the rows are typed and inserted in the same statement, record i as line
+    i + 1. That numbering holds when each record is one line, which the counts prove: a record
+    spans at least one line and a blank line yields no row, so when the reader rejected nothing and
+    the rows written are as many as the file's physical lines after the header (counted while
+    decoding it), every row was one line. When fewer rows were good, the reader's rows are
+    counted, and if they are as many as the lines a last pass quarantines the others (their raw
+    text from the lines, read then). When the count does not match
+    (multi-line quoted values, blank lines, rejected rows) the writes are rolled back and the file
+    takes the exact path: lines split, grouped into records by quote parity and aligned with the
+    reader's rows (``_parse_csv``).
+    """
+    con, spec, fp = write.con, write.spec, write.fp
+    fmt = spec.format
+    assert isinstance(fmt, CsvFormat)
+    if fp.size == 0:
+        raise FileRejected("empty file: no header row")
+    names, one_line_header = _csv_header(fp, fmt.delimiter)
+    mapping = match_columns(names, spec)
+    _check_required(spec, mapping)
+    truncated = _truncated(spec, fp)
+    if one_line_header:
+        con.execute("drop table if exists _rejects; drop table if exists _reject_scans")
+        selected = ", ".join(f'"{_sql_ident(n)}" as "{_sql_ident(mapping[n] or n)}"' for n in names)
+        source = (
+            f"(select row_number() over () + 1 as _line, {selected}, null::varchar as _raw_text, "
+            f"null::varchar as _parse_error, false as _blank from {_read_csv_sql(fmt, names, parallel=True)})"
+        )
+        typed = _typed_select(spec, mapping, source, f"p._line = {fp.lines}" if truncated else None)
+        params = [str(fp.readable_path)]
+        records = fp.lines - 1
+        loaded = write.good(typed, params)
+        if loaded == records:  # as many rows as lines, each a record of at least one line
+            return mapping, records, loaded, 0
+        # Fewer good rows than lines: rows that did not type, or records that are not one line
+        # each. Counting the reader's rows (it only finds record boundaries) tells which.
+        parsed = con.execute(f"select count(*) from {_read_csv_sql(fmt, names, parallel=True)}", params)
+        if parsed.fetchall()[0][0] == records and not _count(con, "select count(*) from _rejects"):
+            _read_lines(con, fp)
+            return mapping, records, loaded, write.bad(typed, params, raw_from_lines=True)
+        con.execute("rollback")  # not one line per record: start again on the exact path
+        con.execute("begin transaction")
+    _split_records(con, fp, quoted=True)
+    _parse_csv(con, spec, fp, names, mapping)
+    source = (
+        "(select r.line_number as _line, r.raw_text as _raw_text, false as _blank, p.* "
+        "from _parsed p join _records r using (record_no))"
+    )
+    truncated_sql = "p.record_no = (select max(record_no) from _records)" if truncated else None
+    typed = _typed_select(spec, mapping, source, truncated_sql)
+    records = _count(con, "select count(*) from _records") - 1
+    return mapping, records, write.good(typed, []), write.bad(typed, [])
+
+
+def _check_required(spec: ExportTable, mapping: dict[str, str | None]) -> None:
+    present = {c for c in mapping.values() if c}
+    missing_required = [c for c in spec.required if c not in present]
+    if missing_required:
+        found = ", ".join(sorted(mapping)) or "none"
+        raise FileRejected(f"missing required column(s) {', '.join(missing_required)} (found: {found})")
+
+
+def _parse_csv(
+    con: duckdb.DuckDBPyConnection,
+    spec: ExportTable,
+    fp: FileFingerprint,
+    names: list[str],
+    mapping: dict[str, str | None],
+) -> None:
+    """The exact path: DuckDB's CSV reader aligned with ``_records`` into temp table
+    ``_parsed(record_no, <columns>, _parse_error)``, matched columns named as the export names them.
+    """
+    fmt = spec.format
+    assert isinstance(fmt, CsvFormat)
     con.execute("drop table if exists _rejects; drop table if exists _reject_scans")
     con.execute(
-        f"""
-        create or replace temp table _csv as
-        select * from read_csv(
-            ?, delim = '{_sql_str(fmt.delimiter)}', quote = '"', escape = '"', header = true,
-            columns = {columns}, auto_detect = false, strict_mode = true,
-            store_rejects = true, rejects_table = '_rejects', rejects_scan = '_reject_scans',
-            parallel = false
-        )
-        """,
+        "create or replace temp table _csv as select row_number() over () - 1 as _ordinal, * "
+        f"from {_read_csv_sql(fmt, names, parallel=False)}",
         [str(fp.readable_path)],
     )
     # Align parsed rows with records: rejected records are identified by DuckDB's record counter,
@@ -703,7 +857,7 @@ def _parse_csv(
             from _records
             where record_no > 0 and record_no not in (select record_no from _rejected)
         )
-        select count(*) from good g join (select rowid as ordinal, * from _csv) c using (ordinal)
+        select count(*) from good g join (select _ordinal as ordinal, * from _csv) c using (ordinal)
         where not (g.raw_text like '"%' or starts_with(g.raw_text, coalesce(c."{first}", '')))
         """
     ).fetchall()[0][0]
@@ -719,37 +873,48 @@ def _parse_csv(
             from _records
             where record_no > 0 and record_no not in (select record_no from _rejected)
         ),
-        csv_rows as (select rowid as ordinal, * from _csv)
+        csv_rows as (select _ordinal as ordinal, * from _csv)
         select g.record_no, {selected}, null::varchar as _parse_error
         from good g join csv_rows c using (ordinal)
         union all
         select record_no, {null_cols}, parse_error from _rejected
         """
     )
-    return mapping
 
 
-def _parse_ndjson(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> dict[str, str | None]:
-    """Parse each record (one line) with DuckDB's JSON functions into temp table ``_parsed``."""
-    con.execute(
-        """
-        create or replace temp table _json as
-        select record_no,
-               case when json_valid(raw_text) and json_type(raw_text::json) = 'OBJECT'
-                    then raw_text::json end as doc
-        from _records
-        """
+def _write_ndjson(write: _Write) -> tuple[dict[str, str | None], int, int, int]:
+    """Load an NDJSON file, one record per non-blank line: one read of the file, two passes.
+
+    The file is read once into ``_lines``, which must hold as many lines as the decoding pass
+    counted. The first pass lists the keys of every object and counts the records, so drift is
+    known before typing; the second parses each line once (every wanted key extracted in one
+    list-valued call), types it and inserts the good rows; a third runs only when some line is
+    quarantined. A line is a JSON object when it starts with ``{`` (after blanks) and parses.
+    """
+    con, spec, fp = write.con, write.spec, write.fp
+    _read_lines(con, fp)
+    lines = _count(con, "select count(*) from _lines")
+    if lines != fp.lines:
+        raise FileRejected(
+            f"could not split into lines: DuckDB read {lines}, the decoding pass counted {fp.lines}"
+        )
+    # Trimming every line costs more than parsing it: only lines that do not start with '{' are.
+    shape = (
+        "case when starts_with(line, '{') then 'object' when trim(line) = '' then 'blank' "
+        "when starts_with(ltrim(line, e' \\t\\r'), '{') then 'object' else 'other' end"
     )
-    keys = [
-        r[0]
-        for r in con.execute(
-            "select distinct unnest(json_keys(doc)) from _json where doc is not null order by 1"
-        ).fetchall()
-    ]
+    shapes = con.execute(
+        f"""
+        select case when _shape = 'object' then try(json_keys(line)) end, _shape = 'blank', count(*)
+        from (select line, {shape} as _shape from _lines) group by all
+        """
+    ).fetchall()
+    records = sum(n for _, blank, n in shapes if not blank)
+    keys = sorted({k for found, _, _ in shapes for k in found or ()})
     mapping = match_columns(keys, spec)
+    _check_required(spec, mapping)
     drift = [k for k in keys if mapping[k] is None]
     by_column = {c: k for k, c in mapping.items() if c}
-    # One JSON parse per row: every wanted key is extracted in a single list-valued call.
     wanted = [by_column[c] for c in spec.column_names if c in by_column] + drift
     paths = ", ".join(f"'$.\"{_sql_str(k)}\"'" for k in wanted)
     values = {k: f"v[{i + 1}]" for i, k in enumerate(wanted)}
@@ -758,16 +923,21 @@ def _parse_ndjson(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> dict[str
         for c in spec.column_names
     )
     drift_cols = "".join(f', {values[k]} as "{_sql_ident(k)}"' for k in drift)
-    source = f"json_extract_string(doc, [{paths}])" if wanted else "[]::varchar[]"
-    con.execute(
-        f"""
-        create or replace temp table _parsed as
-        select record_no, {extracted}{drift_cols},
-               case when doc is null then 'not a JSON object' end as _parse_error
-        from (select record_no, doc, {source} as v from _json)
-        """
+    # try(): NULL where the line is not valid JSON, which is one parse instead of two.
+    extract = (
+        f"try(json_extract_string(line, [{paths}]))" if wanted else "case when json_valid(line) then [] end"
     )
-    return mapping
+    source = f"""(
+        select _line, {extracted}{drift_cols}, line as _raw_text, _shape = 'blank' as _blank,
+               case when _shape = 'other' or (_shape = 'object' and v is null) then 'not a JSON object' end
+                   as _parse_error
+        from (select line_number as _line, line, _shape, case when _shape = 'object' then {extract} end as v
+              from (select line_number, line, {shape} as _shape from _lines))
+    )"""
+    typed = _typed_select(spec, mapping, source, None)
+    loaded = write.good(typed, [])
+    quarantined = write.bad(typed, []) if loaded < records else 0
+    return mapping, records, loaded, quarantined
 
 
 def _cast_expr(column: Column, spec: ExportTable) -> str:
@@ -807,26 +977,30 @@ def _cast_expr(column: Column, spec: ExportTable) -> str:
     raise ValueError(f"unknown column type {column.type}")
 
 
-def _type_records(
-    con: duckdb.DuckDBPyConnection, spec: ExportTable, columns: dict[str, str | None], truncated: bool
-) -> None:
-    """Build ``_typed``: typed columns, lineage, extra columns as JSON and one error text per row.
+def _typed_select(
+    spec: ExportTable, columns: dict[str, str | None], source: str, truncated_sql: str | None
+) -> str:
+    """SQL typing ``source``'s rows: line number, typed columns, extra columns as JSON, ``_bad``
+    with the row's error text when it is bad, ``_blank`` and ``_raw_text``.
 
-    ``truncated``: the file ends without a line break, so its last record is quarantined.
+    ``source`` has ``_line`` (line number), ``_raw_text`` (may be NULL), ``_blank`` (true: not a
+    record), ``_parse_error``, the text columns under the export's names and the drift columns
+    under their own. ``truncated_sql``: true on the last record of a file that ends without a line
+    break. Each check is a boolean; the error text is built only for rows that fail one (building
+    it for every row cost more than the casts).
     """
     present = {c for c in columns.values() if c}
     drift = [h for h, c in columns.items() if c is None]
-    typed, errors = [], ["p._parse_error"]
-    if truncated:
-        errors.append(
-            "case when r.record_no = (select max(record_no) from _records) then 'possibly truncated: "
-            "the file ends without a line break, so this last record may be cut short' end"
-        )
+    typed: list[str] = []
+    checks = [("p._parse_error is not null", "p._parse_error")]  # (condition, message)
+    if truncated_sql:
+        checks.append((truncated_sql, f"'{TRUNCATED}'"))
+    parsed = "p._parse_error is null"
     for column in spec.columns:
         if column.name not in present:
             typed.append(f'null::{SQL_TYPES[column.type]} as "{column.name}"')
             if column.required:
-                errors.append(f"'{column.name}: required value missing'")
+                checks.append(("true", f"'{column.name}: required value missing'"))
             continue
         expr = _cast_expr(column, spec)
         typed.append(f'{expr} as "{column.name}"')
@@ -834,35 +1008,37 @@ def _type_records(
         if column.type != "varchar":
             comma = column.type == "decimal" and spec.format.decimal_comma
             form = " with a decimal comma" if comma else ""
-            errors.append(
-                f"case when p._parse_error is null and {text} is not null and ({expr}) is null then "
-                f"'{column.name}: cannot read ''' || left({text}, 40) || ''' as {column.type}{form}' end"
+            checks.append(
+                (
+                    f"{parsed} and {text} is not null and ({expr}) is null",
+                    f"'{column.name}: cannot read ''' || left({text}, 40) || ''' as {column.type}{form}'",
+                )
             )
         if column.values:
             accepted = ", ".join(f"'{_sql_str(v.upper())}'" for v in column.values)
             listed = _sql_str(", ".join(column.values))
-            errors.append(
-                f"case when p._parse_error is null and upper({text}) not in ({accepted}) then "
-                f"'{column.name}: ''' || left({text}, 40) || ''' is not one of {listed}' end"
+            checks.append(
+                (
+                    f"{parsed} and upper({text}) not in ({accepted})",
+                    f"'{column.name}: ''' || left({text}, 40) || ''' is not one of {listed}'",
+                )
             )
         if column.required:
-            errors.append(
-                f"case when p._parse_error is null and {text} is null "
-                f"then '{column.name}: required value missing' end"
-            )
+            checks.append((f"{parsed} and {text} is null", f"'{column.name}: required value missing'"))
     extra = (
         "to_json(struct_pack(" + ", ".join(f'"{_sql_ident(d)}" := p."{_sql_ident(d)}"' for d in drift) + "))"
         if drift
         else "null::json"
     )
-    con.execute(
-        f"""
-        create or replace temp table _typed as
-        select r.line_number, r.raw_text, {", ".join(typed)}, {extra} as _extra_columns,
-               nullif(concat_ws('; ', {", ".join(errors)}), '') as _error
-        from _parsed p join _records r using (record_no)
-        """
-    )
+    bad = " or ".join(f"coalesce({cond}, false)" for cond, _ in checks)
+    messages = ", ".join(f"case when {cond} then {message} end" for cond, message in checks)
+    return f"""
+        select p._line, p._raw_text, p._blank, {", ".join(typed)}, {extra} as _extra_columns,
+               not p._blank and ({bad}) as _bad,
+               case when not p._blank and ({bad}) then nullif(concat_ws('; ', {messages}), '') end
+                   as _error
+        from {source} p
+    """
 
 
 def _sql_str(value: str) -> str:
