@@ -1,4 +1,8 @@
 -- Till tickets and web orders in one grain: one row per order (a sale or a store return).
+-- Incremental (docs/dbt.md, "Incremental models"): a build rewrites only what changed since the
+-- last one (the filter at the end).
+{{ config(materialized='incremental', unique_key='order_id') }}
+
 with tickets as (
     select * from {{ ref('stg_pos__tickets') }}
 ),
@@ -27,7 +31,8 @@ store_orders as (
         0::decimal(18, 2) as shipping_amount,
         0::decimal(18, 2) as refunded_amount,
         tickets.payment_method,
-        customer_ids.customer_id
+        customer_ids.customer_id,
+        tickets.loaded_at
     from tickets
     left join customer_ids
         on customer_ids.source_system = 'pos_tickets' and tickets.ticket_id = customer_ids.source_record_id
@@ -50,7 +55,8 @@ online_orders as (
         web_orders.shipping as shipping_amount,
         web_orders.refunded_amount,
         null as payment_method,
-        customer_ids.customer_id
+        customer_ids.customer_id,
+        web_orders.loaded_at
     from web_orders
     left join customer_ids
         on customer_ids.source_system = 'ecommerce_orders' and web_orders.order_id = customer_ids.source_record_id
@@ -71,6 +77,14 @@ final as (
     from unioned
     left join unioned as original
         on unioned.order_type = 'return' and unioned.original_order_id = original.order_id
+    {% if is_incremental() -%}
+    left join {{ this }} as previous on unioned.order_id = previous.order_id
+    -- Orders delivered since the last build (new, or a new version of one), returns of those, and
+    -- orders whose customer changed (identity merged or split their customer).
+    where unioned.loaded_at > (select max(loaded_at) from {{ this }})
+        or original.loaded_at > (select max(loaded_at) from {{ this }})
+        or unioned.customer_id is distinct from previous.customer_id
+    {%- endif %}
 )
 
 select * from final

@@ -1,5 +1,9 @@
 -- Every interaction, identified or not, as one event: visit, cart, order, return, pickup, ticket,
 -- survey. fct_touchpoints numbers them per customer; the KPI marts read that.
+-- A view: reading a union of four tables costs what copying it would, and fct_touchpoints, built
+-- incrementally from it, compares it with what it holds at every build (docs/dbt.md).
+{{ config(materialized='view') }}
+
 with sessions as (
     select * from {{ ref('int_web_sessions_aggregated') }}
 ),

@@ -1,22 +1,34 @@
+-- Incremental (docs/dbt.md, "Incremental models"): a build writes only the rows that differ from
+-- what the model holds: new, delivered again, or of another customer.
+{{ config(materialized='incremental', unique_key='order_line_id') }}
+
 with lines as (
     select * from {{ ref('int_order_lines_unioned') }}
+),
+
+final as (
+    select
+        order_line_id,
+        order_id,
+        line_number,
+        customer_id,
+        channel,
+        order_type,
+        ordered_at,
+        store_code,
+        sku,
+        product_title,
+        quantity,
+        unit_price,
+        discount,
+        line_amount,
+        refunded_quantity,
+        refunded_amount
+    from lines
 )
 
-select
-    order_line_id,
-    order_id,
-    line_number,
-    customer_id,
-    channel,
-    order_type,
-    ordered_at,
-    store_code,
-    sku,
-    product_title,
-    quantity,
-    unit_price,
-    discount,
-    line_amount,
-    refunded_quantity,
-    refunded_amount
-from lines
+select * from final
+{% if is_incremental() %}
+except
+select * from {{ this }}
+{% endif %}

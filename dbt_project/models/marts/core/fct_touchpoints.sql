@@ -1,15 +1,56 @@
 -- The journey table: every interaction in time order, numbered per customer, with the channel,
 -- type and time of the customer's previous interaction (for transitions). A survey answer is
 -- numbered but is never "the previous interaction": it rates a channel, it is not one.
+-- Incremental (docs/dbt.md, "Incremental models"): a build renumbers the timeline of every
+-- customer with a touchpoint that is new, changed (another customer, a corrected record) or gone
+-- since the last build; the post-hook removes the touchpoints that are gone.
+{{ config(
+    materialized='incremental',
+    unique_key='touchpoint_id',
+    post_hook="delete from {{ this }} where touchpoint_id not in (select touchpoint_id from {{ ref('int_touchpoints_unioned') }})"
+) }}
+
 with touchpoints as (
     select * from {{ ref('int_touchpoints_unioned') }}
 ),
 
+{% if is_incremental() %}
+-- Touchpoints new, changed (another customer, a corrected record) or gone since the last build.
+changed as (
+    select
+        coalesce(touchpoints.touchpoint_id, previous.touchpoint_id) as touchpoint_id,
+        touchpoints.customer_id,
+        previous.customer_id as previous_customer_id
+    from touchpoints
+    full outer join {{ this }} as previous on touchpoints.touchpoint_id = previous.touchpoint_id
+    where (
+        touchpoints.customer_id, touchpoints.occurred_at, touchpoints.channel, touchpoints.touchpoint_type,
+        touchpoints.source_record_id, touchpoints.store_code, touchpoints.amount
+    ) is distinct from (
+        previous.customer_id, previous.occurred_at, previous.channel, previous.touchpoint_type,
+        previous.source_record_id, previous.store_code, previous.amount
+    )
+),
+
+-- Those, and the whole timeline of every customer they belong or belonged to (it is renumbered).
+to_build as (
+    select * from touchpoints
+    where touchpoint_id in (select touchpoint_id from changed)
+        or customer_id in (select customer_id from changed)
+        or customer_id in (select previous_customer_id from changed)
+),
+
+{% else %}
+to_build as (
+    select * from touchpoints
+),
+
+{% endif %}
 with_interaction as (
     select
         *,
         case when touchpoint_type <> 'survey' then touchpoint_id end as interaction_id
-    from touchpoints
+    from to_build
 ),
 
 final as (

@@ -18,7 +18,8 @@ renamed as (
         unit_price,
         discount,
         line_total as line_amount,
-        coalesce(refunded_quantity, 0) as refunded_quantity
+        coalesce(refunded_quantity, 0) as refunded_quantity,
+        _loaded_at as loaded_at
     from latest
 )
 

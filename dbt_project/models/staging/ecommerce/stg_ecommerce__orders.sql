@@ -29,7 +29,8 @@ renamed as (
         total,
         -- Refunds are money going back to the customer: signed negative.
         -coalesce(refunded_amount, 0) as refunded_amount,
-        coalesce(upper(trim(currency)), 'EUR') as currency
+        coalesce(upper(trim(currency)), 'EUR') as currency,
+        _loaded_at as loaded_at
     from latest
 )
 

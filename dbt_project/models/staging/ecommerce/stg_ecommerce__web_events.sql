@@ -19,7 +19,8 @@ renamed as (
         sku,
         page_url,
         device,
-        utm_source
+        utm_source,
+        _loaded_at as loaded_at
     from latest
 )
 

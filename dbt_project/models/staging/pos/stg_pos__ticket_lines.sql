@@ -17,7 +17,8 @@ renamed as (
         quantite as quantity,
         prix_unitaire_ttc as unit_price,
         remise_ttc as discount,
-        montant_ttc as line_amount
+        montant_ttc as line_amount,
+        _loaded_at as loaded_at
     from latest
 )
 

@@ -24,7 +24,8 @@ renamed as (
         montant_ttc as amount,
         lower(mode_reglement) as payment_method,
         _source_file as source_file,
-        _source_line as source_line
+        _source_line as source_line,
+        _loaded_at as loaded_at
     from latest
 )
 
