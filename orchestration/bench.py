@@ -11,7 +11,13 @@ itself against it as it would on a data folder holding truth.
    come from the run's own event log (Dagster step start/end), identity sub-stages from the
    identity asset's ``stage_seconds`` metadata; the resident memory of the whole process tree
    (``cdp run``, dbt, Dagster) is sampled from ``/proc`` every 0.2 s;
-4. identity accuracy against the generator's truth (pairwise precision, recall, F1).
+4. identity accuracy against the generator's truth (pairwise precision, recall, F1);
+5. with ``--increment-days N``: the last N days are generated one file per day and held back
+   from the full run, which covers the earlier history; then a run with **nothing new** is timed
+   (it should cost a fraction of a second), then each day's files are moved into the landing
+   folder and ``cdp run`` is timed, against the full run; after the last day the incremental
+   customer ids are compared (pairwise F1) with a full re-resolution (``cdp run --full-identity``)
+   of the same records, and both with the truth.
 
 Results go to ``bench.json`` in the folder, and optionally as a row of the results table in
 ``docs/benchmarks.md``.
@@ -22,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -180,12 +187,15 @@ def floor_scan(landing: Path, threads: int) -> dict:
     return {"seconds": round(seconds, 3), "rows": rows, "files": files, "megabytes": round(size / 1e6, 1)}
 
 
-def _run_pipeline(data: Path, log: Path) -> tuple[float, int, RssSampler]:
+def _run_pipeline(data: Path, log: Path, *args: str) -> tuple[float, int, RssSampler]:
     env = {**os.environ, "CDP_DATA_DIR": str(data)}
     with log.open("w") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "cdp"), "run"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [str(Path(sys.executable).parent / "cdp"), "run", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         with RssSampler(process.pid) as sampler:
             returncode = process.wait()
@@ -288,11 +298,14 @@ def bench(
     reuse_data: bool = False,
     echo=print,
     realism: float = 1.0,
+    increment_days: int = 0,
 ) -> dict:
     """Run the benchmark in ``folder`` (its warehouse, trained model, serving and instance are wiped first).
 
     ``realism`` is passed to the generator (0: data without the habits of real data in
     ``generate.noise.REALISM``), to measure identity accuracy with and without them.
+    ``increment_days``: replay that many last days as daily deliveries after the full run
+    (``increments``).
     """
     from orchestration.generate import generate
     from orchestration.identity.evaluate import evaluate_warehouse
@@ -306,7 +319,9 @@ def bench(
         shutil.rmtree(truth, ignore_errors=True)
         echo(f"generating {customers:,} customers (seed {seed}, realism {realism}) into {landing}")
         with RssSampler(os.getpid()) as sampler:
-            stats = generate(landing, truth, customers=customers, seed=seed, realism=realism)
+            stats = generate(
+                landing, truth, customers=customers, seed=seed, realism=realism, daily_days=increment_days
+            )
         generation = {
             "realism": realism,
             "seconds": round(stats.seconds, 2),
@@ -317,6 +332,13 @@ def bench(
     # identity/: a model trained by an earlier run; a fresh warehouse trains its own (stage "train").
     for name in ("warehouse", "identity", "serving", "quarantine", "dagster", "tmp"):
         shutil.rmtree(data / name, ignore_errors=True)
+    held = folder / "held"
+    days = _hold_daily_files(landing, held) if increment_days else []
+    if increment_days and len(days) < increment_days:
+        raise RuntimeError(
+            f"{len(days)} days of daily files in {landing}, {increment_days} asked: generate again "
+            "without --reuse-data (the data needs --daily-days)"
+        )
     threads = int(os.environ.get("CDP_DUCKDB_THREADS", os.cpu_count() or 2))
     echo("floor: one DuckDB scan of every landing file")
     floor = floor_scan(landing, threads)
@@ -359,7 +381,166 @@ def bench(
             "evaluation_seconds": round(time.perf_counter() - started, 1),
         },
     }
+    if increment_days:
+        result["increments"] = increments(
+            data, truth, held, days[-increment_days:], folder, total, floor["seconds"], echo
+        )
     (folder / "bench.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    return result
+
+
+DAILY = re.compile(r"_(\d{4}-\d{2}-\d{2})\.[^/]+$")
+
+
+def _hold_daily_files(landing: Path, held: Path) -> list[str]:
+    """Move the daily files (``*_YYYY-MM-DD.*``) out of the landing folder into ``held``; return
+    their days in order. Files held from an earlier benchmark go back first."""
+    for path in sorted(held.rglob("*")) if held.exists() else []:
+        if path.is_file():
+            target = landing / path.relative_to(held)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path.replace(target)
+    days = set()
+    for path in sorted(landing.rglob("*")):
+        match = DAILY.search(path.name)
+        if path.is_file() and match:
+            days.add(match.group(1))
+            target = held / path.relative_to(landing)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path.replace(target)
+    return sorted(days)
+
+
+def _deliver(held: Path, landing: Path, day: str) -> int:
+    """Move one day's held files into the landing folder; return how many."""
+    moved = 0
+    for path in sorted(held.rglob(f"*_{day}.*")):
+        target = landing / path.relative_to(held)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(target)
+        moved += 1
+    return moved
+
+
+def _stage_split(data: Path) -> dict[str, float]:
+    """Seconds per stage of the latest run, from its event log."""
+    spans, _ = _step_spans(data)
+    return {name: round(sum(e - s for s, e in spans.get(name, [])), 2) for name in sorted(spans)}
+
+
+def _identity_mode(data: Path) -> str | None:
+    """How the latest identity run resolved ("incremental: …" or "full: …"), from its metadata."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(data / "dagster"))
+    try:
+        event = instance.get_latest_materialization_event(
+            dg.AssetKey(["identity", "customer_source_records"])
+        )
+        metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+        return metadata["mode_reason"].value if "mode_reason" in metadata else None
+    finally:
+        instance.dispose()
+
+
+def _customer_ids(warehouse: Path, out: Path) -> None:
+    """Keep the current ``unique_id → customer_id`` as a Parquet file (compared after the full run)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    ids = "select unique_id, customer_id from identity.customer_source_records"
+    con.execute(f"copy ({ids}) to '{out}' (format parquet)")
+    con.close()
+
+
+def agreement(incremental: Path, full: Path) -> dict:
+    """Pairwise precision, recall and F1 of the incremental customer ids taking the full
+    re-resolution's as the truth (``evaluate.score``)."""
+    from orchestration.identity.evaluate import score
+
+    con = duckdb.connect()
+    con.execute(f"create temp table _truth as select unique_id, customer_id as person_id from '{full}'")
+    s = score(con, f"(select unique_id, customer_id as cluster_id from '{incremental}')")
+    con.close()
+    return {
+        "records": s.records,
+        "pairwise_precision": round(s.pairwise_precision, 5),
+        "pairwise_recall": round(s.pairwise_recall, 5),
+        "pairwise_f1": round(s.pairwise_f1, 5),
+    }
+
+
+def increments(
+    data: Path,
+    truth: Path,
+    held: Path,
+    days: list[str],
+    folder: Path,
+    full_seconds: float,
+    floor_seconds: float,
+    echo=print,
+) -> dict:
+    """A run with nothing new, then one run per held day, then a full identity re-resolution."""
+    from orchestration.identity.evaluate import evaluate_warehouse
+
+    warehouse = data / "warehouse" / "cdp.duckdb"
+    landing = data / "landing"
+    echo("increments: cdp run with nothing new")
+    seconds, code, _ = _run_pipeline(data, folder / "cdp-run-nothing-new.log")
+    if code != 0:
+        raise RuntimeError(f"cdp run failed (exit {code}); see {folder / 'cdp-run-nothing-new.log'}")
+    result: dict = {
+        "nothing_new": {
+            "seconds": round(seconds, 2),
+            "to_floor": round(seconds / floor_seconds, 2),
+            "to_full_run": round(seconds / full_seconds, 4),
+            "output": (folder / "cdp-run-nothing-new.log").read_text(encoding="utf-8").strip()[:300],
+        },
+        "days": [],
+    }
+    echo(f"  {seconds:.2f} s = {seconds / floor_seconds:.2f} x floor")
+    for day in days:
+        files = _deliver(held, landing, day)
+        log = folder / f"cdp-run-{day}.log"
+        seconds, code, sampler = _run_pipeline(data, log)
+        if code != 0:
+            raise RuntimeError(f"cdp run failed on day {day} (exit {code}); see {log}")
+        row = {
+            "day": day,
+            "files": files,
+            "seconds": round(seconds, 2),
+            "to_full_run": round(seconds / full_seconds, 4),
+            "peak_rss_mb": sampler.peak_mb(),
+            "stages": _stage_split(data),
+            "identity": _identity_mode(data),
+        }
+        result["days"].append(row)
+        echo(f"  {day}: {files} files, {seconds:.1f} s = {seconds / full_seconds:.1%} of the full run")
+    incremental_ids = folder / "customer_ids_incremental.parquet"
+    _customer_ids(warehouse, incremental_ids)
+    incremental_accuracy, _, _, _ = evaluate_warehouse(warehouse, truth / "identities.csv")
+    echo("increments: cdp run --full-identity (a full re-resolution of the same records)")
+    seconds, code, _ = _run_pipeline(data, folder / "cdp-run-full-identity.log", "--full-identity")
+    if code != 0:
+        raise RuntimeError(f"cdp run --full-identity failed (exit {code})")
+    full_ids = folder / "customer_ids_full.parquet"
+    _customer_ids(warehouse, full_ids)
+    full_accuracy, _, _, _ = evaluate_warehouse(warehouse, truth / "identities.csv")
+    times = [d["seconds"] for d in result["days"]]
+    result.update(
+        {
+            "median_day_seconds": round(sorted(times)[len(times) // 2], 2) if times else None,
+            "median_day_to_full_run": round(sorted(times)[len(times) // 2] / full_seconds, 4)
+            if times
+            else None,
+            "full_identity_run_seconds": round(seconds, 2),
+            "full_identity_run_stages": _stage_split(data),
+            "full_identity_run_identity": _identity_mode(data),
+            "incremental_vs_full": agreement(incremental_ids, full_ids),
+            "pairwise_f1_vs_truth": {
+                "incremental": round(incremental_accuracy.pairwise_f1, 4),
+                "full": round(full_accuracy.pairwise_f1, 4),
+            },
+        }
+    )
     return result
 
 
@@ -392,6 +573,18 @@ def summary(result: dict) -> str:
         f"identity     {identity['records_per_minute']:,} records/min, pairwise F1 {identity['pairwise_f1']} "
         f"(baseline {identity['baseline_f1']})",
     ]
+    inc = result.get("increments")
+    if inc:
+        nothing = inc["nothing_new"]
+        agree = inc["incremental_vs_full"]
+        lines += [
+            f"nothing new  {nothing['seconds']} s = {nothing['to_floor']} x floor",
+            f"daily runs   {len(inc['days'])} days, median {inc['median_day_seconds']} s = "
+            f"{inc['median_day_to_full_run']:.1%} of the full run",
+            f"identity     incremental vs full re-resolution: pairwise F1 {agree['pairwise_f1']} "
+            f"(P {agree['pairwise_precision']}, R {agree['pairwise_recall']}); vs truth: incremental "
+            f"{inc['pairwise_f1_vs_truth']['incremental']}, full {inc['pairwise_f1_vs_truth']['full']}",
+        ]
     return "\n".join(lines)
 
 

@@ -129,9 +129,28 @@ def run(
     job: Annotated[
         str, typer.Option(help="Job to run: full_pipeline, ingest_landing_files or quality_checks.")
     ] = "full_pipeline",
+    full_identity: Annotated[
+        bool,
+        typer.Option(
+            help="Re-resolve every identity record instead of only new and changed ones (it also "
+            "happens by itself when the identity settings, model or code changed)."
+        ),
+    ] = False,
 ) -> None:
-    """Materialize every asset in-process (what `make run` does after setup)."""
-    _execute(job, "cdp run")
+    """Materialize every asset in-process (what `make run` does after setup).
+
+    With no new landing file and nothing changed since the last successful run (raw tables,
+    identity settings, model and code, dbt project, serving settings: orchestration/changes.py),
+    it says so in one line and does nothing."""
+    if job == "full_pipeline" and not full_identity:
+        from orchestration.changes import nothing_to_do
+
+        line = nothing_to_do(get_settings())
+        if line:
+            typer.echo(line)
+            return
+    config = {"ops": {"identity_resolution": {"config": {"full_identity": True}}}} if full_identity else {}
+    _execute(job, "cdp run", config)
 
 
 @app.command()
@@ -144,7 +163,7 @@ def check() -> None:
     _execute("quality_checks", "cdp check")
 
 
-def _execute(job: str, launched_by: str) -> None:
+def _execute(job: str, launched_by: str, run_config: dict | None = None) -> None:
     """Run ``job`` in-process on the local instance; list failed checks; exit 1 on failure."""
     from orchestration.definitions import defs
     from orchestration.instance import RUN_ID_ENV, ensure_instance, process_tags, recover_dead_runs
@@ -162,7 +181,7 @@ def _execute(job: str, launched_by: str) -> None:
     started = time.monotonic()
     result = defs.resolve_job_def(job).execute_in_process(
         instance=instance,
-        run_config={"loggers": {"progress": {}}},
+        run_config={"loggers": {"progress": {}}, **(run_config or {})},
         run_id=run_id,
         tags={"cdp/warehouse": "write", "cdp/launched_by": launched_by, **process_tags()},
         raise_on_error=False,
@@ -288,13 +307,27 @@ def bench_command(
         Path | None,
         typer.Option(help="Append the result as a row of this file's results table (docs/benchmarks.md)."),
     ] = None,
+    increment_days: Annotated[
+        int,
+        typer.Option(
+            help="Hold back the last N days (generated one file per day) from the full run, then "
+            "time a run with nothing new and one run per day, and compare the incremental customer "
+            "ids with a full re-resolution."
+        ),
+    ] = 0,
 ) -> None:
     """Generate N customers, run the whole pipeline, report each stage against a floor."""
     from orchestration import bench
 
     folder = (folder or Path(tempfile.gettempdir()) / f"cdp-bench-{customers}").resolve()
     result = bench.bench(
-        customers, folder, seed=seed, reuse_data=reuse_data, echo=typer.echo, realism=realism
+        customers,
+        folder,
+        seed=seed,
+        reuse_data=reuse_data,
+        echo=typer.echo,
+        realism=realism,
+        increment_days=increment_days,
     )
     typer.echo("")
     typer.echo(bench.summary(result))

@@ -86,7 +86,7 @@ def con(settings: Settings) -> duckdb.DuckDBPyConnection:
 def run_job(name: str, settings: Settings, **kwargs) -> dg.ExecuteInProcessResult:
     """Execute a job of the real definitions in-process on ``settings``' warehouse."""
     job = build_definitions().resolve_job_def(name)
-    instance = dg.DagsterInstance.ephemeral()
+    instance = kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral()
     return job.execute_in_process(resources=build_resources(settings), instance=instance, **kwargs)
 
 

@@ -10,6 +10,7 @@ import json
 
 import dagster as dg
 
+from orchestration.changes import nothing_to_do
 from orchestration.defs.raw import raw_asset_key
 from orchestration.exports import effective_tables
 from orchestration.ingest.loader import matches
@@ -31,14 +32,21 @@ full_pipeline_job = dg.define_asset_job(
     tags=WRITE_TAGS,
 )
 
-daily_schedule = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="daily_full_pipeline",
     job=full_pipeline_job,
     cron_schedule="0 5 * * *",
     execution_timezone="Europe/Paris",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Runs the whole pipeline every morning at 05:00 Paris time.",
+    description=(
+        "Runs the whole pipeline every morning at 05:00 Paris time, unless nothing is new: the "
+        "tick is then skipped with the reason (orchestration/changes.py)."
+    ),
 )
+def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    line = nothing_to_do(get_settings())
+    return dg.SkipReason(line) if line else dg.RunRequest()
 
 
 @dg.sensor(

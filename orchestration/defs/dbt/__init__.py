@@ -17,8 +17,10 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from orchestration import changes
 from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL
-from orchestration.settings import REPO_ROOT
+from orchestration.defs.resources import WarehouseResource
+from orchestration.settings import REPO_ROOT, get_settings
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # What the manifest is parsed from; anything newer than the manifest triggers a new parse.
@@ -87,13 +89,32 @@ class CdpDbtTranslator(DagsterDbtTranslator):
     dagster_dbt_translator=CdpDbtTranslator(),
     pool=WAREHOUSE_POOL,
 )
-def cdp_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """``dbt build`` of the selected models: each model, then its tests (reported as asset checks)."""
+def cdp_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    """``dbt build`` of the selected models: each model, then its tests (reported as asset checks).
+
+    Incremental models process only new loads; when the dbt project itself changed since the last
+    successful build (``orchestration/changes.py``), they are rebuilt with ``--full-refresh``, since
+    a changed model would otherwise apply only to new rows.
+    """
+    settings = get_settings()
+    with warehouse.get_connection() as con:
+        plan = changes.plan(con, settings)
+    before = plan.previous.get("dbt", {}).get("dbt project")
+    args = ["build", "--exclude-resource-type", "unit_test"]
+    if before is not None and before != plan.inputs["dbt"]["dbt project"]:
+        context.log.info("the dbt project changed since the last build: --full-refresh")
+        args.append("--full-refresh")
     # Unit tests check SQL logic on fixed rows, not data: they run in CI (`make test` runs a full
     # `dbt build`), not on every pipeline run, as dbt recommends.
-    invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context)
+    invocation = dbt.cli(args, context=context)
     _remove_earlier_targets(invocation.target_path)
     yield from invocation.stream()
+    # Only a whole build is remembered: a subset selected in the UI leaves the state as it was.
+    if not context.is_subset:
+        with warehouse.get_connection() as con:
+            changes.record(con, "dbt", plan.inputs["dbt"], context.run.run_id)
 
 
 def _remove_earlier_targets(current: Path) -> None:

@@ -11,6 +11,7 @@ import time
 
 import dagster as dg
 
+from orchestration import changes
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL, raw_asset_key
 from orchestration.defs.resources import WarehouseResource
@@ -33,9 +34,12 @@ UPSTREAM = [
 
 class IdentityConfig(dg.Config):
     """Run configuration. ``retrain: true`` fits the Splink model to the warehouse's records (as
-    ``cdp identity train`` does); the others override ``identity.yml`` for this run only."""
+    ``cdp identity train`` does); ``full_identity: true`` re-resolves every record instead of only
+    the new ones (``cdp run --full-identity``); the others override ``identity.yml`` for this run
+    only. Any of them makes the step run even when nothing changed."""
 
     retrain: bool = False
+    full_identity: bool = False
     match_probability: float | None = None
     max_cluster_size: int | None = None
 
@@ -61,6 +65,8 @@ def _spec(name: str, description: str) -> dg.AssetSpec:
         deps=UPSTREAM,
         group_name="identity",
         kinds={"splink", "duckdb"},
+        # Not yielded when nothing changed since the last run: every later step is then skipped.
+        skippable=True,
         owners=OWNERS,
         description=description,
         metadata={"dagster/table_name": f"identity.{name}"},
@@ -95,13 +101,48 @@ def _spec(name: str, description: str) -> dg.AssetSpec:
 def identity_resolution(
     context: dg.AssetExecutionContext, config: IdentityConfig, warehouse: WarehouseResource
 ):
-    """Standardise, link deterministically, score with Splink, cluster with guards, keep ids stable."""
+    """Standardise, link deterministically, score with Splink, cluster with guards, keep ids stable.
+
+    This step is the gate of everything after ingestion (``orchestration/changes.py``): when no raw
+    table, setting, model or code changed since the last successful run, it yields nothing and
+    Dagster skips identity, dbt, the docs and the publication; when only a later stage has
+    something to do, identity is passed through without recomputing.
+    """
     settings = get_settings()
     resolution = resolution_config(
         config.retrain, match_probability=config.match_probability, max_cluster_size=config.max_cluster_size
     )
+    overrides = {
+        k: v
+        for k, v in (
+            ("match_probability", config.match_probability),
+            ("max_cluster_size", config.max_cluster_size),
+        )
+        if v is not None
+    }
+    forced = config.retrain or config.full_identity or bool(overrides)
     with warehouse.get_connection() as con:
-        result = resolve(con, resolution, log=context.log.info)
+        plan = changes.plan(con, settings)
+        if not forced and plan.nothing_to_do:
+            context.log.info(f"skipped: {plan.skip_line()}")
+            # Also on the asset's page in the UI: why its last run did not materialize it.
+            context.log_event(
+                dg.AssetObservation(
+                    asset_key=["identity", "customer_source_records"],
+                    metadata={"skipped": plan.skip_line(), "unchanged_since_run": plan.last_run or ""},
+                )
+            )
+            return
+        if not forced and plan.reasons["identity"] is None:
+            later = "; ".join(f"{s}: {r}" for s, r in plan.reasons.items() if r is not None)
+            reason = f"identity inputs unchanged since run {plan.last_run}: not recomputed ({later})"
+            context.log.info(reason)
+            for spec in identity_resolution.specs:
+                yield dg.MaterializeResult(
+                    asset_key=spec.key, metadata={"recomputed": False, "reason": reason}
+                )
+            return
+        result = resolve(con, resolution, log=context.log.info, full=True)
         started = time.perf_counter()
         ids = assign_stable_ids(con, context.run.run_id)
         # The shares the identity quality checks compare with the previous run's (and the metadata).
@@ -126,8 +167,16 @@ def identity_resolution(
         if truth_file.exists():
             accuracy = score_customer_ids(con, truth_file).as_dict()
             missed = {**missed_customer_pairs(con).as_dict(), **blocking_recall(con).as_dict()}
+        # Overrides are remembered as an input: the next run without them resolves again.
+        inputs = {**plan.inputs["identity"], **({"run overrides": str(overrides)} if overrides else {})}
+        changes.record(con, "identity", inputs, context.run.run_id)
     records = result.records
     common = {
+        "recomputed": True,
+        "reason": plan.reasons["identity"] or "run requested",
+        # "full" or "incremental", and why (a full re-resolution when settings, model or code changed).
+        "mode": result.mode,
+        "mode_reason": result.mode_reason,
         "records_in": records,
         "customers_out": ids["customers"],
         "ids_created": ids["created"],
