@@ -940,10 +940,24 @@ def _write_ndjson(write: _Write) -> tuple[dict[str, str | None], int, int, int]:
     return mapping, records, loaded, quarantined
 
 
+def _value(name: str) -> str:
+    """SQL for column ``name`` of ``p`` without surrounding spaces, NULL when empty.
+
+    The same as ``nullif(trim(x), '')`` (DuckDB's ``trim`` removes spaces only), with ``trim``
+    called only on values that start or end with a space: on every value it cost more than the
+    casts (five required columns of the 100k web events: 1.9 s against 0.25 s).
+    """
+    x = f'p."{_sql_ident(name)}"'
+    return (
+        f"case when starts_with({x}, ' ') or ends_with({x}, ' ') then nullif(trim({x}), '') "
+        f"else nullif({x}, '') end"
+    )
+
+
 def _cast_expr(column: Column, spec: ExportTable) -> str:
     """SQL turning the text value of ``column`` into its declared type (NULL when it does not cast)."""
     fmt = spec.format
-    v = f"nullif(trim(p.\"{column.name}\"), '')"
+    v = _value(column.name)
     match column.type:
         case "varchar":
             return f'p."{column.name}"'
@@ -1004,7 +1018,7 @@ def _typed_select(
             continue
         expr = _cast_expr(column, spec)
         typed.append(f'{expr} as "{column.name}"')
-        text = f"nullif(trim(p.\"{column.name}\"), '')"
+        text = _value(column.name)
         if column.type != "varchar":
             comma = column.type == "decimal" and spec.format.decimal_comma
             form = " with a decimal comma" if comma else ""
