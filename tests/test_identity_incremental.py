@@ -214,6 +214,14 @@ def test_the_increment_equals_a_full_re_resolution_then_settings_decide(day) -> 
     assert result.mode == "full"
     assert result.mode_reason == "full: identity settings changed (matching.match_probability)"
     assert resolve(con, changed, log=lambda _: None).mode == "incremental"
+    # Another model (retrained, or a new shipped one) makes the run full too; it finds that out
+    # after marking the records to score again, which leaves no trace in the scored pairs.
+    con.execute("update identity.resolution_state set model_digest = 'another model'")
+    result = resolve(con, changed, log=lambda _: None)
+    assert (result.mode, result.mode_reason) == ("full", "full: the model changed")
+    columns = [c for c, *_ in con.execute("describe identity.scored_edges").fetchall()]
+    assert not [c for c in columns if "rescore" in c]
+    assert resolve(con, changed, log=lambda _: None).mode == "incremental"
     # A warehouse resolved before incremental runs existed has no state to build on.
     con.execute("drop table identity.resolution_state")
     result = resolve(con, changed, log=lambda _: None)

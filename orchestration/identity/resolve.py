@@ -44,7 +44,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,7 +152,10 @@ def plan_model(con: duckdb.DuckDBPyConnection, min_field_share: float) -> model.
 
 
 def _splink_inputs(
-    con: duckdb.DuckDBPyConnection, max_block: int, plan: model.ModelPlan | None = None, mark=None
+    con: duckdb.DuckDBPyConnection,
+    max_block: int,
+    plan: model.ModelPlan | None = None,
+    mark: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
 ) -> list[str]:
     """One input table per source (link_and_dedupe), holding records with a name.
 
@@ -472,7 +475,12 @@ class _Inputs:
     db_api: DuckDBAPI
 
 
-def _prepare_inputs(con: duckdb.DuckDBPyConnection, identity: IdentitySettings, log, mark=None) -> _Inputs:
+def _prepare_inputs(
+    con: duckdb.DuckDBPyConnection,
+    identity: IdentitySettings,
+    log,
+    mark: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
+) -> _Inputs:
     """Named records, the plan of the fields they populate (logged), blocking keys, and one
     registered Splink input per source that has records (needs ``identity.records``)."""
     _named_records(con)
