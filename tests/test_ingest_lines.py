@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import pytest
 
 from orchestration.exports import ecommerce, pos
 from orchestration.settings import Settings
-from tests.test_ingest import POS_HEADER, load, pos_ticket, scalar, write
+from tests.test_ingest import POS_HEADER, _ConnectionProxy, load, pos_ticket, scalar, write
 
 # Enough bytes for DuckDB's reader to split the file across threads (blocks of a few MB).
 BIG_LINES = 120_000
@@ -137,3 +138,33 @@ def test_loading_leaves_the_connections_optimizer_settings_as_they_were(settings
     con.execute("set disabled_optimizers = 'join_order'")
     assert load(con, settings, ecommerce.WEB_EVENTS).rows_loaded == 1
     assert scalar(con, "select current_setting('disabled_optimizers')") == "join_order"
+
+
+def test_fingerprints_made_ahead_leave_no_scratch_copy_behind(settings: Settings, con) -> None:
+    """The next file is hashed and transcoded while the current one loads; whether the load ends
+    normally or by a crash, no transcoded copy stays in the scratch folder."""
+    for month in ("01", "02", "03"):
+        write(
+            settings.landing_dir / "pos" / f"tickets_2026-{month}.csv",
+            f"{POS_HEADER}\r\n{pos_ticket('T' + month, nom_client='Zoé')}\r\n",
+            "cp1252",
+        )
+    scratch = settings.quarantine_dir.parent / "tmp" / "ingest"
+    real_execute = duckdb.DuckDBPyConnection.execute
+
+    def crashing(con_, sql, *args, **kwargs):
+        if "insert into raw.pos_tickets" in sql:
+            raise RuntimeError("power cut")
+        return real_execute(con_, sql, *args, **kwargs)
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        load(_ConnectionProxy(con, crashing), settings, pos.TICKETS)
+    assert list(scratch.iterdir()) == []
+    result = load(con, settings, pos.TICKETS)
+    assert [(f.file, f.rows_loaded) for f in result.files] == [
+        ("pos/tickets_2026-01.csv", 1),
+        ("pos/tickets_2026-02.csv", 1),
+        ("pos/tickets_2026-03.csv", 1),
+    ]
+    assert list(scratch.iterdir()) == []
+    assert scalar(con, "select list(nom_client) from raw.pos_tickets") == ["Zoé"] * 3

@@ -36,12 +36,15 @@ with its lineage, and everything downstream reads the latest delivered one (``la
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import re
 import shutil
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -356,22 +359,78 @@ def load_table(
         rel = path.relative_to(landing_dir).as_posix()
         result.files.append(FileResult(rel, "growing", note="still being written: left for the next run"))
         log(f"not read {rel}: still being written (size or time changed within {settle_seconds:g} s)")
+    entries = []
     for path in settled:
-        rel = path.relative_to(landing_dir).as_posix()
-        file_result = _load_file(con, spec, path, rel, quarantine_dir, scratch, run_id)
-        result.files.append(file_result)
-        if file_result.status == "quarantined":
-            log(f"QUARANTINED {rel}: {file_result.error}")
-        elif file_result.status == "duplicate":
-            log(f"not loaded {rel}: {file_result.note}")
-        elif file_result.status == "loaded":
-            log(
-                f"loaded {rel}: {file_result.rows_read} rows read = {file_result.rows_loaded} loaded"
-                f" + {file_result.rows_quarantined} quarantined"
-                + (f"; schema drift {file_result.drift_columns}" if file_result.drift_columns else "")
-                + (f"; {file_result.note}" if file_result.note else "")
-            )
+        rel, stat = path.relative_to(landing_dir).as_posix(), path.stat()
+        entries.append((path, rel, stat, _already_logged(con, spec, rel, stat)))
+    fingerprints = _prefetched([p for p, _, _, seen in entries if not seen], spec.format.encoding, scratch)
+    try:
+        for path, rel, stat, seen in entries:
+            if seen:
+                result.files.append(FileResult(rel, "skipped", note="already loaded"))
+                continue
+            file_result = _load_file(con, spec, path, rel, stat, next(fingerprints), quarantine_dir, run_id)
+            result.files.append(file_result)
+            _log_result(log, file_result)
+    finally:
+        fingerprints.close()
     return result
+
+
+def _log_result(log: Callable[[str], None], file_result: FileResult) -> None:
+    """One line of the run output per file read."""
+    rel = file_result.file
+    if file_result.status == "quarantined":
+        log(f"QUARANTINED {rel}: {file_result.error}")
+    elif file_result.status == "duplicate":
+        log(f"not loaded {rel}: {file_result.note}")
+    elif file_result.status == "loaded":
+        log(
+            f"loaded {rel}: {file_result.rows_read} rows read = {file_result.rows_loaded} loaded"
+            f" + {file_result.rows_quarantined} quarantined"
+            + (f"; schema drift {file_result.drift_columns}" if file_result.drift_columns else "")
+            + (f"; {file_result.note}" if file_result.note else "")
+        )
+
+
+def _already_logged(
+    con: duckdb.DuckDBPyConnection, spec: ExportTable, rel: str, stat: os.stat_result
+) -> bool:
+    """Was this path, with this size and modification time, already logged (no re-hash needed)?"""
+    return bool(
+        con.execute(
+            "select 1 from raw.load_log where table_name = ? and file_path = ? and file_size = ?"
+            " and file_mtime = ?",
+            [spec.table, rel, stat.st_size, stat.st_mtime],
+        ).fetchall()
+    )
+
+
+def _prefetched(paths: list[Path], encoding: str, scratch: Path) -> Generator[FileFingerprint]:
+    """``fingerprint`` of each path, in order, the next one computed in a thread while the caller
+    loads the current one: the hashing and decoding in Python overlap DuckDB's work (which
+    releases the GIL). One file ahead at most, so one scratch copy waits at a time."""
+    if not paths:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cdp-fingerprint") as pool:
+        ahead: tuple[Path, Future[FileFingerprint]] | None = (
+            paths[0],
+            pool.submit(fingerprint, paths[0], encoding, scratch),
+        )
+        try:
+            for following in [*paths[1:], None]:
+                assert ahead is not None
+                fp = ahead[1].result()
+                ahead = (
+                    (following, pool.submit(fingerprint, following, encoding, scratch)) if following else None
+                )
+                yield fp
+        finally:
+            if ahead is not None:  # the caller stopped early: drop a copy made for nothing
+                with contextlib.suppress(Exception):
+                    unused = ahead[1].result()
+                    if unused.readable_path != ahead[0]:
+                        unused.readable_path.unlink(missing_ok=True)
 
 
 def _load_file(
@@ -379,19 +438,11 @@ def _load_file(
     spec: ExportTable,
     path: Path,
     rel: str,
+    stat: os.stat_result,
+    fp: FileFingerprint,
     quarantine_dir: Path,
-    scratch: Path,
     run_id: str,
 ) -> FileResult:
-    stat = path.stat()
-    seen = con.execute(
-        "select 1 from raw.load_log where table_name = ? and file_path = ? and file_size = ?"
-        " and file_mtime = ?",
-        [spec.table, rel, stat.st_size, stat.st_mtime],
-    ).fetchall()
-    if seen:
-        return FileResult(rel, "skipped", note="already loaded")
-    fp = fingerprint(path, spec.format.encoding, scratch)
     try:
         earlier = con.execute(
             "select file_path from raw.load_log where table_name = ? and file_sha256 = ? limit 1",
