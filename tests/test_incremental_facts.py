@@ -70,7 +70,7 @@ def _copies(table: str, ids: dict[str, str], where: str) -> str:
         name = f'"{column.name}"'
         if column.name in ids:
             columns.append(f"{ids[column.name]} as {name}")
-        elif column.type in ("date", "timestamp", "timestamptz"):
+        elif column.type in ("timestamp", "timestamptz"):  # when it happened, not a birth date
             columns.append(f"{name} + interval {WEEK} day as {name}")
         else:
             columns.append(name)
