@@ -54,7 +54,7 @@ final as (
     left join {{ this }} as previous on lines.order_line_id = previous.order_line_id
     -- Lines delivered since the last build, and lines whose order is no longer what they took
     -- from it (a new version of the order, or another customer).
-    where lines.loaded_at > (select max(loaded_at) from {{ this }})
+    where lines.loaded_at > {{ last_loaded_at() }}
         or (previous.channel, previous.order_type, previous.ordered_at, previous.store_code, previous.customer_id)
             is distinct from (orders.channel, orders.order_type, orders.ordered_at, orders.store_code, orders.customer_id)
     {%- endif %}

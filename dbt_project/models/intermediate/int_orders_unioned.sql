@@ -81,8 +81,8 @@ final as (
     left join {{ this }} as previous on unioned.order_id = previous.order_id
     -- Orders delivered since the last build (new, or a new version of one), returns of those, and
     -- orders whose customer changed (identity merged or split their customer).
-    where unioned.loaded_at > (select max(loaded_at) from {{ this }})
-        or original.loaded_at > (select max(loaded_at) from {{ this }})
+    where unioned.loaded_at > {{ last_loaded_at() }}
+        or original.loaded_at > {{ last_loaded_at() }}
         or unioned.customer_id is distinct from previous.customer_id
     {%- endif %}
 )

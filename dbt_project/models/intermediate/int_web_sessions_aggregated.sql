@@ -32,7 +32,7 @@ previous as (
 to_build as (
     select session_id
     from events
-    where loaded_at > (select max(loaded_at) from {{ this }})
+    where loaded_at > {{ last_loaded_at() }}
     union
     -- Sessions whose customer (as in final, below) is no longer the one they were built with.
     select previous.session_id
