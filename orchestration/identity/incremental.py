@@ -1,8 +1,10 @@
 """Incremental identity: what an increment builds on, whether it may, and which records changed.
 
 A daily delivery adds about 1 % of the records. Scoring every blocked pair again is the expensive
-part of a resolution (Splink's predict); clustering and standardisation stay global because they
-cost little and their answers depend on every record (docs/identity.md, "Incremental runs"). So an
+part of a full resolution (Splink's predict). Standardisation, blocking keys, exact links and
+clustering still run on every record: their answers depend on records far from the new ones
+(a key's tier on how many records share it, an attachment on who else uses a value), and they
+now cost most of a day's run (measured in docs/identity.md, "Incremental runs"). So an
 incremental run (``resolve.resolve``) scores only the pairs with at least one record that is new
 or *changed*, and keeps the previous scored pairs among the records that did not change. A named
 record is changed when a value Splink compares or one of its capped blocking keys differs from the
