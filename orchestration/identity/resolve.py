@@ -669,7 +669,9 @@ def _score_increment(
             f"create or replace temp table {subset} as select * from {name} "
             "where unique_id in (select unique_id from _partners)"
         )
-        if con.execute(f"select count(*) from {subset}").fetchall()[0][0]:
+        # Every source keeps its input, even with no partner today: with several inputs the linker
+        # is link_and_dedupe, whose SQL needs each record's source, which one input alone lacks.
+        if len(inputs.names) > 1 or con.execute(f"select count(*) from {subset}").fetchall()[0][0]:
             subsets.append(
                 inputs.db_api.register(
                     subset, dataset_display_name=name.removeprefix("splink_"), table_name=subset

@@ -142,7 +142,7 @@ def identity_resolution(
                     asset_key=spec.key, metadata={"recomputed": False, "reason": reason}
                 )
             return
-        result = resolve(con, resolution, log=context.log.info, full=True)
+        result = resolve(con, resolution, log=context.log.info, full=config.full_identity)
         started = time.perf_counter()
         ids = assign_stable_ids(con, context.run.run_id)
         # The shares the identity quality checks compare with the previous run's (and the metadata).
@@ -168,7 +168,9 @@ def identity_resolution(
             accuracy = score_customer_ids(con, truth_file).as_dict()
             missed = {**missed_customer_pairs(con).as_dict(), **blocking_recall(con).as_dict()}
         # Overrides are remembered as an input: the next run without them resolves again.
-        inputs = {**plan.inputs["identity"], **({"run overrides": str(overrides)} if overrides else {})}
+        # Read again, not taken from the plan: a first run trains the model it then uses.
+        inputs = changes.stage_inputs(con, settings)["identity"]
+        inputs |= {"run overrides": str(overrides)} if overrides else {}
         changes.record(con, "identity", inputs, context.run.run_id)
     records = result.records
     common = {

@@ -13,7 +13,9 @@ final as (
         count(*) as interactions,
         count(customer_id) as identified_interactions,
         sum(unit_cost_eur) as cost_eur,
-        round(sum(unit_cost_eur) / sum(sum(unit_cost_eur)) over (partition by period_start), 4)
+        -- Null in a period that cost nothing (so far: the first day of a month may hold only
+        -- free interactions): a share of zero is undefined, and 0 / 0 is not a share.
+        round(sum(unit_cost_eur) / nullif(sum(sum(unit_cost_eur)) over (partition by period_start), 0), 4)
             as share_of_period_cost
     from costs
     group by period_start, channel, interaction
