@@ -10,7 +10,9 @@ other (the machine is shared, so only the ratio of the two is comparable between
   connection per table as one Dagster step per table opens, files settled immediately.
 
 ``--phases`` adds the seconds spent per loader phase and per table (it wraps the loader's
-functions, so it costs a little itself). The process's peak resident memory is printed at the end.
+functions, so it costs a little itself; the fingerprint of the next file runs in a thread while
+the current one loads, so its seconds overlap the others). The process's peak resident memory
+is printed at the end.
 """
 
 from __future__ import annotations
