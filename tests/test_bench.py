@@ -17,7 +17,7 @@ def test_bench_times_every_stage_against_the_floor_and_adds_a_readme_row(tmp_pat
     folder = tmp_path / "bench"
     run = subprocess.run(
         [str(Path(sys.executable).parent / "cdp"), "bench", "--customers", "120", "--dir", str(folder),
-         "--readme", str(readme)],
+         "--readme", str(readme), "--increment-days", "5"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -39,9 +39,25 @@ def test_bench_times_every_stage_against_the_floor_and_adds_a_readme_row(tmp_pat
     assert result["floor"]["rows"] == result["counts"]["raw_rows_read"] > 0
     assert result["total_to_floor"] == round(pipeline / result["floor"]["seconds"], 1)
     assert result["pipeline"]["peak_rss_mb"] >= max(s["peak_rss_mb"] or 0 for s in stages.values())
-    assert result["generation"]["identity_records"] == result["counts"]["identity_records"]
+    # Every generated identity record is resolved once the held-back days are delivered.
+    increments = result["increments"]
+    assert result["counts"]["identity_records"] < result["generation"]["identity_records"]
+    assert increments["identity_records_after"] == result["generation"]["identity_records"]
     assert 0.5 < result["identity"]["pairwise_f1"] <= 1
     assert "pipeline" in run.stdout and "x floor" in run.stdout
+
+    # The last days were held back from the full run, then delivered one by one; before them, a
+    # run with nothing new did nothing.
+    assert increments["nothing_new"]["output"].startswith("Nothing to do: no new landing file")
+    days = increments["days"]
+    assert 1 <= len(days) <= 6 and [d["day"] for d in days] == sorted(d["day"] for d in days)
+    for day in days:
+        assert day["files"] > 0 and day["day"] >= "2026-10-27"
+        assert day["stages"]["ingest"] > 0 and day["stages"]["identity"] > 0
+        assert day["identity"].startswith("incremental: ")
+    assert increments["full_identity_run_identity"].startswith("full: ")
+    assert 0 < increments["incremental_vs_full"]["pairwise_f1"] <= 1
+    assert "nothing new" in run.stdout and "daily runs" in run.stdout
 
     text = readme.read_text()
     rows = text.split(README_START)[1].split(README_END)[0].strip().splitlines()
