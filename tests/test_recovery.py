@@ -48,6 +48,12 @@ RUN_TIME_COLUMNS = {
     "identity.resolution_runs.run_id",
     "identity.resolution_runs.run_number",
     "identity.resolution_runs.resolved_at",
+    "identity.resolution_state.resolved_at",
+    "identity.resolution_state.full_resolved_at",
+    # Incremental models keep the raw load time of their rows (what the next build starts after).
+    "intermediate.int_orders_unioned.loaded_at",
+    "intermediate.int_order_lines_unioned.loaded_at",
+    "intermediate.int_web_sessions_aggregated.loaded_at",
     "main._publication.run_id",  # serving/marts.duckdb
     "main._publication.published_at",
 }
