@@ -110,6 +110,15 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, generated: Generated) -> 
         yield settings, result
 
 
+def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
+    """``asset:check`` of every check of the run that did not pass, whatever its severity."""
+    return [
+        f"{c.asset_key.to_user_string()}:{c.check_name}"
+        for c in result.get_asset_check_evaluations()
+        if not c.passed
+    ]
+
+
 def query(settings: Settings, sql: str) -> list[tuple]:
     """Rows of ``sql`` on the warehouse, opened read-only."""
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)

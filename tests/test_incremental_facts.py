@@ -34,7 +34,7 @@ from orchestration.defs.dbt import DBT_PROJECT_DIR, dbt_executable
 from orchestration.exports import ALL_TABLES
 from orchestration.generate.writers import ExportWriter
 from orchestration.settings import SOURCES, Settings, get_settings
-from tests.conftest import FRESH_AS_OF, query
+from tests.conftest import FRESH_AS_OF, failed_checks, query
 
 INCREMENTAL_MODELS = (
     "intermediate.int_orders_unioned",
@@ -346,12 +346,7 @@ def increment(pipeline, tmp_path_factory: pytest.TempPathFactory):
 def test_the_day_is_loaded_and_the_dbt_build_is_incremental(increment) -> None:
     _, _, _, result, run_results, _, _ = increment
     assert result.success
-    failed = [
-        f"{c.asset_key.to_user_string()}:{c.check_name}"
-        for c in result.get_asset_check_evaluations()
-        if not c.passed
-    ]
-    assert failed == []
+    assert failed_checks(result) == []
     # Every model and test of the build passed (_dbt checks the exit code); each incremental model
     # compiled its incremental branch, which reads the model itself ({{ this }}): a rebuild never does.
     for model in INCREMENTAL_MODELS:

@@ -16,7 +16,7 @@ import pytest
 
 from orchestration.exports import crm, pos
 from orchestration.settings import Settings, get_settings
-from tests.conftest import FRESH_AS_OF, query, run_job
+from tests.conftest import FRESH_AS_OF, failed_checks, query, run_job
 
 NEW_EMAIL = "corrected.address@example.org"
 
@@ -125,12 +125,7 @@ def redelivered(pipeline, tmp_path_factory: pytest.TempPathFactory) -> tuple[Set
 def test_the_run_succeeds_and_every_check_passes(redelivered) -> None:
     _, _, result, _ = redelivered
     assert result.success
-    failed = [
-        f"{c.asset_key.to_user_string()}:{c.check_name}"
-        for c in result.get_asset_check_evaluations()
-        if not c.passed
-    ]
-    assert failed == []
+    assert failed_checks(result) == []
 
 
 def test_raw_keeps_every_version_with_its_lineage(redelivered) -> None:
