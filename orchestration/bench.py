@@ -87,7 +87,7 @@ ROW_BASIS = {
 
 
 def _stage_of(step_key: str) -> str:
-    if step_key.startswith("gx_") or step_key.endswith("_rows_reconcile"):
+    if step_key.startswith(("checks_", "gx_")) or step_key.endswith("_rows_reconcile"):
         return "checks"
     if step_key.startswith("raw__"):
         return "ingest"

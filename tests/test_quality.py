@@ -324,10 +324,16 @@ def test_a_jump_of_a_share_since_the_previous_run_fails_the_blocking_check(
 def test_a_band_the_user_sets_is_blocking_again(
     con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    blocking = {spec.name: spec.blocking for spec in build_suite_checks(identity_suite()).check_specs}
+    blocking = {
+        spec.name: spec.blocking
+        for spec in build_suite_checks("checks_identity", [identity_suite()]).check_specs
+    }
     assert not blocking["probabilistic_share_in_band"] and not blocking["singleton_share_in_band"]
     monkeypatch.setenv("CDP_QUALITY_PROBABILISTIC_SHARE", "0.0,0.30")
-    blocking = {spec.name: spec.blocking for spec in build_suite_checks(identity_suite()).check_specs}
+    blocking = {
+        spec.name: spec.blocking
+        for spec in build_suite_checks("checks_identity", [identity_suite()]).check_specs
+    }
     assert blocking["probabilistic_share_in_band"] and not blocking["singleton_share_in_band"]
     resolved(con, probabilistic=60, singleton=10)
     record_resolution_run(con, "run-1")

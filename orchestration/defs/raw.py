@@ -1,4 +1,4 @@
-"""Raw layer assets: one Dagster asset per export table, plus a blocking reconciliation check.
+"""Raw layer assets: one Dagster asset per export table, and its blocking reconciliation check.
 
 Each source folder (``defs/pos``, ``defs/ecommerce``, ...) calls ``raw_defs`` with its export
 tables, so adding an export table is adding an ``ExportTable`` to ``orchestration/exports``.
@@ -130,71 +130,75 @@ def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
     return _asset
 
 
-def build_reconciliation_check(spec: ExportTable) -> dg.AssetChecksDefinition:
-    """Per file: rows read = rows in the raw table + rows in quarantine, from the tables themselves."""
+RECONCILIATION_CHECK = "rows_reconcile"
 
-    @dg.asset_check(
+
+def reconciliation_spec(spec: ExportTable) -> dg.AssetCheckSpec:
+    """The blocking reconciliation check of one raw table (run by the raw layer's check step,
+    ``orchestration/defs/quality``, beside its Great Expectations suite)."""
+    return dg.AssetCheckSpec(
+        name=RECONCILIATION_CHECK,
         asset=raw_asset_key(spec),
-        name="rows_reconcile",
         blocking=True,
         description=(
             "For every loaded file, rows read (load log) = rows present in the raw table + rows "
             "present in quarantine. A failure means data was lost or duplicated."
         ),
     )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.get_connection() as con:
-            ensure_raw_schema(con, spec)
-            bad = con.execute(
-                f"""
-                with loaded as (
-                    select _file_sha256 as sha, count(*) as n from raw.{spec.table} group by all
-                ),
-                quarantined as (
-                    select file_sha256 as sha, count(*) as n from raw.quarantine_rows
-                    where table_name = ? group by all
-                ),
-                log as (
-                    select file_path, file_sha256 as sha, status, rows_read, rows_loaded,
-                           rows_quarantined
-                    from raw.load_log where table_name = ? and status in ('loaded', 'quarantined')
-                )
-                select log.file_path, log.rows_read, coalesce(loaded.n, 0) as in_table,
-                       case when log.status = 'quarantined' then log.rows_quarantined
-                            else coalesce(quarantined.n, 0) end as in_quarantine
-                from log
-                left join loaded using (sha)
-                left join quarantined using (sha)
-                where log.rows_read <> coalesce(loaded.n, 0) + case when log.status = 'quarantined'
-                      then log.rows_quarantined else coalesce(quarantined.n, 0) end
-                   or log.rows_loaded <> coalesce(loaded.n, 0)
-                """,
-                [spec.table, spec.table],
-            ).fetchall()
-            files = con.execute(
-                "select count(*), coalesce(sum(rows_read), 0) from raw.load_log where table_name = ? "
-                "and status in ('loaded', 'quarantined')",
-                [spec.table],
-            ).fetchall()[0]
-        return dg.AssetCheckResult(
-            passed=not bad,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=(
-                f"{files[0]} files, {files[1]} rows read: all reconcile"
-                if not bad
-                else f"{len(bad)} files do not reconcile"
-            ),
-            metadata={
-                "files_checked": files[0],
-                "rows_read": files[1],
-                "mismatches": dg.MetadataValue.md(
-                    "\n".join(f"- {f}: read {r}, in table {t}, in quarantine {q}" for f, r, t, q in bad)
-                    or "none"
-                ),
-            },
-        )
 
-    return _check
+
+def reconcile(con, spec: ExportTable) -> dg.AssetCheckResult:
+    """Per file: rows read = rows in the raw table + rows in quarantine, from the tables themselves."""
+    ensure_raw_schema(con, spec)
+    bad = con.execute(
+        f"""
+        with loaded as (
+            select _file_sha256 as sha, count(*) as n from raw.{spec.table} group by all
+        ),
+        quarantined as (
+            select file_sha256 as sha, count(*) as n from raw.quarantine_rows
+            where table_name = ? group by all
+        ),
+        log as (
+            select file_path, file_sha256 as sha, status, rows_read, rows_loaded,
+                   rows_quarantined
+            from raw.load_log where table_name = ? and status in ('loaded', 'quarantined')
+        )
+        select log.file_path, log.rows_read, coalesce(loaded.n, 0) as in_table,
+               case when log.status = 'quarantined' then log.rows_quarantined
+                    else coalesce(quarantined.n, 0) end as in_quarantine
+        from log
+        left join loaded using (sha)
+        left join quarantined using (sha)
+        where log.rows_read <> coalesce(loaded.n, 0) + case when log.status = 'quarantined'
+              then log.rows_quarantined else coalesce(quarantined.n, 0) end
+           or log.rows_loaded <> coalesce(loaded.n, 0)
+        """,
+        [spec.table, spec.table],
+    ).fetchall()
+    files = con.execute(
+        "select count(*), coalesce(sum(rows_read), 0) from raw.load_log where table_name = ? "
+        "and status in ('loaded', 'quarantined')",
+        [spec.table],
+    ).fetchall()[0]
+    return dg.AssetCheckResult(
+        asset_key=raw_asset_key(spec),
+        check_name=RECONCILIATION_CHECK,
+        passed=not bad,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"{files[0]} files, {files[1]} rows read: all reconcile"
+            if not bad
+            else f"{len(bad)} files do not reconcile"
+        ),
+        metadata={
+            "files_checked": files[0],
+            "rows_read": files[1],
+            "mismatches": dg.MetadataValue.md(
+                "\n".join(f"- {f}: read {r}, in table {t}, in quarantine {q}" for f, r, t, q in bad) or "none"
+            ),
+        },
+    )
 
 
 LANDING_INVENTORY_KEY = dg.AssetKey(["raw", "landing_inventory"])
@@ -240,11 +244,9 @@ def landing_inventory(
 
 
 def raw_defs(tables: tuple[ExportTable, ...]) -> dg.Definitions:
-    """Assets and checks for one source system's export tables."""
-    return dg.Definitions(
-        assets=[build_raw_asset(t) for t in tables],
-        asset_checks=[build_reconciliation_check(t) for t in tables],
-    )
+    """Assets for one source system's export tables (their checks run in one step for the whole
+    raw layer: ``orchestration/defs/quality``)."""
+    return dg.Definitions(assets=[build_raw_asset(t) for t in tables])
 
 
 # The landing folder as a whole (every file accounted for), gathered in ``definitions``.

@@ -1,22 +1,28 @@
 """Great Expectations suites as Dagster asset checks, one check per expectation.
 
-Each asset with a suite (``orchestration/quality/suites.py``) gets one multi-asset check op that
-validates the suite once and reports every expectation as its own check, so the Dagster UI shows
-per asset what was checked, what failed and why (expectation, observed value, failing examples).
-Critical expectations are blocking checks: when one fails, nothing downstream of that asset
-materializes in the run. Results also land in ``serving/quality/`` (``index.html``).
+Each layer (raw, identity, marts) gets one multi-asset check step that validates the suite of
+each of its assets once (the raw step also reconciles each raw table's rows with the load log)
+and reports every expectation as its own check of its asset, so the Dagster UI shows per asset
+what was checked, what failed and why (expectation, observed value, failing examples). Critical
+expectations are blocking checks: when one fails, nothing downstream materializes in the run.
+Results also land in ``serving/quality/`` (``index.html``).
 """
-
-from __future__ import annotations
 
 from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
 
-from orchestration.defs.raw import WAREHOUSE_POOL, raw_asset_key
+from orchestration.defs.raw import (
+    RECONCILIATION_CHECK,
+    WAREHOUSE_POOL,
+    raw_asset_key,
+    reconcile,
+    reconciliation_spec,
+)
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import ALL_TABLES
+from orchestration.exports.spec import ExportTable
 from orchestration.quality.gx import Outcome, Suite, validate
 from orchestration.quality.report import write_results
 from orchestration.quality.suites import build_suites
@@ -75,56 +81,96 @@ def _landing_lines(con: duckdb.DuckDBPyConnection, suite: Suite, outcome: Outcom
     return [f"landing/{f} line {n}" for f, n in rows]
 
 
-def build_suite_checks(suite: Suite) -> dg.AssetChecksDefinition:
-    """The checks of one asset's suite: names and severities from ``suite``; thresholds are read
-    again from the environment at every run."""
+def _specs(suite: Suite) -> list[dg.AssetCheckSpec]:
     key = dg.AssetKey(list(suite.asset_key))
+    return [
+        dg.AssetCheckSpec(
+            name=check.name,
+            asset=key,
+            blocking=check.critical,
+            description=f"[{'critical' if check.critical else 'warning'}] "
+            f"{check.expectation.description or check.name}",
+            metadata={"engine": "great_expectations"},
+        )
+        for check in suite.checks
+    ]
+
+
+def build_suite_checks(
+    name: str, suites: list[Suite], reconciled: tuple[ExportTable, ...] = ()
+) -> dg.AssetChecksDefinition:
+    """One step that validates ``suites`` (and reconciles the ``reconciled`` raw tables' rows) and
+    reports every expectation as its own check of its asset.
+
+    One step per layer rather than one per asset: each Dagster step costs about 0.2 s of
+    bookkeeping whatever it does, which made 46 check steps 15 s of a run (docs/benchmarks.md). The
+    step is subsettable: a run that materializes some raw tables checks only those. Names and
+    severities come from ``suites``; thresholds are read again from the environment at every run.
+    """
 
     @dg.multi_asset_check(
-        specs=[
-            dg.AssetCheckSpec(
-                name=check.name,
-                asset=key,
-                blocking=check.critical,
-                description=f"[{'critical' if check.critical else 'warning'}] "
-                f"{check.expectation.description or check.name}",
-                metadata={"engine": "great_expectations"},
-            )
-            for check in suite.checks
-        ],
-        name=f"gx_{suite.name}",
-        description=f"Great Expectations suite of {key.to_user_string()}",
+        specs=[spec for suite in suites for spec in _specs(suite)]
+        + [reconciliation_spec(t) for t in reconciled],
+        name=name,
+        description="Great Expectations suites of "
+        + ", ".join(dg.AssetKey(list(s.asset_key)).to_user_string() for s in suites)
+        + (" and the row reconciliation of every raw table" if reconciled else ""),
+        can_subset=True,
         pool=WAREHOUSE_POOL,
     )
-    def _checks(warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
-        current = next(s for s in build_suites(get_quality_settings()) if s.asset_key == suite.asset_key)
+    def _checks(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        selected = context.selected_asset_check_keys
+        current = {s.asset_key: s for s in build_suites(get_quality_settings())}
         with warehouse.get_connection() as con:
-            outcomes, gx_result = validate(con, current)
-            where = {o.check.name: _landing_lines(con, current, o) for o in outcomes if not o.success}
-        report = write_results(get_settings().serving_dir, current, outcomes, gx_result)
-        for outcome in outcomes:
-            lines = where.get(outcome.check.name)
-            yield dg.AssetCheckResult(
-                asset_key=key,
-                check_name=outcome.check.name,
-                passed=outcome.success,
-                severity=(
-                    dg.AssetCheckSeverity.ERROR if outcome.check.critical else dg.AssetCheckSeverity.WARN
-                ),
-                description=outcome.reason + (f"; at {', '.join(lines)}" if lines else ""),
-                metadata=_metadata(outcome, str(report)),
-            )
+            for spec in reconciled:
+                if dg.AssetCheckKey(raw_asset_key(spec), RECONCILIATION_CHECK) in selected:
+                    yield reconcile(con, spec)
+            for suite in suites:
+                key = dg.AssetKey(list(suite.asset_key))
+                wanted = {c.name for c in suite.checks if dg.AssetCheckKey(key, c.name) in selected}
+                if wanted:
+                    yield from _validate(con, current[suite.asset_key], key, wanted)
 
     return _checks
 
 
-CHECKS = [build_suite_checks(s) for s in build_suites(get_quality_settings())]
+def _validate(
+    con: duckdb.DuckDBPyConnection, suite: Suite, key: dg.AssetKey, wanted: set[str]
+) -> Iterator[dg.AssetCheckResult]:
+    """Validate one suite; one result per wanted check, with where a failing raw value was delivered."""
+    outcomes, gx_result = validate(con, suite)
+    where = {o.check.name: _landing_lines(con, suite, o) for o in outcomes if not o.success}
+    report = write_results(get_settings().serving_dir, suite, outcomes, gx_result)
+    for outcome in outcomes:
+        if outcome.check.name not in wanted:
+            continue
+        lines = where.get(outcome.check.name)
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=outcome.check.name,
+            passed=outcome.success,
+            severity=dg.AssetCheckSeverity.ERROR if outcome.check.critical else dg.AssetCheckSeverity.WARN,
+            description=outcome.reason + (f"; at {', '.join(lines)}" if lines else ""),
+            metadata=_metadata(outcome, str(report)),
+        )
+
+
+SUITES = build_suites(get_quality_settings())
+CHECKS = [
+    build_suite_checks(
+        f"checks_{layer}",
+        [s for s in SUITES if s.asset_key[0] == layer],
+        ALL_TABLES if layer == "raw" else (),
+    )
+    for layer in dict.fromkeys(s.asset_key[0] for s in SUITES)
+]
 
 quality_checks_job = dg.define_asset_job(
     "quality_checks",
     # Every GX suite plus the raw layer's row reconciliation; dbt tests run with `dbt test`.
-    selection=dg.AssetSelection.checks(*CHECKS)
-    | dg.AssetSelection.checks_for_assets(*(raw_asset_key(t) for t in ALL_TABLES)),
+    selection=dg.AssetSelection.checks(*CHECKS),
     description="Run every data quality check against the warehouse as it is, materializing nothing.",
     tags={"cdp/warehouse": "write"},
 )
