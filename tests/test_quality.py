@@ -267,7 +267,8 @@ def resolved(con: duckdb.DuckDBPyConnection, probabilistic: int, singleton: int)
         select 'r:' || i as unique_id,
                case when i < $p then 'probabilistic' when i < $p + $s then 'singleton'
                     else 'deterministic' end as match_method,
-               case when i >= $p and i < $p + $s then 'S' || i else 'C' || i // 2 end as customer_id
+               case when i >= $p and i < $p + $s then 'S' || i else 'C' || i // 2 end as customer_id,
+               false as in_flagged_cluster
         from range(100) as t(i)
         """,
         {"p": probabilistic, "s": singleton},
@@ -292,6 +293,25 @@ def test_first_identity_run_with_unusual_shares_only_warns(con: duckdb.DuckDBPyC
     assert failed(checks) == {"probabilistic_share_in_band": "warning"}
     assert "set CDP_QUALITY_PROBABILISTIC_SHARE to block" in checks["probabilistic_share_in_band"].reason
     assert checks["probabilistic_share_near_previous_run"].observed == 0
+
+
+def test_a_frequent_shopper_above_the_cap_kept_to_exact_links_warns_and_a_scored_giant_blocks(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # 80 till tickets on one loyalty card: above the cap of 60, so the resolver kept the cluster to
+    # its exact links (identity.flagged_clusters). One person, not a chain: a warning to look at.
+    resolved(con, probabilistic=0, singleton=0)
+    con.execute(
+        "update identity.customer_source_records set customer_id = 'C_CARD', in_flagged_cluster = true "
+        "where unique_id in (select unique_id from identity.customer_source_records order by unique_id "
+        "limit 80)"
+    )
+    checks = identity_checks(con)
+    assert failed(checks) == {"no_flagged_cluster": "warning"}
+    assert "'customer_id': 'C_CARD', 'records': 80" in checks["no_flagged_cluster"].reason
+    # The same size made of links the resolver should have refused is blocking.
+    con.execute("update identity.customer_source_records set in_flagged_cluster = false")
+    assert failed(identity_checks(con)) == {"no_cluster_above_cap": "critical"}
 
 
 def test_a_jump_of_a_share_since_the_previous_run_fails_the_blocking_check(
