@@ -76,9 +76,17 @@ def _identity(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, run_id: 
     varies with their load; CPU time much less."""
     started, cpu = time.perf_counter(), time.process_time()
     result = resolve(con, config, log=lambda _: None, full=full)
+    resolved = time.perf_counter()
     ids = assign_stable_ids(con, run_id)
     record_resolution_run(con, run_id)
+    ids["seconds"] = time.perf_counter() - resolved
     return result, ids, (time.perf_counter() - started, time.process_time() - cpu)
+
+
+def _steps(summary: dict) -> str:
+    """Wall seconds per step of ``resolve``, then stable ids and the run record, in order."""
+    steps = {**summary["steps"], "stable ids + run record": summary["ids_seconds"]}
+    return ", ".join(f"{k} {v:.2f}" for k, v in steps.items())
 
 
 def _summary(result: ResolutionResult, ids: dict, timing: tuple[float, float]) -> dict[str, object]:
@@ -93,8 +101,11 @@ def _summary(result: ResolutionResult, ids: dict, timing: tuple[float, float]) -
         "identity_seconds": round(seconds, 2),
         "identity_cpu_seconds": round(cpu, 2),
         "stages": {k: round(v, 2) for k, v in result.seconds.items()},
+        "steps": {k: round(v, 2) for k, v in result.steps.items()},
+        "clustered_records": result.clustered_records,
         "score_seconds": round(result.score_seconds, 2),
-        "ids": ids,
+        "ids": {k: v for k, v in ids.items() if k != "seconds"},
+        "ids_seconds": round(ids["seconds"], 2),
     }
 
 
@@ -134,7 +145,8 @@ def run(customers: int, days: int, folder: Path, seed: int = 42) -> dict[str, ob
         pairs = result.pairs_scored_this_run
         print(
             f"day {n:2d} {day}: {timing[0]:5.2f} s, CPU {timing[1]:5.2f} s; {result.mode_reason}; "
-            f"{pairs:,} pairs"
+            f"{pairs:,} pairs; {result.clustered_records:,} records clustered again\n"
+            f"        steps (wall s): {_steps(increments[-1])}"
         )
 
     con.execute(
@@ -148,8 +160,8 @@ def run(customers: int, days: int, folder: Path, seed: int = 42) -> dict[str, ob
     result, ids, timing = _identity(con, config, "full-after-increments", full=True)
     full = _summary(result, ids, timing)
     print(
-        f"full re-resolution: {timing[0]:.1f} s, CPU {timing[1]:.1f} s "
-        f"({result.mode_reason}; {full['stages']})"
+        f"full re-resolution: {timing[0]:.1f} s, CPU {timing[1]:.1f} s ({result.mode_reason})\n"
+        f"        steps (wall s): {_steps(full)}"
     )
     con.execute(
         "create or replace temp table full_clusters as "

@@ -44,7 +44,8 @@ create table if not exists identity.resolution_state (
     model_digest varchar,              -- model_digest(): m and u of the model used; null: none
     plan varchar,                      -- plan_fingerprint(): comparisons, blocking rules, inputs
     prior double,                      -- the refined prior of the last full resolution
-    full_resolved_at timestamptz       -- when that full resolution ran
+    full_resolved_at timestamptz,      -- when that full resolution ran
+    stores varchar                     -- stores_digest(): the stores' codes and towns clustered with
 )
 """
 # The columns of a named record that decide which pairs it is compared in and how they score
@@ -120,6 +121,7 @@ class Previous:
     plan: str | None
     prior: float | None
     full_resolved_at: object
+    stores: str | None = None
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -135,14 +137,16 @@ def read_previous(con: duckdb.DuckDBPyConnection) -> Previous | None:
     needed = ("resolution_state", "records", "blocking_keys", "scored_edges")
     if not all(_table_exists(con, t) for t in needed):
         return None
-    row = con.execute(
-        "select mode, code_version, settings, model_digest, plan, prior, full_resolved_at "
-        "from identity.resolution_state order by resolved_at desc limit 1"
-    ).fetchall()
+    cursor = con.execute("select * from identity.resolution_state order by resolved_at desc limit 1")
+    row = cursor.fetchall()
     if not row:
         return None
-    mode, code, settings, digest, plan, prior, full_at = row[0]
-    return Previous(mode, code, json.loads(settings), digest, plan, prior, full_at)
+    # By name: a state written by an earlier version may lack the later columns.
+    state = dict(zip((d[0] for d in cursor.description), row[0], strict=True))
+    return Previous(
+        state["mode"], state["code_version"], json.loads(state["settings"]), state["model_digest"],
+        state["plan"], state["prior"], state["full_resolved_at"], state.get("stores"),
+    )  # fmt: skip
 
 
 def reason_for_full(
@@ -177,6 +181,13 @@ def reason_for_full_model(previous: Previous, saved: dict | None, plan: str) -> 
     if plan != previous.plan:
         return "the fields the data supports changed (comparisons, blocking rules or inputs)"
     return None
+
+
+def stores_digest(con: duckdb.DuckDBPyConnection) -> str:
+    """A digest of the stores' codes and towns: a cluster is at a store when a record lives in its
+    town, so clustering only part of the records holds while they stay the same."""
+    rows = con.execute("select code_magasin, ville from raw_current.pos_stores order by all").fetchall()
+    return _digest(repr(rows))
 
 
 def snapshot_previous(con: duckdb.DuckDBPyConnection, schema: str) -> None:
@@ -250,12 +261,17 @@ def write_state(
     plan: str | None,
     prior: float | None,
     previous: Previous | None,
+    stores: str | None = None,
 ) -> None:
     """Record what this resolution was made with, for the next run to decide whether it may build
     on it. An increment carries over the prior (and its date) of the full run it builds on."""
+    # Created again: a state written by an earlier version may lack the later columns.
+    con.execute("drop table if exists identity.resolution_state")
     con.execute(STATE_DDL)
     full_at = "now()" if mode == "full" else "?::timestamptz"
     params = [mode, code_version(), json.dumps(settings_fingerprint(identity)), model_digest(saved), plan]
     params += [prior] + ([] if mode == "full" else [previous.full_resolved_at if previous else None])
-    con.execute("delete from identity.resolution_state")
-    con.execute(f"insert into identity.resolution_state values (now(), ?, ?, ?, ?, ?, ?, {full_at})", params)
+    con.execute(
+        f"insert into identity.resolution_state values (now(), ?, ?, ?, ?, ?, ?, {full_at}, ?)",
+        [*params, stores],
+    )

@@ -20,7 +20,8 @@ Writes, in the warehouse's ``identity`` schema:
   (``incremental``).
 
 A run is incremental when it can (``incremental``): it scores only the pairs of new or changed
-records and keeps the other scored pairs; everything after scoring runs on all records.
+records and keeps the other scored pairs, and clusters again only the part of the records those
+changes touch (``cluster.cluster_part``), keeping every other cluster.
 
 Over-merge guards, applied to probabilistic and attached links only (deterministic ones are
 trusted):
@@ -51,15 +52,11 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 from splink import DuckDBAPI, Linker, SettingsCreator
 
-from orchestration.identity import incremental, model, train
-from orchestration.identity.config import CONFLICT_ATTRIBUTES, IdentitySettings, load_identity_settings
-from orchestration.identity.graph import connected_components
+from orchestration.identity import cluster, incremental, model, train
+from orchestration.identity.config import IdentitySettings, load_identity_settings
 from orchestration.identity.links import build_deterministic_edges
-from orchestration.identity.merge import Link, merge_clusters
-from orchestration.identity.names import first_name_facts
 from orchestration.identity.standardise import build_identity_records
 
 EXPLAIN_MIN_PROBABILITY = 0.5
@@ -67,8 +64,6 @@ EXPLAIN_MIN_PROBABILITY = 0.5
 # each is a match with probability under 1e-6 at the first prior, and stays under 0.05 even when the
 # refined prior is 2^15 times larger (RLdata's first prior was 600 = 2^9 times too small).
 REFINE_MARGIN_BITS = 12
-MERGED_SCHEMA = pa.schema([("cluster_id", pa.string()), ("merged_into", pa.string())])
-REFUSED_SCHEMA = pa.schema([("position", pa.int64()), ("conflict", pa.string())])
 # Intermediate tables (ours and Splink's) live here and are dropped after every run, so the
 # warehouse keeps only the ``identity`` outputs and does not grow with each run.
 WORK_SCHEMA = "identity_work"
@@ -121,6 +116,23 @@ class ResolutionResult:
     # Seconds of Splink scoring, part of ``seconds["link"]``: prior, predict and refinement (full),
     # or the pairs of new and changed records (incremental).
     score_seconds: float = 0.0
+    # Wall seconds of each step, in the order they ran (finer than ``seconds``): what a profile reads.
+    steps: dict[str, float] = field(default_factory=dict)
+    # Records clustered this run: all of them (full), or the part a day's changes touched.
+    clustered_records: int = 0
+
+
+class _Steps(dict):
+    """Wall seconds per step: ``done(name)`` adds the time since the previous step ended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self[name] = self.get(name, 0.0) + now - self._last
+        self._last = now
 
 
 def _named_records(con: duckdb.DuckDBPyConnection) -> None:
@@ -213,128 +225,6 @@ def _splink_inputs(
     return names
 
 
-def _attach_by_unique_value(con: duckdb.DuckDBPyConnection) -> int:
-    """Attach records whose only evidence is one value that a single customer holds.
-
-    Splink cannot give a high probability on one matching value alone, yet that value is the only
-    evidence there is. So, after a first clustering:
-
-    - a nameless record (only an e-mail or a phone) joins the one cluster of named records using the
-      same e-mail (or phone); if no named record uses it, the nameless records sharing it join
-      each other;
-    - a record left on its own, or in a cluster known by nothing but names (and phones), joins the
-      one cluster known by more (an e-mail, card, account or birth date) that holds exactly the same
-      full name (first name more than an initial) *at the same store*. A cluster is at a store when
-      one of its records was there (a till ticket, a pickup, a service ticket, the CRM's preferred
-      store) or when it lives in the store's city.
-
-    A value several clusters use (a household e-mail, a common name at that store) is ambiguous:
-    nothing is attached. A full name alone is not enough: at 100k customers the one other cluster
-    holding a name was the right person less than half the time, while the same name at the same
-    store was right 77 % of the time. Attachments then go through the same conflict checks
-    as probabilistic links.
-    """
-    con.execute(
-        f"""
-        insert into identity.edges
-        with clusters as (
-            select c.cluster_id, count(*) = 1 as single,
-                   count(coalesce(r.email, r.loyalty_card, r.account_id, r.birth_date::varchar)) = 0
-                       as name_only
-            from {WORK_SCHEMA}.clusters_all c join identity.records r using (unique_id)
-            group by c.cluster_id
-        ),
-        records as (
-            select r.*, c.cluster_id, k.single, k.name_only,
-                   r.first_name is null and r.last_name is null as nameless,
-                   case when length(r.first_name) > 1 then r.first_name || ' ' || r.last_name end
-                       as full_name
-            from identity.records r
-            join {WORK_SCHEMA}.clusters_all c using (unique_id)
-            join clusters k using (cluster_id)
-        ),
-        cluster_stores as (
-            select cluster_id, store_code from records where store_code is not null
-            union
-            select r.cluster_id, s.code_magasin
-            from records r join raw_current.pos_stores s on cdp_std_city(s.ville) = r.city
-        ),
-        values_used as (
-            -- kind, value, candidate (may be attached), owner (holds the value), pooled (candidates
-            -- with no owner join each other)
-            select unique_id, cluster_id, 'email' as kind, email as value, nameless as candidate,
-                   not nameless as owner, true as pooled
-            from records where email is not null
-            union all
-            select unique_id, cluster_id, 'phone', phone, nameless, not nameless, true
-            from records where phone is not null
-            union all
-            select unique_id, cluster_id, 'name at store', full_name || ' @ ' || store_code, true, false,
-                   false
-            from records where (single or name_only) and full_name is not null and store_code is not null
-            union all
-            select distinct min(r.unique_id) over (partition by r.cluster_id), r.cluster_id,
-                   'name at store', r.full_name || ' @ ' || s.store_code, false, true, false
-            from records r join cluster_stores s using (cluster_id)
-            where not r.name_only and r.full_name is not null
-        ),
-        owners as (
-            select kind, value, count(distinct cluster_id) filter (where owner) as owner_clusters,
-                   coalesce(min(unique_id) filter (where owner),
-                            min(unique_id) filter (where candidate and pooled)) as anchor
-            from values_used group by all
-        )
-        select distinct least(v.unique_id, o.anchor), greatest(v.unique_id, o.anchor),
-               1.0, null, 'attached:' || v.kind, null
-        from values_used v join owners o using (kind, value)
-        where v.candidate and o.owner_clusters <= 1 and v.unique_id <> o.anchor
-        """
-    )
-    return con.execute("select count(*) from identity.edges where method like 'attached:%'").fetchall()[0][0]
-
-
-def _link_by_shared_identifier(con: duckdb.DuckDBPyConnection) -> None:
-    """Link two clusters that alone share an e-mail or a mobile number, under compatible names.
-
-    Splink weighs an exact e-mail by how often the value occurs, and one person's own records make a
-    personal e-mail look common: at 100k customers an e-mail held by 14 records of one person, with
-    "G. Martin" against "Gilbert Martin", scores 0.29. Here the question is asked of clusters instead
-    of records: when exactly two clusters use the value, and every pair of their names using it could
-    be one person's (``cdp_names_compatible``), they are linked. A household e-mail used by two
-    people has two different first names and is left alone; a value used by three or more clusters
-    is ambiguous and is left alone too.
-    """
-    con.execute(
-        f"""
-        insert into identity.edges
-        with used as (
-            select r.unique_id, c.cluster_id, 'email' as kind, r.email as value, r.first_name, r.last_name
-            from identity.records r join {WORK_SCHEMA}.clusters_all c using (unique_id)
-            where r.email is not null and coalesce(r.first_name, r.last_name) is not null
-            union all
-            select r.unique_id, c.cluster_id, 'phone', r.phone, r.first_name, r.last_name
-            from identity.records r join {WORK_SCHEMA}.clusters_all c using (unique_id)
-            where cdp_is_mobile(r.phone) and coalesce(r.first_name, r.last_name) is not null
-        ),
-        two_clusters as (
-            select kind, value, min(cluster_id) as cluster_a, max(cluster_id) as cluster_b
-            from used group by all having count(distinct cluster_id) = 2
-        ),
-        sides as (
-            select t.kind, t.value, u.cluster_id = t.cluster_a as side_a, u.unique_id, u.first_name,
-                   u.last_name
-            from two_clusters t join used u using (kind, value)
-        )
-        select least(min(a.unique_id), min(b.unique_id)), greatest(min(a.unique_id), min(b.unique_id)),
-               1.0, null, 'attached:shared ' || a.kind, null
-        from sides a join sides b on a.kind = b.kind and a.value = b.value and a.side_a and not b.side_a
-        group by a.kind, a.value
-        having bool_and(coalesce(cdp_names_compatible(a.first_name, a.last_name, b.first_name, b.last_name),
-                                 false))
-        """
-    )
-
-
 def refine_prior(con: duckdb.DuckDBPyConnection, pairs: str, start: float, all_pairs: float) -> float:
     """The prior that agrees with the model's own scores of the compared pairs.
 
@@ -362,94 +252,6 @@ def refine_prior(con: duckdb.DuckDBPyConnection, pairs: str, start: float, all_p
             return updated
         lam = updated
     return lam
-
-
-def _merge_along_links(
-    con: duckdb.DuckDBPyConnection, start: str, methods: str, identity: IdentitySettings
-) -> None:
-    """``clusters_all``: the clusters of table ``start`` joined along links without contradiction.
-
-    The links are the unrefused edges whose method is LIKE ``methods``, walked strongest first (by
-    match weight); a link whose clusters contradict (``merge``, policies from ``identity.yml``) is
-    refused and its edge marked with what contradicted in ``identity.edges.guard``.
-    """
-    both = ", ".join(f"l.{a} is not null and r.{a} is not null as both_{a}" for a in CONFLICT_ATTRIBUTES)
-    con.execute(
-        f"""
-        create or replace temp table _links as
-        select row_number() over (order by e.match_weight desc, e.unique_id_l, e.unique_id_r) - 1 as position,
-               e.unique_id_l, e.unique_id_r, cl.cluster_id as cluster_l, cr.cluster_id as cluster_r,
-               {both}, l.first_name is null or r.first_name is null as unnamed_end
-        from identity.edges e
-        join {WORK_SCHEMA}.{start} cl on cl.unique_id = e.unique_id_l
-        join {WORK_SCHEMA}.{start} cr on cr.unique_id = e.unique_id_r
-        join identity.records l on l.unique_id = e.unique_id_l
-        join identity.records r on r.unique_id = e.unique_id_r
-        where e.guard is null and e.method like '{methods}' and cl.cluster_id <> cr.cluster_id
-        """
-    )
-    links = [
-        Link(
-            row[0],
-            row[1],
-            frozenset(a for a, both in zip(CONFLICT_ATTRIBUTES, row[2:-1], strict=True) if both),
-            row[-1],
-        )
-        for row in con.execute(
-            "select cluster_l, cluster_r, "
-            + ", ".join(f"both_{a}" for a in CONFLICT_ATTRIBUTES)
-            + ", unnamed_end from _links order by position"
-        ).fetchall()
-    ]
-    con.execute(
-        f"""
-        create or replace temp table _link_clusters as
-        select c.unique_id, c.cluster_id
-        from {WORK_SCHEMA}.{start} c
-        where c.cluster_id in (select cluster_l from _links union select cluster_r from _links)
-        """
-    )
-    attributes = con.execute(
-        """
-        select c.cluster_id,
-               list(distinct strftime(r.birth_date, '%Y-%m-%d')) filter (where r.birth_date is not null),
-               list(distinct r.phone) filter (where r.phone is not null),
-               list(distinct r.loyalty_card) filter (where r.loyalty_card is not null),
-               list(distinct r.account_id) filter (where r.account_id is not null),
-               list(distinct r.first_name) filter (where length(r.first_name) > 1)
-        from _link_clusters c join identity.records r using (unique_id)
-        group by c.cluster_id
-        """
-    ).fetchall()
-    facts = first_name_facts(
-        con,
-        "select r.first_name from _link_clusters c join identity.records r using (unique_id)",
-        identity.phonetic_first_names,
-    )
-    merged, refused = merge_clusters(
-        ((row[0], row[1:]) for row in attributes), links, identity.conflicts, facts
-    )
-    merged_table = pa.table(
-        {"cluster_id": list(merged), "merged_into": list(merged.values())}, schema=MERGED_SCHEMA
-    )
-    refused_table = pa.table(
-        {"position": [p for p, _ in refused], "conflict": [c for _, c in refused]}, schema=REFUSED_SCHEMA
-    )
-    con.register("_merged", merged_table)
-    con.register("_refused", refused_table)
-    con.execute(
-        f"""
-        update identity.edges e set guard = 'conflicting ' || f.conflict
-        from _refused f join _links k using (position)
-        where e.unique_id_l = k.unique_id_l and e.unique_id_r = k.unique_id_r and e.guard is null;
-
-        create or replace table {WORK_SCHEMA}.clusters_all as
-        select d.unique_id, coalesce(m.merged_into, d.cluster_id) as cluster_id
-        from {WORK_SCHEMA}.{start} d left join _merged m using (cluster_id);
-        """
-    )
-    con.unregister("_merged")
-    con.unregister("_refused")
 
 
 @contextmanager
@@ -691,6 +493,7 @@ def _score_increment(
 def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full: bool) -> ResolutionResult:
     identity = config.identity
     seconds: dict[str, float] = {}
+    steps = _Steps()
     previous = None if full else incremental.read_previous(con)
     # Why the run is full (None: incremental so far; the model and plan are checked below).
     reason = (
@@ -701,15 +504,20 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
     started = time.perf_counter()
     if reason is None:
         incremental.snapshot_previous(con, WORK_SCHEMA)
+    steps.done("snapshot previous records")
     records = build_identity_records(con, identity)
+    steps.done("standardise")
     seconds["standardise"] = time.perf_counter() - started
     started = time.perf_counter()
     deterministic = build_deterministic_edges(con)
+    steps.done("deterministic links")
     mark = (lambda c, keyed: incremental.mark_rescored(c, WORK_SCHEMA, keyed)) if reason is None else None
     inputs = _prepare_inputs(con, identity, log, mark)
     plan, tables = inputs.plan, inputs.tables
     plan_digest = incremental.plan_fingerprint(plan, inputs.names)
+    steps.done("named records, blocking keys, Splink inputs")
     changes = incremental.count_changes(con, WORK_SCHEMA) if reason is None else None
+    steps.done("count changes")
     named = plan.records
     scored, model_source, trained = 0, "none: no record with a name", False
     comparisons: dict[str, int] = {}
@@ -731,8 +539,13 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
             saved = linker.misc.save_model_to_json()
             seconds["train"] = time.perf_counter() - training_started
         log(f"model: {model_source}")
-        counted = train.count_pairs(con, [(name,) for name in plan.blocking_rule_names])
-        comparisons = dict(zip(plan.blocking_rule_names, counted, strict=True))
+        steps.done("model")
+        if reason is not None:
+            # What each rule compares, for the log and the asset's metadata: a full run's figure. An
+            # increment compares only the pairs of its new and changed records (pairs_scored_this_run).
+            counted = train.count_pairs(con, [(name,) for name in plan.blocking_rule_names])
+            comparisons = dict(zip(plan.blocking_rule_names, counted, strict=True))
+            steps.done("count pairs per rule")
     if tables and plan.comparisons and reason is None:
         lam = previous.prior
         prior = f"the last full resolution's ({previous.full_resolved_at:%Y-%m-%d %H:%M}): {lam:.3g}"
@@ -742,6 +555,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
         log(f"pairs scored: {scored_now:,} with a new or changed record; {kept:,} kept from the previous run")
         scored = scored_now + kept
         score_seconds = time.perf_counter() - scoring_started
+        steps.done("score")
     elif reason is None:  # an increment with no record to score: no pair either
         con.execute("delete from identity.scored_edges")
     elif tables and plan.comparisons:
@@ -778,96 +592,53 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
         )
         scored = scored_now = con.execute("select count(*) from identity.scored_edges").fetchall()[0][0]
         score_seconds = time.perf_counter() - scoring_started
+        steps.done("score")
     mode = "full" if reason is not None else "incremental"
     mode_reason = f"full: {reason}" if reason is not None else f"incremental: {changes.describe()}"
     log(f"identity run {mode_reason}")
 
-    con.execute(
-        f"""
-        create or replace table identity.edges as
-        with pairs as (
-            select s.unique_id_l, s.unique_id_r, s.match_probability, s.match_weight,
-                   l.first_name as fn_l, l.last_name as ln_l, r.first_name as fn_r, r.last_name as ln_r,
-                   l.phone = r.phone and cdp_is_mobile(l.phone) as same_mobile
-            from identity.scored_edges s
-            join identity.records l on l.unique_id = s.unique_id_l
-            join identity.records r on r.unique_id = s.unique_id_r
-            where s.match_probability >= {identity.match_probability}
-        ),
-        -- The name rule is costly (sounds, dictionary), and most pairs repeat a few name pairs:
-        -- it is evaluated once per distinct pair of differing first names.
-        name_pairs as (
-            select distinct fn_l, ln_l, fn_r, ln_r from pairs where fn_l <> fn_r
-        ),
-        incompatible as (
-            select fn_l, ln_l, fn_r, ln_r from name_pairs
-            where not cdp_names_compatible(fn_l, ln_l, fn_r, ln_r)
-        )
-        select p.unique_id_l, p.unique_id_r, p.match_probability, p.match_weight, 'probabilistic' as method,
-               case when i.fn_l is not null and not coalesce(p.same_mobile, false)
-                    then 'different first names' end
-                   as guard
-        from pairs p
-        left join incompatible i
-            on i.fn_l = p.fn_l and i.fn_r = p.fn_r
-           and i.ln_l is not distinct from p.ln_l and i.ln_r is not distinct from p.ln_r
-        union all
-        select unique_id_l, unique_id_r, 1.0, null, 'deterministic:' || rule, null
-        from identity.deterministic_edges
-        """
-    )
-    con.execute(
-        f"create or replace table {WORK_SCHEMA}.deterministic_links as "
-        "select unique_id_l, unique_id_r, 1.0 as match_probability "
-        "from identity.edges where method like 'deterministic:%'"
-    )
     # Training (a first run, or on request) is timed apart from linking, which every run does.
     seconds["link"] = time.perf_counter() - started - seconds.get("train", 0.0)
     started = time.perf_counter()
-    components = connected_components(con, "identity.records", f"{WORK_SCHEMA}.deterministic_links")
-    con.execute(
-        f"create or replace table {WORK_SCHEMA}.clusters_deterministic as "
-        f"select unique_id, cluster_id from {components}"
+    steps.done("log")
+    stores = incremental.stores_digest(con)
+    # Why every record is clustered again in an increment (None: only the part the day touched).
+    whole = (
+        None
+        if mode == "full"
+        else "the previous resolution kept no clustering state"
+        if not cluster.can_cluster_part(con)
+        else "the stores' codes or towns changed"
+        if stores != previous.stores
+        else None
     )
-    _merge_along_links(con, "clusters_deterministic", "probabilistic", identity)
-    # Shared identifiers and attachments need a first clustering to find who holds each value; their
-    # links (all 'attached:…') then continue the walk.
-    _link_by_shared_identifier(con)
-    if _attach_by_unique_value(con):
-        _merge_along_links(con, "clusters_all", "attached:%", identity)
-    guarded = con.execute("select count(*) from identity.edges where guard is not null").fetchall()[0][0]
-    probabilistic = con.execute(
-        "select count(*) from identity.edges where method = 'probabilistic' and guard is null"
-    ).fetchall()[0][0]
-    cap = identity.max_cluster_size
-    con.execute(
-        f"""
-        create or replace table identity.flagged_clusters as
-        select cluster_id, count(*) as records, now() as flagged_at,
-               'more than {cap} records: kept apart, deterministic links only' as reason
-        from {WORK_SCHEMA}.clusters_all group by cluster_id having count(*) > {cap}
-        """
-    )
+    if whole is not None:
+        log(f"clustering every record: {whole}")
+    if mode == "incremental" and whole is None:
+        clustering = cluster.cluster_part(con, WORK_SCHEMA, identity, f"{WORK_SCHEMA}.previous_records")
+        log(
+            f"clustered again: {clustering.records:,} records of {records:,} (the part connected to "
+            f"{clustering.seeds:,} new, changed or gone records and changed links; "
+            f"{clustering.rounds} round(s)); every other cluster kept"
+        )
+    else:
+        clustering = cluster.cluster_all(con, WORK_SCHEMA, identity)
+    steps.done("cluster")
+    guarded, probabilistic = con.execute(
+        "select count(*) filter (where guard is not null), "
+        "count(*) filter (where method = 'probabilistic' and guard is null) from identity.edges"
+    ).fetchall()[0]
     flagged = con.execute("select count(*) from identity.flagged_clusters").fetchall()[0][0]
-    con.execute(
-        f"""
-        create or replace table identity.clusters as
-        select a.unique_id,
-               case when f.cluster_id is null then a.cluster_id
-                    else 'flagged:' || d.cluster_id end as cluster_id
-        from {WORK_SCHEMA}.clusters_all a
-        left join identity.flagged_clusters f using (cluster_id)
-        left join {WORK_SCHEMA}.clusters_deterministic d using (unique_id)
-        """
-    )
     seconds["cluster"] = time.perf_counter() - started
     incremental.write_state(
-        con, mode, identity, saved, plan_digest, lam, None if mode == "full" else previous
+        con, mode, identity, saved, plan_digest, lam, None if mode == "full" else previous, stores
     )
+    steps.done("state")
     return ResolutionResult(
         records, deterministic, scored, probabilistic, guarded, flagged, trained, seconds,
         model_source=model_source, prior=prior, plan=plan.describe(), comparisons_per_rule=comparisons,
         mode=mode, mode_reason=mode_reason,
         changed_records=None if changes is None else changes.new + changes.changed,
-        pairs_scored_this_run=scored_now, score_seconds=score_seconds,
+        pairs_scored_this_run=scored_now, score_seconds=score_seconds, steps=dict(steps),
+        clustered_records=clustering.records,
     )  # fmt: skip

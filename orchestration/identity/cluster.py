@@ -1,0 +1,547 @@
+"""Clustering: from scored pairs and exact links to clusters, on every record or on the part a day touched.
+
+The steps (docs/identity.md, "How it works", 8 to 10): the **guard** on first names over the
+scored pairs, **connected components** of the deterministic links, the **constrained merge** along
+the probabilistic links (``merge``), **shared identifiers** and **attachments by unique value**,
+then the constrained merge along those, and **flagged clusters**.
+
+A full run clusters every record (``Scope.everything``). An increment (``affected_part``) clusters
+only the records whose result may differ from the previous resolution's, and keeps every other
+cluster, edge and attachment value as it was. That is exact, not an approximation, because every
+step above only looks at records joined by something the part is closed under:
+
+- the merge walks links in one global order (strongest first), and refuses a link from what the
+  two clusters hold: the walk restricted to whole connected parts of the link graph is the walk of
+  the full run on those parts;
+- shared identifiers and attachments group records by a value (an e-mail, a phone, a full name at
+  a store) and count the clusters using it: a part holding every record that uses a value counts
+  the same clusters as the full run.
+
+So the part is the closure, over every edge of both runs (refused ones too), the previous
+clusters, and every attachment value of both runs, of the records that are new, changed or gone
+and of the ends of every link that appeared, disappeared or changed weight. A full name at a store
+is a value of a *cluster* (its stores come from all its records), known only once the part is
+clustered: when a cluster of the part then uses a full name at a store that a record outside it
+used, that record's side joins the part and the part is clustered again.
+
+Writes ``identity.edges``, ``identity.clusters``, ``identity.flagged_clusters`` and
+``identity.attachment_values`` (every value each record used in attachments: what the next
+increment closes its part over).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from orchestration.identity.config import CONFLICT_ATTRIBUTES, IdentitySettings
+from orchestration.identity.graph import connected_components
+from orchestration.identity.merge import Link, merge_clusters
+from orchestration.identity.names import first_name_facts
+
+MERGED_SCHEMA = pa.schema([("cluster_id", pa.string()), ("merged_into", pa.string())])
+REFUSED_SCHEMA = pa.schema([("position", pa.int64()), ("conflict", pa.string())])
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a clustering reads and writes: ``records`` (the records to cluster), ``edges`` (the
+    links among them, written here), ``work`` (the schema of intermediate tables); ``affected``: a
+    table of the ``unique_id`` of the part (None: every record, a full run)."""
+
+    records: str
+    edges: str
+    work: str
+    affected: str | None = None
+
+    @classmethod
+    def everything(cls, work: str) -> Scope:
+        return cls("identity.records", "identity.edges", work)
+
+    @classmethod
+    def part(cls, work: str) -> Scope:
+        return cls(f"{work}.part_records", f"{work}.part_edges", work, f"{work}.affected")
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """What a clustering did: the records it clustered and how many times (an increment whose part
+    grew after its first clustering clusters it again), for the run's log."""
+
+    records: int
+    rounds: int = 1
+    seeds: int = 0
+
+
+def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, match_probability: float) -> None:
+    """``scope.edges``: every link among the scope's records, the probabilistic ones guarded on
+    first names (``guard``: why a link is not used; null when it is)."""
+
+    def within(alias: str) -> str:
+        if scope.affected is None:
+            return ""
+        return (
+            f"and {alias}unique_id_l in (select unique_id from {scope.affected}) "
+            f"and {alias}unique_id_r in (select unique_id from {scope.affected})"
+        )
+
+    con.execute(
+        f"""
+        create or replace table {scope.edges} as
+        with pairs as (
+            select s.unique_id_l, s.unique_id_r, s.match_probability, s.match_weight,
+                   l.first_name as fn_l, l.last_name as ln_l, r.first_name as fn_r, r.last_name as ln_r,
+                   l.phone = r.phone and cdp_is_mobile(l.phone) as same_mobile
+            from identity.scored_edges s
+            join {scope.records} l on l.unique_id = s.unique_id_l
+            join {scope.records} r on r.unique_id = s.unique_id_r
+            where s.match_probability >= {match_probability} {within("s.")}
+        ),
+        -- The name rule is costly (sounds, dictionary), and most pairs repeat a few name pairs:
+        -- it is evaluated once per distinct pair of differing first names.
+        name_pairs as (
+            select distinct fn_l, ln_l, fn_r, ln_r from pairs where fn_l <> fn_r
+        ),
+        incompatible as (
+            select fn_l, ln_l, fn_r, ln_r from name_pairs
+            where not cdp_names_compatible(fn_l, ln_l, fn_r, ln_r)
+        )
+        select p.unique_id_l, p.unique_id_r, p.match_probability, p.match_weight, 'probabilistic' as method,
+               case when i.fn_l is not null and not coalesce(p.same_mobile, false)
+                    then 'different first names' end
+                   as guard
+        from pairs p
+        left join incompatible i
+            on i.fn_l = p.fn_l and i.fn_r = p.fn_r
+           and i.ln_l is not distinct from p.ln_l and i.ln_r is not distinct from p.ln_r
+        union all
+        select unique_id_l, unique_id_r, 1.0, null, 'deterministic:' || rule, null
+        from identity.deterministic_edges
+        where true {within("")}
+        """
+    )
+
+
+def _attach_by_unique_value(con: duckdb.DuckDBPyConnection, scope: Scope) -> int:
+    """Attach records whose only evidence is one value that a single customer holds.
+
+    Splink cannot give a high probability on one matching value alone, yet that value is the only
+    evidence there is. So, after a first clustering:
+
+    - a nameless record (only an e-mail or a phone) joins the one cluster of named records using the
+      same e-mail (or phone); if no named record uses it, the nameless records sharing it join
+      each other;
+    - a record left on its own, or in a cluster known by nothing but names (and phones), joins the
+      one cluster known by more (an e-mail, card, account or birth date) that holds exactly the same
+      full name (first name more than an initial) *at the same store*. A cluster is at a store when
+      one of its records was there (a till ticket, a pickup, a service ticket, the CRM's preferred
+      store) or when it lives in the store's city.
+
+    A value several clusters use (a household e-mail, a common name at that store) is ambiguous:
+    nothing is attached. A full name alone is not enough: at 100k customers the one other cluster
+    holding a name was the right person less than half the time, while the same name at the same
+    store was right 77 % of the time. Attachments then go through the same conflict checks
+    as probabilistic links.
+
+    Every value used here is kept in ``{work}.values_used``: an increment closes its part over them.
+    """
+    work = scope.work
+    con.execute(
+        f"""
+        create or replace table {work}.values_used as
+        with clusters as (
+            select c.cluster_id, count(*) = 1 as single,
+                   count(coalesce(r.email, r.loyalty_card, r.account_id, r.birth_date::varchar)) = 0
+                       as name_only
+            from {work}.clusters_all c join {scope.records} r using (unique_id)
+            group by c.cluster_id
+        ),
+        records as (
+            select r.*, c.cluster_id, k.single, k.name_only,
+                   r.first_name is null and r.last_name is null as nameless,
+                   case when length(r.first_name) > 1 then r.first_name || ' ' || r.last_name end
+                       as full_name
+            from {scope.records} r
+            join {work}.clusters_all c using (unique_id)
+            join clusters k using (cluster_id)
+        ),
+        cluster_stores as (
+            select cluster_id, store_code from records where store_code is not null
+            union
+            select r.cluster_id, s.code_magasin
+            from records r join raw_current.pos_stores s on cdp_std_city(s.ville) = r.city
+        )
+        -- kind, value, candidate (may be attached), owner (holds the value), pooled (candidates
+        -- with no owner join each other)
+        select unique_id, cluster_id, 'email' as kind, email as value, nameless as candidate,
+               not nameless as owner, true as pooled
+        from records where email is not null
+        union all
+        select unique_id, cluster_id, 'phone', phone, nameless, not nameless, true
+        from records where phone is not null
+        union all
+        select unique_id, cluster_id, 'name at store', full_name || ' @ ' || store_code, true, false,
+               false
+        from records where (single or name_only) and full_name is not null and store_code is not null
+        union all
+        select distinct min(r.unique_id) over (partition by r.cluster_id), r.cluster_id,
+               'name at store', r.full_name || ' @ ' || s.store_code, false, true, false
+        from records r join cluster_stores s using (cluster_id)
+        where not r.name_only and r.full_name is not null
+        """
+    )
+    con.execute(
+        f"""
+        insert into {scope.edges}
+        with owners as (
+            select kind, value, count(distinct cluster_id) filter (where owner) as owner_clusters,
+                   coalesce(min(unique_id) filter (where owner),
+                            min(unique_id) filter (where candidate and pooled)) as anchor
+            from {work}.values_used group by all
+        )
+        select distinct least(v.unique_id, o.anchor), greatest(v.unique_id, o.anchor),
+               1.0, null, 'attached:' || v.kind, null
+        from {work}.values_used v join owners o using (kind, value)
+        where v.candidate and o.owner_clusters <= 1 and v.unique_id <> o.anchor
+        """
+    )
+    return con.execute(f"select count(*) from {scope.edges} where method like 'attached:%'").fetchall()[0][0]
+
+
+def _link_by_shared_identifier(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
+    """Link two clusters that alone share an e-mail or a mobile number, under compatible names.
+
+    Splink weighs an exact e-mail by how often the value occurs, and one person's own records make a
+    personal e-mail look common: at 100k customers an e-mail held by 14 records of one person, with
+    "G. Martin" against "Gilbert Martin", scores 0.29. Here the question is asked of clusters instead
+    of records: when exactly two clusters use the value, and every pair of their names using it could
+    be one person's (``cdp_names_compatible``), they are linked. A household e-mail used by two
+    people has two different first names and is left alone; a value used by three or more clusters
+    is ambiguous and is left alone too.
+    """
+    work = scope.work
+    con.execute(
+        f"""
+        insert into {scope.edges}
+        with used as (
+            select r.unique_id, c.cluster_id, 'email' as kind, r.email as value, r.first_name, r.last_name
+            from {scope.records} r join {work}.clusters_all c using (unique_id)
+            where r.email is not null and coalesce(r.first_name, r.last_name) is not null
+            union all
+            select r.unique_id, c.cluster_id, 'phone', r.phone, r.first_name, r.last_name
+            from {scope.records} r join {work}.clusters_all c using (unique_id)
+            where cdp_is_mobile(r.phone) and coalesce(r.first_name, r.last_name) is not null
+        ),
+        two_clusters as (
+            select kind, value, min(cluster_id) as cluster_a, max(cluster_id) as cluster_b
+            from used group by all having count(distinct cluster_id) = 2
+        ),
+        sides as (
+            select t.kind, t.value, u.cluster_id = t.cluster_a as side_a, u.unique_id, u.first_name,
+                   u.last_name
+            from two_clusters t join used u using (kind, value)
+        )
+        select least(min(a.unique_id), min(b.unique_id)), greatest(min(a.unique_id), min(b.unique_id)),
+               1.0, null, 'attached:shared ' || a.kind, null
+        from sides a join sides b on a.kind = b.kind and a.value = b.value and a.side_a and not b.side_a
+        group by a.kind, a.value
+        having bool_and(coalesce(cdp_names_compatible(a.first_name, a.last_name, b.first_name, b.last_name),
+                                 false))
+        """
+    )
+
+
+def _merge_along_links(
+    con: duckdb.DuckDBPyConnection, scope: Scope, start: str, methods: str, identity: IdentitySettings
+) -> None:
+    """``clusters_all``: the clusters of table ``start`` joined along links without contradiction.
+
+    The links are the unrefused edges whose method is LIKE ``methods``, walked strongest first (by
+    match weight); a link whose clusters contradict (``merge``, policies from ``identity.yml``) is
+    refused and its edge marked with what contradicted in ``guard``.
+    """
+    work = scope.work
+    both = ", ".join(f"l.{a} is not null and r.{a} is not null as both_{a}" for a in CONFLICT_ATTRIBUTES)
+    con.execute(
+        f"""
+        create or replace temp table _links as
+        select row_number() over (order by e.match_weight desc, e.unique_id_l, e.unique_id_r) - 1 as position,
+               e.unique_id_l, e.unique_id_r, cl.cluster_id as cluster_l, cr.cluster_id as cluster_r,
+               {both}, l.first_name is null or r.first_name is null as unnamed_end
+        from {scope.edges} e
+        join {work}.{start} cl on cl.unique_id = e.unique_id_l
+        join {work}.{start} cr on cr.unique_id = e.unique_id_r
+        join {scope.records} l on l.unique_id = e.unique_id_l
+        join {scope.records} r on r.unique_id = e.unique_id_r
+        where e.guard is null and e.method like '{methods}' and cl.cluster_id <> cr.cluster_id
+        """
+    )
+    links = [
+        Link(
+            row[0],
+            row[1],
+            frozenset(a for a, both in zip(CONFLICT_ATTRIBUTES, row[2:-1], strict=True) if both),
+            row[-1],
+        )
+        for row in con.execute(
+            "select cluster_l, cluster_r, "
+            + ", ".join(f"both_{a}" for a in CONFLICT_ATTRIBUTES)
+            + ", unnamed_end from _links order by position"
+        ).fetchall()
+    ]
+    con.execute(
+        f"""
+        create or replace temp table _link_clusters as
+        select c.unique_id, c.cluster_id
+        from {work}.{start} c
+        where c.cluster_id in (select cluster_l from _links union select cluster_r from _links)
+        """
+    )
+    attributes = con.execute(
+        f"""
+        select c.cluster_id,
+               list(distinct strftime(r.birth_date, '%Y-%m-%d')) filter (where r.birth_date is not null),
+               list(distinct r.phone) filter (where r.phone is not null),
+               list(distinct r.loyalty_card) filter (where r.loyalty_card is not null),
+               list(distinct r.account_id) filter (where r.account_id is not null),
+               list(distinct r.first_name) filter (where length(r.first_name) > 1)
+        from _link_clusters c join {scope.records} r using (unique_id)
+        group by c.cluster_id
+        """
+    ).fetchall()
+    facts = first_name_facts(
+        con,
+        f"select r.first_name from _link_clusters c join {scope.records} r using (unique_id)",
+        identity.phonetic_first_names,
+    )
+    merged, refused = merge_clusters(
+        ((row[0], row[1:]) for row in attributes), links, identity.conflicts, facts
+    )
+    merged_table = pa.table(
+        {"cluster_id": list(merged), "merged_into": list(merged.values())}, schema=MERGED_SCHEMA
+    )
+    refused_table = pa.table(
+        {"position": [p for p, _ in refused], "conflict": [c for _, c in refused]}, schema=REFUSED_SCHEMA
+    )
+    con.register("_merged", merged_table)
+    con.register("_refused", refused_table)
+    con.execute(
+        f"""
+        update {scope.edges} e set guard = 'conflicting ' || f.conflict
+        from _refused f join _links k using (position)
+        where e.unique_id_l = k.unique_id_l and e.unique_id_r = k.unique_id_r and e.guard is null;
+
+        create or replace table {work}.clusters_all as
+        select d.unique_id, coalesce(m.merged_into, d.cluster_id) as cluster_id
+        from {work}.{start} d left join _merged m using (cluster_id);
+        """
+    )
+    con.unregister("_merged")
+    con.unregister("_refused")
+
+
+def _cluster(con: duckdb.DuckDBPyConnection, scope: Scope, identity: IdentitySettings) -> None:
+    """Cluster the scope's records into ``{work}.clusters`` and ``{work}.flagged``."""
+    work = scope.work
+    _build_edges(con, scope, identity.match_probability)
+    con.execute(
+        f"create or replace table {work}.deterministic_links as "
+        "select unique_id_l, unique_id_r, 1.0 as match_probability "
+        f"from {scope.edges} where method like 'deterministic:%'"
+    )
+    components = connected_components(con, scope.records, f"{work}.deterministic_links")
+    con.execute(
+        f"create or replace table {work}.clusters_deterministic as "
+        f"select unique_id, cluster_id from {components}"
+    )
+    _merge_along_links(con, scope, "clusters_deterministic", "probabilistic", identity)
+    # Shared identifiers and attachments need a first clustering to find who holds each value; their
+    # links (all 'attached:…') then continue the walk.
+    _link_by_shared_identifier(con, scope)
+    if _attach_by_unique_value(con, scope):
+        _merge_along_links(con, scope, "clusters_all", "attached:%", identity)
+    cap = identity.max_cluster_size
+    con.execute(
+        f"""
+        create or replace table {work}.flagged as
+        select cluster_id, count(*) as records, now() as flagged_at,
+               'more than {cap} records: kept apart, deterministic links only' as reason
+        from {work}.clusters_all group by cluster_id having count(*) > {cap};
+
+        create or replace table {work}.clusters as
+        select a.unique_id,
+               case when f.cluster_id is null then a.cluster_id
+                    else 'flagged:' || d.cluster_id end as cluster_id
+        from {work}.clusters_all a
+        left join {work}.flagged f using (cluster_id)
+        left join {work}.clusters_deterministic d using (unique_id)
+        """
+    )
+
+
+def cluster_all(con: duckdb.DuckDBPyConnection, work: str, identity: IdentitySettings) -> Clustering:
+    """Cluster every record (a full run) and write the identity tables."""
+    scope = Scope.everything(work)
+    _cluster(con, scope, identity)
+    con.execute(
+        f"""
+        create or replace table identity.flagged_clusters as select * from {work}.flagged;
+        create or replace table identity.clusters as select * from {work}.clusters;
+        create or replace table identity.attachment_values as
+        select unique_id, kind, value from {work}.values_used;
+        """
+    )
+    return Clustering(con.execute("select count(*) from identity.clusters").fetchall()[0][0])
+
+
+def can_cluster_part(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse holds what ``cluster_part`` closes its part over."""
+    tables = {"edges", "clusters", "flagged_clusters", "attachment_values"}
+    found = con.execute("select table_name from duckdb_tables() where schema_name = 'identity'").fetchall()
+    return tables <= {name for (name,) in found}
+
+
+def _candidate_edges(con: duckdb.DuckDBPyConnection, work: str, match_probability: float) -> None:
+    """``{work}.candidate_edges``: the links a full run would consider before any guard (what the
+    previous ``identity.edges`` holds apart from attachments), and those that appeared, vanished or
+    changed weight since the previous resolution, in ``{work}.changed_edges``."""
+    con.execute(
+        f"""
+        create or replace table {work}.candidate_edges as
+        select unique_id_l, unique_id_r, 'probabilistic' as method, match_weight
+        from identity.scored_edges where match_probability >= {match_probability}
+        union all
+        select unique_id_l, unique_id_r, 'deterministic:' || rule, null from identity.deterministic_edges;
+
+        create or replace table {work}.changed_edges as
+        (select unique_id_l, unique_id_r from (
+            select * from {work}.candidate_edges
+            except
+            select unique_id_l, unique_id_r, method, match_weight from identity.edges
+            where method not like 'attached:%'))
+        union
+        (select unique_id_l, unique_id_r from (
+            select unique_id_l, unique_id_r, method, match_weight from identity.edges
+            where method not like 'attached:%'
+            except
+            select * from {work}.candidate_edges));
+        """
+    )
+
+
+def _close(con: duckdb.DuckDBPyConnection, work: str, frontier: str) -> None:
+    """Add to ``{work}.affected`` everything connected to the records of ``frontier`` (already in
+    it), through ``{work}.closure_pairs`` and shared ``{work}.closure_keys``."""
+    con.execute(f"create or replace temp table _frontier as select distinct unique_id from {frontier}")
+    while con.execute("select count(*) from _frontier").fetchall()[0][0]:
+        con.execute(
+            f"""
+            create or replace temp table _reached as
+            select unique_id_r as unique_id from {work}.closure_pairs
+            where unique_id_l in (select unique_id from _frontier)
+            union
+            select unique_id_l from {work}.closure_pairs
+            where unique_id_r in (select unique_id from _frontier)
+            union
+            select unique_id from {work}.closure_keys
+            where key in (
+                select key from {work}.closure_keys where unique_id in (select unique_id from _frontier)
+            );
+
+            create or replace temp table _frontier as
+            select unique_id from _reached where unique_id not in (select unique_id from {work}.affected);
+
+            insert into {work}.affected select unique_id from _frontier;
+            """
+        )
+
+
+def cluster_part(
+    con: duckdb.DuckDBPyConnection, work: str, identity: IdentitySettings, previous_records: str
+) -> Clustering:
+    """Cluster only the part of the records a day affected; keep every other cluster as it was.
+
+    Needs the previous resolution's ``identity.edges``, ``clusters``, ``flagged_clusters`` and
+    ``attachment_values``, this run's ``identity.records``, ``scored_edges`` and
+    ``deterministic_edges``, and ``previous_records(unique_id, digest)``: ``hash`` of each previous
+    record (``incremental.snapshot_previous``).
+    """
+    scope = Scope.part(work)
+    _candidate_edges(con, work, identity.match_probability)
+    con.execute(
+        f"""
+        create or replace table {work}.seeds as
+        select r.unique_id from identity.records r left join {previous_records} p using (unique_id)
+        where p.digest is distinct from hash(r)
+        union
+        select unique_id from {previous_records}
+        where unique_id not in (select unique_id from identity.records)
+        union
+        select unique_id_l from {work}.changed_edges
+        union
+        select unique_id_r from {work}.changed_edges;
+
+        -- What joins records in either run: links (refused ones too), and keys records share.
+        create or replace table {work}.closure_pairs as
+        select unique_id_l, unique_id_r from identity.edges
+        union all
+        select unique_id_l, unique_id_r from {work}.candidate_edges;
+
+        create or replace table {work}.closure_keys as
+        select unique_id, 'cluster ' || cluster_id as key from identity.clusters
+        union all
+        select unique_id, kind || ' ' || value from identity.attachment_values
+        union all
+        select unique_id, 'email ' || email from identity.records where email is not null
+        union all
+        select unique_id, 'phone ' || phone from identity.records where phone is not null;
+
+        create or replace table {work}.affected as select unique_id from {work}.seeds;
+        """
+    )
+    seeds = con.execute(f"select count(*) from {work}.seeds").fetchall()[0][0]
+    _close(con, work, f"{work}.seeds")
+    rounds = 0
+    while True:
+        rounds += 1
+        con.execute(
+            f"create or replace table {scope.records} as select * from identity.records "
+            f"where unique_id in (select unique_id from {work}.affected)"
+        )
+        _cluster(con, scope, identity)
+        # A full name at a store is a value of a cluster: the part's new clusters may use one that a
+        # record outside the part used; that record's side is then part of the answer too.
+        con.execute(
+            f"""
+            create or replace table {work}.outside as
+            select distinct v.unique_id from identity.attachment_values v
+            join {work}.values_used u using (kind, value)
+            where v.unique_id not in (select unique_id from {work}.affected);
+            insert into {work}.affected select unique_id from {work}.outside;
+            """
+        )
+        if not con.execute(f"select count(*) from {work}.outside").fetchall()[0][0]:
+            break
+        _close(con, work, f"{work}.outside")
+    con.execute(
+        f"""
+        delete from identity.edges
+        where unique_id_l in (select unique_id from {work}.affected)
+           or unique_id_r in (select unique_id from {work}.affected);
+        insert into identity.edges select * from {scope.edges};
+
+        delete from identity.clusters where unique_id in (select unique_id from {work}.affected);
+        insert into identity.clusters select * from {work}.clusters;
+
+        -- A cluster's label is one of its records: a flagged cluster of the part is labelled by one.
+        delete from identity.flagged_clusters where cluster_id in (select unique_id from {work}.affected);
+        insert into identity.flagged_clusters select * from {work}.flagged;
+
+        delete from identity.attachment_values where unique_id in (select unique_id from {work}.affected);
+        insert into identity.attachment_values select unique_id, kind, value from {work}.values_used;
+        """
+    )
+    part = con.execute(f"select count(*) from {scope.records}").fetchall()[0][0]
+    return Clustering(part, rounds, seeds)
