@@ -1,5 +1,6 @@
-"""An increment clusters only the part of the records a day touched (``cluster.cluster_part``): the
-result must be the full resolution's (issue 19, "daily runs that cost what changed").
+"""An increment standardises only the records of new deliveries and clusters only the part of the
+records a day touched (``cluster.cluster_part``): the result must be the full resolution's (issue
+19, "daily runs that cost what changed").
 
 Each case is a warehouse of its own: the tiny generated population plus a few hand-written records
 is resolved in full, a day of records is added and resolved incrementally, then
@@ -269,9 +270,11 @@ def case(request, tmp_path_factory: pytest.TempPathFactory, generated):
     con.close()
 
 
-def test_the_day_clusters_only_a_part(case) -> None:
+def test_the_day_standardises_and_clusters_only_a_part(case) -> None:
     _, _, _, result, lines = case
     assert result.mode == "incremental"
+    assert [line for line in lines if line.startswith("standardised again: ")]
+    assert not [line for line in lines if "every record" in line]
     part = [line for line in lines if line.startswith("clustered again: ")]
     assert len(part) == 1
     clustered = int(part[0].removeprefix("clustered again: ").split(" records")[0].replace(",", ""))

@@ -205,6 +205,25 @@ def test_the_increment_equals_a_full_re_resolution_then_settings_decide(day) -> 
     # Nothing new: an increment with nothing to score.
     again = resolve(con, log=lambda _: None)
     assert (again.mode, again.changed_records, again.pairs_scored_this_run) == ("incremental", 0, 0)
+    assert again.clustered_records == 0
+    # Raw rows removed, or the stores changed: every record is standardised again (and, for the
+    # stores, clustered again), and the run stays incremental.
+    con.execute("delete from raw.pos_tickets where num_ticket = 'XT1' and nom_client is not null")
+    lines: list[str] = []
+    again = resolve(con, log=lines.append)
+    assert (again.mode, again.changed_records) == ("incremental", 0)
+    assert (
+        "standardising every record: raw rows were removed since the previous resolution (pos_tickets)"
+        in lines
+    )
+    con.execute("update raw.pos_stores set ville = 'Lyon' where code_magasin = 'M001'")
+    lines.clear()
+    again = resolve(con, log=lines.append)
+    assert (again.mode, again.clustered_records) == ("incremental", again.records)
+    assert {
+        "standardising every record: the stores changed",
+        "clustering every record: the stores changed",
+    } <= set(lines)
     # A changed setting makes the run full, and says which.
     config = ResolutionConfig()
     changed = dataclasses.replace(

@@ -5,10 +5,10 @@ scored pairs, **connected components** of the deterministic links, the **constra
 the probabilistic links (``merge``), **shared identifiers** and **attachments by unique value**,
 then the constrained merge along those, and **flagged clusters**.
 
-A full run clusters every record (``Scope.everything``). An increment (``affected_part``) clusters
-only the records whose result may differ from the previous resolution's, and keeps every other
-cluster, edge and attachment value as it was. That is exact, not an approximation, because every
-step above only looks at records joined by something the part is closed under:
+A full run clusters every record (``cluster_all``). An increment (``cluster_part``) clusters only
+the records whose result may differ from the previous resolution's, and keeps every other cluster,
+edge and attachment value as it was. That is exact, not an approximation, because every step above
+only looks at records joined by an edge or by a value:
 
 - the merge walks links in one global order (strongest first), and refuses a link from what the
   two clusters hold: the walk restricted to whole connected parts of the link graph is the walk of
@@ -17,21 +17,23 @@ step above only looks at records joined by something the part is closed under:
   a store) and count the clusters using it: a part holding every record that uses a value counts
   the same clusters as the full run.
 
-So the part is the closure, over every edge of both runs (refused ones too), the previous
-clusters, and every attachment value of both runs, of the records that are new, changed or gone
-and of the ends of every link that appeared, disappeared or changed weight. A full name at a store
-is a value of a *cluster* (its stores come from all its records), known only once the part is
-clustered: when a cluster of the part then uses a full name at a store that a record outside it
-used, that record's side joins the part and the part is clustered again.
+So every run keeps each record's **connected part** (``identity.connected_parts``): records joined
+by any edge (refused ones too) or sharing any attachment value. An increment's part is the previous
+parts of its seeds (records new, changed or gone, and both ends of every link that appeared,
+vanished or changed weight) and of the records sharing a seed's new e-mail or phone. A full name
+at a store is a value of a *cluster* (its stores come from all its records), known only once the
+part is clustered: when a cluster of the part then uses one that a record outside it used, that
+record's previous part joins and the part is clustered again.
 
-Writes ``identity.edges``, ``identity.clusters``, ``identity.flagged_clusters`` and
-``identity.attachment_values`` (every value each record used in attachments: what the next
-increment closes its part over).
+Writes ``identity.edges``, ``identity.clusters``, ``identity.flagged_clusters``,
+``identity.attachment_values`` (every value each record used in attachments) and
+``identity.connected_parts``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
@@ -73,6 +75,8 @@ class Clustering:
     records: int
     rounds: int = 1
     seeds: int = 0
+    # Wall seconds of each phase of an increment's clustering.
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, match_probability: float) -> None:
@@ -381,128 +385,135 @@ def _cluster(con: duckdb.DuckDBPyConnection, scope: Scope, identity: IdentitySet
     )
 
 
+def can_cluster_part(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse holds what ``cluster_part`` builds on."""
+    tables = {"edges", "clusters", "flagged_clusters", "attachment_values", "connected_parts"}
+    found = con.execute("select table_name from duckdb_tables() where schema_name = 'identity'").fetchall()
+    return tables <= {name for (name,) in found}
+
+
+def _label_parts(con: duckdb.DuckDBPyConnection, scope: Scope) -> str:
+    """The connected part of each of the scope's records: records joined by an edge (refused ones
+    too) or sharing an attachment value (``values_used``). Returns a table ``(unique_id, part_id)``,
+    the label being the part's smallest record."""
+    work = scope.work
+    con.execute(
+        f"""
+        create or replace table {work}.part_links as
+        select unique_id_l, unique_id_r from {scope.edges}
+        union all
+        select unique_id, min(unique_id) over (partition by kind, value) from {work}.values_used
+        """
+    )
+    labelled = connected_components(con, scope.records, f"{work}.part_links")
+    con.execute(
+        f"create or replace table {work}.parts as select unique_id, cluster_id as part_id from {labelled}"
+    )
+    return f"{work}.parts"
+
+
 def cluster_all(con: duckdb.DuckDBPyConnection, work: str, identity: IdentitySettings) -> Clustering:
     """Cluster every record (a full run) and write the identity tables."""
     scope = Scope.everything(work)
     _cluster(con, scope, identity)
+    parts = _label_parts(con, scope)
     con.execute(
         f"""
         create or replace table identity.flagged_clusters as select * from {work}.flagged;
         create or replace table identity.clusters as select * from {work}.clusters;
         create or replace table identity.attachment_values as
         select unique_id, kind, value from {work}.values_used;
+        create or replace table identity.connected_parts as select * from {parts};
         """
     )
     return Clustering(con.execute("select count(*) from identity.clusters").fetchall()[0][0])
 
 
-def can_cluster_part(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the warehouse holds what ``cluster_part`` closes its part over."""
-    tables = {"edges", "clusters", "flagged_clusters", "attachment_values"}
-    found = con.execute("select table_name from duckdb_tables() where schema_name = 'identity'").fetchall()
-    return tables <= {name for (name,) in found}
-
-
-def _candidate_edges(con: duckdb.DuckDBPyConnection, work: str, match_probability: float) -> None:
-    """``{work}.candidate_edges``: the links a full run would consider before any guard (what the
-    previous ``identity.edges`` holds apart from attachments), and those that appeared, vanished or
-    changed weight since the previous resolution, in ``{work}.changed_edges``."""
-    con.execute(
-        f"""
-        create or replace table {work}.candidate_edges as
-        select unique_id_l, unique_id_r, 'probabilistic' as method, match_weight
-        from identity.scored_edges where match_probability >= {match_probability}
-        union all
-        select unique_id_l, unique_id_r, 'deterministic:' || rule, null from identity.deterministic_edges;
-
-        create or replace table {work}.changed_edges as
-        (select unique_id_l, unique_id_r from (
-            select * from {work}.candidate_edges
-            except
-            select unique_id_l, unique_id_r, method, match_weight from identity.edges
-            where method not like 'attached:%'))
-        union
-        (select unique_id_l, unique_id_r from (
-            select unique_id_l, unique_id_r, method, match_weight from identity.edges
-            where method not like 'attached:%'
-            except
-            select * from {work}.candidate_edges));
-        """
-    )
-
-
-def _close(con: duckdb.DuckDBPyConnection, work: str, frontier: str) -> None:
-    """Add to ``{work}.affected`` everything connected to the records of ``frontier`` (already in
-    it), through ``{work}.closure_pairs`` and shared ``{work}.closure_keys``."""
-    con.execute(f"create or replace temp table _frontier as select distinct unique_id from {frontier}")
-    while con.execute("select count(*) from _frontier").fetchall()[0][0]:
-        con.execute(
-            f"""
-            create or replace temp table _reached as
-            select unique_id_r as unique_id from {work}.closure_pairs
-            where unique_id_l in (select unique_id from _frontier)
-            union
-            select unique_id_l from {work}.closure_pairs
-            where unique_id_r in (select unique_id from _frontier)
-            union
-            select unique_id from {work}.closure_keys
-            where key in (
-                select key from {work}.closure_keys where unique_id in (select unique_id from _frontier)
-            );
-
-            create or replace temp table _frontier as
-            select unique_id from _reached where unique_id not in (select unique_id from {work}.affected);
-
-            insert into {work}.affected select unique_id from _frontier;
-            """
-        )
-
-
 def cluster_part(
-    con: duckdb.DuckDBPyConnection, work: str, identity: IdentitySettings, previous_records: str
+    con: duckdb.DuckDBPyConnection, work: str, identity: IdentitySettings, changed: str, rescored: str
 ) -> Clustering:
     """Cluster only the part of the records a day affected; keep every other cluster as it was.
 
-    Needs the previous resolution's ``identity.edges``, ``clusters``, ``flagged_clusters`` and
-    ``attachment_values``, this run's ``identity.records``, ``scored_edges`` and
-    ``deterministic_edges``, and ``previous_records(unique_id, digest)``: ``hash`` of each previous
-    record (``incremental.snapshot_previous``).
+    ``changed(unique_id)``: the records new, changed or gone since the previous resolution;
+    ``rescored(unique_id)``: the named records whose pairs were scored again. Builds on the previous
+    resolution's ``identity.edges``, ``clusters``, ``flagged_clusters``, ``attachment_values`` and
+    ``connected_parts``, and this run's ``identity.records``, ``scored_edges`` and
+    ``deterministic_edges``.
+
+    The seeds are the changed records and both ends of every link that appeared, vanished or
+    changed weight (only pairs with a record scored again or gone can have: the others were kept).
+    The part is the previous connected parts (``identity.connected_parts``: records joined by any
+    edge or attachment value) of the seeds and of the records sharing a seed's e-mail or phone:
+    every other record's edges and values are the previous run's, all within its previous part.
     """
     scope = Scope.part(work)
-    _candidate_edges(con, work, identity.match_probability)
+    seconds: dict[str, float] = {}
+    last = time.perf_counter()
+
+    def done(phase: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        seconds[phase] = seconds.get(phase, 0.0) + now - last
+        last = now
+
+    threshold = identity.match_probability
     con.execute(
         f"""
-        create or replace table {work}.seeds as
-        select r.unique_id from identity.records r left join {previous_records} p using (unique_id)
-        where p.digest is distinct from hash(r)
-        union
-        select unique_id from {previous_records}
-        where unique_id not in (select unique_id from identity.records)
-        union
-        select unique_id_l from {work}.changed_edges
-        union
-        select unique_id_r from {work}.changed_edges;
+        create or replace table {work}.repaired as
+        select unique_id from {changed} union select unique_id from {rescored};
 
-        -- What joins records in either run: links (refused ones too), and keys records share.
-        create or replace table {work}.closure_pairs as
+        create or replace table {work}.changed_edges as
         select unique_id_l, unique_id_r from identity.edges
+        where method = 'probabilistic'
+          and (unique_id_l in (select unique_id from {work}.repaired)
+               or unique_id_r in (select unique_id from {work}.repaired))
         union all
-        select unique_id_l, unique_id_r from {work}.candidate_edges;
+        select unique_id_l, unique_id_r from identity.scored_edges
+        where match_probability >= {threshold}
+          and (unique_id_l in (select unique_id from {work}.repaired)
+               or unique_id_r in (select unique_id from {work}.repaired))
+        union all
+        select unique_id_l, unique_id_r from (
+            (select unique_id_l, unique_id_r, 'deterministic:' || rule as method
+             from identity.deterministic_edges
+             except
+             select unique_id_l, unique_id_r, method from identity.edges where method like 'deterministic:%')
+            union all
+            (select unique_id_l, unique_id_r, method from identity.edges where method like 'deterministic:%'
+             except
+             select unique_id_l, unique_id_r, 'deterministic:' || rule from identity.deterministic_edges)
+        );
 
-        create or replace table {work}.closure_keys as
-        select unique_id, 'cluster ' || cluster_id as key from identity.clusters
-        union all
-        select unique_id, kind || ' ' || value from identity.attachment_values
-        union all
-        select unique_id, 'email ' || email from identity.records where email is not null
-        union all
-        select unique_id, 'phone ' || phone from identity.records where phone is not null;
-
-        create or replace table {work}.affected as select unique_id from {work}.seeds;
+        create or replace table {work}.seeds as
+        select unique_id from {changed}
+        union select unique_id_l from {work}.changed_edges
+        union select unique_id_r from {work}.changed_edges;
         """
     )
     seeds = con.execute(f"select count(*) from {work}.seeds").fetchall()[0][0]
-    _close(con, work, f"{work}.seeds")
+    done("seeds")
+    con.execute(
+        f"""
+        create or replace table {work}.reached as
+        with seed_records as (
+            select * from identity.records where unique_id in (select unique_id from {work}.seeds)
+        )
+        select unique_id from {work}.seeds
+        union
+        select unique_id from identity.records
+        where email in (select email from seed_records) or phone in (select phone from seed_records);
+
+        create or replace table {work}.affected as
+        select unique_id from {work}.reached
+        union
+        select unique_id from identity.connected_parts
+        where part_id in (
+            select part_id from identity.connected_parts
+            where unique_id in (select unique_id from {work}.reached)
+        );
+        """
+    )
+    done("part")
     rounds = 0
     while True:
         rounds += 1
@@ -511,20 +522,29 @@ def cluster_part(
             f"where unique_id in (select unique_id from {work}.affected)"
         )
         _cluster(con, scope, identity)
+        done("clustering the part")
         # A full name at a store is a value of a cluster: the part's new clusters may use one that a
-        # record outside the part used; that record's side is then part of the answer too.
+        # record outside the part used; that record's previous part is then part of the answer too.
         con.execute(
             f"""
             create or replace table {work}.outside as
             select distinct v.unique_id from identity.attachment_values v
             join {work}.values_used u using (kind, value)
             where v.unique_id not in (select unique_id from {work}.affected);
-            insert into {work}.affected select unique_id from {work}.outside;
+
+            insert into {work}.affected
+            select unique_id from identity.connected_parts
+            where part_id in (
+                select part_id from identity.connected_parts
+                where unique_id in (select unique_id from {work}.outside)
+            )
+            and unique_id not in (select unique_id from {work}.affected);
             """
         )
+        done("part")
         if not con.execute(f"select count(*) from {work}.outside").fetchall()[0][0]:
             break
-        _close(con, work, f"{work}.outside")
+    parts = _label_parts(con, scope)
     con.execute(
         f"""
         delete from identity.edges
@@ -541,7 +561,11 @@ def cluster_part(
 
         delete from identity.attachment_values where unique_id in (select unique_id from {work}.affected);
         insert into identity.attachment_values select unique_id, kind, value from {work}.values_used;
+
+        delete from identity.connected_parts where unique_id in (select unique_id from {work}.affected);
+        insert into identity.connected_parts select * from {parts};
         """
     )
     part = con.execute(f"select count(*) from {scope.records}").fetchall()[0][0]
-    return Clustering(part, rounds, seeds)
+    done("writing the part")
+    return Clustering(part, rounds, seeds, seconds)

@@ -31,8 +31,11 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.exports import ALL_TABLES
 from orchestration.identity import model
 from orchestration.identity.config import IdentitySettings
+from orchestration.identity.standardise import READ_TABLES, RECORD_SOURCES
+from orchestration.ingest.loader import ensure_raw_schema, latest_versions_sql
 
 PACKAGE = Path(__file__).resolve().parent
 STATE_DDL = """
@@ -45,9 +48,21 @@ create table if not exists identity.resolution_state (
     plan varchar,                      -- plan_fingerprint(): comparisons, blocking rules, inputs
     prior double,                      -- the refined prior of the last full resolution
     full_resolved_at timestamptz,      -- when that full resolution ran
-    stores varchar                     -- stores_digest(): the stores' codes and towns clustered with
+    stores varchar                     -- stores_digest(): the stores the records were resolved with
 )
 """
+# The raw rows each resolution standardised, by delivery (file and load): the next one standardises
+# only the deliveries that are new since (``raw_delta``).
+BATCHES_DDL = """
+create table if not exists identity.raw_batches (
+    table_name varchar not null,
+    source_file varchar,
+    file_sha256 varchar,
+    loaded_at timestamptz,
+    rows bigint not null
+)
+"""
+BATCH_COLUMNS = ("source_file", "file_sha256", "loaded_at")
 # The columns of a named record that decide which pairs it is compared in and how they score
 # (splink_keyed in resolve._splink_inputs, whose other columns derive from these).
 COMPARED_COLUMNS = (
@@ -184,9 +199,13 @@ def reason_for_full_model(previous: Previous, saved: dict | None, plan: str) -> 
 
 
 def stores_digest(con: duckdb.DuckDBPyConnection) -> str:
-    """A digest of the stores' codes and towns: a cluster is at a store when a record lives in its
-    town, so clustering only part of the records holds while they stay the same."""
-    rows = con.execute("select code_magasin, ville from raw_current.pos_stores order by all").fetchall()
+    """A digest of the stores' codes, towns and e-mail addresses: a store's address is a
+    placeholder on every record (standardisation), and a cluster is at a store when a record lives
+    in its town (attachments); standardising and clustering only part of the records holds while
+    the stores stay the same."""
+    rows = con.execute(
+        "select code_magasin, ville, email_magasin from raw_current.pos_stores order by all"
+    ).fetchall()
     return _digest(repr(rows))
 
 
@@ -238,16 +257,27 @@ class Changes:
 
 
 def count_changes(con: duckdb.DuckDBPyConnection, schema: str) -> Changes:
-    """New, changed and removed identity records (``snapshot_previous`` before this run's)."""
+    """New, changed and removed identity records (``snapshot_previous`` before this run's), kept in
+    ``{schema}.changed_records(unique_id, change)`` (new | changed | gone)."""
+    con.execute(
+        f"""
+        create or replace table {schema}.changed_records as
+        select r.unique_id, case when p.unique_id is null then 'new' else 'changed' end as change
+        from identity.records r left join {schema}.previous_records p using (unique_id)
+        where p.digest is distinct from hash(r)
+        union all
+        select unique_id, 'gone' from {schema}.previous_records
+        where unique_id not in (select unique_id from identity.records)
+        """
+    )
     row = con.execute(
         f"""
         select (select count(*) from identity.records),
-               count(*) filter (where p.unique_id is null),
-               count(*) filter (where p.digest <> hash(r)),
-               (select count(*) from {schema}.previous_records
-                where unique_id not in (select unique_id from identity.records)),
+               count(*) filter (where change = 'new'),
+               count(*) filter (where change = 'changed'),
+               count(*) filter (where change = 'gone'),
                (select count(*) from {schema}.rescored)
-        from identity.records r left join {schema}.previous_records p using (unique_id)
+        from {schema}.changed_records
         """
     ).fetchall()[0]
     return Changes(*row)
@@ -275,3 +305,96 @@ def write_state(
         f"insert into identity.resolution_state values (now(), ?, ?, ?, ?, ?, ?, {full_at}, ?)",
         [*params, stores],
     )
+
+
+def read_raw_batches(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """``{schema}.raw_batches``: the rows of each raw table identity reads, by delivery (a file's
+    rows of one load; ``_source_file``, ``_file_sha256``, ``_loaded_at``)."""
+    for spec in ALL_TABLES:
+        ensure_raw_schema(con, spec)
+    con.execute(
+        f"create or replace table {schema}.raw_batches as "
+        + " union all ".join(
+            f"select '{table}' as table_name, _source_file as source_file, _file_sha256 as file_sha256, "
+            f"_loaded_at as loaded_at, count(*) as rows from raw.{table} group by all"
+            for table in READ_TABLES
+        )
+    )
+
+
+def write_raw_batches(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """Keep ``{schema}.raw_batches`` as what this resolution standardised."""
+    con.execute("drop table if exists identity.raw_batches")
+    con.execute(BATCHES_DDL)
+    con.execute(f"insert into identity.raw_batches select * from {schema}.raw_batches")
+
+
+def _same_batch(a: str, b: str) -> str:
+    return " and ".join(f"{a}.{c} is not distinct from {b}.{c}" for c in ("table_name", *BATCH_COLUMNS))
+
+
+def raw_delta(con: duckdb.DuckDBPyConnection, schema: str) -> str | None:
+    """Why the records cannot be standardised from the new deliveries alone (None: they can).
+
+    When they can, writes per raw table of ``standardise.RECORD_SOURCES`` ``{schema}.delta_<table>``:
+    the latest version of every record with a row in a delivery the previous resolution did not
+    standardise (for web events: every event of a visitor with a new event), and
+    ``{schema}.touched(unique_id)``: the identity records those rows make, or made. Deliveries are
+    compared with ``identity.raw_batches`` (``read_raw_batches`` first): rows removed need a full
+    standardisation (so do changed stores: ``stores_digest``, checked by the caller).
+    """
+    if not _table_exists(con, "raw_batches"):
+        return "the previous resolution kept no record of the raw deliveries it read"
+    removed = con.execute(
+        f"""
+        select distinct p.table_name from identity.raw_batches p
+        left join {schema}.raw_batches n on {_same_batch("p", "n")}
+        where n.rows is null or n.rows < p.rows order by 1
+        """
+    ).fetchall()
+    if removed:
+        return f"raw rows were removed since the previous resolution ({', '.join(t for (t,) in removed)})"
+    con.execute(
+        f"""
+        create or replace table {schema}.new_batches as
+        select n.* from {schema}.raw_batches n
+        left join identity.raw_batches p on {_same_batch("n", "p")}
+        where p.rows is null or p.rows <> n.rows
+        """
+    )
+    specs = {spec.table: spec for spec in ALL_TABLES}
+    touched = []
+    for source, (table, key) in RECORD_SOURCES.items():
+        # Keys of the rows in new deliveries (of all their versions, for web events: the visitors
+        # an event belonged to before and after).
+        new_rows = (
+            f"select r.{{column}} from raw.{table} r join {schema}.new_batches b "
+            f"on b.table_name = '{table}' and b.source_file is not distinct from r._source_file "
+            "and b.file_sha256 is not distinct from r._file_sha256 "
+            "and b.loaded_at is not distinct from r._loaded_at"
+        )
+        if table == "ecommerce_web_events":
+            con.execute(
+                f"""
+                create or replace table {schema}.touched_{source} as
+                select distinct visitor_id as id from raw.{table}
+                where event_id in ({new_rows.format(column="event_id")});
+                """
+            )
+            rows = (
+                f"event_id in (select event_id from raw.{table} "
+                f"where visitor_id in (select id from {schema}.touched_{source}))"
+            )
+        else:
+            con.execute(
+                f"create or replace table {schema}.touched_{source} as "
+                f"select distinct {key} as id from ({new_rows.format(column=key)})"
+            )
+            rows = f"{key} in (select id from {schema}.touched_{source})"
+        latest = latest_versions_sql(specs[table])
+        filtered = latest.replace(f"from raw.{table} ", f"from (select * from raw.{table} where {rows}) ", 1)
+        assert filtered != latest, latest
+        con.execute(f"create or replace table {schema}.delta_{table} as {filtered}")
+        touched.append(f"select '{source}:' || id as unique_id from {schema}.touched_{source}")
+    con.execute(f"create or replace table {schema}.touched as {' union all '.join(touched)}")
+    return None

@@ -57,7 +57,7 @@ from splink import DuckDBAPI, Linker, SettingsCreator
 from orchestration.identity import cluster, incremental, model, train
 from orchestration.identity.config import IdentitySettings, load_identity_settings
 from orchestration.identity.links import build_deterministic_edges
-from orchestration.identity.standardise import build_identity_records
+from orchestration.identity.standardise import READ_TABLES, build_identity_records, update_identity_records
 
 EXPLAIN_MIN_PROBABILITY = 0.5
 # Pairs scored more than this many bits below the threshold are left out of the prior's refinement:
@@ -505,7 +505,27 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
     if reason is None:
         incremental.snapshot_previous(con, WORK_SCHEMA)
     steps.done("snapshot previous records")
-    records = build_identity_records(con, identity)
+    # The deliveries read and the stores: an increment standardises only the records of new
+    # deliveries when nothing else changed (incremental.raw_delta).
+    incremental.read_raw_batches(con, WORK_SCHEMA)
+    stores = incremental.stores_digest(con)
+    everything = (
+        "a full run"
+        if reason is not None
+        else "the stores changed"
+        if stores != previous.stores
+        else incremental.raw_delta(con, WORK_SCHEMA)
+    )
+    steps.done("new deliveries")
+    if everything is None:
+        relations = {table: f"{WORK_SCHEMA}.delta_{table}" for table in READ_TABLES}
+        records = update_identity_records(con, identity, relations, f"{WORK_SCHEMA}.touched", WORK_SCHEMA)
+        touched = con.execute(f"select count(*) from {WORK_SCHEMA}.touched").fetchall()[0][0]
+        log(f"standardised again: {touched:,} records of new deliveries; {records:,} records in all")
+    else:
+        if reason is None:
+            log(f"standardising every record: {everything}")
+        records = build_identity_records(con, identity)
     steps.done("standardise")
     seconds["standardise"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -601,21 +621,22 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
     seconds["link"] = time.perf_counter() - started - seconds.get("train", 0.0)
     started = time.perf_counter()
     steps.done("log")
-    stores = incremental.stores_digest(con)
     # Why every record is clustered again in an increment (None: only the part the day touched).
     whole = (
         None
         if mode == "full"
         else "the previous resolution kept no clustering state"
         if not cluster.can_cluster_part(con)
-        else "the stores' codes or towns changed"
+        else "the stores changed"
         if stores != previous.stores
         else None
     )
     if whole is not None:
         log(f"clustering every record: {whole}")
     if mode == "incremental" and whole is None:
-        clustering = cluster.cluster_part(con, WORK_SCHEMA, identity, f"{WORK_SCHEMA}.previous_records")
+        clustering = cluster.cluster_part(
+            con, WORK_SCHEMA, identity, f"{WORK_SCHEMA}.changed_records", f"{WORK_SCHEMA}.rescored"
+        )
         log(
             f"clustered again: {clustering.records:,} records of {records:,} (the part connected to "
             f"{clustering.seeds:,} new, changed or gone records and changed links; "
@@ -624,6 +645,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
     else:
         clustering = cluster.cluster_all(con, WORK_SCHEMA, identity)
     steps.done("cluster")
+    steps |= {f"cluster: {phase}": s for phase, s in clustering.seconds.items()}
     guarded, probabilistic = con.execute(
         "select count(*) filter (where guard is not null), "
         "count(*) filter (where method = 'probabilistic' and guard is null) from identity.edges"
@@ -633,6 +655,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
     incremental.write_state(
         con, mode, identity, saved, plan_digest, lam, None if mode == "full" else previous, stores
     )
+    incremental.write_raw_batches(con, WORK_SCHEMA)
     steps.done("state")
     return ResolutionResult(
         records, deterministic, scored, probabilistic, guarded, flagged, trained, seconds,

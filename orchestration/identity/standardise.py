@@ -21,7 +21,8 @@ about any one data set:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 
 import duckdb
 
@@ -214,6 +215,21 @@ def build_first_name_variants(con: duckdb.DuckDBPyConnection, variants: Iterable
     return con.execute("select count(*) from identity.first_name_variants").fetchall()[0][0]
 
 
+# Each identity source, with the raw table its records come from and the column that identifies
+# one (``source_record_id``). Visitors are aggregated from their web events (``visitor_events``).
+RECORD_SOURCES = {
+    "pos_tickets": ("pos_tickets", "num_ticket"),
+    "ecommerce_customers": ("ecommerce_customers", "customer_id"),
+    "ecommerce_orders": ("ecommerce_orders", "order_id"),
+    "ecommerce_visitors": ("ecommerce_web_events", "visitor_id"),
+    "crm_contacts": ("crm_contacts", "contact_id"),
+    "crm_tickets": ("crm_tickets", "ticket_id"),
+    "survey_responses": ("survey_responses", "response_id"),
+}
+# The raw tables records are made from (RECORDS_SQL also reads the stores, whose e-mail addresses
+# are placeholders on every record).
+READ_TABLES = tuple(sorted({table for table, _ in RECORD_SOURCES.values()}))
+
 # One select per identity-bearing source, all with the same columns. Raw column names differ by
 # source; this is the only place that knows them.
 RECORDS_SQL = """
@@ -297,10 +313,16 @@ from unioned
 """
 
 
-def build_identity_records(con: duckdb.DuckDBPyConnection, identity: IdentitySettings | None = None) -> int:
-    """Write ``identity.records`` (and the first-name variants) from the raw layer; returns the
-    number of records."""
-    identity = identity or load_identity_settings()
+def records_sql(target: str = "identity.records", relations: Mapping[str, str] | None = None) -> str:
+    """RECORDS_SQL writing ``target``, reading ``relations[table]`` instead of ``raw_current.<table>``
+    for the tables given (an increment: the latest versions of the records delivered since)."""
+    sql = RECORDS_SQL.replace("table identity.records as", f"table {target} as", 1)
+    for table, relation in (relations or {}).items():
+        sql = re.sub(rf"raw_current\.{table}\b", relation, sql)
+    return sql
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, identity: IdentitySettings) -> None:
     install_macros(con, identity.phonetic_first_names)
     # Identity reads the latest delivered version of each record (``raw_current``): a contact
     # corrected and exported again is one record, not two with the same id.
@@ -308,5 +330,38 @@ def build_identity_records(con: duckdb.DuckDBPyConnection, identity: IdentitySet
         ensure_raw_schema(con, spec)
     con.execute("create schema if not exists identity")
     build_first_name_variants(con, identity.first_name_variants)
+
+
+def build_identity_records(con: duckdb.DuckDBPyConnection, identity: IdentitySettings | None = None) -> int:
+    """Write ``identity.records`` (and the first-name variants) from the raw layer; returns the
+    number of records."""
+    identity = identity or load_identity_settings()
+    _prepare(con, identity)
     con.execute(RECORDS_SQL)
+    return con.execute("select count(*) from identity.records").fetchall()[0][0]
+
+
+def update_identity_records(
+    con: duckdb.DuckDBPyConnection,
+    identity: IdentitySettings,
+    relations: Mapping[str, str],
+    touched: str,
+    work: str,
+) -> int:
+    """Standardise again only the records ``touched(unique_id)`` names, from ``relations`` (per raw
+    table of ``RECORD_SOURCES``: the latest version of every record delivered since the previous
+    resolution; for web events, every event of the visitors concerned), and replace them in
+    ``identity.records``; a touched record no longer made (a ticket re-sent without its customer)
+    disappears. A record depends on its own raw row (a visitor on its events) and on the stores'
+    e-mails only, so the others are what a full standardisation would make of them. Returns the
+    number of records."""
+    _prepare(con, identity)
+    con.execute(records_sql(f"{work}.records_delta", relations))
+    con.execute(
+        f"""
+        delete from identity.records where unique_id in (select unique_id from {touched});
+        insert into identity.records
+        select * from {work}.records_delta where unique_id in (select unique_id from {touched});
+        """
+    )
     return con.execute("select count(*) from identity.records").fetchall()[0][0]
