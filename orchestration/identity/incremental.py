@@ -34,8 +34,8 @@ import duckdb
 from orchestration.exports import ALL_TABLES
 from orchestration.identity import model
 from orchestration.identity.config import IdentitySettings
-from orchestration.identity.standardise import READ_TABLES, RECORD_SOURCES
-from orchestration.ingest.loader import ensure_raw_schema, latest_versions_sql
+from orchestration.identity.standardise import READ_TABLES, RECORD_SOURCES, latest_versions_where
+from orchestration.ingest.loader import ensure_raw_schema
 
 PACKAGE = Path(__file__).resolve().parent
 STATE_DDL = """
@@ -362,7 +362,6 @@ def raw_delta(con: duckdb.DuckDBPyConnection, schema: str) -> str | None:
         where p.rows is null or p.rows <> n.rows
         """
     )
-    specs = {spec.table: spec for spec in ALL_TABLES}
     touched = []
     for source, (table, key) in RECORD_SOURCES.items():
         # Keys of the rows in new deliveries (of all their versions, for web events: the visitors
@@ -391,10 +390,7 @@ def raw_delta(con: duckdb.DuckDBPyConnection, schema: str) -> str | None:
                 f"select distinct {key} as id from ({new_rows.format(column=key)})"
             )
             rows = f"{key} in (select id from {schema}.touched_{source})"
-        latest = latest_versions_sql(specs[table])
-        filtered = latest.replace(f"from raw.{table} ", f"from (select * from raw.{table} where {rows}) ", 1)
-        assert filtered != latest, latest
-        con.execute(f"create or replace table {schema}.delta_{table} as {filtered}")
+        con.execute(f"create or replace table {schema}.delta_{table} as {latest_versions_where(table, rows)}")
         touched.append(f"select '{source}:' || id as unique_id from {schema}.touched_{source}")
     con.execute(f"create or replace table {schema}.touched as {' union all '.join(touched)}")
     return None

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import duckdb
 
+from orchestration.identity.standardise import latest_versions_where
+
 EDGES_SQL = """
 create or replace table identity.deterministic_edges as
 with keyed as (
@@ -35,7 +37,7 @@ referenced as (
     -- visitor -> order it checked out
     select 'ecommerce_visitors:' || e.visitor_id as a, 'ecommerce_orders:' || e.order_id as b,
            'checkout' as rule
-    from raw_current.ecommerce_web_events e
+    from (__CHECKOUTS__) e
     where e.event_type = 'checkout_completed' and e.order_id is not null
     union all
     -- survey answer -> till ticket or web order it followed (whichever exists)
@@ -65,5 +67,11 @@ where a in (select unique_id from identity.records) and b in (select unique_id f
 
 def build_deterministic_edges(con: duckdb.DuckDBPyConnection) -> int:
     """Write ``identity.deterministic_edges(unique_id_l, unique_id_r, rule)``."""
-    con.execute(EDGES_SQL)
+    # The latest version of the web events that ever were a checkout: the latest version of every
+    # web event (``raw_current``) is most of this step's time (1.8 s of 4 at 100k customers).
+    checkouts = latest_versions_where(
+        "ecommerce_web_events",
+        "event_id in (select event_id from raw.ecommerce_web_events where event_type = 'checkout_completed')",
+    )
+    con.execute(EDGES_SQL.replace("__CHECKOUTS__", checkouts))
     return con.execute("select count(*) from identity.deterministic_edges").fetchall()[0][0]

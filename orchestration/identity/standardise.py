@@ -28,7 +28,7 @@ import duckdb
 
 from orchestration.exports import ALL_TABLES
 from orchestration.identity.config import IdentitySettings, load_identity_settings
-from orchestration.ingest.loader import ensure_raw_schema
+from orchestration.ingest.loader import ensure_raw_schema, latest_versions_sql
 
 PLACEHOLDER_EMAIL_LOCAL_PARTS = (
     "test", "pasdemail", "noemail", "nomail", "sansemail", "aucun", "none", "client", "xxx",
@@ -311,6 +311,17 @@ select
     seen_at
 from unioned
 """
+
+
+def latest_versions_where(table: str, where: str) -> str:
+    """``raw_current.<table>`` restricted to the records with a raw row (any version) matching
+    ``where``: the latest version of each, by the raw layer's own rule (``latest_versions_sql``),
+    computed over those records only. The caller filters again on the latest version."""
+    spec = next(spec for spec in ALL_TABLES if spec.table == table)
+    latest = latest_versions_sql(spec)
+    restricted = latest.replace(f"from raw.{table} ", f"from (select * from raw.{table} where {where}) ", 1)
+    assert restricted != latest, latest
+    return restricted
 
 
 def records_sql(target: str = "identity.records", relations: Mapping[str, str] | None = None) -> str:
