@@ -40,6 +40,19 @@ class Case:
     expect: tuple[tuple[str, str, bool, bool], ...]
 
 
+NAMESAKES = [
+    dict(
+        contact_id="YM1", firstname="Mathis", lastname="Kerbrat", email="mathis.kerbrat@sfr.fr",
+        date_of_birth=dt.date(1985, 6, 9), zip="56000", city="Vannes", preferred_store_code="M001",
+        lastmodifieddate=FIRST,
+    ),
+    dict(
+        contact_id="YM2", firstname="Mathis", lastname="Kerbrat", email="kerbrat.m@gmail.com",
+        date_of_birth=dt.date(1962, 1, 30), zip="13008", city="Marseille", preferred_store_code="M001",
+        lastmodifieddate=FIRST,
+    ),
+]  # fmt: skip
+
 CASES = {
     # Ondine under her maiden name on the web and her married name in the CRM; a guest order with
     # her web e-mail and her CRM phone links the two.
@@ -181,6 +194,46 @@ CASES = {
             ("crm_contacts:YH1", "pos_tickets:YT1", True, False),
             ("crm_contacts:YH1", "crm_contacts:YH2", False, False),
         ),
+    ),
+    # Two namesakes at one store make the name at that store ambiguous: a till ticket with only
+    # that name joins neither, and the day's ticket neither (the increment does not even look at
+    # them: the value is ambiguous whatever it does).
+    "a new record with an ambiguous name at a store": Case(
+        before={"crm_contacts": NAMESAKES},
+        day={
+            "pos_tickets": [
+                dict(
+                    num_ticket="YT3", prenom_client="Mathis", nom_client="Kerbrat",
+                    code_postal_client="56100", ville_client="Lorient", _loaded_at=NEXT_DAY,
+                )
+            ]
+        },
+        expect=(
+            ("crm_contacts:YM1", "pos_tickets:YT3", False, False),
+            ("crm_contacts:YM2", "pos_tickets:YT3", False, False),
+        ),
+    ),
+    # ... until one of the two is corrected to another person: the ticket then joins the other.
+    "an ambiguous name at a store becomes unique": Case(
+        before={
+            "crm_contacts": NAMESAKES,
+            "pos_tickets": [
+                dict(
+                    num_ticket="YT2", prenom_client="Mathis", nom_client="Kerbrat",
+                    code_postal_client="56100", ville_client="Lorient",
+                )
+            ],
+        },
+        day={
+            "crm_contacts": [
+                dict(
+                    contact_id="YM2", firstname="Lucien", lastname="Barbier",
+                    email="lucien.barbier@orange.fr", zip="13001", city="Marseille",
+                    lastmodifieddate=NEXT_DAY, _loaded_at=NEXT_DAY,
+                )
+            ]
+        },
+        expect=(("crm_contacts:YM1", "pos_tickets:YT2", False, True),),
     ),
     # A web account re-delivered with the e-mail, phone and town of the CRM contact of that name.
     "a redelivered record with changed values": Case(

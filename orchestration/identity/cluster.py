@@ -45,6 +45,12 @@ from orchestration.identity.names import first_name_facts
 
 MERGED_SCHEMA = pa.schema([("cluster_id", pa.string()), ("merged_into", pa.string())])
 REFUSED_SCHEMA = pa.schema([("position", pa.int64()), ("conflict", pa.string())])
+# The guard of a scored pair whose first names cannot be one person's (a household).
+FIRST_NAME_GUARD = "different first names"
+# Clusters holding a value (as owners: named records) from which the value is ambiguous for good:
+# an attachment needs at most one owner, a shared identifier exactly two.
+AMBIGUOUS_OWNERS = {"email": 3, "phone": 3, "name at store": 2}
+AMBIGUOUS_SQL = "case kind " + " ".join(f"when '{k}' then {n}" for k, n in AMBIGUOUS_OWNERS.items()) + " end"
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,9 @@ class Scope:
     edges: str
     work: str
     affected: str | None = None
+    # Values (kind, value) that enough clusters outside the scope hold to be ambiguous whatever the
+    # scope's records do (``AMBIGUOUS_OWNERS``): no attachment or shared-identifier link uses them.
+    blocked: str | None = None
 
     @classmethod
     def everything(cls, work: str) -> Scope:
@@ -64,7 +73,9 @@ class Scope:
 
     @classmethod
     def part(cls, work: str) -> Scope:
-        return cls(f"{work}.part_records", f"{work}.part_edges", work, f"{work}.affected")
+        return cls(
+            f"{work}.part_records", f"{work}.part_edges", work, f"{work}.affected", f"{work}.blocked_values"
+        )
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,7 @@ def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, match_probability
         )
         select p.unique_id_l, p.unique_id_r, p.match_probability, p.match_weight, 'probabilistic' as method,
                case when i.fn_l is not null and not coalesce(p.same_mobile, false)
-                    then 'different first names' end
+                    then '{FIRST_NAME_GUARD}' end
                    as guard
         from pairs p
         left join incompatible i
@@ -125,6 +136,16 @@ def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, match_probability
         from identity.deterministic_edges
         where true {within("")}
         """
+    )
+
+
+def _unblocked(scope: Scope, alias: str) -> str:
+    """A condition leaving out the scope's blocked values (none in a full run)."""
+    if scope.blocked is None:
+        return ""
+    return (
+        f" and not exists (select 1 from {scope.blocked} b "
+        f"where b.kind = {alias}.kind and b.value = {alias}.value)"
     )
 
 
@@ -208,7 +229,7 @@ def _attach_by_unique_value(con: duckdb.DuckDBPyConnection, scope: Scope) -> int
         select distinct least(v.unique_id, o.anchor), greatest(v.unique_id, o.anchor),
                1.0, null, 'attached:' || v.kind, null
         from {work}.values_used v join owners o using (kind, value)
-        where v.candidate and o.owner_clusters <= 1 and v.unique_id <> o.anchor
+        where v.candidate and o.owner_clusters <= 1 and v.unique_id <> o.anchor{_unblocked(scope, "v")}
         """
     )
     return con.execute(f"select count(*) from {scope.edges} where method like 'attached:%'").fetchall()[0][0]
@@ -240,7 +261,8 @@ def _link_by_shared_identifier(con: duckdb.DuckDBPyConnection, scope: Scope) -> 
         ),
         two_clusters as (
             select kind, value, min(cluster_id) as cluster_a, max(cluster_id) as cluster_b
-            from used group by all having count(distinct cluster_id) = 2
+            from used u where true{_unblocked(scope, "u")}
+            group by all having count(distinct cluster_id) = 2
         ),
         sides as (
             select t.kind, t.value, u.cluster_id = t.cluster_a as side_a, u.unique_id, u.first_name,
@@ -393,16 +415,29 @@ def can_cluster_part(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _label_parts(con: duckdb.DuckDBPyConnection, scope: Scope) -> str:
-    """The connected part of each of the scope's records: records joined by an edge (refused ones
-    too) or sharing an attachment value (``values_used``). Returns a table ``(unique_id, part_id)``,
-    the label being the part's smallest record."""
+    """The connected part of each of the scope's records: records joined by an edge or sharing an
+    attachment value (``values_used``) that is not ambiguous for good (``AMBIGUOUS_OWNERS``: a
+    household e-mail of three people, a common name at a store). Returns a table
+    ``(unique_id, part_id)``, the label being the part's smallest record.
+
+    Edges refused by a conflict count (the refusal depends on the clusters the walk had built); a
+    pair refused for its first names does not: that guard reads the pair's own two records only, and
+    the pair never takes part in any merge (a household's shared address or e-mail would otherwise
+    join its members' parts)."""
     work = scope.work
     con.execute(
         f"""
         create or replace table {work}.part_links as
+        with ambiguous as (
+            select kind, value from {work}.values_used where owner
+            group by all having count(distinct cluster_id) >= {AMBIGUOUS_SQL}
+        )
         select unique_id_l, unique_id_r from {scope.edges}
+        where guard is distinct from '{FIRST_NAME_GUARD}'
         union all
-        select unique_id, min(unique_id) over (partition by kind, value) from {work}.values_used
+        select v.unique_id, min(v.unique_id) over (partition by v.kind, v.value) from {work}.values_used v
+        anti join ambiguous a on a.kind = v.kind and a.value = v.value
+        where true{_unblocked(scope, "v")}
         """
     )
     labelled = connected_components(con, scope.records, f"{work}.part_links")
@@ -422,11 +457,95 @@ def cluster_all(con: duckdb.DuckDBPyConnection, work: str, identity: IdentitySet
         create or replace table identity.flagged_clusters as select * from {work}.flagged;
         create or replace table identity.clusters as select * from {work}.clusters;
         create or replace table identity.attachment_values as
-        select unique_id, kind, value from {work}.values_used;
+        select unique_id, cluster_id, kind, value, owner from {work}.values_used;
         create or replace table identity.connected_parts as select * from {parts};
         """
     )
     return Clustering(con.execute("select count(*) from identity.clusters").fetchall()[0][0])
+
+
+def _known_values(scope: Scope) -> str:
+    """The values the part's records used in the previous resolution, and their e-mails and phones."""
+    return f"""
+        select kind, value from identity.attachment_values
+        where unique_id in (select unique_id from {scope.affected})
+        union
+        select 'email', email from identity.records
+        where email is not null and unique_id in (select unique_id from {scope.affected})
+        union
+        select 'phone', phone from identity.records
+        where phone is not null and unique_id in (select unique_id from {scope.affected})
+    """
+
+
+def _block(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
+    """``scope.blocked``: the values the part's records could use (their e-mails, phones, previous
+    values, and each of their full names at each of their stores) that enough clusters outside the
+    part hold to be ambiguous whatever the part does."""
+    con.execute(
+        f"""
+        create or replace table {scope.work}.possible_values as
+        with part as (
+            select * from identity.records where unique_id in (select unique_id from {scope.affected})
+        ),
+        stores as (
+            select store_code as store from part where store_code is not null
+            union
+            select s.code_magasin from part r join raw_current.pos_stores s on cdp_std_city(s.ville) = r.city
+        ),
+        names as (
+            select distinct first_name || ' ' || last_name as full_name from part
+            where length(first_name) > 1 and last_name is not null
+        )
+        {_known_values(scope)}
+        union
+        select 'name at store', n.full_name || ' @ ' || s.store from names n cross join stores s;
+
+        create or replace table {scope.blocked} as
+        select v.kind, v.value from identity.attachment_values v
+        semi join {scope.work}.possible_values p on p.kind = v.kind and p.value = v.value
+        where v.owner and v.unique_id not in (select unique_id from {scope.affected})
+        group by all having count(distinct v.cluster_id) >= {AMBIGUOUS_SQL};
+        """
+    )
+
+
+def _pull_holders(con: duckdb.DuckDBPyConnection, scope: Scope, values: str) -> int:
+    """Add to the part the records outside it holding one of ``values`` (kind, value) that is not
+    blocked, with their previous parts; returns how many such holders there were."""
+    work = scope.work
+    con.execute(
+        f"""
+        create or replace table {work}.pulled_values as
+        with v as ({values})
+        select kind, value from v
+        where kind is not null and value is not null;
+
+        create or replace table {work}.outside_values as
+        select v.unique_id, v.kind, v.value, v.owner, v.cluster_id from identity.attachment_values v
+        semi join {work}.pulled_values p on p.kind = v.kind and p.value = v.value
+        where v.unique_id not in (select unique_id from {work}.affected);
+
+        create or replace table {work}.outside as
+        select distinct o.unique_id from {work}.outside_values o
+        anti join (
+            select kind, value from {work}.outside_values where owner
+            group by all having count(distinct cluster_id) >= {AMBIGUOUS_SQL}
+        ) b on b.kind = o.kind and b.value = o.value;
+
+        insert into {work}.affected
+        select unique_id from {work}.outside
+        union
+        select unique_id from identity.connected_parts
+        where part_id in (
+            select part_id from identity.connected_parts
+            where unique_id in (select unique_id from {work}.outside)
+        )
+        except
+        select unique_id from {work}.affected;
+        """
+    )
+    return con.execute(f"select count(*) from {work}.outside").fetchall()[0][0]
 
 
 def cluster_part(
@@ -442,9 +561,11 @@ def cluster_part(
 
     The seeds are the changed records and both ends of every link that appeared, vanished or
     changed weight (only pairs with a record scored again or gone can have: the others were kept).
-    The part is the previous connected parts (``identity.connected_parts``: records joined by any
-    edge or attachment value) of the seeds and of the records sharing a seed's e-mail or phone:
-    every other record's edges and values are the previous run's, all within its previous part.
+    The part starts as the seeds' previous connected parts (``identity.connected_parts``): every
+    other record's edges are the previous run's, all within its previous part. Values then: a value
+    that enough clusters outside the part hold is ambiguous whatever the part does, and the part
+    treats it so (``Scope.blocked``); any other value the part's records use or used, held outside,
+    brings the holder's part in, and the part is clustered again until none is left.
     """
     scope = Scope.part(work)
     seconds: dict[str, float] = {}
@@ -494,55 +615,38 @@ def cluster_part(
     done("seeds")
     con.execute(
         f"""
-        create or replace table {work}.reached as
-        with seed_records as (
-            select * from identity.records where unique_id in (select unique_id from {work}.seeds)
-        )
-        select unique_id from {work}.seeds
-        union
-        select unique_id from identity.records
-        where email in (select email from seed_records) or phone in (select phone from seed_records);
-
         create or replace table {work}.affected as
-        select unique_id from {work}.reached
+        select unique_id from {work}.seeds
         union
         select unique_id from identity.connected_parts
         where part_id in (
             select part_id from identity.connected_parts
-            where unique_id in (select unique_id from {work}.reached)
+            where unique_id in (select unique_id from {work}.seeds)
         );
         """
     )
     done("part")
     rounds = 0
     while True:
+        # Values the part's records used or use, held outside it: their holders' parts join, until
+        # none is left (known before clustering: e-mails, phones, the previous values).
+        while _pull_holders(con, scope, _known_values(scope)):
+            pass
+        done("part")
         rounds += 1
+        _block(con, scope)
         con.execute(
             f"create or replace table {scope.records} as select * from identity.records "
             f"where unique_id in (select unique_id from {work}.affected)"
         )
         _cluster(con, scope, identity)
         done("clustering the part")
-        # A full name at a store is a value of a cluster: the part's new clusters may use one that a
-        # record outside the part used; that record's previous part is then part of the answer too.
-        con.execute(
-            f"""
-            create or replace table {work}.outside as
-            select distinct v.unique_id from identity.attachment_values v
-            join {work}.values_used u using (kind, value)
-            where v.unique_id not in (select unique_id from {work}.affected);
-
-            insert into {work}.affected
-            select unique_id from identity.connected_parts
-            where part_id in (
-                select part_id from identity.connected_parts
-                where unique_id in (select unique_id from {work}.outside)
-            )
-            and unique_id not in (select unique_id from {work}.affected);
-            """
-        )
+        # A full name at a store is a value of a cluster, known once the part is clustered: one
+        # held outside brings its holder's part in, and the part is clustered again.
+        values = f"select kind, value from {work}.values_used union {_known_values(scope)}"
+        pulled = _pull_holders(con, scope, values)
         done("part")
-        if not con.execute(f"select count(*) from {work}.outside").fetchall()[0][0]:
+        if not pulled:
             break
     parts = _label_parts(con, scope)
     con.execute(
@@ -560,7 +664,8 @@ def cluster_part(
         insert into identity.flagged_clusters select * from {work}.flagged;
 
         delete from identity.attachment_values where unique_id in (select unique_id from {work}.affected);
-        insert into identity.attachment_values select unique_id, kind, value from {work}.values_used;
+        insert into identity.attachment_values
+        select unique_id, cluster_id, kind, value, owner from {work}.values_used;
 
         delete from identity.connected_parts where unique_id in (select unique_id from {work}.affected);
         insert into identity.connected_parts select * from {parts};
