@@ -63,9 +63,9 @@ class Scope:
     edges: str
     work: str
     affected: str | None = None
-    # Values (kind, value) that enough clusters outside the scope hold to be ambiguous whatever the
-    # scope's records do (``AMBIGUOUS_OWNERS``): no attachment or shared-identifier link uses them.
-    blocked: str | None = None
+    # Per value (kind, value) the part's records could use, the clusters outside the part owning
+    # it (``owners``): counted with the part's own, as the full run counts all of them.
+    outside: str | None = None
 
     @classmethod
     def everything(cls, work: str) -> Scope:
@@ -74,7 +74,7 @@ class Scope:
     @classmethod
     def part(cls, work: str) -> Scope:
         return cls(
-            f"{work}.part_records", f"{work}.part_edges", work, f"{work}.affected", f"{work}.blocked_values"
+            f"{work}.part_records", f"{work}.part_edges", work, f"{work}.affected", f"{work}.outside_owners"
         )
 
 
@@ -139,13 +139,14 @@ def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, match_probability
     )
 
 
-def _unblocked(scope: Scope, alias: str) -> str:
-    """A condition leaving out the scope's blocked values (none in a full run)."""
-    if scope.blocked is None:
-        return ""
+def _outside(scope: Scope, alias: str) -> tuple[str, str]:
+    """A join to the owners outside the scope of the values of ``alias``, and their number (0 in a
+    full run)."""
+    if scope.outside is None:
+        return "", "0"
     return (
-        f" and not exists (select 1 from {scope.blocked} b "
-        f"where b.kind = {alias}.kind and b.value = {alias}.value)"
+        f" left join {scope.outside} x on x.kind = {alias}.kind and x.value = {alias}.value",
+        "coalesce(any_value(x.owners), 0)",
     )
 
 
@@ -173,6 +174,7 @@ def _attach_by_unique_value(con: duckdb.DuckDBPyConnection, scope: Scope) -> int
     Every value used here is kept in ``{work}.values_used``: an increment closes its part over them.
     """
     work = scope.work
+    outside_join, outside_owners = _outside(scope, "u")
     con.execute(
         f"""
         create or replace table {work}.values_used as
@@ -221,15 +223,16 @@ def _attach_by_unique_value(con: duckdb.DuckDBPyConnection, scope: Scope) -> int
         f"""
         insert into {scope.edges}
         with owners as (
-            select kind, value, count(distinct cluster_id) filter (where owner) as owner_clusters,
-                   coalesce(min(unique_id) filter (where owner),
-                            min(unique_id) filter (where candidate and pooled)) as anchor
-            from {work}.values_used group by all
+            select u.kind, u.value,
+                   count(distinct u.cluster_id) filter (where u.owner) + {outside_owners} as owner_clusters,
+                   coalesce(min(u.unique_id) filter (where u.owner),
+                            min(u.unique_id) filter (where u.candidate and u.pooled)) as anchor
+            from {work}.values_used u{outside_join} group by u.kind, u.value
         )
         select distinct least(v.unique_id, o.anchor), greatest(v.unique_id, o.anchor),
                1.0, null, 'attached:' || v.kind, null
         from {work}.values_used v join owners o using (kind, value)
-        where v.candidate and o.owner_clusters <= 1 and v.unique_id <> o.anchor{_unblocked(scope, "v")}
+        where v.candidate and o.owner_clusters <= 1 and v.unique_id <> o.anchor
         """
     )
     return con.execute(f"select count(*) from {scope.edges} where method like 'attached:%'").fetchall()[0][0]
@@ -247,6 +250,7 @@ def _link_by_shared_identifier(con: duckdb.DuckDBPyConnection, scope: Scope) -> 
     is ambiguous and is left alone too.
     """
     work = scope.work
+    outside_join, outside_owners = _outside(scope, "u")
     con.execute(
         f"""
         insert into {scope.edges}
@@ -260,9 +264,9 @@ def _link_by_shared_identifier(con: duckdb.DuckDBPyConnection, scope: Scope) -> 
             where cdp_is_mobile(r.phone) and coalesce(r.first_name, r.last_name) is not null
         ),
         two_clusters as (
-            select kind, value, min(cluster_id) as cluster_a, max(cluster_id) as cluster_b
-            from used u where true{_unblocked(scope, "u")}
-            group by all having count(distinct cluster_id) = 2
+            select u.kind, u.value, min(u.cluster_id) as cluster_a, max(u.cluster_id) as cluster_b
+            from used u{outside_join}
+            group by u.kind, u.value having count(distinct u.cluster_id) + {outside_owners} = 2
         ),
         sides as (
             select t.kind, t.value, u.cluster_id = t.cluster_a as side_a, u.unique_id, u.first_name,
@@ -425,19 +429,21 @@ def _label_parts(con: duckdb.DuckDBPyConnection, scope: Scope) -> str:
     the pair never takes part in any merge (a household's shared address or e-mail would otherwise
     join its members' parts)."""
     work = scope.work
+    outside_join, outside_owners = _outside(scope, "u")
+    ambiguous = AMBIGUOUS_SQL.replace("kind", "u.kind")
     con.execute(
         f"""
         create or replace table {work}.part_links as
         with ambiguous as (
-            select kind, value from {work}.values_used where owner
-            group by all having count(distinct cluster_id) >= {AMBIGUOUS_SQL}
+            select u.kind, u.value from {work}.values_used u{outside_join} where u.owner
+            group by u.kind, u.value
+            having count(distinct u.cluster_id) + {outside_owners} >= {ambiguous}
         )
         select unique_id_l, unique_id_r from {scope.edges}
         where guard is distinct from '{FIRST_NAME_GUARD}'
         union all
         select v.unique_id, min(v.unique_id) over (partition by v.kind, v.value) from {work}.values_used v
         anti join ambiguous a on a.kind = v.kind and a.value = v.value
-        where true{_unblocked(scope, "v")}
         """
     )
     labelled = connected_components(con, scope.records, f"{work}.part_links")
@@ -464,24 +470,36 @@ def cluster_all(con: duckdb.DuckDBPyConnection, work: str, identity: IdentitySet
     return Clustering(con.execute("select count(*) from identity.clusters").fetchall()[0][0])
 
 
-def _known_values(scope: Scope) -> str:
-    """The values the part's records used in the previous resolution, and their e-mails and phones."""
+def _previous_values(scope: Scope) -> str:
+    """The values the part's records used in the previous resolution, with the clusters of the part
+    that owned each: ``(kind, value, owners)``."""
     return f"""
-        select kind, value from identity.attachment_values
+        select kind, value, count(distinct cluster_id) filter (where owner) as owners
+        from identity.attachment_values
+        where unique_id in (select unique_id from {scope.affected}) group by all
+    """
+
+
+def _known_values(scope: Scope) -> str:
+    """The values the part's records used before, and their e-mails and phones, as if no cluster of
+    the part owned them (this run's owners are unknown before clustering: counting none pulls
+    more, never less)."""
+    return f"""
+        select kind, value, 0 as owners from identity.attachment_values
         where unique_id in (select unique_id from {scope.affected})
-        union
-        select 'email', email from identity.records
+        union all
+        select 'email', email, 0 from identity.records
         where email is not null and unique_id in (select unique_id from {scope.affected})
-        union
-        select 'phone', phone from identity.records
+        union all
+        select 'phone', phone, 0 from identity.records
         where phone is not null and unique_id in (select unique_id from {scope.affected})
     """
 
 
-def _block(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
-    """``scope.blocked``: the values the part's records could use (their e-mails, phones, previous
-    values, and each of their full names at each of their stores) that enough clusters outside the
-    part hold to be ambiguous whatever the part does."""
+def _count_outside_owners(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
+    """``scope.outside``: for the values the part's records could use (their e-mails, phones,
+    previous values, and each of their full names at each of their stores), the clusters outside
+    the part owning each."""
     con.execute(
         f"""
         create or replace table {scope.work}.possible_values as
@@ -497,29 +515,31 @@ def _block(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
             select distinct first_name || ' ' || last_name as full_name from part
             where length(first_name) > 1 and last_name is not null
         )
-        {_known_values(scope)}
+        select kind, value from ({_known_values(scope)})
         union
         select 'name at store', n.full_name || ' @ ' || s.store from names n cross join stores s;
 
-        create or replace table {scope.blocked} as
-        select v.kind, v.value from identity.attachment_values v
+        create or replace table {scope.outside} as
+        select v.kind, v.value, count(distinct v.cluster_id) as owners from identity.attachment_values v
         semi join {scope.work}.possible_values p on p.kind = v.kind and p.value = v.value
         where v.owner and v.unique_id not in (select unique_id from {scope.affected})
-        group by all having count(distinct v.cluster_id) >= {AMBIGUOUS_SQL};
+        group by all;
         """
     )
 
 
 def _pull_holders(con: duckdb.DuckDBPyConnection, scope: Scope, values: str) -> int:
-    """Add to the part the records outside it holding one of ``values`` (kind, value) that is not
-    blocked, with their previous parts; returns how many such holders there were."""
+    """Add to the part the records outside it holding one of ``values`` ``(kind, value, owners)``,
+    ``owners`` being the part's clusters owning it (before or after this run), unless the value is
+    ambiguous (``AMBIGUOUS_OWNERS``) with the owners outside the part counted in, both before and
+    after: the full run then attaches nothing with it on either side. With their previous parts;
+    returns how many such holders there were."""
     work = scope.work
     con.execute(
         f"""
         create or replace table {work}.pulled_values as
-        with v as ({values})
-        select kind, value from v
-        where kind is not null and value is not null;
+        select kind, value, min(owners) as owners from ({values})
+        where kind is not null and value is not null group by all;
 
         create or replace table {work}.outside_values as
         select v.unique_id, v.kind, v.value, v.owner, v.cluster_id from identity.attachment_values v
@@ -527,11 +547,16 @@ def _pull_holders(con: duckdb.DuckDBPyConnection, scope: Scope, values: str) -> 
         where v.unique_id not in (select unique_id from {work}.affected);
 
         create or replace table {work}.outside as
-        select distinct o.unique_id from {work}.outside_values o
-        anti join (
-            select kind, value from {work}.outside_values where owner
-            group by all having count(distinct cluster_id) >= {AMBIGUOUS_SQL}
-        ) b on b.kind = o.kind and b.value = o.value;
+        with outside_owners as (
+            select kind, value, count(distinct cluster_id) filter (where owner) as owners
+            from {work}.outside_values group by all
+        ),
+        shared as (
+            select o.kind, o.value from outside_owners o join {work}.pulled_values p using (kind, value)
+            where o.owners + p.owners < {AMBIGUOUS_SQL.replace("kind", "o.kind")}
+        )
+        select distinct v.unique_id from {work}.outside_values v
+        semi join shared s on s.kind = v.kind and s.value = v.value;
 
         insert into {work}.affected
         select unique_id from {work}.outside
@@ -562,10 +587,11 @@ def cluster_part(
     The seeds are the changed records and both ends of every link that appeared, vanished or
     changed weight (only pairs with a record scored again or gone can have: the others were kept).
     The part starts as the seeds' previous connected parts (``identity.connected_parts``): every
-    other record's edges are the previous run's, all within its previous part. Values then: a value
-    that enough clusters outside the part hold is ambiguous whatever the part does, and the part
-    treats it so (``Scope.blocked``); any other value the part's records use or used, held outside,
-    brings the holder's part in, and the part is clustered again until none is left.
+    other record's edges are the previous run's, all within its previous part. Values then: the
+    part's clusters count the owners of a value outside the part with their own (``Scope.outside``);
+    a value the part's records use or use no longer, held outside, brings the holder's part in
+    unless it is ambiguous (``AMBIGUOUS_OWNERS``) before and after, all owners counted; the part is
+    clustered again until no holder is left.
     """
     scope = Scope.part(work)
     seconds: dict[str, float] = {}
@@ -634,7 +660,7 @@ def cluster_part(
             pass
         done("part")
         rounds += 1
-        _block(con, scope)
+        _count_outside_owners(con, scope)
         con.execute(
             f"create or replace table {scope.records} as select * from identity.records "
             f"where unique_id in (select unique_id from {work}.affected)"
@@ -643,7 +669,16 @@ def cluster_part(
         done("clustering the part")
         # A full name at a store is a value of a cluster, known once the part is clustered: one
         # held outside brings its holder's part in, and the part is clustered again.
-        values = f"select kind, value from {work}.values_used union {_known_values(scope)}"
+        # Owners in the part before and after (none when it did not use the value), the fewer.
+        values = f"""
+            with after as (
+                select kind, value, count(distinct cluster_id) filter (where owner) as owners
+                from {work}.values_used group by all
+            ),
+            before as ({_previous_values(scope)})
+            select kind, value, least(coalesce(a.owners, 0), coalesce(b.owners, 0)) as owners
+            from after a full join before b using (kind, value)
+        """
         pulled = _pull_holders(con, scope, values)
         done("part")
         if not pulled:
