@@ -481,18 +481,16 @@ def _previous_values(scope: Scope) -> str:
 
 
 def _known_values(scope: Scope) -> str:
-    """The values the part's records used before, and their e-mails and phones, as if no cluster of
-    the part owned them (this run's owners are unknown before clustering: counting none pulls
-    more, never less)."""
+    """What is known of the part's values before clustering: the values its records used before,
+    with the part's owners then, and the seeds' e-mails and phones as if no cluster of the part owned
+    them (counting none pulls more, never less). The check after clustering is the exact one."""
+    seeds = f"(select unique_id from {scope.work}.seeds)"
     return f"""
-        select kind, value, 0 as owners from identity.attachment_values
-        where unique_id in (select unique_id from {scope.affected})
+        {_previous_values(scope)}
         union all
-        select 'email', email, 0 from identity.records
-        where email is not null and unique_id in (select unique_id from {scope.affected})
+        select 'email', email, 0 from identity.records where email is not null and unique_id in {seeds}
         union all
-        select 'phone', phone, 0 from identity.records
-        where phone is not null and unique_id in (select unique_id from {scope.affected})
+        select 'phone', phone, 0 from identity.records where phone is not null and unique_id in {seeds}
     """
 
 
