@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.defs import automation
 from orchestration.exports import ALL_TABLES
-from orchestration.settings import Settings
+from orchestration.instance import LocalEventLogStorage, ensure_instance
+from orchestration.settings import Settings, get_settings
 from tests.conftest import Generated, run_job
 
 
@@ -133,3 +139,42 @@ def test_identity_assets_report_records_customers_methods_and_anonymous_visitors
     breakdown = meta["missed_pairs_vs_truth"].value
     assert breakdown["total"] == missed > 0
     assert sum(breakdown[k] for k in ("identifier", "full_name", "surname", "nothing")) == missed
+
+
+def test_the_event_log_stays_open_and_another_process_follows_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The instance's event log keeps its SQLite connections (a run writes ~1,300 events) yet every
+    event is in the run's database file itself at once, where the UI (another process) watches it."""
+    monkeypatch.setenv("CDP_DATA_DIR", str(tmp_path / "cdp"))
+    monkeypatch.setenv("DAGSTER_HOME", "")  # restored after the test; ensure_instance sets it
+    instance = ensure_instance(get_settings())
+    assert isinstance(instance.event_log_storage, LocalEventLogStorage)
+
+    @dg.op
+    def talk() -> None:
+        for i in range(50):
+            dg.get_dagster_logger().info(f"line {i}")
+
+    job = dg.GraphDefinition("talking", node_defs=[talk]).to_job()
+    run_id = job.execute_in_process(instance=instance).run_id
+    events = len(instance.all_logs(run_id))
+    assert events > 50
+    # Read the file as it is on disk, ignoring the write-ahead log: what the UI's file watch sees.
+    database = tmp_path / "cdp" / "dagster" / "history" / "runs" / f"{run_id}.db"
+    on_disk = sqlite3.connect(f"file:{database}?immutable=1", uri=True)
+    assert on_disk.execute("select count(*) from event_logs").fetchall() == [(events,)]
+    on_disk.close()
+    reader = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import dagster as dg; print(len(dg.DagsterInstance.get().all_logs('{run_id}')))",
+        ],
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path / "cdp" / "dagster")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(reader.stdout) == events
+    instance.dispose()
