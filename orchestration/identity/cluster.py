@@ -1,6 +1,6 @@
 """Clustering: from scored pairs and exact links to clusters, on every record or on the part a day touched.
 
-The steps (docs/identity.md, "How it works", 8 to 10): the **guard** on first names over the
+The steps (docs/identity.md, "The run, step by step", 8 to 10): the **guard** on first names over the
 scored pairs, **connected components** of the deterministic links, the **constrained merge** along
 the probabilistic links (``merge``), **shared identifiers** and **attachments by unique value**,
 then the constrained merge along those, and **flagged clusters**.

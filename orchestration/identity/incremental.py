@@ -1,16 +1,15 @@
 """Incremental identity: what an increment builds on, whether it may, and which records changed.
 
-A daily delivery adds about 1 % of the records. Scoring every blocked pair again is the expensive
-part of a full resolution (Splink's predict). Standardisation, blocking keys, exact links and
-clustering still run on every record: their answers depend on records far from the new ones
-(a key's tier on how many records share it, an attachment on who else uses a value), and they
-now cost most of a day's run (measured in docs/identity.md, "Incremental runs"). So an
-incremental run (``resolve.resolve``) scores only the pairs with at least one record that is new
-or *changed*, and keeps the previous scored pairs among the records that did not change. A named
+A daily delivery adds about 1 % of the records. An incremental run (``resolve.resolve``)
+standardises only the records of deliveries the previous resolution did not read (``raw_delta``;
+every record when rows were removed or the stores changed), scores only the pairs with at least
+one record that is new or *changed*, keeps the previous scored pairs among the records that did
+not change, and clusters only the part of the records those changes touch (``cluster``). A named
 record is changed when a value Splink compares or one of its capped blocking keys differs from the
 previous run's: a key refined because more records now share it is a change too, so the pairs
 compared are exactly the pairs a full run would compare. A record that disappeared takes its
-pairs with it.
+pairs with it. The blocking keys, the exact links and the digests that find what changed still
+read every record (measured in docs/identity.md, "Incremental runs").
 
 An increment must score its pairs as the resolution it builds on did, so it runs only when that
 resolution was made by the same identity code, the same settings (``identity.yml`` and a run's

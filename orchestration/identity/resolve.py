@@ -16,12 +16,14 @@ Writes, in the warehouse's ``identity`` schema:
 - ``edges``: every link considered (deterministic, probabilistic, attached), with ``guard`` saying
   why a link was refused (null when it was used);
 - ``clusters``: ``unique_id → cluster_id`` (an unstable label), before stable ids;
-- ``resolution_state``: what this resolution was made with, for the next run to build on it
-  (``incremental``).
+- ``flagged_clusters``, ``attachment_values`` and ``connected_parts`` (``cluster``);
+- ``resolution_state`` and ``raw_batches``: what this resolution was made with and read, for the
+  next run to build on it (``incremental``).
 
-A run is incremental when it can (``incremental``): it scores only the pairs of new or changed
-records and keeps the other scored pairs, and clusters again only the part of the records those
-changes touch (``cluster.cluster_part``), keeping every other cluster.
+A run is incremental when it can (``incremental``): it standardises only the records of new
+deliveries, scores only the pairs of new or changed records and keeps the other scored pairs, and
+clusters again only the part of the records those changes touch (``cluster.cluster_part``),
+keeping every other cluster.
 
 Over-merge guards, applied to probabilistic and attached links only (deterministic ones are
 trusted):
