@@ -50,6 +50,7 @@ RUN_TIME_COLUMNS = {
     "identity.resolution_runs.resolved_at",
     "identity.resolution_state.resolved_at",
     "identity.resolution_state.full_resolved_at",
+    "identity.raw_batches.loaded_at",  # the raw loads the last resolution read (their _loaded_at)
     # Incremental models keep the raw load time of their rows (what the next build starts after).
     "intermediate.int_orders_unioned.loaded_at",
     "intermediate.int_order_lines_unioned.loaded_at",
