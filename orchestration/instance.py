@@ -90,12 +90,13 @@ class LocalEventLogStorage(SqliteEventLogStorage):
     Dagster's SQLite storage creates an engine, opens the file, commits with a full sync and closes
     it again for every event, and three times for an asset check evaluation (run database, index,
     check record). A run of the pipeline writes about 1,300 events (every dbt test and every Great
-    Expectations expectation is a check evaluation): at 3,000 customers that cost 24 s of a
-    70 s run, whatever the data size (docs/benchmarks.md). Here each database keeps one connection
-    (used under the storage's lock, so one thread at a time), and commits do not wait for the disk
-    (``synchronous=NORMAL`` in WAL mode: a power cut may lose the last events, never corrupt the
-    file; the warehouse is what must survive, and DuckDB syncs its own commits). Same files, same
-    schema: an instance can switch back to Dagster's class at any time.
+    Expectations expectation is a check evaluation): at 3,000 customers that cost 17-47 s of
+    48-74 s runs, whatever the data size (docs/benchmarks.md). Here each database keeps one
+    connection (used under the storage's lock, so one thread at a time), in WAL mode with
+    ``synchronous=NORMAL`` (a power cut may lose the last events, never corrupt the file; the
+    warehouse is what must survive, and DuckDB syncs its own commits); a run database is still
+    checkpointed after each commit, for the UI (``_connect``). Same files, same schema: an instance
+    can switch back to Dagster's class at any time.
     """
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
