@@ -19,14 +19,15 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.dbt import DBT_PROJECT_DIR, dbt_executable
+from orchestration.defs.dbt import DBT_PROJECT_DIR, cdp_dbt_models, dbt_executable
 from orchestration.defs.quality import build_suite_checks
+from orchestration.defs.resources import build_resources
 from orchestration.identity.history import record_resolution_run
 from orchestration.quality.failures import failing_rows
 from orchestration.quality.gx import Outcome, Suite, validate
 from orchestration.quality.suites import FRACTION, build_suites
 from orchestration.settings import Settings, get_quality_settings, get_settings
-from tests.conftest import FRESH_AS_OF, Generated, query, run_job
+from tests.conftest import FRESH_AS_OF, Generated, failed_checks, query, run_job
 
 SURVEY_HEADER = (
     "response_id,survey_id,touchpoint,submitted_at,respondent_email,nps,csat,ces,verbatim,order_ref,"
@@ -199,9 +200,10 @@ def test_every_rate_and_share_in_the_marts_is_checked_between_0_and_1(pipeline) 
 
 
 def dbt_test(select: str) -> subprocess.CompletedProcess:
-    """``dbt test --select <select>`` in the project, on the warehouse CDP_DATA_DIR points at."""
+    """``dbt test --store-failures --select <select>`` in the project (what docs/operations.md
+    tells a user to run), on the warehouse CDP_DATA_DIR points at."""
     return subprocess.run(
-        [dbt_executable(), "test", "--select", select],
+        [dbt_executable(), "test", "--store-failures", "--select", select],
         cwd=DBT_PROJECT_DIR, capture_output=True, text=True, check=False,
     )  # fmt: skip
 
@@ -238,6 +240,38 @@ def test_a_failed_dbt_test_names_the_failing_values_and_their_landing_file_and_l
     rows = failing_rows(warehouse_copy.warehouse_path, "not_null_stg_pos__tickets_sold_at")
     assert rows.total == 1
     assert f"(from landing/{source_file}, line {line})" in rows.lines[0]
+
+
+def test_the_pipeline_keeps_the_failing_rows_of_failed_dbt_tests_only(warehouse_copy: Settings) -> None:
+    """The dbt asset stores no test's rows while it builds; the tests that failed run again with
+    ``--store-failures``, and what an earlier run stored for a test that passes now is dropped."""
+    con = duckdb.connect(str(warehouse_copy.warehouse_path))
+    source_file, line = con.execute(
+        "select _source_file, _source_line from raw.pos_tickets order by 1, 2 limit 1"
+    ).fetchall()[0]
+    con.execute(
+        "update raw.pos_tickets set date_heure = null where _source_file = ? and _source_line = ?",
+        [source_file, line],
+    )
+    # Left by an earlier run whose ticket ids were not unique; they are unique now.
+    con.execute("create schema if not exists test_failures")
+    con.execute("create table test_failures.unique_stg_pos__tickets_ticket_id as select 'old' as ticket_id")
+    con.close()
+    result = dg.materialize(
+        [cdp_dbt_models],
+        selection=[dg.AssetKey(["staging", "stg_pos__tickets"])],
+        resources=build_resources(warehouse_copy),
+        raise_on_error=False,
+    )
+    assert "staging/stg_pos__tickets:not_null_stg_pos__tickets_sold_at" in failed_checks(result)
+    rows = failing_rows(warehouse_copy.warehouse_path, "not_null_stg_pos__tickets_sold_at")
+    assert rows is not None and rows.total == 1
+    assert f"(from landing/{source_file}, line {line})" in rows.lines[0]
+    stored = query(
+        warehouse_copy,
+        "select table_name from information_schema.tables where table_schema = 'test_failures'",
+    )
+    assert stored == [("not_null_stg_pos__tickets_sold_at",)]
 
 
 def identity_suite() -> Suite:

@@ -1,7 +1,8 @@
 """The rows behind a failed dbt test, with the landing file and line they came from.
 
-dbt stores each data test's failing rows as a view in schema ``test_failures`` (named after the
-test: ``store_failures_as: view`` in ``dbt_project.yml``). When a test fails, ``cdp run`` prints a
+The dbt asset keeps the failing rows of each data test that failed or warned as a table in schema
+``test_failures``, named after the test (``orchestration/defs/dbt``: those tests run again with
+``dbt test --store-failures``). When a test fails, ``cdp run`` prints a
 few of those rows; rows of models that carry lineage (``source_file``, ``source_line``: every
 staging model and the facts) name the landing file and line the value came from.
 """
