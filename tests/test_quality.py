@@ -222,18 +222,25 @@ def test_revenue_mismatch_fails_the_reconciliation_test(warehouse_copy: Settings
     assert rows.total == 1 and "measure='revenue'" in rows.lines[0]
 
 
-def test_a_failed_dbt_test_names_the_failing_values_and_their_landing_file_and_line(
-    warehouse_copy: Settings,
-) -> None:
-    con = duckdb.connect(str(warehouse_copy.warehouse_path))
+def ticket_without_date(con: duckdb.DuckDBPyConnection) -> tuple[str, int]:
+    """Blank the sale time of the first raw ticket, a value ingestion would have refused, written
+    behind its back (the staging test ``not_null_stg_pos__tickets_sold_at`` catches it); return
+    the ticket's landing file and line."""
     source_file, line = con.execute(
         "select _source_file, _source_line from raw.pos_tickets order by 1, 2 limit 1"
     ).fetchall()[0]
-    # A value that ingestion would have refused, written behind its back: the staging test catches it.
     con.execute(
         "update raw.pos_tickets set date_heure = null where _source_file = ? and _source_line = ?",
         [source_file, line],
     )
+    return source_file, line
+
+
+def test_a_failed_dbt_test_names_the_failing_values_and_their_landing_file_and_line(
+    warehouse_copy: Settings,
+) -> None:
+    con = duckdb.connect(str(warehouse_copy.warehouse_path))
+    source_file, line = ticket_without_date(con)
     con.close()
     test = dbt_test("stg_pos__tickets")
     assert test.returncode == 1, test.stdout
@@ -246,13 +253,7 @@ def test_the_pipeline_keeps_the_failing_rows_of_failed_dbt_tests_only(warehouse_
     """The dbt asset stores no test's rows while it builds; the tests that failed run again with
     ``--store-failures``, and what an earlier run stored for a test that passes now is dropped."""
     con = duckdb.connect(str(warehouse_copy.warehouse_path))
-    source_file, line = con.execute(
-        "select _source_file, _source_line from raw.pos_tickets order by 1, 2 limit 1"
-    ).fetchall()[0]
-    con.execute(
-        "update raw.pos_tickets set date_heure = null where _source_file = ? and _source_line = ?",
-        [source_file, line],
-    )
+    source_file, line = ticket_without_date(con)
     # Left by an earlier run whose ticket ids were not unique; they are unique now.
     con.execute("create schema if not exists test_failures")
     con.execute("create table test_failures.unique_stg_pos__tickets_ticket_id as select 'old' as ticket_id")
