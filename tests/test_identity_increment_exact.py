@@ -24,7 +24,7 @@ from orchestration.exports import ALL_TABLES
 from orchestration.identity import cluster
 from orchestration.identity.config import load_identity_settings
 from orchestration.identity.resolve import WORK_SCHEMA, resolve
-from orchestration.identity.stable_ids import assign_stable_ids
+from orchestration.identity.stable_ids import IDS_PENDING, assign_stable_ids
 from orchestration.ingest.loader import load_table
 from tests.test_identity_cases import _insert
 
@@ -318,7 +318,17 @@ def case(request, tmp_path_factory: pytest.TempPathFactory, generated):
     _add(con, case.day)
     lines: list[str] = []
     result = resolve(con, log=lines.append)
+    # What the day's ids are assigned from, kept to assign them again over every record.
+    con.execute(
+        f"""
+        create schema before_ids;
+        create table before_ids.customer_source_records as select * from identity.customer_source_records;
+        create table before_ids.customer_registry as select * from identity.customer_registry;
+        create table before_ids.pending as select * from {IDS_PENDING};
+        """
+    )
     assign_stable_ids(con, "day")
+    con.execute(f"create table before_ids.pending_after as select * from {IDS_PENDING}")
     yield con, case, before, result, lines
     con.close()
 
@@ -356,6 +366,37 @@ def test_the_part_clustered_equals_clustering_everything(case) -> None:
     assert incremental[1] == full[1], "edges"
     assert incremental[2] == full[2], "flagged clusters"
     assert incremental[3] == full[3], "attachment values"
+
+
+def _ids(con: duckdb.DuckDBPyConnection) -> tuple[list[tuple], list[tuple]]:
+    """Every record's customer id and evidence, and the day's id history (without its time)."""
+    records = con.execute("select * from identity.customer_source_records order by unique_id").fetchall()
+    history = con.execute(
+        "select change, customer_id, into_customer_id, records from identity.customer_id_history "
+        "where run_id = 'day' order by all"
+    ).fetchall()
+    return records, history
+
+
+def test_ids_assigned_to_the_part_equal_ids_assigned_to_every_record(case) -> None:
+    """The day gave ids to the records of the part only (``identity.ids_pending``); assigning them
+    again over every record, from the same previous ids, changes nothing."""
+    con, _, _, result, _ = case
+    pending = con.execute("select count(*) from before_ids.pending").fetchall()[0][0]
+    assert 0 < pending < result.records / 10
+    assert con.execute("select count(*) from before_ids.pending_after").fetchall()[0][0] == 0
+    day = _ids(con)
+    con.execute(
+        f"""
+        create or replace table identity.customer_source_records as
+        select * from before_ids.customer_source_records;
+        create or replace table identity.customer_registry as select * from before_ids.customer_registry;
+        delete from identity.customer_id_history where run_id = 'day';
+        drop table if exists {IDS_PENDING};
+        """
+    )
+    assign_stable_ids(con, "day")
+    assert _ids(con) == day
 
 
 def test_the_day_equals_a_full_re_resolution(case) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from orchestration.identity.stable_ids import assign_stable_ids
+from orchestration.identity.stable_ids import IDS_PENDING, assign_stable_ids
 
 
 @pytest.fixture
@@ -29,6 +29,8 @@ def run(con: duckdb.DuckDBPyConnection, clusters: dict[str, list[str]], run_id: 
         "as source_system, split_part(unique_id, ':', 2) as source_record_id, now() as seen_at "
         "from identity.clusters"
     )
+    # As a full clustering leaves it: every record's id to assign again.
+    con.execute(f"drop table if exists {IDS_PENDING}")
     assign_stable_ids(con, run_id)
     return dict(con.execute("select unique_id, customer_id from identity.customer_source_records").fetchall())
 

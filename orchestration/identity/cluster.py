@@ -42,6 +42,7 @@ from orchestration.identity.config import CONFLICT_ATTRIBUTES, IdentitySettings
 from orchestration.identity.graph import connected_components
 from orchestration.identity.merge import Link, merge_clusters
 from orchestration.identity.names import first_name_facts
+from orchestration.identity.stable_ids import IDS_PENDING
 
 MERGED_SCHEMA = pa.schema([("cluster_id", pa.string()), ("merged_into", pa.string())])
 REFUSED_SCHEMA = pa.schema([("position", pa.int64()), ("conflict", pa.string())])
@@ -465,6 +466,8 @@ def cluster_all(con: duckdb.DuckDBPyConnection, work: str, identity: IdentitySet
         create or replace table identity.attachment_values as
         select unique_id, cluster_id, kind, value, owner from {work}.values_used;
         create or replace table identity.connected_parts as select * from {parts};
+        -- Every cluster may have changed: customer ids are assigned to every record again.
+        drop table if exists {IDS_PENDING};
         """
     )
     return Clustering(con.execute("select count(*) from identity.clusters").fetchall()[0][0])
@@ -526,6 +529,19 @@ def _count_outside_owners(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
     )
 
 
+def _with_their_parts(records: str) -> str:
+    """SQL: the ``unique_id`` of table ``records`` and of every record of their previous connected
+    parts (``identity.connected_parts``), which the previous run's edges never leave."""
+    return f"""
+        select unique_id from {records}
+        union
+        select unique_id from identity.connected_parts
+        where part_id in (
+            select part_id from identity.connected_parts
+            where unique_id in (select unique_id from {records})
+        )"""
+
+
 def _pull_holders(con: duckdb.DuckDBPyConnection, scope: Scope, values: str) -> int:
     """Add to the part the records outside it holding one of ``values`` ``(kind, value, owners)``,
     ``owners`` being the part's clusters owning it (before or after this run), unless the value is
@@ -557,13 +573,7 @@ def _pull_holders(con: duckdb.DuckDBPyConnection, scope: Scope, values: str) -> 
         semi join shared s on s.kind = v.kind and s.value = v.value;
 
         insert into {work}.affected
-        select unique_id from {work}.outside
-        union
-        select unique_id from identity.connected_parts
-        where part_id in (
-            select part_id from identity.connected_parts
-            where unique_id in (select unique_id from {work}.outside)
-        )
+        {_with_their_parts(f"{work}.outside")}
         except
         select unique_id from {work}.affected;
         """
@@ -639,14 +649,7 @@ def cluster_part(
     done("seeds")
     con.execute(
         f"""
-        create or replace table {work}.affected as
-        select unique_id from {work}.seeds
-        union
-        select unique_id from identity.connected_parts
-        where part_id in (
-            select part_id from identity.connected_parts
-            where unique_id in (select unique_id from {work}.seeds)
-        );
+        create or replace table {work}.affected as {_with_their_parts(f"{work}.seeds")};
         """
     )
     done("part")
@@ -704,6 +707,16 @@ def cluster_part(
         insert into identity.connected_parts select * from {parts};
         """
     )
+    # Only these records' clusters changed: customer ids are assigned to them alone. Absent, the
+    # table means every record is pending (a full clustering not yet given ids): left so.
+    if con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'identity' and table_name = ?",
+        [IDS_PENDING.split(".")[1]],
+    ).fetchall()[0][0]:
+        con.execute(
+            f"insert into {IDS_PENDING} select unique_id from {work}.affected "
+            f"except select unique_id from {IDS_PENDING}"
+        )
     part = con.execute(f"select count(*) from {scope.records}").fetchall()[0][0]
     done("writing the part")
     return Clustering(part, rounds, seeds, seconds)

@@ -14,12 +14,21 @@ run maps the new clusters onto the previous run's ids (``identity.customer_sourc
 
 Every creation, merge and split is appended to ``identity.customer_id_history`` (an id graph, as
 Segment keeps one), with the run that made it.
+
+Only the records whose clusters may have changed are mapped again: ``identity.ids_pending`` lists
+them (an incremental clustering adds the part it clustered again; a full clustering drops the
+table, which means every record). Every other cluster is the one that got its id earlier, with the
+same records, so it keeps it; a previous customer's records are all in the part or all outside it
+(the part is made of whole connected parts, and a cluster never leaves its part). The list empties
+when the ids are written, so a run that stops between clustering and ids leaves it for the next.
 """
 
 from __future__ import annotations
 
 import duckdb
 
+# Records whose customer ids must be assigned again (see above); absent: every record.
+IDS_PENDING = "identity.ids_pending"
 HISTORY_DDL = """
 create table if not exists identity.customer_id_history (
     changed_at timestamptz not null,
@@ -48,19 +57,30 @@ def assign_stable_ids(con: duckdb.DuckDBPyConnection, run_id: str = "") -> dict[
         "select count(*) from information_schema.tables "
         "where table_schema = 'identity' and table_name = 'customer_source_records'"
     ).fetchall()[0][0]
+    pending_listed = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'identity' and table_name = ?",
+        [IDS_PENDING.split(".")[1]],
+    ).fetchall()[0][0]
+    partial = bool(has_previous and pending_listed)
+    within = f"where unique_id in (select unique_id from {IDS_PENDING})" if partial else ""
+
+    def on_pending(column: str) -> str:
+        return f"and {column} in (select unique_id from {IDS_PENDING})" if partial else ""
+
     previous = (
-        "select unique_id, customer_id from identity.customer_source_records"
+        f"select unique_id, customer_id from identity.customer_source_records {within}"
         if has_previous
         else "select null::varchar as unique_id, null::varchar as customer_id where false"
     )
     con.execute(
         f"""
         create or replace temp table _prev as {previous};
+        create or replace temp table _clusters as select * from identity.clusters {within};
 
         -- how many records of each previous customer each new cluster holds
         create or replace temp table _overlap as
         select c.cluster_id, p.customer_id, count(*) as n, min(c.unique_id) as first_record
-        from identity.clusters c join _prev p using (unique_id)
+        from _clusters c join _prev p using (unique_id)
         group by all;
 
         -- the cluster where each previous id stays: the one holding most of its records
@@ -82,7 +102,7 @@ def assign_stable_ids(con: duckdb.DuckDBPyConnection, run_id: str = "") -> dict[
         create or replace temp table _assignment as
         with sizes as (
             select cluster_id, min(unique_id) as first_record, count(*) as records
-            from identity.clusters group by all
+            from _clusters group by all
         ),
         survivor as (select cluster_id, customer_id from _kept where age_rank = 1)
         select s.cluster_id, s.records,
@@ -150,14 +170,13 @@ def assign_stable_ids(con: duckdb.DuckDBPyConnection, run_id: str = "") -> dict[
             where customer_registry.customer_id = m.customer_id;
             """
         )
-        con.execute(
-            """
-            create or replace table identity.customer_source_records as
+        records = f"""
             with record_edges as (
                 select unique_id_l as unique_id, method, match_probability from identity.edges
-                where guard is null
+                where guard is null {on_pending("unique_id_l")}
                 union all
-                select unique_id_r, method, match_probability from identity.edges where guard is null
+                select unique_id_r, method, match_probability from identity.edges
+                where guard is null {on_pending("unique_id_r")}
             ),
             evidence as (
                 select unique_id,
@@ -175,11 +194,25 @@ def assign_stable_ids(con: duckdb.DuckDBPyConnection, run_id: str = "") -> dict[
                    starts_with(c.cluster_id, 'flagged:') as in_flagged_cluster,
                    r.seen_at
             from identity.records r
-            join identity.clusters c using (unique_id)
+            join _clusters c using (unique_id)
             join _assignment a using (cluster_id)
             left join evidence e using (unique_id)
             """
-        )
+        if partial:
+            con.execute(
+                f"""
+                delete from identity.customer_source_records {within};
+                insert into identity.customer_source_records {records};
+                delete from {IDS_PENDING};
+                """
+            )
+        else:
+            con.execute(
+                f"""
+                create or replace table identity.customer_source_records as {records};
+                create or replace table {IDS_PENDING} (unique_id varchar primary key);
+                """
+            )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
