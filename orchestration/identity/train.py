@@ -6,7 +6,10 @@ u for their own data. Training, on the fields the data populates (``model.ModelP
 1. the prior from the first supported set of deterministic rules (``estimate_prior``);
 2. u by random sampling of record pairs (``training.u_max_pairs``, seeded: reproducible);
 3. m by one EM session per supported training rule; a rule whose block would exceed
-   ``training.em_max_pairs`` pairs is run on a sample of records. A session that cannot run (no
+   ``training.em_max_pairs`` pairs is run on a sample of records (Splink's ``max_pairs``). EM
+   iterates without term-frequency adjustments (Splink's ``estimate_without_term_frequencies``):
+   each iteration then reads the counts of agreement patterns instead of every pair, and m is the
+   same to the clusters (measured in docs/identity.md, Training). A session that cannot run (no
    pairs, no convergence) is skipped and said; when none runs, training fails with
    ``TrainingError`` and the caller falls back to the shipped model.
 
@@ -123,17 +126,21 @@ def fit(
         if pairs == 0:
             report.em_sessions[name] = "skipped: no pairs"
             continue
-        proportion = min(1.0, math.sqrt(identity.em_max_pairs / pairs))
+        # Splink 5 samples records only when given ``max_pairs`` (``record_sample_proportion``
+        # alone sizes its probe of the block, and sampled nothing here before).
+        sampled = pairs > identity.em_max_pairs
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, record_sample_proportion=proportion
+                rule,
+                max_pairs=identity.em_max_pairs if sampled else None,
+                estimate_without_term_frequencies=True,
             )
         except Exception as e:  # Splink raises several kinds (EMTrainingException, ValueError…)
             report.em_sessions[name] = f"failed: {type(e).__name__}: {e}"
             log(f"training: EM on {name} failed ({type(e).__name__}: {e})")
             continue
         report.em_sessions[name] = f"ran on {pairs:,} pairs" + (
-            f" (records sampled at {proportion:.3f})" if proportion < 1 else ""
+            f" (records sampled to about {identity.em_max_pairs:,} pairs)" if sampled else ""
         )
     if not any(v.startswith("ran") for v in report.em_sessions.values()):
         raise TrainingError(
