@@ -114,8 +114,9 @@ PRIOR_RULE_SETS: tuple[tuple[tuple[str, ...], ...], ...] = (
 # estimated (Splink deactivates the comparisons of the blocked fields). Every comparison needs a
 # rule that leaves it free: names are estimated from e-mail, phone, birth-date or address blocks,
 # birth date and address from name blocks. Blocks larger than ``training.em_max_pairs`` pairs are
-# trained on a sample of records. Per-rule EM is biased where a record's errors are not
-# independent across fields; ``train.monotone_weights`` repairs the order of weights it can break.
+# trained on a sample of their pairs, and EM iterates without term frequencies (``train.fit``).
+# Per-rule EM is biased where a record's errors are not independent across fields;
+# ``train.monotone_weights`` repairs the order of weights it can break.
 TRAINING_RULES: tuple[tuple[str, ...], ...] = (
     ("email",),
     ("phone",),
