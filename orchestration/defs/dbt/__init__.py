@@ -8,15 +8,18 @@ file of the project: ``DbtProject.prepare_if_dev`` only does that under ``dagste
 ``cdp run``, the tests and a fresh clone need it too.
 """
 
+import importlib.metadata
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+from packaging import version
 
 from orchestration import changes
 from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL
@@ -41,8 +44,24 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
 
 
+class CdpDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt resource, without running ``dbt --version`` before every dbt command.
+
+    dagster-dbt learns dbt's version from ``dbt --version``, and dbt's ``--version`` asks PyPI for
+    its latest release (two requests, one second of timeout each): 2 to 11 s before each dbt step
+    on this machine, and a network call at run time, which the pipeline must not need. The dbt we
+    run is the dbt-core installed beside this Python, so its package metadata gives the version.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable).parent != Path(sys.executable).parent:
+            return super()._cli_version  # another dbt, found on PATH: ask it
+        return version.parse(importlib.metadata.version("dbt-core"))
+
+
 def dbt_cli() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+    return CdpDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
 
 
 def _newest_input(project: DbtProject) -> float:
