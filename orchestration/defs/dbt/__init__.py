@@ -135,8 +135,11 @@ def cdp_dbt_models(
         yield from invocation.stream()
     finally:
         # Also after a failed build (the stream raises once dbt exits non-zero): that is when the
-        # failing rows are wanted.
-        _store_failures(context, dbt, invocation, warehouse)
+        # failing rows are wanted. Never in place of the build's own error.
+        try:
+            _store_failures(context, dbt, invocation, warehouse)
+        except Exception as error:
+            context.log.warning(f"failing rows not stored: {error}")
     # Only a whole build is remembered: a subset selected in the UI leaves the state as it was.
     if not context.is_subset:
         with warehouse.get_connection() as con:
@@ -166,15 +169,16 @@ def _store_failures(
     failing = sorted(name for name, status in tests.items() if status in ("fail", "warn"))
     passed = [name for name, status in tests.items() if status == "pass"]
     with warehouse.get_connection() as con:
-        stored = {
-            row[0]
-            for row in con.execute(
-                "select table_name from information_schema.tables where table_schema = ?",
+        # Views too: before 2026-11-29 every test kept its rows in a view.
+        stored = dict(
+            con.execute(
+                "select table_name, table_type from information_schema.tables where table_schema = ?",
                 [failures.FAILURES_SCHEMA],
             ).fetchall()
-        }
-        for name in sorted(stored.intersection(passed)):
-            con.execute(f'drop table if exists {failures.FAILURES_SCHEMA}."{name}"')
+        )
+        for name in sorted(stored.keys() & set(passed)):
+            kind = "view" if stored[name] == "VIEW" else "table"
+            con.execute(f'drop {kind} if exists {failures.FAILURES_SCHEMA}."{name}"')
     if not failing:
         return
     scratch = invocation.target_path / "store_failures"
