@@ -117,6 +117,25 @@ def _run_and_kill(data: Path, at: str) -> str:
     return "".join(output)
 
 
+def _freeze_left_running(data: Path) -> list[int]:
+    """SIGSTOP the dbt processes a killed run on ``data`` left running: they stay alive until the
+    next run stops them, however soon they would have finished on this machine."""
+    marker = f"CDP_DATA_DIR={data}".encode()
+    frozen = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environment = (entry / "environ").read_bytes().split(b"\0")
+            command = (entry / "cmdline").read_bytes()
+        except OSError:  # ended meanwhile
+            continue
+        if marker in environment and b"dbt" in command:
+            os.kill(int(entry.name), signal.SIGSTOP)
+            frozen.append(int(entry.name))
+    return frozen
+
+
 def _digest(database: Path, schemas: list[str]) -> dict[str, tuple[int, str]]:
     """Row count and content hash of every table; floats rounded to 9 digits (Splink's sums vary
     in the last bits with the order DuckDB's threads add them), run-time columns left out."""
@@ -175,6 +194,8 @@ def test_a_killed_run_recovers_on_the_next_run(tmp_path: Path) -> None:
     assert re.search(r"its process \d+ is gone \(killed\?\) while running identity_resolution", second)
     assert "Marked failed, its slot released." in second
     # The third starts while the dead run's `dbt build` is still writing the warehouse: it stops it.
+    # Frozen meanwhile: a small build may otherwise end before the third run has started.
+    assert _freeze_left_running(recovered), "the killed run left no dbt process running"
     third = _finish(_start(recovered, tmp_path / "third.log"), tmp_path / "third.log")
     assert re.search(r"its process \d+ is gone \(killed\?\) while running cdp_dbt_models", third)
     assert re.search(r"Stopped what it had started and left running: .*dbt build \(pid \d+\)", third), third
