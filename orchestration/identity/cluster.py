@@ -40,9 +40,10 @@ import pyarrow as pa
 
 from orchestration.identity.config import CONFLICT_ATTRIBUTES, IdentitySettings
 from orchestration.identity.graph import connected_components
+from orchestration.identity.incremental import table_exists
 from orchestration.identity.merge import Link, merge_clusters
 from orchestration.identity.names import first_name_facts
-from orchestration.identity.stable_ids import IDS_PENDING
+from orchestration.identity.stable_ids import IDS_PENDING, IDS_PENDING_TABLE
 
 MERGED_SCHEMA = pa.schema([("cluster_id", pa.string()), ("merged_into", pa.string())])
 REFUSED_SCHEMA = pa.schema([("position", pa.int64()), ("conflict", pa.string())])
@@ -709,10 +710,7 @@ def cluster_part(
     )
     # Only these records' clusters changed: customer ids are assigned to them alone. Absent, the
     # table means every record is pending (a full clustering not yet given ids): left so.
-    if con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'identity' and table_name = ?",
-        [IDS_PENDING.split(".")[1]],
-    ).fetchall()[0][0]:
+    if table_exists(con, IDS_PENDING_TABLE):
         con.execute(
             f"insert into {IDS_PENDING} select unique_id from {work}.affected "
             f"except select unique_id from {IDS_PENDING}"

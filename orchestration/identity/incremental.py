@@ -138,7 +138,8 @@ class Previous:
     stores: str | None = None
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether schema ``identity`` holds table ``table``."""
     return bool(
         con.execute(
             "select count(*) from duckdb_tables() where schema_name = 'identity' and table_name = ?", [table]
@@ -149,7 +150,7 @@ def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 def read_previous(con: duckdb.DuckDBPyConnection) -> Previous | None:
     """The last resolution's state, or None when the warehouse holds no complete resolution."""
     needed = ("resolution_state", "records", "blocking_keys", "scored_edges")
-    if not all(_table_exists(con, t) for t in needed):
+    if not all(table_exists(con, t) for t in needed):
         return None
     cursor = con.execute("select * from identity.resolution_state order by resolved_at desc limit 1")
     row = cursor.fetchall()
@@ -168,7 +169,7 @@ def reason_for_full(
 ) -> str | None:
     """Why this run cannot build on the previous resolution (None: it can), known before any work."""
     if previous is None:
-        if _table_exists(con, "records"):
+        if table_exists(con, "records"):
             return "the previous resolution kept no state to build on (made before incremental runs)"
         return "no previous resolution in this warehouse"
     if retrain:
@@ -342,7 +343,7 @@ def raw_delta(con: duckdb.DuckDBPyConnection, schema: str) -> str | None:
     compared with ``identity.raw_batches`` (``read_raw_batches`` first): rows removed need a full
     standardisation (so do changed stores: ``stores_digest``, checked by the caller).
     """
-    if not _table_exists(con, "raw_batches"):
+    if not table_exists(con, "raw_batches"):
         return "the previous resolution kept no record of the raw deliveries it read"
     removed = con.execute(
         f"""

@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import duckdb
 
+from orchestration.identity.incremental import table_exists
+
 # Records whose customer ids must be assigned again (see above); absent: every record.
-IDS_PENDING = "identity.ids_pending"
+IDS_PENDING_TABLE = "ids_pending"
+IDS_PENDING = f"identity.{IDS_PENDING_TABLE}"
 HISTORY_DDL = """
 create table if not exists identity.customer_id_history (
     changed_at timestamptz not null,
@@ -53,15 +56,8 @@ def assign_stable_ids(con: duckdb.DuckDBPyConnection, run_id: str = "") -> dict[
     """Turn ``identity.clusters`` into ``identity.customer_source_records`` with stable ids."""
     con.execute(HISTORY_DDL)
     con.execute(REGISTRY_DDL)
-    has_previous = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'identity' and table_name = 'customer_source_records'"
-    ).fetchall()[0][0]
-    pending_listed = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'identity' and table_name = ?",
-        [IDS_PENDING.split(".")[1]],
-    ).fetchall()[0][0]
-    partial = bool(has_previous and pending_listed)
+    has_previous = table_exists(con, "customer_source_records")
+    partial = has_previous and table_exists(con, IDS_PENDING_TABLE)
     within = f"where unique_id in (select unique_id from {IDS_PENDING})" if partial else ""
 
     def on_pending(column: str) -> str:
