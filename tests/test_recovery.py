@@ -27,6 +27,7 @@ from orchestration.instance import (
     CLOCK_SLACK_SECONDS,
     PID_TAG,
     RUN_ID_ENV,
+    _processes_of_run,
     ensure_instance,
     process_tags,
     recover_dead_runs,
@@ -118,21 +119,17 @@ def _run_and_kill(data: Path, at: str) -> str:
 
 
 def _freeze_left_running(data: Path) -> list[int]:
-    """SIGSTOP the dbt processes a killed run on ``data`` left running: they stay alive until the
-    next run stops them, however soon they would have finished on this machine."""
-    marker = f"CDP_DATA_DIR={data}".encode()
-    frozen = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environment = (entry / "environ").read_bytes().split(b"\0")
-            command = (entry / "cmdline").read_bytes()
-        except OSError:  # ended meanwhile
-            continue
-        if marker in environment and b"dbt" in command:
-            os.kill(int(entry.name), signal.SIGSTOP)
-            frozen.append(int(entry.name))
+    """SIGSTOP what the killed, still unfinished run on ``data`` left running (its `dbt build`),
+    found as the next run finds it: they stay alive until the next run stops them, however soon
+    they would have finished on this machine."""
+    instance = dg.DagsterInstance.from_config(str(data / "dagster"))
+    try:
+        runs = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+    finally:
+        instance.dispose()
+    frozen = [pid for run in runs for pid in _processes_of_run(run.run_id)]
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
     return frozen
 
 
