@@ -96,5 +96,8 @@ def test_a_changed_dbt_project_rebuilds_with_full_refresh_and_regenerates_the_do
     assert {"marts/dim_customers", "serving/dbt_docs", "serving/marts"} <= set(materialized)
     logged = [e.user_message for e in instance.all_logs(result.run_id) if e.step_key == "cdp_dbt_models"]
     assert "the dbt project changed since the last build: --full-refresh" in logged
+    # The docs reuse what that build compiled: dbt only reads the catalog.
+    docs_log = [e.user_message for e in instance.all_logs(result.run_id) if e.step_key == "serving__dbt_docs"]
+    assert any(m.startswith("docs from the project compiled by the build") for m in docs_log), docs_log
     # Everything is recorded: the next run has nothing to do.
     assert changes.nothing_to_do(copied) is not None

@@ -7,11 +7,14 @@ added (the session fixture ``pipeline`` in conftest); then assertions a BI user 
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import dagster_dbt.core.resource
@@ -21,7 +24,7 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 
 from orchestration.definitions import build_definitions
-from orchestration.defs.dbt import DBT_PROJECT_DIR, dbt_cli, dbt_executable
+from orchestration.defs.dbt import DBT_PROJECT_DIR, built_project_artifacts, dbt_cli, dbt_executable
 from tests.conftest import query
 
 MODELS = {
@@ -267,3 +270,47 @@ def test_marts_do_not_depend_on_the_day_the_run_happens(pipeline, tmp_path: Path
     wall_clock = re.compile(r"\b(now\s*\(|current_date|current_timestamp|today\s*\()", re.I)
     models = [*(DBT_PROJECT_DIR / "models").rglob("*.sql"), *(DBT_PROJECT_DIR / "macros").rglob("*.sql")]
     assert [m.name for m in models if wall_clock.search(m.read_text(encoding="utf-8"))] == []
+
+
+def test_the_docs_show_every_model_compiled_with_the_warehouse_catalog(pipeline) -> None:
+    settings, _ = pipeline
+    docs = settings.serving_dir / "dbt_docs"
+    manifest = json.loads((docs / "manifest.json").read_text())
+    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    assert set(models) >= MODELS | KPI_MARTS
+    assert [name for name, node in models.items() if not node.get("compiled_code")] == []
+    catalog = json.loads((docs / "catalog.json").read_text())["nodes"]
+    assert "customer_id" in catalog["model.cdp.dim_customers"]["columns"]
+    page = (docs / "index.html").read_text()
+    assert "dim_customers" in page and "compiled_code" in page
+
+
+def test_docs_reuse_a_builds_compiled_project_only_while_it_is_current(tmp_path: Path) -> None:
+    """The docs step copies the last build's manifest instead of compiling again: only when that
+    manifest is newer than every project file and compiled every model."""
+    project = SimpleNamespace(project_dir=tmp_path / "project", target_path=Path("target"))  # as DbtProject
+    model = project.project_dir / "models" / "dim.sql"
+    model.parent.mkdir(parents=True)
+    model.write_text("select 1 as id")
+    (project.project_dir / "dbt_project.yml").write_text("name: cdp")
+    assert built_project_artifacts(project) is None  # no build yet
+
+    def build(name: str, compiled: bool) -> Path:
+        folder = project.project_dir / "target" / f"cdp_dbt_models-{name}"
+        folder.mkdir(parents=True)
+        code = "select 1 as id" if compiled else None
+        node = {"resource_type": "model", "name": "dim", "compiled_code": code}
+        (folder / "manifest.json").write_text(json.dumps({"nodes": {"model.cdp.dim": node}}))
+        return folder
+
+    time.sleep(0.01)
+    whole = build("a", compiled=True)
+    assert built_project_artifacts(project) == whole
+    time.sleep(0.01)
+    assert built_project_artifacts(project) == whole
+    subset = build("b", compiled=False)  # a build of a subset: the model was not compiled
+    assert built_project_artifacts(project) is None
+    subset.rename(subset.with_name("old"))
+    time.sleep(0.01)
+    model.write_text("select 2 as id")  # an analyst edits the model after the build
+    assert built_project_artifacts(project) is None

@@ -18,7 +18,7 @@ import duckdb
 from dagster_dbt import DbtCliResource
 
 from orchestration import changes
-from orchestration.defs.dbt import ensure_manifest
+from orchestration.defs.dbt import built_project_artifacts, ensure_manifest
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
@@ -133,7 +133,7 @@ def dbt_docs(
     scratch_root = settings.data_dir / "tmp"
     scratch_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch_root) as scratch:
-        dbt.cli(["docs", "generate", "--static"], target_path=Path(scratch)).wait()
+        _generate_docs(context, dbt, Path(scratch))
         for source, name in (
             ("static_index.html", "index.html"),
             ("manifest.json", None),
@@ -145,6 +145,28 @@ def dbt_docs(
     with warehouse.get_connection() as con:
         changes.record(con, "docs", plan.inputs["docs"], context.run.run_id)
     yield dg.MaterializeResult(metadata={**_file_link(out / "index.html"), "reason": plan.reasons["docs"]})
+
+
+def _generate_docs(context: dg.AssetExecutionContext, dbt: DbtCliResource, target: Path) -> None:
+    """``dbt docs generate --static`` into ``target``, from the build's compiled project if it can.
+
+    A fresh target folder means parsing and compiling all 59 models and 175 tests again, which the
+    ``dbt build`` just before this step did: from a copy of its manifest and parsed project, dbt only
+    queries the warehouse's catalog (``--no-compile``). Anything else (no build yet, the project
+    changed since, a file gone meanwhile) compiles as before.
+    """
+    built = built_project_artifacts()
+    if built is not None:
+        try:
+            for name in ("manifest.json", "partial_parse.msgpack"):
+                shutil.copyfile(built / name, target / name)
+        except OSError as error:
+            context.log.info(f"compiling the project for the docs: the build's files are gone ({error})")
+        else:
+            context.log.info(f"docs from the project compiled by the build ({built.name}): catalog only")
+            dbt.cli(["docs", "generate", "--static", "--no-compile"], target_path=target).wait()
+            return
+    dbt.cli(["docs", "generate", "--static"], target_path=target).wait()
 
 
 @dg.asset(
