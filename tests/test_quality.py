@@ -179,6 +179,42 @@ def test_giant_cluster_and_out_of_range_kpi_fail_the_checks_on_an_existing_wareh
     assert not result.get_asset_materialization_events()
 
 
+def test_a_run_checks_the_raw_rows_it_loaded_and_the_quality_job_every_row(
+    warehouse_copy: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day's run reads the rows loaded since the raw table last passed its checks, not the
+    whole history; rows that failed stay to be checked again; ``quality_checks`` reads every row."""
+    monkeypatch.setenv("CDP_LANDING_SETTLE_SECONDS", "0")
+    watermark = "select checked_through from pipeline.raw_checked where table_name = 'survey_responses'"
+    [(checked,)] = query(warehouse_copy, watermark)
+    assert query(warehouse_copy, "select max(_loaded_at) from raw.survey_responses") == [(checked,)]
+    # A row checked long ago goes bad in the warehouse itself (not through a delivery)...
+    con = duckdb.connect(str(warehouse_copy.warehouse_path))
+    con.execute(
+        "update raw.survey_responses set nps = 42"
+        " where response_id = (select min(response_id) from raw.survey_responses)"
+    )
+    con.close()
+    # ... and a new delivery brings a bad score.
+    new = warehouse_copy.landing_dir / "survey" / "responses_2099-01.csv"
+    bad = "R_new_bad,SV_STORE_PURCHASE,store_purchase,2026-10-30T10:00:00+01:00,,12,4,,,,,M001"
+    new.write_text(f"{SURVEY_HEADER}\n{bad}\n", encoding="utf-8")
+
+    result = run_job("full_pipeline", warehouse_copy, raise_on_error=False)
+    checks = check_results(result)
+    assert [k for k, c in checks.items() if not c.passed] == ["raw/survey_responses:nps_in_range"]
+    nps = checks["raw/survey_responses:nps_in_range"]
+    assert nps.metadata["failing_examples"].value == ["12"]  # the new row only
+    assert nps.metadata["rows_checked"].value.startswith("rows loaded after ")
+    # The rows that failed are not counted as checked: the next run reads them again.
+    assert query(warehouse_copy, watermark) == [(checked,)]
+
+    result = run_job("quality_checks", warehouse_copy, raise_on_error=False)
+    nps = check_results(result)["raw/survey_responses:nps_in_range"]
+    assert not nps.passed and sorted(nps.metadata["failing_examples"].value) == ["12", "42"]
+    assert nps.metadata["rows_checked"].value == "every row"
+
+
 def test_every_rate_and_share_in_the_marts_is_checked_between_0_and_1(pipeline) -> None:
     """Rates are found from the dbt docs: one missing from the docs would escape its check."""
     settings, _ = pipeline

@@ -23,6 +23,7 @@ from orchestration.defs.raw import (
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import ALL_TABLES
 from orchestration.exports.spec import ExportTable
+from orchestration.quality import scope
 from orchestration.quality.gx import Outcome, Suite, validate
 from orchestration.quality.report import write_results
 from orchestration.quality.suites import build_suites
@@ -124,6 +125,8 @@ def build_suite_checks(
     ) -> Iterator[dg.AssetCheckResult]:
         selected = context.selected_asset_check_keys
         current = {s.asset_key: s for s in build_suites(get_quality_settings())}
+        every_row = context.run.tags.get(scope.ALL_ROWS_TAG) == "all"
+        run_id = context.run.run_id
         with warehouse.get_connection() as con:
             for spec in reconciled:
                 if dg.AssetCheckKey(raw_asset_key(spec), RECONCILIATION_CHECK) in selected:
@@ -132,16 +135,29 @@ def build_suite_checks(
                 key = dg.AssetKey(list(suite.asset_key))
                 wanted = {c.name for c in suite.checks if dg.AssetCheckKey(key, c.name) in selected}
                 if wanted:
-                    yield from _validate(con, current[suite.asset_key], key, wanted)
+                    yield from _validate(con, current[suite.asset_key], key, wanted, every_row, run_id)
 
     return _checks
 
 
 def _validate(
-    con: duckdb.DuckDBPyConnection, suite: Suite, key: dg.AssetKey, wanted: set[str]
+    con: duckdb.DuckDBPyConnection,
+    suite: Suite,
+    key: dg.AssetKey,
+    wanted: set[str],
+    every_row: bool,
+    run_id: str,
 ) -> Iterator[dg.AssetCheckResult]:
-    """Validate one suite; one result per wanted check, with where a failing raw value was delivered."""
+    """Validate one suite; one result per wanted check, with where a failing raw value was delivered.
+
+    A raw suite reads the rows not yet checked (``orchestration/quality/scope.py``); once none of
+    its critical checks fails, those rows count as checked.
+    """
+    raw = suite.asset_key[0] == "raw"
+    suite, rows = scope.scoped(con, suite, every_row) if raw else (suite, "every row")
     outcomes, gx_result = validate(con, suite)
+    if raw and not any(o.check.critical and not o.success for o in outcomes):
+        scope.record_checked(con, suite.asset_key[1], run_id)
     where = {o.check.name: _landing_lines(con, suite, o) for o in outcomes if not o.success}
     report = write_results(get_settings().serving_dir, suite, outcomes, gx_result)
     for outcome in outcomes:
@@ -154,7 +170,7 @@ def _validate(
             passed=outcome.success,
             severity=dg.AssetCheckSeverity.ERROR if outcome.check.critical else dg.AssetCheckSeverity.WARN,
             description=outcome.reason + (f"; at {', '.join(lines)}" if lines else ""),
-            metadata=_metadata(outcome, str(report)),
+            metadata={**_metadata(outcome, str(report)), "rows_checked": dg.MetadataValue.text(rows)},
         )
 
 
@@ -173,7 +189,8 @@ quality_checks_job = dg.define_asset_job(
     # Every GX suite plus the raw layer's row reconciliation; dbt tests run with `dbt test`.
     selection=dg.AssetSelection.checks(*CHECKS),
     description="Run every data quality check against the warehouse as it is, materializing nothing.",
-    tags={"cdp/warehouse": "write"},
+    # Every raw row, not only those loaded since the last passed checks.
+    tags={"cdp/warehouse": "write", scope.ALL_ROWS_TAG: "all"},
 )
 
 defs = dg.Definitions(asset_checks=CHECKS, jobs=[quality_checks_job])
