@@ -448,3 +448,30 @@ def test_a_bad_threshold_is_an_error_that_names_the_variable(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValueError, match=variable):
         get_quality_settings()
+
+
+def test_the_raw_scope_is_the_loads_after_the_last_passed_checks_or_else_the_newest_load() -> None:
+    from orchestration.quality import scope
+
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute("create table raw.t (id int, _loaded_at timestamptz)")
+    suite = Suite(("raw", "t"), "select * from raw.t", ())
+
+    def load(ids: list[int], at: str) -> None:
+        con.executemany("insert into raw.t values (?, ?::timestamptz)", [(i, at) for i in ids])
+
+    def ids_in(scoped: Suite) -> list[int]:
+        return sorted(r[0] for r in con.execute(f"select id from ({scoped.query})").fetchall())
+
+    load([1, 2], "2026-11-01 10:00+00")
+    assert scope.scoped(con, suite, every_row=False) == (suite, "every row")  # never checked
+    scope.record_checked(con, "t", "run-1")
+    load([3], "2026-11-02 10:00+00")
+    load([4], "2026-11-02 11:00+00")
+    scoped, words = scope.scoped(con, suite, every_row=False)
+    assert ids_in(scoped) == [3, 4] and words.startswith("rows loaded after 2026-11-01 10:00:00")
+    scope.record_checked(con, "t", "run-2")
+    scoped, words = scope.scoped(con, suite, every_row=False)  # nothing new: the newest load again
+    assert ids_in(scoped) == [4] and words.startswith("the newest load (2026-11-02 11:00:00")
+    assert scope.scoped(con, suite, every_row=True) == (suite, "every row")

@@ -10,8 +10,8 @@ critical check), never remembered from a run, so:
 - a run whose blocking check fails moves nothing: the next run checks the same rows again (plus
   its own), and fails again until the data is fixed, as when every row was checked;
 - a run that stopped between loading and checking leaves its rows to the next run;
-- the newest load is always part of the scope, even when nothing new arrived, so a suite never
-  runs on zero rows (a column's maximum over no rows would fail the freshness check);
+- when nothing new arrived, the newest load is checked again, so a suite never runs on zero rows
+  (a column's maximum over no rows would fail the freshness check);
 - the ``quality_checks`` job (and any run tagged ``cdp/raw_checks: all``) reads every row.
 """
 
@@ -54,16 +54,27 @@ def checked_through(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
 
 
 def scoped(con: duckdb.DuckDBPyConnection, suite: Suite, every_row: bool) -> tuple[Suite, str]:
-    """``suite`` restricted to the raw rows not checked yet, and the scope in words for the UI."""
+    """``suite`` restricted to the raw rows not checked yet, and the scope in words for the UI.
+
+    The filter is one comparison of ``_loaded_at`` with a constant, so DuckDB skips the row groups
+    of earlier loads (rows are appended in load order) instead of reading every column of every
+    row to test it.
+    """
     table = suite.asset_key[1]
     since = None if every_row else checked_through(con, table)
     if since is None:
         return suite, "every row"
-    query = (
-        f"select * from ({suite.query}) where _loaded_at > '{since}'::timestamptz "
-        f"or _loaded_at = (select max(_loaded_at) from raw.{table})"
-    )
-    return replace(suite, query=query), f"rows loaded after {since} and the newest load"
+    [(anything_new, newest)] = con.execute(
+        f"select max(_loaded_at) > ?::timestamptz, max(_loaded_at)::varchar from raw.{table}", [since]
+    ).fetchall()
+    if newest is None:  # the table was emptied: nothing to restrict
+        return suite, "every row"
+    if anything_new:
+        condition, words = f"_loaded_at > '{since}'::timestamptz", f"rows loaded after {since}"
+    else:
+        condition = f"_loaded_at >= '{newest}'::timestamptz"
+        words = f"the newest load ({newest}): nothing loaded since"
+    return replace(suite, query=f"select * from ({suite.query}) where {condition}"), words
 
 
 def record_checked(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> None:
