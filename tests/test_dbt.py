@@ -314,3 +314,32 @@ def test_docs_reuse_a_builds_compiled_project_only_while_it_is_current(tmp_path:
     time.sleep(0.01)
     model.write_text("select 2 as id")  # an analyst edits the model after the build
     assert built_project_artifacts(project) is None
+
+
+def test_a_dbt_step_starts_from_the_project_the_previous_step_parsed(
+    pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dbt parses the whole project again when the parsed project it starts from was written with
+    another profile (here: another CDP_DATA_DIR, as any test or second installation leaves it);
+    the build leaves its own parse for the next step, which then only checks what changed."""
+    from orchestration.defs.dbt import cdp_dbt_models
+    from orchestration.defs.resources import build_resources
+    from orchestration.settings import get_settings
+
+    clean, _ = pipeline
+    shutil.copytree(clean.data_dir, tmp_path / "cdp", ignore=shutil.ignore_patterns("dagster"))
+    monkeypatch.setenv("CDP_DATA_DIR", str(tmp_path / "cdp"))
+    settings = get_settings()
+
+    def build_one_view() -> str:
+        result = dg.materialize(
+            [cdp_dbt_models],
+            selection=[dg.AssetKey(["staging", "stg_pos__stores"])],
+            resources=build_resources(settings),
+        )
+        assert result.success
+        (target,) = (DBT_PROJECT_DIR / "target").glob("cdp_dbt_models-*")
+        return (target / "dbt.log").read_text(encoding="utf-8")
+
+    assert "Unable to do partial parsing because profile has changed" in build_one_view()
+    assert "Unable to do partial parsing" not in build_one_view()
