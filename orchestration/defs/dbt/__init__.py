@@ -136,7 +136,10 @@ def cdp_dbt_models(
     try:
         yield from invocation.stream()
     finally:
-        _keep_parsed_project(invocation.target_path)
+        try:
+            _keep_parsed_project(invocation.target_path)
+        except OSError as error:  # only the next step's start-up is at stake: never hide the build's error
+            context.log.warning(f"parsed project not kept for the next dbt step: {error}")
         # Also after a failed build (the stream raises once dbt exits non-zero): that is when the
         # failing rows are wanted. Never in place of the build's own error.
         try:
