@@ -232,8 +232,9 @@ def _keep_parsed_project(target: Path, project: DbtProject = dbt_project) -> Non
     dagster-dbt starts every invocation from the project's ``target/partial_parse.msgpack``; dbt
     throws it away and parses all 238 nodes again when the profile it was written with differs
     ("profile has changed": the warehouse path comes from CDP_DATA_DIR, so the last test run, or
-    any other data folder, left one that never matched): 7 to 9 s of every dbt step of a day at
-    100,000 customers. The build's own parse matches the profile of the runs that follow it.
+    any other data folder, left one that never matched): ``dbt parse`` on the 100,000-customer data
+    folder took 6.0 s from such a file against 3.0 s from a matching one, and every dbt step of a
+    day paid it. The build's own parse matches the profile of the runs that follow it.
     """
     parsed = target / "partial_parse.msgpack"
     if not parsed.exists():  # dbt stopped before parsing
