@@ -203,6 +203,12 @@ def _store_failures(
         context.log.info(f"failing rows of {len(failing)} test(s) kept in schema {failures.FAILURES_SCHEMA}")
 
 
+def _target_folder(project: DbtProject) -> Path:
+    """The project's target folder: DbtProject's target_path is relative to the project folder
+    ("target") unless set absolute."""
+    return Path(project.project_dir) / project.target_path
+
+
 def built_project_artifacts(project: DbtProject = dbt_project) -> Path | None:
     """The target folder of the last ``dbt build``, if it describes the project as it is now.
 
@@ -212,8 +218,7 @@ def built_project_artifacts(project: DbtProject = dbt_project) -> Path | None:
     while another benchmark ran). None when no build left one, the project changed since, or the
     build was a subset (models it did not build have no compiled SQL to show).
     """
-    # DbtProject's target_path is relative to the project folder ("target") unless set absolute.
-    targets = (Path(project.project_dir) / project.target_path).glob("cdp_dbt_models-*")
+    targets = _target_folder(project).glob("cdp_dbt_models-*")
     folders = [f for f in targets if (f / "manifest.json").exists()]
     if not folders:
         return None
@@ -239,7 +244,7 @@ def _keep_parsed_project(target: Path, project: DbtProject = dbt_project) -> Non
     parsed = target / "partial_parse.msgpack"
     if not parsed.exists():  # dbt stopped before parsing
         return
-    kept = Path(project.project_dir) / project.target_path / parsed.name
+    kept = _target_folder(project) / parsed.name
     partial = kept.with_name(f".{parsed.name}.{target.name}.tmp")
     shutil.copyfile(parsed, partial)
     partial.replace(kept)  # atomic: a dbt step starting meanwhile reads the old or the new file
