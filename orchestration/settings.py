@@ -64,6 +64,14 @@ class Settings:
     def dagster_home(self) -> Path:
         return self.data_dir / "dagster"
 
+    @property
+    def dbt_target_dir(self) -> Path:
+        """The target folders of this data folder's ``dbt build`` steps and the parsed project the
+        next dbt step starts from. Per data folder, not in ``dbt_project/target``: two data folders
+        (a test beside a run, two installations of one clone) must never remove, or start from, each
+        other's builds; the parsed project also depends on the profile, i.e. on CDP_DATA_DIR."""
+        return self.data_dir / "dbt"
+
 
 def get_settings() -> Settings:
     """Read the environment now (not at import), so tests can point CDP_DATA_DIR elsewhere."""

@@ -227,8 +227,10 @@ def test_dbt_build_and_docs_work_standalone_in_the_project_folder(pipeline, tmp_
 
 
 def test_only_the_latest_dbt_invocation_keeps_its_target_folder(pipeline) -> None:
-    """dagster-dbt writes a target folder per invocation; old ones would pile up run after run."""
-    folders = list((DBT_PROJECT_DIR / "target").glob("cdp_dbt_models-*"))
+    """dagster-dbt writes a target folder per invocation; old ones would pile up run after run.
+    They live in the data folder, so that no other data folder's run removes them."""
+    settings, _ = pipeline
+    folders = list(settings.dbt_target_dir.glob("cdp_dbt_models-*"))
     assert len(folders) == 1 and (folders[0] / "run_results.json").exists()
 
 
@@ -293,10 +295,11 @@ def test_docs_reuse_a_builds_compiled_project_only_while_it_is_current(tmp_path:
     model.parent.mkdir(parents=True)
     model.write_text("select 1 as id")
     (project.project_dir / "dbt_project.yml").write_text("name: cdp")
-    assert built_project_artifacts(project) is None  # no build yet
+    root = tmp_path / "cdp" / "dbt"  # the data folder's dbt folder
+    assert built_project_artifacts(root, project) is None  # no build yet
 
     def build(name: str, compiled: bool) -> Path:
-        folder = project.project_dir / "target" / f"cdp_dbt_models-{name}"
+        folder = root / f"cdp_dbt_models-{name}"
         folder.mkdir(parents=True)
         code = "select 1 as id" if compiled else None
         node = {"resource_type": "model", "name": "dim", "compiled_code": code}
@@ -305,15 +308,15 @@ def test_docs_reuse_a_builds_compiled_project_only_while_it_is_current(tmp_path:
 
     time.sleep(0.01)
     whole = build("a", compiled=True)
-    assert built_project_artifacts(project) == whole
+    assert built_project_artifacts(root, project) == whole
     time.sleep(0.01)
-    assert built_project_artifacts(project) == whole
+    assert built_project_artifacts(root, project) == whole
     subset = build("b", compiled=False)  # a build of a subset: the model was not compiled
-    assert built_project_artifacts(project) is None
+    assert built_project_artifacts(root, project) is None
     subset.rename(subset.with_name("old"))
     time.sleep(0.01)
     model.write_text("select 2 as id")  # an analyst edits the model after the build
-    assert built_project_artifacts(project) is None
+    assert built_project_artifacts(root, project) is None
 
 
 def test_a_dbt_step_starts_from_the_project_the_previous_step_parsed(
@@ -338,8 +341,11 @@ def test_a_dbt_step_starts_from_the_project_the_previous_step_parsed(
             resources=build_resources(settings),
         )
         assert result.success
-        (target,) = (DBT_PROJECT_DIR / "target").glob("cdp_dbt_models-*")
+        (target,) = settings.dbt_target_dir.glob("cdp_dbt_models-*")
         return (target / "dbt.log").read_text(encoding="utf-8")
 
+    (clean_build,) = clean.dbt_target_dir.glob("cdp_dbt_models-*")
     assert "Unable to do partial parsing because profile has changed" in build_one_view()
     assert "Unable to do partial parsing" not in build_one_view()
+    # Another data folder's builds removed nothing of the first one's (they used to share a folder).
+    assert (clean_build / "run_results.json").exists()

@@ -12,6 +12,7 @@ import importlib.metadata
 import json
 import shutil
 import sys
+import uuid
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +32,7 @@ from orchestration.settings import REPO_ROOT, get_settings
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # What the manifest is parsed from; anything newer than the manifest triggers a new parse.
 PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests", "seeds")
+PARSED_PROJECT = "partial_parse.msgpack"  # dbt's parsed project, in a target folder
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 
@@ -131,8 +133,10 @@ def cdp_dbt_models(
         args.append("--full-refresh")
     # Unit tests check SQL logic on fixed rows, not data: they run in CI (`make test` runs a full
     # `dbt build`), not on every pipeline run, as dbt recommends.
-    invocation = dbt.cli(args, context=context)
-    _remove_earlier_targets(invocation.target_path)
+    target = _new_target(
+        settings.dbt_target_dir, f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}"
+    )
+    invocation = dbt.cli(args, context=context, target_path=target)
     try:
         yield from invocation.stream()
     finally:
@@ -189,7 +193,7 @@ def _store_failures(
         return
     scratch = invocation.target_path / "store_failures"
     scratch.mkdir(exist_ok=True)
-    parsed = invocation.target_path / "partial_parse.msgpack"
+    parsed = invocation.target_path / PARSED_PROJECT
     if parsed.exists():  # parse once: the project is the one the build just parsed
         shutil.copyfile(parsed, scratch / parsed.name)
     rerun = dbt.cli(
@@ -203,14 +207,30 @@ def _store_failures(
         context.log.info(f"failing rows of {len(failing)} test(s) kept in schema {failures.FAILURES_SCHEMA}")
 
 
-def _target_folder(project: DbtProject) -> Path:
-    """The project's target folder: DbtProject's target_path is relative to the project folder
-    ("target") unless set absolute."""
-    return Path(project.project_dir) / project.target_path
+def _new_target(root: Path, name: str) -> Path:
+    """A fresh target folder for one dbt invocation, under this data folder's ``root``.
+
+    dagster-dbt would make it in ``dbt_project/target``, shared by every data folder: the cleanup
+    of one run's old folders there removed the folder of another data folder's build while it ran
+    (a test's uninterrupted run failed with "No such file or directory: target/cdp_dbt_models-…").
+    Runs on one data folder never overlap (the warehouse pool), so within ``root`` only this run's
+    folder is in use. It starts from the parsed project the previous step left here, which
+    dagster-dbt then leaves alone (it copies the project's own only into a folder without one).
+    """
+    for folder in root.glob("*-*-*"):  # earlier invocations' folders: about 12 MB each
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+    target = root / f"{name}-{uuid.uuid4().hex[:7]}"
+    target.mkdir(parents=True)
+    parsed = root / PARSED_PROJECT
+    if parsed.exists():
+        shutil.copyfile(parsed, target / PARSED_PROJECT)
+    return target
 
 
-def built_project_artifacts(project: DbtProject = dbt_project) -> Path | None:
-    """The target folder of the last ``dbt build``, if it describes the project as it is now.
+def built_project_artifacts(root: Path | None = None, project: DbtProject = dbt_project) -> Path | None:
+    """The target folder of the last ``dbt build`` in ``root`` (this data folder's dbt folder), if it
+    describes the project as it is now.
 
     Its ``manifest.json`` holds every built model's compiled SQL and its ``partial_parse.msgpack``
     the parsed project, so ``dbt docs generate --no-compile`` from a copy of them only queries the
@@ -218,8 +238,8 @@ def built_project_artifacts(project: DbtProject = dbt_project) -> Path | None:
     while another benchmark ran). None when no build left one, the project changed since, or the
     build was a subset (models it did not build have no compiled SQL to show).
     """
-    targets = _target_folder(project).glob("cdp_dbt_models-*")
-    folders = [f for f in targets if (f / "manifest.json").exists()]
+    root = root or get_settings().dbt_target_dir
+    folders = [f for f in root.glob("cdp_dbt_models-*") if (f / "manifest.json").exists()]
     if not folders:
         return None
     newest = max(folders, key=lambda f: (f / "manifest.json").stat().st_mtime)
@@ -231,31 +251,23 @@ def built_project_artifacts(project: DbtProject = dbt_project) -> Path | None:
     return newest
 
 
-def _keep_parsed_project(target: Path, project: DbtProject = dbt_project) -> None:
-    """Leave this build's parsed project where the next dbt step starts from.
+def _keep_parsed_project(target: Path) -> None:
+    """Leave this build's parsed project where the next dbt step of this data folder starts from.
 
-    dagster-dbt starts every invocation from the project's ``target/partial_parse.msgpack``; dbt
-    throws it away and parses all 238 nodes again when the profile it was written with differs
-    ("profile has changed": the warehouse path comes from CDP_DATA_DIR, so the last test run, or
-    any other data folder, left one that never matched): ``dbt parse`` on the 100,000-customer data
-    folder took 6.0 s from such a file against 3.0 s from a matching one, and every dbt step of a
-    day paid it. The build's own parse matches the profile of the runs that follow it.
+    dbt throws a parsed project away and parses all 238 nodes again when the profile it was written
+    with differs ("profile has changed": the warehouse path comes from CDP_DATA_DIR, so the project's
+    own ``target/partial_parse.msgpack``, left by the last test run or any other data folder, never
+    matched): ``dbt parse`` on the 100,000-customer data folder took 6.0 s from such a file against
+    3.0 s from a matching one, and every dbt step of a day paid it. The build's own parse matches
+    the profile of the runs that follow it on the same data folder.
     """
-    parsed = target / "partial_parse.msgpack"
+    parsed = target / PARSED_PROJECT
     if not parsed.exists():  # dbt stopped before parsing
         return
-    kept = _target_folder(project) / parsed.name
-    partial = kept.with_name(f".{parsed.name}.{target.name}.tmp")
+    kept = target.parent / PARSED_PROJECT
+    partial = kept.with_name(f".{PARSED_PROJECT}.{target.name}.tmp")
     shutil.copyfile(parsed, partial)
     partial.replace(kept)  # atomic: a dbt step starting meanwhile reads the old or the new file
-
-
-def _remove_earlier_targets(current: Path) -> None:
-    """dagster-dbt gives each invocation its own target folder (about 12 MB: compiled SQL, logs,
-    run results) and never removes it; keep only the current run's, for debugging."""
-    for folder in current.parent.glob(f"{current.name.rsplit('-', 2)[0]}-*"):
-        if folder != current and folder.is_dir():
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 defs = dg.Definitions(assets=[cdp_dbt_models])
