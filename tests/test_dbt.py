@@ -28,8 +28,8 @@ from orchestration.defs.dbt import DBT_PROJECT_DIR, built_project_artifacts, dbt
 from tests.conftest import query
 
 MODELS = {
-    "dim_customers", "dim_stores", "customer_source_records", "fct_orders", "fct_order_lines",
-    "fct_web_sessions", "fct_service_tickets", "fct_survey_responses", "fct_touchpoints",
+    "dim_customers", "dim_customer_consents", "dim_stores", "customer_source_records", "fct_orders",
+    "fct_order_lines", "fct_web_sessions", "fct_service_tickets", "fct_survey_responses", "fct_touchpoints",
 }  # fmt: skip
 KPI_MARTS = {
     "mart_multichannel_customers", "mart_channel_count_distribution", "mart_channel_combinations",

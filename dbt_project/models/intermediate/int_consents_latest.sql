@@ -1,5 +1,6 @@
 -- Marketing consent per customer and channel: the latest statement wins, whichever system
--- recorded it (CRM consent log, or the web account's opt-in boxes at sign-up).
+-- recorded it (CRM consent log, or the web account's opt-in boxes at sign-up), with where it
+-- comes from (its provenance: system, record, how it was collected).
 with consents as (
     select * from {{ ref('stg_crm__consents') }}
 ),
@@ -13,12 +14,26 @@ customer_ids as (
 ),
 
 statements as (
-    select customer_ids.customer_id, consents.consent_channel, consents.is_granted, consents.stated_at
+    select
+        customer_ids.customer_id,
+        consents.consent_channel,
+        consents.is_granted,
+        consents.stated_at,
+        'crm' as source_system,
+        consents.consent_id as source_record_id,
+        consents.collected_via
     from consents
     inner join customer_ids
         on customer_ids.source_system = 'crm_contacts' and consents.contact_id = customer_ids.source_record_id
     union all
-    select customer_ids.customer_id, channels.consent_channel, channels.is_granted, web_customers.created_at
+    select
+        customer_ids.customer_id,
+        channels.consent_channel,
+        channels.is_granted,
+        web_customers.created_at,
+        'ecommerce',
+        web_customers.account_id,
+        'web account sign-up'
     from web_customers
     inner join customer_ids
         on customer_ids.source_system = 'ecommerce_customers'
@@ -31,11 +46,31 @@ statements as (
     where channels.is_granted is not null
 ),
 
-final as (
-    select customer_id, consent_channel, is_granted, stated_at
+ranked as (
+    select
+        *,
+        -- When the customer last granted this channel (kept with a later refusal: it is history).
+        max(case when is_granted then stated_at end) over statements_of_channel as last_granted_at,
+        count(*) over statements_of_channel as statement_count
     from statements
+    window statements_of_channel as (partition by customer_id, consent_channel)
+),
+
+final as (
+    select
+        customer_id,
+        consent_channel,
+        is_granted,
+        stated_at,
+        source_system,
+        source_record_id,
+        collected_via,
+        last_granted_at,
+        statement_count
+    from ranked
+    -- Two statements at the same instant: the refusal wins.
     qualify row_number() over (
-        partition by customer_id, consent_channel order by stated_at desc, is_granted
+        partition by customer_id, consent_channel order by stated_at desc, is_granted, source_system
     ) = 1
 )
 
