@@ -9,7 +9,8 @@
 - ``cdp bench-rldata``: identity accuracy on public labelled records, next to a plain Splink model;
 - ``cdp formats``: the reference of every export format, generated from ``orchestration/exports``;
 - ``cdp inspect FILE``: how a file would load (mapping file applied), without writing anything;
-- ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance.
+- ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance;
+- ``cdp privacy export``: everything held about one person (right of access), as JSON and HTML.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ identity_app = typer.Typer(
     help="Identity resolution: fit the Splink model to your records.", no_args_is_help=True
 )
 app.add_typer(identity_app, name="identity")
+privacy_app = typer.Typer(help="Privacy requests (RGPD): what is held about a person.", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
 
 
 @app.command()
@@ -245,6 +248,50 @@ def identity_train() -> None:
     typer.echo(f"Model: {config.trained_model}")
     typer.echo(f"Report: {config.report_dir / 'index.html'}")
     typer.echo("The next `cdp run` resolves identities with it.")
+
+
+@privacy_app.command("export")
+def privacy_export(
+    out: Annotated[Path, typer.Option(help="JSON file to write; the readable page goes beside it (.html).")],
+    email: Annotated[str | None, typer.Option(help="The person's e-mail, as they give it.")] = None,
+    phone: Annotated[str | None, typer.Option(help="The person's phone, any French format.")] = None,
+    customer_id: Annotated[str | None, typer.Option(help="Their customer_id.")] = None,
+) -> None:
+    """Right of access: write everything the warehouse holds about one person (source records with
+    their file and line, golden record, consents with provenance, interactions, survey answers,
+    identity links and why they merged) to OUT and OUT.html. Reads the warehouse only; the files
+    hold personal data in clear. Exits 1 when no customer has the identifier."""
+    import duckdb
+
+    from orchestration.privacy.access import collect, write_export
+    from orchestration.privacy.subject import SubjectNotFound, find_subject
+
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        typer.echo(f"No warehouse at {settings.warehouse_path}: run `cdp run` first.", err=True)
+        raise typer.Exit(2)
+    try:
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    except duckdb.IOException as error:  # a run holds the warehouse: DuckDB has one writer or readers
+        typer.echo(f"The warehouse is in use ({error}); try again when the run has finished.", err=True)
+        raise typer.Exit(2) from error
+    try:
+        subject = find_subject(con, email=email, phone=phone, customer_id=customer_id)
+        report = collect(con, subject)
+    except ValueError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    except SubjectNotFound as error:
+        typer.echo(f"Nothing held: {error}.", err=True)
+        raise typer.Exit(1) from error
+    finally:
+        con.close()
+    json_file, page = write_export(report, out)
+    sources = sum(len(rows) for rows in report["source_records"].values())
+    typer.echo(
+        f"{len(subject.customer_ids)} customer(s), {sources} source rows in {len(report['source_records'])} "
+        f"tables: {json_file} and {page} (personal data in clear: give them to the person only)"
+    )
 
 
 @app.command("eval-identity")

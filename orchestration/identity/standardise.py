@@ -185,9 +185,15 @@ create or replace macro cdp_std_street(x) as (
 """
 
 
-def install_macros(con: duckdb.DuckDBPyConnection, phonetic_first_names: bool = True) -> None:
-    """(Re)create the standardisation macros on this connection."""
-    con.execute(MACROS.replace("__PHONETIC__", "true" if phonetic_first_names else "false"))
+def install_macros(
+    con: duckdb.DuckDBPyConnection, phonetic_first_names: bool = True, *, temporary: bool = False
+) -> None:
+    """(Re)create the standardisation macros on this connection; ``temporary``: only for this
+    connection, as a read-only one needs (a privacy request standardising what the person gives)."""
+    macros = MACROS.replace("__PHONETIC__", "true" if phonetic_first_names else "false")
+    if temporary:
+        macros = macros.replace("create or replace macro", "create or replace temp macro")
+    con.execute(macros)
 
 
 def build_first_name_variants(con: duckdb.DuckDBPyConnection, variants: Iterable[tuple[str, str]]) -> int:
