@@ -94,6 +94,23 @@ def raw_state(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[str
     return state
 
 
+def tables_with_rows_removed(before: dict[str, str], now: dict[str, str]) -> list[str]:
+    """Raw tables holding fewer rows than ``before`` (``raw_state`` values): rows were deleted
+    (an erasure, a table restored by hand). Loads only append, so incremental models never look
+    for rows gone from raw; such a change calls for rebuilding them in full."""
+
+    def rows(state: str | None) -> int | None:
+        return int(state.split(" ", 1)[0]) if state and state[0].isdigit() else None
+
+    return [
+        part
+        for part, state in now.items()
+        if part.startswith("raw.")
+        and (was := rows(before.get(part))) is not None
+        and (rows(state) or 0) < was
+    ]
+
+
 def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     return bool(
         con.execute(

@@ -10,7 +10,8 @@
 - ``cdp formats``: the reference of every export format, generated from ``orchestration/exports``;
 - ``cdp inspect FILE``: how a file would load (mapping file applied), without writing anything;
 - ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance;
-- ``cdp privacy export``: everything held about one person (right of access), as JSON and HTML.
+- ``cdp privacy export``: everything held about one person (right of access), as JSON and HTML;
+- ``cdp privacy erase``: remove one person everywhere and keep them out of later loads.
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def check() -> None:
 
 def _execute(job: str, launched_by: str, run_config: dict | None = None) -> None:
     """Run ``job`` in-process on the local instance; list failed checks; exit 1 on failure."""
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
     from orchestration.instance import RUN_ID_ENV, ensure_instance, process_tags, recover_dead_runs
     from orchestration.progress import root_cause
     from orchestration.quality.failures import failing_rows, files_not_loaded
@@ -182,7 +183,10 @@ def _execute(job: str, launched_by: str, run_config: dict | None = None) -> None
     os.environ[RUN_ID_ENV] = run_id  # inherited by dbt: the next run can stop it if this one is killed
     typer.echo(f"Running job {job} on {settings.warehouse_path}")
     started = time.monotonic()
-    result = defs.resolve_job_def(job).execute_in_process(
+    # Definitions built now, not at import: their resources read CDP_DATA_DIR as it is now (a
+    # command invoked in-process, by a test or another command, may have changed it since).
+    job_def = build_definitions().resolve_job_def(job)
+    result = job_def.execute_in_process(
         instance=instance,
         run_config={"loggers": {"progress": {}}, **(run_config or {})},
         run_id=run_id,
@@ -292,6 +296,51 @@ def privacy_export(
         f"{len(subject.customer_ids)} customer(s), {sources} source rows in {len(report['source_records'])} "
         f"tables: {json_file} and {page} (personal data in clear: give them to the person only)"
     )
+
+
+@privacy_app.command("erase")
+def privacy_erase(
+    email: Annotated[str | None, typer.Option(help="The person's e-mail, as they give it.")] = None,
+    phone: Annotated[str | None, typer.Option(help="The person's phone, any French format.")] = None,
+    customer_id: Annotated[str | None, typer.Option(help="Their customer_id.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only say what would be erased.")] = False,
+) -> None:
+    """Right to erasure: delete every raw row of one person (found through identity resolution),
+    suppress them for every later load (salted hashes, never values), audit the request in
+    privacy.requests, then run the pipeline so identity, marts, the serving copy and the reports
+    are derived again without them. Exits 1 when no customer has the identifier."""
+    from orchestration.defs.resources import build_resources
+    from orchestration.privacy.erase import erase
+    from orchestration.privacy.subject import SubjectNotFound, count_rows, find_subject
+
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        typer.echo(f"No warehouse at {settings.warehouse_path}: nothing held.", err=True)
+        raise typer.Exit(1)
+    with build_resources(settings)["warehouse"].get_connection() as con:
+        try:
+            subject = find_subject(con, email=email, phone=phone, customer_id=customer_id)
+        except ValueError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(2) from error
+        except SubjectNotFound as error:
+            typer.echo(f"Nothing held: {error}.", err=True)
+            raise typer.Exit(1) from error
+        if dry_run:
+            counts = count_rows(con, subject)
+            typer.echo(
+                f"Would erase {len(subject.customer_ids)} customer(s): "
+                + ", ".join(f"{n} rows of raw.{t}" for t, n in counts.items())
+            )
+            return
+        erasure = erase(con, subject, settings.data_dir)
+    typer.echo(
+        f"Request {erasure.request_id}: {erasure.customers} customer(s), {erasure.identity_records} identity "
+        f"records; removed "
+        + ", ".join(f"{n} rows of {t}" for t, n in erasure.rows_removed.items())
+        + f"; {erasure.suppression_entries} suppression entries. Deriving everything again without them:"
+    )
+    _execute("full_pipeline", f"cdp privacy erase ({erasure.request_id})")
 
 
 @app.command("eval-identity")

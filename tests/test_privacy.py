@@ -1,13 +1,29 @@
-"""Privacy requests on the pipeline's warehouse: the right of access (``cdp privacy export``)."""
+"""Privacy requests on the pipeline's warehouse: the right of access (``cdp privacy export``) and
+the right to erasure (``cdp privacy erase``), with the suppression that keeps an erased person out."""
 
 import json
+import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from orchestration.cli import app
-from tests.conftest import query
+from orchestration.settings import Settings, get_settings
+from tests.conftest import FRESH_AS_OF, query
+
+# Column types that cannot hold a name, an e-mail or a phone.
+NOT_TEXT = (
+    "BIGINT",
+    "INTEGER",
+    "DOUBLE",
+    "FLOAT",
+    "BOOLEAN",
+    "DATE",
+    "TIMESTAMP",
+    "TIMESTAMP WITH TIME ZONE",
+)
 
 
 def _customer_with_many_records(settings) -> tuple[str, str]:
@@ -98,3 +114,169 @@ def test_access_export_for_an_unknown_or_unusable_identifier(
     )
     assert both.exit_code == 2 and "exactly one" in both.output
     assert not out.exists()
+
+
+def _hits(database: Path, needles: list[str]) -> list[tuple[str, str, str]]:
+    """(table, column, needle) for every text-like column of every table and view holding a needle."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_catalog = current_database() and not list_contains(?, data_type) "
+            "and not starts_with(data_type, 'DECIMAL')",
+            [list(NOT_TEXT)],
+        ).fetchall()
+        return [
+            (f"{schema}.{table}", column, needle)
+            for schema, table, column in columns
+            for needle in needles
+            if con.execute(
+                f'select count(*) from "{schema}"."{table}" where contains(lower("{column}"::varchar), ?)',
+                [needle.lower()],
+            ).fetchall()[0][0]
+        ]
+    finally:
+        con.close()
+
+
+def _file_hits(serving: Path, needles: list[str]) -> list[tuple[str, str]]:
+    """(file, needle) for every Parquet, HTML, JSON or CSV file under ``serving`` holding a needle."""
+    hits = []
+    for path in sorted(p for p in serving.rglob("*") if p.is_file()):
+        if path.suffix == ".parquet":
+            text = " ".join(
+                str(row) for row in duckdb.sql(f"select * from read_parquet('{path}')").fetchall()
+            )
+        elif path.suffix in (".html", ".json", ".csv", ".txt"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+        else:
+            continue
+        hits += [(str(path.relative_to(serving)), n) for n in needles if n.lower() in text.lower()]
+    return hits
+
+
+def _everywhere(settings: Settings, needles: list[str]) -> list:
+    return [
+        *_hits(settings.warehouse_path, needles),
+        *_hits(settings.serving_dir / "marts.duckdb", needles),
+        *_file_hits(settings.serving_dir, needles),
+    ]
+
+
+def _raw_counts(settings: Settings) -> dict[str, int]:
+    """Rows of every raw table (the load log aside: it has a row per file)."""
+    tables = query(settings, "select table_name from information_schema.tables where table_schema = 'raw' "
+                   "and table_type = 'BASE TABLE' and table_name <> 'load_log' order by 1")  # fmt: skip
+    return {t: query(settings, f"select count(*) from raw.{t}")[0][0] for (t,) in tables}
+
+
+@pytest.fixture
+def copied(pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    before, _ = pipeline
+    shutil.copytree(before.data_dir, tmp_path / "cdp", ignore=shutil.ignore_patterns("dagster"))
+    monkeypatch.setenv("CDP_DATA_DIR", str(tmp_path / "cdp"))
+    monkeypatch.setenv("CDP_DUCKDB_THREADS", "2")
+    monkeypatch.setenv("CDP_DUCKDB_MEMORY_LIMIT", "2GB")
+    monkeypatch.setenv("CDP_QUALITY_AS_OF", FRESH_AS_OF)
+    monkeypatch.setenv("CDP_LANDING_SETTLE_SECONDS", "0")
+    return get_settings()
+
+
+def _person(settings: Settings) -> tuple[str, str, str, str]:
+    """A customer of several systems with an e-mail and a phone, whose last name nobody else has."""
+    ((customer_id, email, phone, last_name),) = query(
+        settings,
+        """
+        select c.customer_id, c.email, c.phone, c.last_name
+        from marts.dim_customers as c
+        join identity.customer_source_records as b using (customer_id)
+        where c.email is not null and c.phone is not null and c.last_name is not null
+          and not exists (
+              select 1 from identity.records as r join identity.customer_source_records as o using (unique_id)
+              where o.customer_id <> c.customer_id and r.last_name = cdp_std_name(c.last_name)
+          )
+        group by all
+        having count(distinct b.source_system) >= 3
+        order by count(*) desc, 1
+        limit 1
+        """,
+    )
+    return customer_id, email, phone, last_name
+
+
+def _one_record(settings: Settings, customer_id: str) -> tuple[str, int]:
+    """The file and line of one CSV record of the person (a CRM contact or a web order)."""
+    ((file, line),) = query(
+        settings,
+        f"""
+        select _source_file, _source_line from raw.crm_contacts
+        where contact_id in (select source_record_id from identity.customer_source_records
+                             where customer_id = '{customer_id}' and source_system = 'crm_contacts')
+        union all
+        select _source_file, _source_line from raw.ecommerce_orders
+        where order_id in (select source_record_id from identity.customer_source_records
+                           where customer_id = '{customer_id}' and source_system = 'ecommerce_orders')
+        order by 1, 2
+        limit 1
+        """,
+    )
+    return file, line
+
+
+def _redeliver(settings: Settings, file: str, line: int) -> Path:
+    """A later export that still holds the person: that record again, in a new file."""
+    lines = (settings.landing_dir / file).read_bytes().split(b"\n")
+    again = settings.landing_dir / file.replace(Path(file).name.split("_", 1)[1], "redelivered.csv")
+    again.write_bytes(lines[0] + b"\n" + lines[line - 1] + b"\n")
+    return again
+
+
+def test_an_erased_person_is_nowhere_and_stays_out_of_later_loads(copied: Settings) -> None:
+    settings = copied
+    customer_id, email, phone, last_name = _person(settings)
+    # Their identifiers as every source typed them and standardised, and their (unique) last name.
+    typed = query(
+        settings,
+        f"""
+        select distinct unnest([email, phone]) from identity.records where unique_id in (
+            select unique_id from identity.customer_source_records where customer_id = '{customer_id}')
+        """,
+    )
+    needles = sorted({email, phone.removeprefix("+33"), last_name, *(v for (v,) in typed if v)})
+    assert _everywhere(settings, needles), "the scan finds the person before the erasure"
+    before = _raw_counts(settings)
+    record = _one_record(settings, customer_id)
+
+    erased = CliRunner().invoke(app, ["privacy", "erase", "--email", email])
+    assert erased.exit_code == 0, erased.output
+    assert _everywhere(settings, needles) == []
+    ((request_id, found_by, removed, customers),) = query(
+        settings, "select request_id, found_by, rows_removed, customers from privacy.requests"
+    )
+    removed = json.loads(removed)
+    assert found_by == "email" and customers == 1 and request_id in erased.output
+    # The rest of the data is unchanged: the raw tables lost exactly the erased rows, and every
+    # file still reconciles (the blocking check would have failed the run).
+    after = _raw_counts(settings)
+    assert {t: before[t] - after[t] for t in before if before[t] != after[t]} == {
+        t.removeprefix("raw."): n for t, n in removed.items() if t != "raw.quarantine_rows"
+    }
+    assert "rows_reconcile passed" in erased.output and "rows_reconcile FAILED" not in erased.output
+
+    # The same landing files loaded again into a new warehouse, with a later export that still
+    # holds one of their records: they stay out, and every suppressed row is counted.
+    settings.warehouse_path.unlink()
+    redelivered = _redeliver(settings, *record)
+    rerun = CliRunner().invoke(app, ["run"])
+    assert rerun.exit_code == 0, rerun.output
+    assert _everywhere(settings, needles) == []
+    assert _raw_counts(settings) == after
+    suppressed = dict(
+        query(settings, "select file_path, rows_suppressed from raw.load_log where rows_suppressed > 0")
+    )
+    erased_raw = sum(n for t, n in removed.items() if t != "raw.quarantine_rows")
+    assert sum(suppressed.values()) == erased_raw + 1
+    assert suppressed[redelivered.relative_to(settings.landing_dir).as_posix()] == 1
+    assert query(settings, "select request_id from privacy.requests") == [
+        (request_id,)
+    ]  # the audit outlives it

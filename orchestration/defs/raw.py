@@ -93,6 +93,7 @@ def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
                 run_id=context.run.run_id,
                 log=context.log.info,
                 settle_seconds=settings.landing_settle_seconds,
+                suppressions_of=settings.data_dir,
             )
             for f in result.files:
                 if f.status == "quarantined":
@@ -114,6 +115,7 @@ def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
                 "rows_read": result.rows_read,
                 "rows_loaded": result.rows_loaded,
                 "rows_quarantined": result.rows_quarantined,
+                "rows_suppressed": result.rows_suppressed,
                 "files_loaded": result.count("loaded"),
                 "files_skipped": result.count("skipped"),
                 "files_duplicate": result.count("duplicate"),
@@ -142,13 +144,15 @@ def reconciliation_spec(spec: ExportTable) -> dg.AssetCheckSpec:
         blocking=True,
         description=(
             "For every loaded file, rows read (load log) = rows present in the raw table + rows "
-            "present in quarantine. A failure means data was lost or duplicated."
+            "present in quarantine + rows of erased persons (suppressed at load, or erased since). "
+            "A failure means data was lost or duplicated."
         ),
     )
 
 
 def reconcile(con, spec: ExportTable) -> dg.AssetCheckResult:
-    """Per file: rows read = rows in the raw table + rows in quarantine, from the tables themselves."""
+    """Per file: rows read = rows in the raw table + rows in quarantine, from the tables themselves,
+    + the rows of erased persons the load log accounts for (suppressed at load, erased since)."""
     ensure_raw_schema(con, spec)
     bad = con.execute(
         f"""
@@ -161,18 +165,23 @@ def reconcile(con, spec: ExportTable) -> dg.AssetCheckResult:
         ),
         log as (
             select file_path, file_sha256 as sha, status, rows_read, rows_loaded,
-                   rows_quarantined
+                   rows_quarantined,
+                   coalesce(rows_suppressed, 0) as suppressed,
+                   coalesce(rows_erased, 0) as erased,
+                   coalesce(quarantine_rows_erased, 0) as quarantine_erased
             from raw.load_log where table_name = ? and status in ('loaded', 'quarantined')
         )
         select log.file_path, log.rows_read, coalesce(loaded.n, 0) as in_table,
                case when log.status = 'quarantined' then log.rows_quarantined
-                    else coalesce(quarantined.n, 0) end as in_quarantine
+                    else coalesce(quarantined.n, 0) end as in_quarantine,
+               log.suppressed + log.erased + log.quarantine_erased as of_erased_persons
         from log
         left join loaded using (sha)
         left join quarantined using (sha)
         where log.rows_read <> coalesce(loaded.n, 0) + case when log.status = 'quarantined'
               then log.rows_quarantined else coalesce(quarantined.n, 0) end
-           or log.rows_loaded <> coalesce(loaded.n, 0)
+              + log.suppressed + log.erased + log.quarantine_erased
+           or log.rows_loaded <> coalesce(loaded.n, 0) + log.erased
         """,
         [spec.table, spec.table],
     ).fetchall()
@@ -195,7 +204,11 @@ def reconcile(con, spec: ExportTable) -> dg.AssetCheckResult:
             "files_checked": files[0],
             "rows_read": files[1],
             "mismatches": dg.MetadataValue.md(
-                "\n".join(f"- {f}: read {r}, in table {t}, in quarantine {q}" for f, r, t, q in bad) or "none"
+                "\n".join(
+                    f"- {f}: read {r}, in table {t}, in quarantine {q}, of erased persons {e}"
+                    for f, r, t, q, e in bad
+                )
+                or "none"
             ),
         },
     )

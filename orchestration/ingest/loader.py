@@ -85,7 +85,7 @@ SQL_TYPES = {
 LOAD_LOG_COLUMNS = (
     "table_name, file_path, file_sha256, file_size, file_mtime, status, rows_read, rows_loaded, "
     "rows_quarantined, drift_columns, missing_optional_columns, error, quarantine_copy, loaded_at, "
-    "run_id, note"
+    "run_id, note, rows_suppressed"
 )
 # Names that are never an export: editors' and copiers' temporary files.
 TEMPORARY = ("~$*", "*.tmp", "*.part", "*.crdownload", "*.partial", "*.swp")
@@ -107,6 +107,7 @@ class FileResult:
     drift_columns: list[str] = field(default_factory=list)
     error: str | None = None
     note: str | None = None
+    rows_suppressed: int = 0  # rows of erased persons (privacy suppression), not loaded
 
 
 @dataclass
@@ -130,6 +131,10 @@ class TableResult:
     @property
     def rows_read(self) -> int:
         return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_suppressed(self) -> int:
+        return sum(f.rows_suppressed for f in self.files)
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> None:
@@ -157,8 +162,12 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> None
         )
         """
     )
-    # Warehouses created before the column existed.
+    # Warehouses created before the columns existed.
     con.execute("alter table raw.load_log add column if not exists note varchar")
+    # Rows of erased persons: not loaded (suppressed at load), or loaded then erased, from the raw
+    # table or from quarantine (orchestration/privacy). They keep every file's counts reconciled.
+    for column in ("rows_suppressed", "rows_erased", "quarantine_rows_erased"):
+        con.execute(f"alter table raw.load_log add column if not exists {column} bigint default 0")
     con.execute(
         """
         create table if not exists raw.quarantine_rows (
@@ -224,6 +233,7 @@ def _log_file(con: duckdb.DuckDBPyConnection, **values: object) -> None:
     values.setdefault("drift_columns", [])
     values.setdefault("missing_optional_columns", [])
     values.setdefault("loaded_at", datetime.now(UTC))
+    values.setdefault("rows_suppressed", 0)
     unknown = set(values) - set(names)
     if unknown:
         raise ValueError(f"not load_log columns: {sorted(unknown)}")
@@ -349,9 +359,16 @@ def load_table(
     run_id: str = "",
     log: Callable[[str], None] = print,
     settle_seconds: float = 0.0,
+    suppressions_of: Path | None = None,
 ) -> TableResult:
-    """Load every new landing file of ``spec`` into ``raw.<table>``. Safe to call again."""
+    """Load every new landing file of ``spec`` into ``raw.<table>``. Safe to call again.
+
+    ``suppressions_of``: the data folder whose privacy suppression list applies (rows of erased
+    persons are not loaded, and counted); None for a scratch load (inspect, benchmarks)."""
+    from orchestration.privacy import suppression  # it imports identity, which imports this module
+
     ensure_raw_schema(con, spec)
+    suppressing = suppressions_of is not None and suppression.prepare(con, suppressions_of)
     result = TableResult(table=spec.table)
     scratch = quarantine_dir.parent / "tmp" / "ingest"
     settled, growing = _settled(landing_files(landing_dir, spec), settle_seconds)
@@ -369,7 +386,9 @@ def load_table(
             if seen:
                 result.files.append(FileResult(rel, "skipped", note="already loaded"))
                 continue
-            file_result = _load_file(con, spec, path, rel, stat, next(fingerprints), quarantine_dir, run_id)
+            file_result = _load_file(
+                con, spec, path, rel, stat, next(fingerprints), quarantine_dir, run_id, suppressing
+            )
             result.files.append(file_result)
             _log_result(log, file_result)
     finally:
@@ -388,6 +407,11 @@ def _log_result(log: Callable[[str], None], file_result: FileResult) -> None:
         log(
             f"loaded {rel}: {file_result.rows_read} rows read = {file_result.rows_loaded} loaded"
             f" + {file_result.rows_quarantined} quarantined"
+            + (
+                f" + {file_result.rows_suppressed} suppressed (erased persons)"
+                if file_result.rows_suppressed
+                else ""
+            )
             + (f"; schema drift {file_result.drift_columns}" if file_result.drift_columns else "")
             + (f"; {file_result.note}" if file_result.note else "")
         )
@@ -442,6 +466,7 @@ def _load_file(
     fp: FileFingerprint,
     quarantine_dir: Path,
     run_id: str,
+    suppressing: bool = False,
 ) -> FileResult:
     try:
         earlier = con.execute(
@@ -466,7 +491,7 @@ def _load_file(
                 raise FileRejected(fp.decode_error)
             if fp.size == 0 and spec.format.kind == "csv":
                 raise FileRejected("empty file: no header row (a failed or truncated export?)")
-            return _load_records(con, spec, fp, rel, stat.st_mtime, run_id)
+            return _load_records(con, spec, fp, rel, stat.st_mtime, run_id, suppressing)
         except FileRejected as exc:
             return _quarantine_file(con, spec, path, rel, fp, stat.st_mtime, str(exc), quarantine_dir, run_id)
     finally:
@@ -657,8 +682,11 @@ def _load_records(
     rel: str,
     mtime: float,
     run_id: str,
+    suppressing: bool = False,
 ) -> FileResult:
     """Read, type and write one file in one transaction; its counts must reconcile to commit."""
+    from orchestration.privacy import suppression
+
     notes = list(fp.notes)
     write = _Write(con, spec, fp, rel, datetime.now(UTC), run_id)
     con.execute("begin transaction")
@@ -674,16 +702,22 @@ def _load_records(
         except duckdb.Error as exc:
             message = str(exc).strip().splitlines()[0][:300]
             raise FileRejected(f"DuckDB's reader failed on it: {type(exc).__name__}: {message}") from exc
+        suppressed = 0
+        if suppressing:  # erased persons: their rows come out again before the counts are logged
+            suppressed_rows = suppression.suppress_loaded(con, spec.table, fp.sha256, write.now)
+            suppressed_lines = suppression.suppress_quarantined(con, spec.table, fp.sha256, write.now)
+            loaded, quarantined = loaded - suppressed_rows, quarantined - suppressed_lines
+            suppressed = suppressed_rows + suppressed_lines
         present = {c for c in columns.values() if c}
         drift = [h for h, c in columns.items() if c is None]
         notes += [f"column '{h}' read as {c}" for h, c in columns.items() if c and h != c]
         missing_optional = [c.name for c in spec.columns if c.name not in present]
         if _truncated(spec, fp):
             notes.append("no line break at the end: the last record was quarantined as possibly cut short")
-        if rows_read != loaded + quarantined:
+        if rows_read != loaded + quarantined + suppressed:
             raise RuntimeError(
                 f"{rel}: counts do not reconcile: {rows_read} rows read, {loaded} loaded, "
-                f"{quarantined} quarantined"
+                f"{quarantined} quarantined, {suppressed} suppressed"
             )
         _log_file(
             con,
@@ -697,13 +731,21 @@ def _load_records(
             loaded_at=write.now,
             run_id=run_id,
             note="; ".join(notes) or None,
+            rows_suppressed=suppressed,
         )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
     return FileResult(
-        rel, "loaded", rows_read, loaded, quarantined, drift_columns=drift, note="; ".join(notes) or None
+        rel,
+        "loaded",
+        rows_read,
+        loaded,
+        quarantined,
+        drift_columns=drift,
+        note="; ".join(notes) or None,
+        rows_suppressed=suppressed,
     )
 
 

@@ -107,3 +107,16 @@ def _record_of(column: str, source_system: str) -> str:
         f'"{column}"::varchar in (select source_record_id from subject_records '
         f"where source_system = '{source_system}')"
     )
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, subject: Subject) -> dict[str, int]:
+    """Raw rows of the subject per table (what an erasure would delete there), tables with any."""
+    create_subject_records(con, subject)
+    try:
+        counts = {
+            table: con.execute(f"select count(*) from raw.{table} where {condition}").fetchall()[0][0]
+            for table, condition in sorted(raw_row_filters().items())
+        }
+    finally:
+        con.execute("drop table if exists subject_records")
+    return {table: n for table, n in counts.items() if n}

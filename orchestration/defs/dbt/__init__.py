@@ -121,15 +121,21 @@ def cdp_dbt_models(
 
     Incremental models process only new loads; when the dbt project itself changed since the last
     successful build (``orchestration/changes.py``), they are rebuilt with ``--full-refresh``, since
-    a changed model would otherwise apply only to new rows.
+    a changed model would otherwise apply only to new rows; so too when raw rows were removed (an
+    erasure), which incremental models would never notice.
     """
     settings = get_settings()
     with warehouse.get_connection() as con:
         plan = changes.plan(con, settings)
-    before = plan.previous.get("dbt", {}).get("dbt project")
+    previous = plan.previous.get("dbt", {})
+    before = previous.get("dbt project")
+    removed = changes.tables_with_rows_removed(previous, plan.inputs["dbt"])
     args = ["build", "--exclude-resource-type", "unit_test"]
     if before is not None and before != plan.inputs["dbt"]["dbt project"]:
         context.log.info("the dbt project changed since the last build: --full-refresh")
+        args.append("--full-refresh")
+    elif removed:
+        context.log.info(f"rows were removed from {', '.join(removed)} since the last build: --full-refresh")
         args.append("--full-refresh")
     # Unit tests check SQL logic on fixed rows, not data: they run in CI (`make test` runs a full
     # `dbt build`), not on every pipeline run, as dbt recommends.
