@@ -11,8 +11,12 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import time
+from collections import Counter
+from datetime import UTC, date, datetime
+from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -349,3 +353,44 @@ def test_a_dbt_step_starts_from_the_project_the_previous_step_parsed(
     assert "Unable to do partial parsing" not in build_one_view()
     # Another data folder's builds removed nothing of the first one's (they used to share a folder).
     assert (clean_build / "run_results.json").exists()
+
+
+def test_customer_segments_match_a_recount_from_the_orders(pipeline) -> None:
+    """Every customer has one segment row; the churn flag, purchase rhythm and preferred channel
+    recomputed here in Python from fct_orders agree with the model."""
+    settings, _ = pipeline
+    ((as_of,),) = query(settings, "select as_of from intermediate.int_data_window")
+    sales: dict[str, list] = {}
+    for customer, channel, at in query(
+        settings,
+        "select customer_id, channel, ordered_at from marts.fct_orders "
+        "where order_type = 'sale' and customer_id is not null order by ordered_at",
+    ):
+        sales.setdefault(customer, []).append((channel, at))
+    segments = {
+        row[0]: row[1:]
+        for row in query(
+            settings,
+            "select customer_id, is_churn_risk, median_days_between_purchases, preferred_channel, frequency "
+            "from marts.mart_customer_segments",
+        )
+    }
+    assert segments.keys() == {c for (c,) in query(settings, "select customer_id from marts.dim_customers")}
+    for customer, (churn, rhythm, channel, frequency) in segments.items():
+        purchases = sales.get(customer, [])
+        assert frequency == len(purchases)
+        if len(purchases) < 2:
+            assert rhythm is None and churn is False
+            continue
+        # Days as the models count them: calendar days in UTC (the dbt session's time zone).
+        days = [(_utc_day(b) - _utc_day(a)).days for (_, a), (_, b) in pairwise(purchases)]
+        assert rhythm == statistics.median(days), customer
+        recency = (_utc_day(as_of) - _utc_day(purchases[-1][1])).days
+        assert churn == (recency > 2 * statistics.median(days)), customer
+        counts = Counter(c for c, _ in purchases)
+        assert counts[channel] == max(counts.values()), customer
+    assert any(flag for flag, *_ in segments.values()), "some customer of the test data is at risk"
+
+
+def _utc_day(at: datetime) -> date:
+    return at.astimezone(UTC).date()
