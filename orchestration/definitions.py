@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs import automation, crm, dbt, ecommerce, identity, pos, quality, serving, survey
+from orchestration.defs import (
+    activation,
+    automation,
+    crm,
+    dbt,
+    ecommerce,
+    identity,
+    pos,
+    quality,
+    serving,
+    survey,
+)
 from orchestration.defs.raw import landing_defs
 from orchestration.defs.resources import build_resources
 from orchestration.progress import progress_logger
@@ -21,6 +32,7 @@ def build_definitions() -> dg.Definitions:
         dbt.defs,
         quality.defs,
         serving.defs,
+        activation.defs,
         automation.defs,
         dg.Definitions(
             resources=build_resources(),

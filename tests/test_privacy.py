@@ -156,10 +156,12 @@ def _file_hits(serving: Path, needles: list[str]) -> list[tuple[str, str]]:
 
 
 def _everywhere(settings: Settings, needles: list[str]) -> list:
+    """Every place holding a needle: warehouse, BI copy, Parquet, reports, audience files."""
     return [
         *_hits(settings.warehouse_path, needles),
         *_hits(settings.serving_dir / "marts.duckdb", needles),
         *_file_hits(settings.serving_dir, needles),
+        *_file_hits(settings.data_dir / "activation", needles),
     ]
 
 
