@@ -11,7 +11,8 @@
 - ``cdp inspect FILE``: how a file would load (mapping file applied), without writing anything;
 - ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance;
 - ``cdp privacy export``: everything held about one person (right of access), as JSON and HTML;
-- ``cdp privacy erase``: remove one person everywhere and keep them out of later loads.
+- ``cdp privacy erase``: remove one person everywhere and keep them out of later loads;
+- ``cdp privacy retention``: who is past their retention window (dry run), and erasing them.
 """
 
 from __future__ import annotations
@@ -341,6 +342,46 @@ def privacy_erase(
         + f"; {erasure.suppression_entries} suppression entries. Deriving everything again without them:"
     )
     _execute("full_pipeline", f"cdp privacy erase ({erasure.request_id})")
+
+
+@privacy_app.command("retention")
+def privacy_retention(
+    apply: Annotated[bool, typer.Option(help="Erase them; without it, only report (dry run).")] = False,
+) -> None:
+    """Data retention: list the customers past their retention window (marts.customer_data_retention:
+    by default three years after their last activity) into privacy/retention_review.csv (ids and
+    dates only); with --apply, erase them through the same path as `cdp privacy erase` (their
+    records are kept out of later loads; a person who comes back starts afresh), then run the
+    pipeline."""
+    from orchestration.defs.resources import build_resources
+    from orchestration.privacy.erase import beyond_retention, erase, write_retention_review
+    from orchestration.privacy.subject import Subject
+
+    settings = get_settings()
+    with build_resources(settings)["warehouse"].get_connection() as con:
+        due = beyond_retention(con)
+        report = write_retention_review(due, settings.data_dir)
+        rules = {rule: sum(1 for r in due if r[1] == rule) for rule in sorted({r[1] for r in due})}
+        typer.echo(
+            f"{len(due)} customer(s) past their retention window"
+            + (f" ({', '.join(f'{n} {rule}' for rule, n in rules.items())})" if due else "")
+            + f": {report}"
+        )
+        if not apply or not due:
+            if due:
+                typer.echo("Dry run: nothing erased. `cdp privacy retention --apply` erases them.")
+            return
+        erasure = erase(
+            con,
+            Subject(tuple(r[0] for r in due), "retention"),
+            settings.data_dir,
+            "retention",
+            suppress_identifiers=False,
+        )
+    typer.echo(
+        f"Request {erasure.request_id}: {erasure.total_rows} raw rows erased. Deriving everything again:"
+    )
+    _execute("full_pipeline", f"cdp privacy retention ({erasure.request_id})")
 
 
 @app.command("eval-identity")

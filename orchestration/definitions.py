@@ -12,6 +12,7 @@ from orchestration.defs import (
     ecommerce,
     identity,
     pos,
+    privacy,
     quality,
     serving,
     survey,
@@ -33,6 +34,7 @@ def build_definitions() -> dg.Definitions:
         quality.defs,
         serving.defs,
         activation.defs,
+        privacy.defs,
         automation.defs,
         dg.Definitions(
             resources=build_resources(),

@@ -282,3 +282,94 @@ def test_an_erased_person_is_nowhere_and_stays_out_of_later_loads(copied: Settin
     assert query(settings, "select request_id from privacy.requests") == [
         (request_id,)
     ]  # the audit outlives it
+
+
+def _customer_with_records(settings: Settings, n: int) -> list[str]:
+    return [
+        c
+        for (c,) in query(
+            settings,
+            "select customer_id from identity.customer_source_records "
+            f"group by 1 order by count(*) desc, 1 limit {n}",
+        )
+    ]
+
+
+def test_retention_reports_first_then_erases_the_customers_past_their_window(copied: Settings) -> None:
+    settings = copied
+    # The test data spans a year, within any window: two customers are made due, as if their last
+    # activity were older than three years (the window's arithmetic has its dbt unit test).
+    due = _customer_with_records(settings, 2)
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute(
+        "update marts.customer_data_retention set is_beyond_retention = list_contains(?, customer_id)", [due]
+    )
+    con.close()
+    before = _raw_counts(settings)
+
+    dry = CliRunner().invoke(app, ["privacy", "retention"])
+    assert dry.exit_code == 0, dry.output
+    assert "2 customer(s) past their retention window" in dry.output and "nothing erased" in dry.output
+    review = (settings.data_dir / "privacy" / "retention_review.csv").read_text().splitlines()
+    assert review[0] == "customer_id,retention_rule,last_activity_at,retained_until"
+    assert {line.split(",")[0] for line in review[1:]} == set(due)
+    assert _raw_counts(settings) == before  # a dry run erases nothing
+
+    applied = CliRunner().invoke(app, ["privacy", "retention", "--apply"])
+    assert applied.exit_code == 0, applied.output
+    ((kind, found_by, customers),) = query(settings, "select kind, found_by, customers from privacy.requests")
+    assert (kind, found_by, customers) == ("retention", "retention", 2)
+    assert query(
+        settings,
+        f"select count(*) from identity.customer_source_records where list_contains({due}, customer_id)",
+    ) == [(0,)]
+    assert query(
+        settings, f"select count(*) from marts.dim_customers where list_contains({due}, customer_id)"
+    ) == [(0,)]
+    # Only their records are suppressed, not their e-mails or phones: someone who comes back
+    # later starts a new relationship.
+    kinds = {
+        row.split(",")[0]
+        for row in (settings.data_dir / "privacy" / "suppressions.csv").read_text().splitlines()[1:]
+    }
+    assert kinds == {"record"}
+
+
+def test_the_dagster_erasure_job_erases_and_requests_a_rebuild(copied: Settings) -> None:
+    import dagster as dg
+
+    from orchestration.definitions import build_definitions
+    from orchestration.defs.privacy import rebuild_after_erasure
+    from orchestration.defs.resources import build_resources
+
+    settings = copied
+    (customer_id,) = _customer_with_records(settings, 1)
+    instance = dg.DagsterInstance.ephemeral()
+    result = (
+        build_definitions()
+        .resolve_job_def("privacy_erase")
+        .execute_in_process(
+            run_config={"ops": {"erase_person": {"config": {"customer_id": customer_id}}}},
+            resources=build_resources(settings),
+            instance=instance,
+        )
+    )
+    assert result.success
+    assert query(settings, "select customers, found_by from privacy.requests") == [(1, "customer_id")]
+    (erased,) = query(settings, "select rows_removed from privacy.requests")[0]
+    assert sum(json.loads(erased).values()) > 0
+    remaining = query(
+        settings,
+        "select count(*) from raw.crm_contacts where contact_id in (select source_record_id from "
+        f"identity.customer_source_records where customer_id = '{customer_id}' "
+        "and source_system = 'crm_contacts')",
+    )
+    assert remaining == [(0,)]
+    context = dg.build_run_status_sensor_context(
+        sensor_name="rebuild_after_erasure",
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        dagster_event=result.get_run_success_event(),
+    )
+    request = rebuild_after_erasure(context)
+    assert isinstance(request, dg.RunRequest) and request.job_name in (None, "full_pipeline")

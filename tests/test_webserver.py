@@ -110,7 +110,16 @@ def test_ui_shows_the_asset_graph_and_launches_a_full_run(dagster_dev: tuple[Dag
              owners { ... on TeamAssetOwner { team } } } }"""
     )["assetNodes"]
     groups = {n["groupName"] for n in nodes}
-    assert {*SOURCES, "identity", "staging_pos", "marts_core", "marts_kpi", "reference", "serving"} <= groups
+    assert {
+        *SOURCES,
+        "identity",
+        "staging_pos",
+        "marts_core",
+        "marts_kpi",
+        "reference",
+        "serving",
+        "audiences",
+    } <= groups
     assert all(n["description"] and n["kinds"] and n["owners"] for n in nodes)
     kinds = {k for n in nodes for k in n["kinds"]}
     assert {"duckdb", "dbt", "splink", "python"} <= kinds
@@ -123,15 +132,20 @@ def test_ui_shows_the_asset_graph_and_launches_a_full_run(dagster_dev: tuple[Dag
                                  sensors { name sensorState { status } } } } }""",
         selector=LOCATION,
     )["repositoryOrError"]
-    assert {"full_pipeline", "ingest_landing_files", "quality_checks"} <= {
-        j["name"] for j in repository["jobs"]
-    }
+    assert {
+        "full_pipeline",
+        "ingest_landing_files",
+        "quality_checks",
+        "privacy_erase",
+        "privacy_retention",
+    } <= {j["name"] for j in repository["jobs"]}
     assert [(s["name"], s["scheduleState"]["status"]) for s in repository["schedules"]] == [
         ("daily_full_pipeline", "RUNNING")
     ]
-    assert [(s["name"], s["sensorState"]["status"]) for s in repository["sensors"]] == [
-        ("landing_sensor", "RUNNING")
-    ]
+    assert {(s["name"], s["sensorState"]["status"]) for s in repository["sensors"]} == {
+        ("landing_sensor", "RUNNING"),
+        ("rebuild_after_erasure", "RUNNING"),
+    }
 
     launched = dagster.graphql(
         """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {

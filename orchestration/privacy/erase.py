@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.atomic import write_text_atomically
 from orchestration.exports import ALL_TABLES
 from orchestration.identity.standardise import RECORD_SOURCES
 from orchestration.ingest.loader import ensure_raw_schema
@@ -56,8 +57,18 @@ class Erasure:
         return sum(self.rows_removed.values())
 
 
-def erase(con: duckdb.DuckDBPyConnection, subject: Subject, data_dir: Path, kind: str = "erasure") -> Erasure:
-    """Delete ``subject`` from the raw layer and suppress them for good; see the module's text."""
+def erase(
+    con: duckdb.DuckDBPyConnection,
+    subject: Subject,
+    data_dir: Path,
+    kind: str = "erasure",
+    suppress_identifiers: bool = True,
+) -> Erasure:
+    """Delete ``subject`` from the raw layer and suppress them for good; see the module's text.
+
+    ``suppress_identifiers``: also keep out any later record with one of their e-mails or phones
+    (an erasure request). A retention erasure keeps out only the records it erased: a person who
+    comes back later starts a new relationship, and their new records load."""
     for spec in ALL_TABLES:
         ensure_raw_schema(con, spec)
     suppression.load_entries(con, data_dir)  # also sets the salt variable
@@ -69,16 +80,17 @@ def erase(con: duckdb.DuckDBPyConnection, subject: Subject, data_dir: Path, kind
     # The entries, computed in SQL (the salt never leaves DuckDB's variable) and kept first: a crash
     # after this point leaves the person suppressed at the next load, never half-forgotten.
     record_hash = suppression.hash_sql("record", "source_system || ':' || source_record_id")
+    identifiers = "true" if suppress_identifiers else "false"
     entries = con.execute(
         f"""
         select distinct kind, entry_hash from (
             select 'record' as kind, {record_hash} as entry_hash from subject_records
             union all
             select 'email', {suppression.hash_sql("email", "email")} from identity.records
-            where email is not null and unique_id in (select unique_id from subject_records)
+            where {identifiers} and email is not null and unique_id in (select unique_id from subject_records)
             union all
             select 'phone', {suppression.hash_sql("phone", "phone")} from identity.records
-            where phone is not null and unique_id in (select unique_id from subject_records)
+            where {identifiers} and phone is not null and unique_id in (select unique_id from subject_records)
         )
         where entry_hash not in (select entry_hash from privacy.suppressions)
         order by all
@@ -177,3 +189,22 @@ def _append_request_file(data_dir: Path, erasure: Erasure, kind: str, found_by: 
         f.write(json.dumps(record) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def beyond_retention(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, object, object]]:
+    """(customer id, rule, last activity, retained until) of every customer past their retention
+    window (``marts.customer_data_retention``), oldest activity first."""
+    return con.execute(
+        "select customer_id, retention_rule, last_activity_at, retained_until "
+        "from marts.customer_data_retention where is_beyond_retention order by last_activity_at, customer_id"
+    ).fetchall()
+
+
+def write_retention_review(rows: list[tuple], data_dir: Path) -> Path:
+    """The dry run's report, ``privacy/retention_review.csv``: customer ids and dates, no personal
+    value; what ``--apply`` would erase."""
+    lines = ["customer_id,retention_rule,last_activity_at,retained_until"]
+    lines += [",".join(str(value) for value in row) for row in rows]
+    folder = suppression.privacy_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_text_atomically(folder / "retention_review.csv", "\n".join(lines) + "\n")
