@@ -26,11 +26,16 @@ import time
 import uuid
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orchestration.settings import REPO_ROOT, get_settings
+
+if TYPE_CHECKING:  # imported where used: `cdp --help` stays fast
+    import duckdb
+
+    from orchestration.privacy.subject import Subject
 
 app = typer.Typer(help="Omnichannel customer data platform pipeline.", no_args_is_help=True)
 identity_app = typer.Typer(
@@ -269,7 +274,6 @@ def privacy_export(
     import duckdb
 
     from orchestration.privacy.access import collect, write_export
-    from orchestration.privacy.subject import SubjectNotFound, find_subject
 
     settings = get_settings()
     if not settings.warehouse_path.exists():
@@ -281,14 +285,8 @@ def privacy_export(
         typer.echo(f"The warehouse is in use ({error}); try again when the run has finished.", err=True)
         raise typer.Exit(2) from error
     try:
-        subject = find_subject(con, email=email, phone=phone, customer_id=customer_id)
+        subject = _subject_or_exit(con, email, phone, customer_id)
         report = collect(con, subject)
-    except ValueError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from error
-    except SubjectNotFound as error:
-        typer.echo(f"Nothing held: {error}.", err=True)
-        raise typer.Exit(1) from error
     finally:
         con.close()
     json_file, page = write_export(report, out)
@@ -297,6 +295,23 @@ def privacy_export(
         f"{len(subject.customer_ids)} customer(s), {sources} source rows in {len(report['source_records'])} "
         f"tables: {json_file} and {page} (personal data in clear: give them to the person only)"
     )
+
+
+def _subject_or_exit(
+    con: duckdb.DuckDBPyConnection, email: str | None, phone: str | None, customer_id: str | None
+) -> Subject:
+    """The person of a privacy request, or the command's exit: 2 for an unusable request, 1 when
+    no customer has the identifier."""
+    from orchestration.privacy.subject import SubjectNotFound, find_subject
+
+    try:
+        return find_subject(con, email=email, phone=phone, customer_id=customer_id)
+    except ValueError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    except SubjectNotFound as error:
+        typer.echo(f"Nothing held: {error}.", err=True)
+        raise typer.Exit(1) from error
 
 
 @privacy_app.command("erase")
@@ -312,21 +327,14 @@ def privacy_erase(
     are derived again without them. Exits 1 when no customer has the identifier."""
     from orchestration.defs.resources import build_resources
     from orchestration.privacy.erase import erase
-    from orchestration.privacy.subject import SubjectNotFound, count_rows, find_subject
+    from orchestration.privacy.subject import count_rows
 
     settings = get_settings()
     if not settings.warehouse_path.exists():
         typer.echo(f"No warehouse at {settings.warehouse_path}: nothing held.", err=True)
         raise typer.Exit(1)
     with build_resources(settings)["warehouse"].get_connection() as con:
-        try:
-            subject = find_subject(con, email=email, phone=phone, customer_id=customer_id)
-        except ValueError as error:
-            typer.echo(str(error), err=True)
-            raise typer.Exit(2) from error
-        except SubjectNotFound as error:
-            typer.echo(f"Nothing held: {error}.", err=True)
-            raise typer.Exit(1) from error
+        subject = _subject_or_exit(con, email, phone, customer_id)
         if dry_run:
             counts = count_rows(con, subject)
             typer.echo(

@@ -19,13 +19,13 @@ from __future__ import annotations
 import csv
 import json
 import os
-import secrets
 from pathlib import Path
 
 import duckdb
 
 from orchestration.identity.standardise import RECORD_SOURCES, install_macros
 from orchestration.privacy.subject import CHILDREN
+from orchestration.secret import installation_secret
 
 SUPPRESSIONS_FILE = "suppressions.csv"
 REQUESTS_FILE = "requests.jsonl"  # the audit of privacy requests (orchestration/privacy/erase.py)
@@ -48,15 +48,9 @@ def privacy_dir(data_dir: Path) -> Path:
 
 
 def salt(data_dir: Path) -> str:
-    """The installation's suppression salt, created on first use (mode 600) and kept: without a
-    secret salt, anyone holding the list could hash a file of e-mails and find who was erased."""
-    path = privacy_dir(data_dir) / SALT_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return path.read_text().strip()
+    """The suppression list's salt (``privacy/salt``): without a secret salt, anyone holding the
+    list could hash a file of e-mails and find who was erased."""
+    return installation_secret(privacy_dir(data_dir) / SALT_FILE)
 
 
 def hash_sql(kind: str, value_sql: str) -> str:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+
+from orchestration.secret import installation_secret
 
 MARTS_FILE = "marts.duckdb"
 PARQUET_DIR = "parquet"
@@ -70,14 +71,8 @@ def marts_from_manifest(manifest_path: Path) -> list[Mart]:
 
 
 def pseudonym_salt(salt_file: Path) -> str:
-    """The installation's secret salt, created on first use and kept (mode 600) so keys are stable
-    across runs; without a secret salt, anyone could hash a list of e-mails and match the keys."""
-    if not salt_file.exists():
-        salt_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(salt_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return salt_file.read_text().strip()
+    """The installation's secret salt of pseudonymous keys (``installation_secret``)."""
+    return installation_secret(salt_file)
 
 
 def _quote(identifier: str) -> str:
