@@ -327,7 +327,6 @@ def privacy_erase(
     are derived again without them. Exits 1 when no customer has the identifier."""
     from orchestration.defs.resources import build_resources
     from orchestration.privacy.erase import erase
-    from orchestration.privacy.subject import count_rows
 
     settings = get_settings()
     if not settings.warehouse_path.exists():
@@ -335,14 +334,13 @@ def privacy_erase(
         raise typer.Exit(1)
     with build_resources(settings)["warehouse"].get_connection() as con:
         subject = _subject_or_exit(con, email, phone, customer_id)
-        if dry_run:
-            counts = count_rows(con, subject)
-            typer.echo(
-                f"Would erase {len(subject.customer_ids)} customer(s): "
-                + ", ".join(f"{n} rows of raw.{t}" for t, n in counts.items())
-            )
-            return
-        erasure = erase(con, subject, settings.data_dir)
+        erasure = erase(con, subject, settings.data_dir, dry_run=dry_run)
+    if dry_run:
+        typer.echo(
+            f"Would erase {erasure.customers} customer(s), {erasure.identity_records} identity records: "
+            + ", ".join(f"{n} rows of {t}" for t, n in erasure.rows_removed.items())
+        )
+        return
     typer.echo(
         f"Request {erasure.request_id}: {erasure.customers} customer(s), {erasure.identity_records} identity "
         f"records; removed "

@@ -1,6 +1,7 @@
 """Privacy requests on the pipeline's warehouse: the right of access (``cdp privacy export``) and
 the right to erasure (``cdp privacy erase``), with the suppression that keeps an erased person out."""
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -225,12 +226,43 @@ def _one_record(settings: Settings, customer_id: str) -> tuple[str, int]:
     return file, line
 
 
-def _redeliver(settings: Settings, file: str, line: int) -> Path:
-    """A later export that still holds the person: that record again, in a new file."""
+def _redeliver(
+    settings: Settings, file: str, line: int, name: str = "redelivered.csv", broken: bool = False
+) -> Path:
+    """A later export that still holds the person: that record again, in a new file; ``broken``:
+    with one field too many, so that the line goes to quarantine with their data in its text."""
     lines = (settings.landing_dir / file).read_bytes().split(b"\n")
-    again = settings.landing_dir / file.replace(Path(file).name.split("_", 1)[1], "redelivered.csv")
-    again.write_bytes(lines[0] + b"\n" + lines[line - 1] + b"\n")
+    record = lines[line - 1].rstrip(b"\r")
+    if broken:
+        record += b";extra" if b";" in lines[0] else b",extra"
+    again = settings.landing_dir / file.replace(Path(file).name.split("_", 1)[1], name)
+    again.write_bytes(lines[0] + b"\n" + record + b"\n")
     return again
+
+
+def _later_order(settings: Settings, email: str, last_name: str) -> None:
+    """``ecommerce/orders_later.csv``: a guest order W-LATER-1 with ``email`` and ``last_name`` (the
+    rest copied from a delivered order), and ``order_lines_later.csv`` with one line of it."""
+    for pattern, name, changes in (
+        (
+            "orders_*.csv",
+            "orders_later.csv",
+            {"customer_id": "", "email": email, "billing_last_name": last_name},
+        ),
+        ("order_lines_*.csv", "order_lines_later.csv", {"line_number": "1"}),
+    ):
+        source = sorted((settings.landing_dir / "ecommerce").glob(pattern))[0]
+        with source.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            row = {**next(reader), "order_id": "W-LATER-1", **changes}
+            with (source.parent / name).open("w", newline="", encoding="utf-8") as out:
+                writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
+                writer.writeheader()
+                writer.writerow(row)
+
+
+def _quarantined(settings: Settings) -> set[tuple[str, int]]:
+    return set(query(settings, "select file_path, line_number from raw.quarantine_rows"))
 
 
 def test_an_erased_person_is_nowhere_and_stays_out_of_later_loads(copied: Settings) -> None:
@@ -246,8 +278,27 @@ def test_an_erased_person_is_nowhere_and_stays_out_of_later_loads(copied: Settin
     )
     needles = sorted({email, phone.removeprefix("+33"), last_name, *(v for (v,) in typed if v)})
     assert _everywhere(settings, needles), "the scan finds the person before the erasure"
-    before = _raw_counts(settings)
     record = _one_record(settings, customer_id)
+    # A later delivery of theirs that could not be read: kept in quarantine, their data in its text.
+    unreadable = _redeliver(settings, *record, name="unreadable.csv", broken=True)
+    unreadable_path = unreadable.relative_to(settings.landing_dir).as_posix()
+    loaded = CliRunner().invoke(app, ["run"])
+    assert loaded.exit_code == 0, loaded.output
+    assert query(
+        settings, f"select count(*) from raw.quarantine_rows where file_path = '{unreadable_path}'"
+    ) == [(1,)]
+    before = _raw_counts(settings)
+
+    # Their access export shows that line too, with the reason it could not be loaded.
+    out = settings.data_dir.parent / "access.json"
+    exported = CliRunner().invoke(app, ["privacy", "export", "--customer-id", customer_id, "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    lines = json.loads(out.read_text(encoding="utf-8"))["quarantined_lines"]
+    assert [(q["file_path"], q["line_number"]) for q in lines if q["file_path"] == unreadable_path] == [
+        (unreadable_path, 2)
+    ]
+    dry_run = CliRunner().invoke(app, ["privacy", "erase", "--email", email, "--dry-run"])
+    assert dry_run.exit_code == 0 and "Would erase 1 customer(s), " in dry_run.output, dry_run.output
 
     erased = CliRunner().invoke(app, ["privacy", "erase", "--email", email])
     assert erased.exit_code == 0, erased.output
@@ -257,11 +308,16 @@ def test_an_erased_person_is_nowhere_and_stays_out_of_later_loads(copied: Settin
     )
     removed = json.loads(removed)
     assert found_by == "email" and customers == 1 and request_id in erased.output
-    # The rest of the data is unchanged: the raw tables lost exactly the erased rows, and every
-    # file still reconciles (the blocking check would have failed the run).
+    assert removed["raw.quarantine_rows"] >= len(lines) >= 1
+    assert not [q for q in lines if (q["file_path"], q["line_number"]) in _quarantined(settings)]
+    # The dry run announced exactly what was erased.
+    announced = dry_run.output.split("identity records: ", 1)[1].strip()
+    assert announced == ", ".join(f"{n} rows of {t}" for t, n in removed.items()), (announced, removed)
+    # The rest of the data is unchanged: the raw tables and quarantine lost exactly the erased rows,
+    # and every file still reconciles (the blocking check would have failed the run).
     after = _raw_counts(settings)
     assert {t: before[t] - after[t] for t in before if before[t] != after[t]} == {
-        t.removeprefix("raw."): n for t, n in removed.items() if t != "raw.quarantine_rows"
+        t.removeprefix("raw."): n for t, n in removed.items()
     }
     assert "rows_reconcile passed" in erased.output and "rows_reconcile FAILED" not in erased.output
 
@@ -269,16 +325,28 @@ def test_an_erased_person_is_nowhere_and_stays_out_of_later_loads(copied: Settin
     # holds one of their records: they stay out, and every suppressed row is counted.
     settings.warehouse_path.unlink()
     redelivered = _redeliver(settings, *record)
+    # And a new web order with their e-mail and last name, its line in a file of its own (order
+    # lines load before orders: the line is erased when its order turns out to be theirs).
+    _later_order(settings, email, last_name)
     rerun = CliRunner().invoke(app, ["run"])
     assert rerun.exit_code == 0, rerun.output
     assert _everywhere(settings, needles) == []
     assert _raw_counts(settings) == after
-    suppressed = dict(
-        query(settings, "select file_path, rows_suppressed from raw.load_log where rows_suppressed > 0")
+    assert query(settings, "select count(*) from raw.ecommerce_order_lines where order_id = 'W-LATER-1'") == [
+        (0,)
+    ]
+    kept_out = dict(
+        query(
+            settings,
+            "select file_path, rows_suppressed + rows_erased from raw.load_log "
+            "where rows_suppressed + rows_erased > 0",
+        )
     )
-    erased_raw = sum(n for t, n in removed.items() if t != "raw.quarantine_rows")
-    assert sum(suppressed.values()) == erased_raw + 1
-    assert suppressed[redelivered.relative_to(settings.landing_dir).as_posix()] == 1
+    # Every erased row and quarantined line was delivered again, plus the later exports' three.
+    assert sum(kept_out.values()) == sum(removed.values()) + 3
+    assert kept_out[redelivered.relative_to(settings.landing_dir).as_posix()] == 1
+    assert kept_out[unreadable_path] == 1
+    assert kept_out["ecommerce/orders_later.csv"] == kept_out["ecommerce/order_lines_later.csv"] == 1
     assert query(settings, "select request_id from privacy.requests") == [
         (request_id,)
     ]  # the audit outlives it

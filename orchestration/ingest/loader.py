@@ -368,7 +368,7 @@ def load_table(
     from orchestration.privacy import suppression  # it imports identity, which imports this module
 
     ensure_raw_schema(con, spec)
-    suppressing = suppressions_of is not None and suppression.prepare(con, suppressions_of)
+    suppressing = suppressions_of if suppressions_of and suppression.prepare(con, suppressions_of) else None
     result = TableResult(table=spec.table)
     scratch = quarantine_dir.parent / "tmp" / "ingest"
     settled, growing = _settled(landing_files(landing_dir, spec), settle_seconds)
@@ -466,7 +466,7 @@ def _load_file(
     fp: FileFingerprint,
     quarantine_dir: Path,
     run_id: str,
-    suppressing: bool = False,
+    suppressing: Path | None = None,
 ) -> FileResult:
     try:
         earlier = con.execute(
@@ -682,9 +682,11 @@ def _load_records(
     rel: str,
     mtime: float,
     run_id: str,
-    suppressing: bool = False,
+    suppressing: Path | None = None,
 ) -> FileResult:
-    """Read, type and write one file in one transaction; its counts must reconcile to commit."""
+    """Read, type and write one file in one transaction; its counts must reconcile to commit.
+
+    ``suppressing``: the data folder whose privacy suppression list applies (None: none)."""
     from orchestration.privacy import suppression
 
     notes = list(fp.notes)
@@ -704,10 +706,16 @@ def _load_records(
             raise FileRejected(f"DuckDB's reader failed on it: {type(exc).__name__}: {message}") from exc
         suppressed = 0
         if suppressing:  # erased persons: their rows come out again before the counts are logged
-            suppressed_rows = suppression.suppress_loaded(con, spec.table, fp.sha256, write.now)
-            suppressed_lines = suppression.suppress_quarantined(con, spec.table, fp.sha256, write.now)
+            suppressed_rows, suppressed_lines, earlier = suppression.suppress_loaded(
+                con, suppressing, spec.table, fp.sha256, write.now
+            )
             loaded, quarantined = loaded - suppressed_rows, quarantined - suppressed_lines
             suppressed = suppressed_rows + suppressed_lines
+            if earlier:
+                notes.append(
+                    "rows loaded earlier that belong to records kept out by this file erased: "
+                    + ", ".join(f"{n} of {t}" for t, n in earlier.items())
+                )
         present = {c for c in columns.values() if c}
         drift = [h for h, c in columns.items() if c is None]
         notes += [f"column '{h}' read as {c}" for h, c in columns.items() if c and h != c]

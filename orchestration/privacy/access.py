@@ -1,9 +1,10 @@
 """Right of access (RGPD art. 15): everything held about one person, as JSON and a readable page.
 
 ``cdp privacy export --email X --out FILE.json`` writes ``FILE.json`` and ``FILE.html``: the
-source records as delivered (every version, with the file and line each came from), the golden
-record, consents with their provenance, interactions, survey answers, and the identity links that
-joined the records into one customer with the rule or score behind each. The files hold the
+source records as delivered (every version, with the file and line each came from) and the lines
+of theirs that could not be loaded (quarantined, with the reason), the
+golden record, consents with their provenance, interactions, survey answers, and the identity
+links that joined the records into one customer with the rule or score behind each. The files hold the
 person's personal data in clear: hand them to the person, do not publish them.
 """
 
@@ -18,7 +19,12 @@ from typing import Any
 import duckdb
 
 from orchestration.atomic import write_text_atomically
-from orchestration.privacy.subject import Subject, create_subject_records, raw_row_filters
+from orchestration.privacy.subject import (
+    Subject,
+    create_subject_lines,
+    create_subject_records,
+    raw_row_filters,
+)
 
 # Marts about the person, by customer_id: (section, table, order).
 MART_SECTIONS = (
@@ -94,7 +100,19 @@ def collect(con: duckdb.DuckDBPyConnection, subject: Subject) -> dict[str, Any]:
             )
         )
     }
+    # Lines of theirs that could not be loaded (kept as text with the reason, in quarantine).
+    create_subject_lines(con)
+    report["quarantined_lines"] = _rows(
+        con,
+        """
+        select table_name, file_path, line_number, raw_text, reason, quarantined_at
+        from raw.quarantine_rows
+        where rowid in (select line_rowid from subject_lines)
+        order by file_path, line_number
+        """,
+    )
     con.execute("drop table if exists subject_records")
+    con.execute("drop table if exists subject_lines")
     return report
 
 
@@ -129,6 +147,7 @@ def render_html(report: dict[str, Any]) -> str:
         "identity_links": "Why these records were recognised as the same person",
         "interactions": "Your interactions (purchases, visits, service contacts, surveys)",
         "survey_answers": "Your survey answers",
+        "quarantined_lines": "Lines of yours that a system delivered but we could not read (kept aside)",
     }
     for section, title in titles.items():
         if section in report:

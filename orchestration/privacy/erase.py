@@ -2,14 +2,18 @@
 
 ``erase`` works on the raw layer, where everything else is derived from, in one transaction:
 
-1. the person is found as for a right of access (``subject.py``): their customers, identity
-   records and every raw row of theirs, with the rows that belong to those records;
+1. the person is found as for a right of access (``subject.py``): their customers and identity
+   records;
 2. suppression entries are written to the data folder's list first (salted hashes of their
    standardised e-mails and phones and of each source record: never a value), so that no later
    load brings them back, even into a rebuilt warehouse;
-3. their raw rows are deleted, and their quarantined lines (those holding one of their e-mails or
-   record ids); each file's ``raw.load_log`` row counts what was erased from it, so every file
-   still reconciles (read = loaded + quarantined + suppressed + erased);
+3. the list is applied to the whole raw layer, as ingestion applies it to a file it loads
+   (``suppression.erase_listed``): their rows (every version), the rows that belong to their
+   records (lines, consents, web events), rows of other records carrying one of their e-mails or
+   phones with what belongs to those, and the quarantined lines holding one of their e-mails or
+   record ids; each file's ``raw.load_log`` row counts what was erased from it, so every file
+   still reconciles (read = loaded + quarantined + suppressed + erased). The warehouse after an
+   erasure is therefore the one a reload of the same landing files gives;
 4. an audit record goes to ``privacy/requests.jsonl`` in the data folder, shown as the table
    ``privacy.requests``: request id, time, kind, how the person was found, counts per table,
    never a personal value.
@@ -33,14 +37,9 @@ import duckdb
 
 from orchestration.atomic import write_text_atomically
 from orchestration.exports import ALL_TABLES
-from orchestration.identity.standardise import RECORD_SOURCES
 from orchestration.ingest.loader import ensure_raw_schema
 from orchestration.privacy import suppression
-from orchestration.privacy.subject import CHILDREN, Subject, create_subject_records, raw_row_filters
-
-# A record id as a whole field of a delimited line: between delimiters, quotes or the line's ends.
-FIELD_BEFORE = "'(^|[,;|\t\"])'"
-FIELD_AFTER = "'([,;|\t\"]|$)'"
+from orchestration.privacy.subject import Subject, create_subject_records
 
 
 @dataclass(frozen=True)
@@ -63,12 +62,14 @@ def erase(
     data_dir: Path,
     kind: str = "erasure",
     suppress_identifiers: bool = True,
+    dry_run: bool = False,
 ) -> Erasure:
     """Delete ``subject`` from the raw layer and suppress them for good; see the module's text.
 
     ``suppress_identifiers``: also keep out any later record with one of their e-mails or phones
     (an erasure request). A retention erasure keeps out only the records it erased: a person who
-    comes back later starts a new relationship, and their new records load."""
+    comes back later starts a new relationship, and their new records load.
+    ``dry_run``: count what would go, change nothing (the same statements, rolled back)."""
     for spec in ALL_TABLES:
         ensure_raw_schema(con, spec)
     suppression.load_entries(con, data_dir)  # also sets the salt variable
@@ -81,95 +82,61 @@ def erase(
     # after this point leaves the person suppressed at the next load, never half-forgotten.
     record_hash = suppression.hash_sql("record", "source_system || ':' || source_record_id")
     identifiers = "true" if suppress_identifiers else "false"
-    entries = con.execute(
-        f"""
-        select distinct kind, entry_hash from (
-            select 'record' as kind, {record_hash} as entry_hash from subject_records
-            union all
-            select 'email', {suppression.hash_sql("email", "email")} from identity.records
-            where {identifiers} and email is not null and unique_id in (select unique_id from subject_records)
-            union all
-            select 'phone', {suppression.hash_sql("phone", "phone")} from identity.records
-            where {identifiers} and phone is not null and unique_id in (select unique_id from subject_records)
-        )
-        where entry_hash not in (select entry_hash from privacy.suppressions)
-        order by all
-        """
-    ).fetchall()
-    suppression.append_entries(data_dir, [(k, h, request_id, now) for k, h in entries])
-    suppression.load_entries(con, data_dir)
-
-    removed: dict[str, int] = {}
+    entries = [
+        (k, h, request_id, now)
+        for k, h in con.execute(
+            f"""
+            select distinct kind, entry_hash from (
+                select 'record' as kind, {record_hash} as entry_hash from subject_records
+                union all
+                select 'email', {suppression.hash_sql("email", "email")} from identity.records
+                where {identifiers} and email is not null
+                  and unique_id in (select unique_id from subject_records)
+                union all
+                select 'phone', {suppression.hash_sql("phone", "phone")} from identity.records
+                where {identifiers} and phone is not null
+                  and unique_id in (select unique_id from subject_records)
+            )
+            where entry_hash not in (select entry_hash from privacy.suppressions)
+            order by all
+            """
+        ).fetchall()
+    ]
+    con.execute("drop table if exists subject_records")
+    if not dry_run:
+        suppression.append_entries(data_dir, entries)
     con.execute("begin transaction")
     try:
-        # Their quarantined lines: those holding a suppressed e-mail, or one of their record ids
-        # as a whole field. Counted per file before the raw rows (whose ids they look for) go.
-        con.execute(
-            f"""
-            create or replace temp table erased_lines as
-            select q.rowid as line_rowid, q.table_name, q.file_sha256
-            from raw.quarantine_rows as q
-            where exists (
-                select 1
-                from subject_records as s
-                join (values {_tables_of_sources()}) as t(source_system, table_name) using (source_system)
-                where t.table_name = q.table_name
-                  and regexp_matches(
-                      q.raw_text, {FIELD_BEFORE} || regexp_escape(s.source_record_id) || {FIELD_AFTER}
-                  )
-            )
-            """
+        if entries:
+            con.executemany("insert into privacy.suppressions values (?, ?, ?, ?)", entries)
+        # Records of rows carrying their e-mails or phones (a ticket they gave their e-mail on that
+        # identity kept apart, a household member's order with their phone) are kept out too, as a
+        # reload would: listed so that what belongs to them goes with them.
+        cascaded = [
+            entry
+            for table in sorted(suppression.IDENTIFIER_COLUMNS)
+            for entry in suppression.list_records_carrying_identifiers(con, table)
+        ]
+        if not dry_run:
+            suppression.append_entries(data_dir, cascaded)
+        # The whole raw layer through the list: exactly what a reload of the landing files keeps out.
+        removed = suppression.erase_listed(con, [spec.table for spec in ALL_TABLES])
+        erasure = Erasure(
+            request_id,
+            now,
+            len(subject.customer_ids),
+            identity_records,
+            removed,
+            len(entries) + len(cascaded),
         )
-        suppression.prepare(con, data_dir)  # the e-mail macros
-        con.execute(
-            "insert into erased_lines select rowid, table_name, file_sha256 from raw.quarantine_rows "
-            f"where {suppression.quarantined_condition()} "
-            "and rowid not in (select line_rowid from erased_lines)"
-        )
-        con.execute(
-            """
-            update raw.load_log as log
-            set quarantine_rows_erased = coalesce(log.quarantine_rows_erased, 0) + n
-            from (select table_name, file_sha256, count(*) as n from erased_lines group by all) as e
-            where log.table_name = e.table_name and log.file_sha256 = e.file_sha256
-              and log.status = 'loaded'
-            """
-        )
-        lines = con.execute(
-            "delete from raw.quarantine_rows where rowid in (select line_rowid from erased_lines)"
-        ).fetchall()[0][0]
-        if lines:
-            removed["raw.quarantine_rows"] = lines
-        for table, condition in sorted(raw_row_filters().items()):
-            con.execute(
-                f"""
-                update raw.load_log as log set rows_erased = coalesce(log.rows_erased, 0) + n
-                from (select _file_sha256, count(*) as n from raw.{table} where {condition} group by all) as e
-                where log.table_name = '{table}' and log.file_sha256 = e._file_sha256
-                  and log.status = 'loaded'
-                """
-            )
-            count = con.execute(f"delete from raw.{table} where {condition}").fetchall()[0][0]
-            if count:
-                removed[f"raw.{table}"] = count
-        erasure = Erasure(request_id, now, len(subject.customer_ids), identity_records, removed, len(entries))
-        con.execute("commit")
+        con.execute("rollback" if dry_run else "commit")
     except BaseException:
         con.execute("rollback")
         raise
-    finally:
-        con.execute("drop table if exists subject_records")
-        con.execute("drop table if exists erased_lines")
-    _append_request_file(data_dir, erasure, kind, subject.found_by)
-    suppression.load_entries(con, data_dir)  # privacy.requests with this request
+    if not dry_run:
+        _append_request_file(data_dir, erasure, kind, subject.found_by)
+    suppression.load_entries(con, data_dir)  # privacy.requests with this request; a dry run's entries gone
     return erasure
-
-
-def _tables_of_sources() -> str:
-    """VALUES rows (source system, raw table) of every table a source's record ids appear in."""
-    pairs = {(source, table) for source, (table, _) in RECORD_SOURCES.items()}
-    pairs |= {(source, table) for table, links in CHILDREN.items() for _, source in links}
-    return ", ".join(f"('{source}', '{table}')" for source, table in sorted(pairs))
 
 
 def _append_request_file(data_dir: Path, erasure: Erasure, kind: str, found_by: str) -> None:

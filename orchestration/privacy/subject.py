@@ -92,31 +92,73 @@ def create_subject_records(con: duckdb.DuckDBPyConnection, subject: Subject) -> 
     )
 
 
+def record_links() -> dict[str, list[tuple[str, str]]]:
+    """Raw table -> [(column, identity source system)]: every column holding the id of a source
+    record, the record's own (``RECORD_SOURCES``) or the one a row belongs to (``CHILDREN``). What
+    finding, suppressing and erasing a person's rows all walk."""
+    links: dict[str, list[tuple[str, str]]] = {}
+    for source, (table, column) in RECORD_SOURCES.items():
+        links.setdefault(table, []).append((column, source))
+    for table, children in CHILDREN.items():
+        links.setdefault(table, []).extend(children)
+    return {table: list(dict.fromkeys(pairs)) for table, pairs in links.items()}
+
+
 def raw_row_filters() -> dict[str, str]:
     """For each raw table, the SQL condition selecting the subject's rows (needs ``subject_records``)."""
-    filters: dict[str, list[str]] = {}
-    for source, (table, column) in RECORD_SOURCES.items():
-        filters.setdefault(table, []).append(_record_of(column, source))
-    for table, links in CHILDREN.items():
-        filters.setdefault(table, []).extend(_record_of(column, source) for column, source in links)
-    return {table: " or ".join(dict.fromkeys(conditions)) for table, conditions in filters.items()}
+    return {
+        table: " or ".join(
+            f'"{column}"::varchar in (select source_record_id from subject_records '
+            f"where source_system = '{source}')"
+            for column, source in links
+        )
+        for table, links in record_links().items()
+    }
 
 
-def _record_of(column: str, source_system: str) -> str:
-    return (
-        f'"{column}"::varchar in (select source_record_id from subject_records '
-        f"where source_system = '{source_system}')"
+# A quarantined line could not be typed, so its columns are unknown: it is read as fields (split at
+# any delimiter or quote a landing file uses) and the e-mail addresses inside it.
+LINE_FIELDS = "string_split_regex(raw_text, '[,;|\t\"]')"
+EMAIL_IN_TEXT = r"[^\s,;\"'<>|]+@[^\s,;\"'<>|]+"
+
+
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def line_emails() -> str:
+    """SQL list of the e-mail addresses inside ``raw_text``, as typed."""
+    return f"regexp_extract_all(raw_text, {sql_literal(EMAIL_IN_TEXT)})"
+
+
+def source_tables_sql() -> str:
+    """VALUES rows (source system, raw table) of every table a source's record ids appear in."""
+    pairs = {(source, table) for table, links in record_links().items() for _, source in links}
+    return ", ".join(f"('{source}', '{table}')" for source, table in sorted(pairs))
+
+
+def create_subject_lines(con: duckdb.DuckDBPyConnection) -> None:
+    """Temporary table ``subject_lines(line_rowid, table_name, file_sha256)``: the subject's lines in
+    ``raw.quarantine_rows`` (needs ``subject_records``): a line holding one of their record ids as a
+    whole field of a table where such ids appear, or one of their e-mails (standardised)."""
+    install_macros(con, temporary=True)
+    con.execute(
+        f"""
+        create or replace temp table subject_lines as
+        select rowid as line_rowid, table_name, file_sha256
+        from raw.quarantine_rows
+        where exists (
+                select 1
+                from unnest({LINE_FIELDS}) as field(value)
+                join subject_records as s on s.source_record_id = trim(field.value)
+                join (values {source_tables_sql()}) as t(source_system, table_name) using (source_system)
+                where t.table_name = quarantine_rows.table_name
+            )
+           or exists (
+                select 1
+                from unnest({line_emails()}) as found(email)
+                join identity.records as r on r.email = cdp_std_email(found.email)
+                where r.unique_id in (select unique_id from subject_records)
+            )
+        """
     )
-
-
-def count_rows(con: duckdb.DuckDBPyConnection, subject: Subject) -> dict[str, int]:
-    """Raw rows of the subject per table (what an erasure would delete there), tables with any."""
-    create_subject_records(con, subject)
-    try:
-        counts = {
-            table: con.execute(f"select count(*) from raw.{table} where {condition}").fetchall()[0][0]
-            for table, condition in sorted(raw_row_filters().items())
-        }
-    finally:
-        con.execute("drop table if exists subject_records")
-    return {table: n for table, n in counts.items() if n}

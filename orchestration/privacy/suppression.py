@@ -12,6 +12,13 @@ still applies them; each load copies them into ``privacy.suppressions``. A loade
 suppressed when its record, the record it belongs to (an order's lines, a contact's consents, an
 account's web events) or one of its e-mails or phones is listed; it is counted in
 ``raw.load_log.rows_suppressed``, never dropped silently.
+
+A record kept out by a listed e-mail or phone (a later order of the person, a household member's
+ticket with their phone) gets its own entry (``list_records_carrying_identifiers``): what belongs
+to it carries no e-mail or phone, and must stay out too, whether it is loaded after the record or
+was loaded before it (then it is erased from its file's rows, ``raw.load_log.rows_erased``). An
+erasure applies the same list to the whole raw layer (``erase_listed``), so the warehouse after
+an erasure is the one a reload of the same landing files gives.
 """
 
 from __future__ import annotations
@@ -19,12 +26,14 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from orchestration.identity.standardise import RECORD_SOURCES, install_macros
-from orchestration.privacy.subject import CHILDREN
+from orchestration.privacy.subject import LINE_FIELDS, line_emails, record_links
 from orchestration.secret import installation_secret
 
 SUPPRESSIONS_FILE = "suppressions.csv"
@@ -101,6 +110,8 @@ def _load_requests(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 def append_entries(data_dir: Path, entries: list[tuple[str, str, str, str]]) -> None:
     """Add entries (kind, hash, request id, time) to the data folder's list, flushed to disk."""
+    if not entries:
+        return
     path = privacy_dir(data_dir) / SUPPRESSIONS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()
@@ -116,12 +127,9 @@ def append_entries(data_dir: Path, entries: list[tuple[str, str, str, str]]) -> 
 def suppressed_condition(table: str) -> str | None:
     """SQL condition on ``raw.<table>`` rows that are suppressed (None: nothing can identify one).
     Needs ``privacy.suppressions`` and the standardisation macros."""
-    conditions = []
-    for source, (source_table, column) in RECORD_SOURCES.items():
-        if source_table == table:
-            conditions.append(_listed("record", f"'{source}:' || \"{column}\""))
-    for column, source in CHILDREN.get(table, []):
-        conditions.append(_listed("record", f"'{source}:' || \"{column}\""))
+    conditions = [
+        _listed("record", f"'{source}:' || \"{column}\"") for column, source in record_links().get(table, [])
+    ]
     for kind, columns in IDENTIFIER_COLUMNS.get(table, {}).items():
         conditions += [_listed(kind, f'cdp_std_{kind}("{column}")') for column in columns]
     return " or ".join(conditions) or None
@@ -141,40 +149,144 @@ def prepare(con: duckdb.DuckDBPyConnection, data_dir: Path) -> bool:
     return True
 
 
-def suppress_loaded(con: duckdb.DuckDBPyConnection, table: str, file_sha256: str, loaded_at: object) -> int:
-    """Delete the suppressed rows of one file's load (inside its transaction); how many."""
+def list_records_carrying_identifiers(
+    con: duckdb.DuckDBPyConnection, table: str, where: str = "true", params: list | None = None
+) -> list[tuple[str, str, str, str]]:
+    """List the records of the ``raw.<table>`` rows (those matching ``where``) that carry a listed
+    e-mail or phone: the rows that belong to such a record (an order's lines, a contact's consents,
+    an account's web events) carry no identifier of their own, and are kept out through their
+    record whichever is loaded first. Adds the entries to ``privacy.suppressions`` (under the
+    request that listed the identifier) and returns them, for the caller to keep in the list."""
+    own = [(source, key) for source, (source_table, key) in RECORD_SOURCES.items() if source_table == table]
+    identifiers = [(kind, c) for kind, columns in IDENTIFIER_COLUMNS.get(table, {}).items() for c in columns]
+    if not own or not identifiers:
+        return []
+    parts = []
+    for source, key in own:
+        record = hash_sql("record", f"'{source}:' || r.\"{key}\"")
+        for kind, column in identifiers:
+            identifier = hash_sql(kind, f'cdp_std_{kind}(r."{column}")')
+            parts.append(
+                f"select listed.request_id, {record} as entry_hash from scoped as r "
+                f"join privacy.suppressions as listed "
+                f"on listed.kind = '{kind}' and listed.entry_hash = {identifier}"
+            )
+    matches = " union all ".join(parts)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    entries = [
+        ("record", entry_hash, request_id, now)
+        for entry_hash, request_id in con.execute(
+            f"""
+            with scoped as (select * from raw.{table} where {where})
+            select entry_hash, min(request_id) from ({matches})
+            where entry_hash not in (select entry_hash from privacy.suppressions)
+            group by entry_hash order by all
+            """,
+            params or [],
+        ).fetchall()
+    ]
+    if entries:
+        con.executemany("insert into privacy.suppressions values (?, ?, ?, ?)", entries)
+    return entries
+
+
+def erase_listed(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[str, int]:
+    """Delete the rows of ``raw.<table>`` (each of ``tables``) and the quarantined lines of those
+    tables that the list suppresses; each file's ``raw.load_log`` row counts what was erased from it
+    (``rows_erased``, ``quarantine_rows_erased``), so that every file still reconciles. Returns the
+    rows removed per ``raw.<table>`` and ``raw.quarantine_rows`` (tables with any)."""
+    present = {
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+        ).fetchall()
+    }
+    removed: dict[str, int] = {}
+    lines: list[str] = []
+    for table in sorted(set(tables) & present):
+        condition = suppressed_condition(table)
+        if condition is not None:
+            removed[f"raw.{table}"] = _delete_counted(
+                con,
+                f"select rowid as row_id, '{table}' as table_name, _file_sha256 as file_sha256 "
+                f"from raw.{table} where {condition}",
+                f"raw.{table}",
+                "rows_erased",
+            )
+        lines.append(
+            f"select rowid as row_id, table_name, file_sha256 from raw.quarantine_rows "
+            f"where table_name = '{table}' and {quarantined_condition(table)}"
+        )
+    if lines:
+        removed["raw.quarantine_rows"] = _delete_counted(
+            con, " union all ".join(lines), "raw.quarantine_rows", "quarantine_rows_erased"
+        )
+    return {name: n for name, n in removed.items() if n}
+
+
+def _delete_counted(con: duckdb.DuckDBPyConnection, rows_sql: str, table: str, counter: str) -> int:
+    """Delete the rows ``rows_sql`` selects (row_id, table_name, file_sha256) from ``table``,
+    adding each file's count to its ``raw.load_log`` row's ``counter``."""
+    con.execute(f"create or replace temp table erased_rows as {rows_sql}")
+    try:
+        con.execute(
+            f"""
+            update raw.load_log as log set {counter} = coalesce(log.{counter}, 0) + e.n
+            from (select table_name, file_sha256, count(*) as n from erased_rows group by all) as e
+            where log.table_name = e.table_name and log.file_sha256 = e.file_sha256
+              and log.status = 'loaded'
+            """
+        )
+        return con.execute(f"delete from {table} where rowid in (select row_id from erased_rows)").fetchall()[
+            0
+        ][0]
+    finally:
+        con.execute("drop table if exists erased_rows")
+
+
+def suppress_loaded(
+    con: duckdb.DuckDBPyConnection, data_dir: Path, table: str, file_sha256: str, loaded_at: object
+) -> tuple[int, int, dict[str, int]]:
+    """Apply the list to one file's load (inside its transaction): (rows deleted, quarantined lines
+    deleted, rows of earlier loads erased because they belong to a record this load listed)."""
+    scope = "_file_sha256 = ? and _loaded_at = ?"
+    listed = list_records_carrying_identifiers(con, table, scope, [file_sha256, loaded_at])
+    append_entries(data_dir, listed)
     condition = suppressed_condition(table)
-    if condition is None:
-        return 0
-    return con.execute(
-        f"delete from raw.{table} where _file_sha256 = ? and _loaded_at = ? and ({condition})",
-        [file_sha256, loaded_at],
+    rows = 0
+    if condition is not None:
+        rows = con.execute(
+            f"delete from raw.{table} where {scope} and ({condition})", [file_sha256, loaded_at]
+        ).fetchall()[0][0]
+    lines = con.execute(
+        "delete from raw.quarantine_rows where table_name = ? and file_sha256 = ? and quarantined_at = ? "
+        f"and {quarantined_condition(table)}",
+        [table, file_sha256, loaded_at],
     ).fetchall()[0][0]
+    # What belongs to the records just listed, loaded before them (an order's lines delivered first).
+    earlier = erase_listed(con, children_of(table)) if listed else {}
+    return rows, lines, earlier
 
 
-# An e-mail address inside a line kept as text (a quarantined row could not be typed, so its
-# columns are not known; its e-mails still can be found).
-EMAIL_IN_TEXT = r"[^\s,;\"'<>|]+@[^\s,;\"'<>|]+"
-
-
-def quarantined_condition() -> str:
-    """SQL condition on ``raw.quarantine_rows``: the line holds a suppressed e-mail."""
-    return (
-        f"exists (select 1 from unnest(regexp_extract_all(raw_text, {_sql_literal(EMAIL_IN_TEXT)})) "
-        f"as found(x) where {_listed('email', 'cdp_std_email(found.x)')})"
+def children_of(table: str) -> list[str]:
+    """The raw tables holding rows that belong to a record of ``table`` (``subject.CHILDREN``)."""
+    own = {source for source, (source_table, _) in RECORD_SOURCES.items() if source_table == table}
+    return sorted(
+        child
+        for child, links in record_links().items()
+        if child != table and any(source in own for _, source in links)
     )
 
 
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def suppress_quarantined(
-    con: duckdb.DuckDBPyConnection, table: str, file_sha256: str, loaded_at: object
-) -> int:
-    """Delete one file's quarantined lines that hold a suppressed e-mail; how many."""
-    return con.execute(
-        "delete from raw.quarantine_rows where table_name = ? and file_sha256 = ? and quarantined_at = ? "
-        f"and {quarantined_condition()}",
-        [table, file_sha256, loaded_at],
-    ).fetchall()[0][0]
+def quarantined_condition(table: str) -> str:
+    """SQL condition on ``raw.quarantine_rows`` lines of ``table``: the line holds a suppressed
+    e-mail, or a suppressed record's id as a whole field (as ``subject.create_subject_lines``
+    finds a person's lines)."""
+    conditions = [
+        f"exists (select 1 from unnest({line_emails()}) as found(x) "
+        f"where {_listed('email', 'cdp_std_email(found.x)')})"
+    ]
+    for source in dict.fromkeys(source for _, source in record_links().get(table, [])):
+        record = _listed("record", f"'{source}:' || trim(field.x)")
+        conditions.append(f"exists (select 1 from unnest({LINE_FIELDS}) as field(x) where {record})")
+    return "(" + " or ".join(conditions) + ")"
