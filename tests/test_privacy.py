@@ -261,6 +261,26 @@ def _later_order(settings: Settings, email: str, last_name: str) -> None:
                 writer.writerow(row)
 
 
+def _ids_held(settings: Settings, records: list[str], customer_id: str) -> list[tuple[str, str]]:
+    """(table, column) of every identity table holding one of ``records`` (identity record ids) and
+    every marts / serving table holding ``customer_id``, compared whole."""
+    columns = query(
+        settings,
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where (table_schema = 'identity' and column_name in ('unique_id', 'unique_id_l', 'unique_id_r')) "
+        "or (table_schema not in ('raw', 'identity') and column_name = 'customer_id')",
+    )
+    held = []
+    for schema, table, column in columns:
+        values = ", ".join(f"'{v}'" for v in (records if schema == "identity" else [customer_id]))
+        ((n,),) = query(
+            settings, f'select count(*) from {schema}."{table}" where "{column}"::varchar in ({values})'
+        )
+        if n:
+            held.append((f"{schema}.{table}", column))
+    return held
+
+
 def _quarantined(settings: Settings) -> set[tuple[str, int]]:
     return set(query(settings, "select file_path, line_number from raw.quarantine_rows"))
 
@@ -278,6 +298,14 @@ def test_an_erased_person_is_nowhere_and_stays_out_of_later_loads(copied: Settin
     )
     needles = sorted({email, phone.removeprefix("+33"), last_name, *(v for (v,) in typed if v)})
     assert _everywhere(settings, needles), "the scan finds the person before the erasure"
+    records = [
+        r
+        for (r,) in query(
+            settings,
+            f"select unique_id from identity.customer_source_records where customer_id = '{customer_id}'",
+        )
+    ]
+    assert _ids_held(settings, records, customer_id)
     record = _one_record(settings, customer_id)
     # A later delivery of theirs that could not be read: kept in quarantine, their data in its text.
     unreadable = _redeliver(settings, *record, name="unreadable.csv", broken=True)
@@ -303,6 +331,9 @@ def test_an_erased_person_is_nowhere_and_stays_out_of_later_loads(copied: Settin
     erased = CliRunner().invoke(app, ["privacy", "erase", "--email", email])
     assert erased.exit_code == 0, erased.output
     assert _everywhere(settings, needles) == []
+    # Nor their record ids in identity tables, nor their customer id in a mart (the id is kept
+    # only as retired in identity's registry and history: it no longer leads to anything).
+    assert _ids_held(settings, records, customer_id) == []
     ((request_id, found_by, removed, customers),) = query(
         settings, "select request_id, found_by, rows_removed, customers from privacy.requests"
     )
