@@ -1,11 +1,11 @@
 """Right of access (RGPD art. 15): everything held about one person, as JSON and a readable page.
 
 ``cdp privacy export --email X --out FILE.json`` writes ``FILE.json`` and ``FILE.html``: the
-source records as delivered (every version, with the file and line each came from) and the lines
-of theirs that could not be loaded (quarantined, with the reason), the
-golden record, consents with their provenance, interactions, survey answers, and the identity
-links that joined the records into one customer with the rule or score behind each. The files hold the
-person's personal data in clear: hand them to the person, do not publish them.
+source records as delivered (every version, with the file and line each came from), the lines of
+theirs that could not be loaded (quarantined, with the reason), the golden record, consents with
+their provenance, interactions, survey answers, and the identity links that joined the records
+into one customer with the rule or score behind each. The files hold the person's personal data
+in clear: hand them to the person, do not publish them.
 """
 
 from __future__ import annotations
