@@ -78,15 +78,17 @@ def erase(
     create_subject_records(con, subject)
     identity_records = con.execute("select count(*) from subject_records").fetchall()[0][0]
 
-    # The entries, computed in SQL (the salt never leaves DuckDB's variable) and kept first: a crash
-    # after this point leaves the person suppressed at the next load, never half-forgotten.
     record_hash = suppression.hash_sql("record", "source_system || ':' || source_record_id")
     identifiers = "true" if suppress_identifiers else "false"
-    entries = [
-        (k, h, request_id, now)
-        for k, h in con.execute(
+    con.execute("begin transaction")
+    try:
+        # The entries, computed in SQL (the salt never leaves DuckDB's variable) and kept in the
+        # data folder's list before anything is deleted: a crash after this point leaves the person
+        # suppressed at the next load, never half-forgotten.
+        entries = suppression.add_entries(
+            con,
             f"""
-            select distinct kind, entry_hash from (
+            select distinct kind, entry_hash, ? as request_id, ?::timestamptz as created_at from (
                 select 'record' as kind, {record_hash} as entry_hash from subject_records
                 union all
                 select 'email', {suppression.hash_sql("email", "email")} from identity.records
@@ -97,18 +99,11 @@ def erase(
                 where {identifiers} and phone is not null
                   and unique_id in (select unique_id from subject_records)
             )
-            where entry_hash not in (select entry_hash from privacy.suppressions)
-            order by all
-            """
-        ).fetchall()
-    ]
-    con.execute("drop table if exists subject_records")
-    if not dry_run:
-        suppression.append_entries(data_dir, entries)
-    con.execute("begin transaction")
-    try:
-        if entries:
-            con.executemany("insert into privacy.suppressions values (?, ?, ?, ?)", entries)
+            """,
+            [request_id, now],
+        )
+        if not dry_run:
+            suppression.append_entries(data_dir, entries)
         # Records of rows carrying their e-mails or phones (a ticket they gave their e-mail on that
         # identity kept apart, a household member's order with their phone) are kept out too, as a
         # reload would: listed so that what belongs to them goes with them.
@@ -133,6 +128,8 @@ def erase(
     except BaseException:
         con.execute("rollback")
         raise
+    finally:
+        con.execute("drop table if exists subject_records")
     if not dry_run:
         _append_request_file(data_dir, erasure, kind, subject.found_by)
     suppression.load_entries(con, data_dir)  # privacy.requests with this request; a dry run's entries gone

@@ -79,11 +79,13 @@ def load_entries(con: duckdb.DuckDBPyConnection, data_dir: Path) -> int:
     path = privacy_dir(data_dir) / SUPPRESSIONS_FILE
     if not path.exists():
         return 0
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = [tuple(row[k] for k in FIELDS) for row in csv.DictReader(f)]
-    if rows:
-        con.executemany("insert into privacy.suppressions values (?, ?, ?, ?)", rows)
-    return len(rows)
+    # Read by DuckDB, not row by row from Python: every raw table's load reads the whole list.
+    return con.execute(
+        "insert into privacy.suppressions select * from read_csv(?, header = true, delim = ',', "
+        "columns = {'kind': 'varchar', 'entry_hash': 'varchar', 'request_id': 'varchar', "
+        "'created_at': 'timestamptz'})",
+        [str(path)],
+    ).fetchall()[0][0]
 
 
 def _load_requests(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -171,23 +173,34 @@ def list_records_carrying_identifiers(
                 f"join privacy.suppressions as listed "
                 f"on listed.kind = '{kind}' and listed.entry_hash = {identifier}"
             )
-    matches = " union all ".join(parts)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    entries = [
-        ("record", entry_hash, request_id, now)
-        for entry_hash, request_id in con.execute(
-            f"""
-            with scoped as (select * from raw.{table} where {where})
-            select entry_hash, min(request_id) from ({matches})
-            where entry_hash not in (select entry_hash from privacy.suppressions)
-            group by entry_hash order by all
-            """,
-            params or [],
-        ).fetchall()
-    ]
-    if entries:
-        con.executemany("insert into privacy.suppressions values (?, ?, ?, ?)", entries)
-    return entries
+    return add_entries(
+        con,
+        f"""
+        with scoped as (select * from raw.{table} where {where})
+        select 'record', entry_hash, min(request_id), ?::timestamptz
+        from ({" union all ".join(parts)})
+        group by entry_hash
+        """,
+        [*(params or []), now],
+    )
+
+
+def add_entries(
+    con: duckdb.DuckDBPyConnection, select_sql: str, params: list | None = None
+) -> list[tuple[str, str, str, str]]:
+    """Add to ``privacy.suppressions`` the entries ``select_sql`` gives (kind, entry_hash, request_id,
+    created_at; one row per entry_hash) that are not listed yet; returns those added, for the data
+    folder's list (``append_entries``). In SQL: a retention erasure lists thousands of records."""
+    return con.execute(
+        f"""
+        insert into privacy.suppressions
+        select * from ({select_sql}) as new
+        where new.entry_hash not in (select entry_hash from privacy.suppressions)
+        returning kind, entry_hash, request_id, created_at::varchar
+        """,
+        params or [],
+    ).fetchall()
 
 
 def erase_listed(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[str, int]:
