@@ -338,13 +338,13 @@ def privacy_erase(
     if dry_run:
         typer.echo(
             f"Would erase {erasure.customers} customer(s), {erasure.identity_records} identity records: "
-            + ", ".join(f"{n} rows of {t}" for t, n in erasure.rows_removed.items())
+            + erasure.describe_removed()
         )
         return
     typer.echo(
         f"Request {erasure.request_id}: {erasure.customers} customer(s), {erasure.identity_records} identity "
         f"records; removed "
-        + ", ".join(f"{n} rows of {t}" for t, n in erasure.rows_removed.items())
+        + erasure.describe_removed()
         + f"; {erasure.suppression_entries} suppression entries. Deriving everything again without them:"
     )
     _execute("full_pipeline", f"cdp privacy erase ({erasure.request_id})")
@@ -360,30 +360,21 @@ def privacy_retention(
     records are kept out of later loads; a person who comes back starts afresh), then run the
     pipeline."""
     from orchestration.defs.resources import build_resources
-    from orchestration.privacy.erase import beyond_retention, erase, write_retention_review
-    from orchestration.privacy.subject import Subject
+    from orchestration.privacy.erase import review_retention
 
     settings = get_settings()
     with build_resources(settings)["warehouse"].get_connection() as con:
-        due = beyond_retention(con)
-        report = write_retention_review(due, settings.data_dir)
-        rules = {rule: sum(1 for r in due if r[1] == rule) for rule in sorted({r[1] for r in due})}
-        typer.echo(
-            f"{len(due)} customer(s) past their retention window"
-            + (f" ({', '.join(f'{n} {rule}' for rule, n in rules.items())})" if due else "")
-            + f": {report}"
-        )
-        if not apply or not due:
-            if due:
-                typer.echo("Dry run: nothing erased. `cdp privacy retention --apply` erases them.")
-            return
-        erasure = erase(
-            con,
-            Subject(tuple(r[0] for r in due), "retention"),
-            settings.data_dir,
-            "retention",
-            suppress_identifiers=False,
-        )
+        review = review_retention(con, settings.data_dir, apply)
+    typer.echo(
+        f"{len(review.due)} customer(s) past their retention window"
+        + (f" ({', '.join(f'{n} {rule}' for rule, n in review.by_rule.items())})" if review.due else "")
+        + f": {review.report}"
+    )
+    if review.erasure is None:
+        if review.due:
+            typer.echo("Dry run: nothing erased. `cdp privacy retention --apply` erases them.")
+        return
+    erasure = review.erasure
     typer.echo(
         f"Request {erasure.request_id}: {erasure.total_rows} raw rows erased. Deriving everything again:"
     )

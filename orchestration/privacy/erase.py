@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +55,10 @@ class Erasure:
     @property
     def total_rows(self) -> int:
         return sum(self.rows_removed.values())
+
+    def describe_removed(self) -> str:
+        """``3 rows of raw.crm_consents, 1 rows of raw.crm_contacts, …``"""
+        return ", ".join(f"{n} rows of {table}" for table, n in self.rows_removed.items())
 
 
 def erase(
@@ -153,6 +158,31 @@ def _append_request_file(data_dir: Path, erasure: Erasure, kind: str, found_by: 
         f.write(json.dumps(record) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+@dataclass(frozen=True)
+class RetentionReview:
+    due: list[tuple[str, str, object, object]]  # (customer id, rule, last activity, retained until)
+    report: Path  # privacy/retention_review.csv
+    erasure: Erasure | None  # with ``apply`` and anyone due
+
+    @property
+    def by_rule(self) -> dict[str, int]:
+        return dict(sorted(Counter(row[1] for row in self.due).items()))
+
+
+def review_retention(con: duckdb.DuckDBPyConnection, data_dir: Path, apply: bool) -> RetentionReview:
+    """Who is past their retention window, reported in ``privacy/retention_review.csv``; with
+    ``apply``, their erasure (kind ``retention``: their records are suppressed, not their e-mails
+    or phones, so a person who comes back starts afresh). What ``cdp privacy retention`` and the
+    ``privacy_retention`` job both do."""
+    due = beyond_retention(con)
+    report = write_retention_review(due, data_dir)
+    erasure = None
+    if apply and due:
+        subject = Subject(tuple(row[0] for row in due), "retention")
+        erasure = erase(con, subject, data_dir, "retention", suppress_identifiers=False)
+    return RetentionReview(due, report, erasure)
 
 
 def beyond_retention(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, object, object]]:

@@ -12,8 +12,8 @@ from orchestration.defs.automation import WRITE_TAGS, full_pipeline_job
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.raw import WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
-from orchestration.privacy.erase import beyond_retention, erase, write_retention_review
-from orchestration.privacy.subject import Subject, find_subject
+from orchestration.privacy.erase import erase, review_retention
+from orchestration.privacy.subject import find_subject
 from orchestration.settings import get_settings
 
 
@@ -54,16 +54,16 @@ def apply_retention(
     context: dg.OpExecutionContext, config: RetentionConfig, warehouse: WarehouseResource
 ) -> None:
     """Customers past their retention window: reported (dry run), or erased with ``apply``."""
-    settings = get_settings()
     with warehouse.get_connection() as con:
-        due = beyond_retention(con)
-        report = write_retention_review(due, settings.data_dir)
-        context.log.info(f"{len(due)} customer(s) past their retention window: {report}")
-        metadata = {"due": len(due), "report": dg.MetadataValue.path(str(report)), "applied": config.apply}
-        if config.apply and due:
-            subject = Subject(tuple(row[0] for row in due), "retention")
-            erasure = erase(con, subject, settings.data_dir, "retention", suppress_identifiers=False)
-            metadata |= {"request_id": erasure.request_id, "rows_erased": erasure.total_rows}
+        review = review_retention(con, get_settings().data_dir, config.apply)
+    context.log.info(f"{len(review.due)} customer(s) past their retention window: {review.report}")
+    metadata = {
+        "due": len(review.due),
+        "report": dg.MetadataValue.path(str(review.report)),
+        "applied": config.apply,
+    }
+    if review.erasure is not None:
+        metadata |= {"request_id": review.erasure.request_id, "rows_erased": review.erasure.total_rows}
     context.add_output_metadata(metadata)
 
 
