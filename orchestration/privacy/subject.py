@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import duckdb
 
 from orchestration.identity.standardise import RECORD_SOURCES, install_macros
+from orchestration.sql import literal
 
 # Raw rows that carry no identity of their own but belong to an identity record of the person:
 # table -> [(column, identity source system whose record id it holds)].
@@ -122,13 +123,9 @@ LINE_FIELDS = "string_split_regex(raw_text, '[,;|\t\"]')"
 EMAIL_IN_TEXT = r"[^\s,;\"'<>|]+@[^\s,;\"'<>|]+"
 
 
-def sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def line_emails() -> str:
     """SQL list of the e-mail addresses inside ``raw_text``, as typed."""
-    return f"regexp_extract_all(raw_text, {sql_literal(EMAIL_IN_TEXT)})"
+    return f"regexp_extract_all(raw_text, {literal(EMAIL_IN_TEXT)})"
 
 
 def source_tables_sql() -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.secret import installation_secret
+from orchestration.sql import literal
 
 MARTS_FILE = "marts.duckdb"
 PARQUET_DIR = "parquet"
@@ -79,10 +80,6 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _select_list(con: duckdb.DuckDBPyConnection, mart: Mart, clear_pii: frozenset[str]) -> tuple[str, list]:
     """Columns of ``marts.<mart>`` with each PII column swapped for its pseudonymous key."""
     columns = [
@@ -136,7 +133,7 @@ def publish_marts(
     rows: dict[str, int] = {}
     pseudonymised: dict[str, list[str]] = {}
     con.execute("set variable cdp_salt = ?", [salt])
-    con.execute(f"attach {_literal(str(partial))} as cdp_publish")
+    con.execute(f"attach {literal(str(partial))} as cdp_publish")
     try:
         for mart in marts:
             select, hashed = _select_list(con, mart, clear_pii)
@@ -148,9 +145,7 @@ def publish_marts(
                 pseudonymised[mart.name] = hashed
             parquet = parquet_dir / f"{mart.name}.parquet"
             parquet_partial = parquet_dir / f".{mart.name}.parquet.tmp"
-            con.execute(
-                f"copy {table} to {_literal(str(parquet_partial))} (format parquet, compression zstd)"
-            )
+            con.execute(f"copy {table} to {literal(str(parquet_partial))} (format parquet, compression zstd)")
             os.replace(parquet_partial, parquet)
         con.execute(
             f"create table cdp_publish.main.{PUBLICATION_TABLE} as "
@@ -175,7 +170,7 @@ def publish_marts(
 def _copy_descriptions(con: duckdb.DuckDBPyConnection, table: str, mart: Mart, hashed: list[str]) -> None:
     """dbt's descriptions as DuckDB comments: BI tools that read the catalog show them."""
     if mart.description:
-        con.execute(f"comment on table {table} is {_literal(mart.description)}")
+        con.execute(f"comment on table {table} is {literal(mart.description)}")
     published = {r[0] for r in con.execute(f"describe {table}").fetchall()}
     for column, text in mart.column_descriptions.items():
         if column in hashed:
@@ -183,4 +178,4 @@ def _copy_descriptions(con: duckdb.DuckDBPyConnection, table: str, mart: Mart, h
         else:
             name = column
         if text and name in published:  # dbt may document a column the model no longer has
-            con.execute(f"comment on column {table}.{_quote(name)} is {_literal(text)}")
+            con.execute(f"comment on column {table}.{_quote(name)} is {literal(text)}")
