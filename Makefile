@@ -29,6 +29,7 @@ run: setup
 test: setup
 	$(BIN)/ruff check orchestration tests
 	$(BIN)/ruff format --check orchestration tests
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 dev: setup

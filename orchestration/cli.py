@@ -150,10 +150,10 @@ def run(
     """Materialize every asset in-process (what `make run` does after setup).
 
     With no new landing file and nothing changed since the last successful run (raw tables,
-    identity settings, model and code, dbt project, serving settings: orchestration/changes.py),
+    identity settings, model and code, dbt project, serving settings: orchestration/runtime/changes.py),
     it says so in one line and does nothing."""
     if job == "full_pipeline" and not full_identity:
-        from orchestration.changes import nothing_to_do
+        from orchestration.runtime.changes import nothing_to_do
 
         line = nothing_to_do(get_settings())
         if line:
@@ -176,9 +176,9 @@ def check() -> None:
 def _execute(job: str, launched_by: str, run_config: dict | None = None) -> None:
     """Run ``job`` in-process on the local instance; list failed checks; exit 1 on failure."""
     from orchestration.definitions import build_definitions
-    from orchestration.instance import RUN_ID_ENV, ensure_instance, process_tags, recover_dead_runs
-    from orchestration.progress import root_cause
     from orchestration.quality.failures import failing_rows, files_not_loaded
+    from orchestration.runtime.instance import RUN_ID_ENV, ensure_instance, process_tags, recover_dead_runs
+    from orchestration.runtime.progress import root_cause
 
     settings = get_settings()
     instance = ensure_instance(settings)
@@ -451,7 +451,7 @@ def bench_command(
     ] = 0,
 ) -> None:
     """Generate N customers, run the whole pipeline, report each stage against a floor."""
-    from orchestration import bench
+    from orchestration.benchmarks import bench
 
     folder = (folder or Path(tempfile.gettempdir()) / f"cdp-bench-{customers}").resolve()
     result = bench.bench(
@@ -529,7 +529,7 @@ def inspect(
 @app.command()
 def dev(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
     """Start the Dagster UI and daemon (sensor, schedule, run queue) on workspace.yaml."""
-    from orchestration.instance import ensure_instance, recover_dead_runs
+    from orchestration.runtime.instance import ensure_instance, recover_dead_runs
 
     settings = get_settings()
     instance = ensure_instance(settings)

@@ -1,34 +1,17 @@
-"""The Dagster code location: gathers each folder's definitions and the shared resources."""
+"""The Dagster code location: gathers each module's definitions and the shared resources."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs import (
-    activation,
-    automation,
-    crm,
-    dbt,
-    ecommerce,
-    identity,
-    pos,
-    privacy,
-    quality,
-    serving,
-    survey,
-)
-from orchestration.defs.raw import landing_defs
+from orchestration.defs import activation, automation, dbt, identity, privacy, quality, raw, serving
 from orchestration.defs.resources import build_resources
-from orchestration.progress import progress_logger
+from orchestration.runtime.progress import progress_logger
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions.merge(
-        pos.defs,
-        ecommerce.defs,
-        crm.defs,
-        survey.defs,
-        landing_defs,
+        raw.defs,
         identity.defs,
         dbt.defs,
         quality.defs,

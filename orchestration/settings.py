@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("pos", "ecommerce", "crm", "survey")
 
 
 @dataclass(frozen=True)

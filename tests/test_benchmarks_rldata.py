@@ -34,7 +34,7 @@ def test_rldata500_lands_whole_and_plain_splink_scores(tmp_path: Path) -> None:
         landed = con.execute(
             " union all ".join(
                 f"""select '{s.source_system}', "{s.record_id}", email, phone from raw.{s.spec.table}"""
-                for s in rldata.SOURCES
+                for s in rldata.LABELLED_SOURCES
             )
         ).fetchall()
     finally:

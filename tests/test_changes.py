@@ -12,8 +12,8 @@ import dagster as dg
 import pytest
 from typer.testing import CliRunner
 
-from orchestration import changes
 from orchestration.cli import app
+from orchestration.runtime import changes
 from orchestration.settings import Settings, get_settings
 from tests.conftest import FRESH_AS_OF, run_job
 

@@ -16,7 +16,7 @@ import pytest
 from orchestration.definitions import build_definitions
 from orchestration.defs import automation
 from orchestration.exports import ALL_TABLES
-from orchestration.instance import LocalEventLogStorage, ensure_instance
+from orchestration.runtime.instance import LocalEventLogStorage, ensure_instance
 from orchestration.settings import Settings, get_settings
 from tests.conftest import Generated, run_job
 

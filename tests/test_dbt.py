@@ -28,7 +28,7 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 
 from orchestration.definitions import build_definitions
-from orchestration.defs.dbt import DBT_PROJECT_DIR, built_project_artifacts, dbt_cli, dbt_executable
+from orchestration.lib.dbt import DBT_PROJECT_DIR, built_project_artifacts, dbt_cli, dbt_executable
 from tests.conftest import query
 
 MODELS = {

@@ -23,8 +23,9 @@ from orchestration.identity.names import first_name_facts, first_names_alike
 from orchestration.identity.resolve import ResolutionConfig, resolve, train_model
 from orchestration.identity.stable_ids import assign_stable_ids
 from orchestration.identity.standardise import build_first_name_variants, install_macros
-from orchestration.ingest.loader import ensure_raw_schema, load_table
+from orchestration.ingest.loader import load_table
 from orchestration.settings import Settings
+from orchestration.warehouse.raw import ensure_raw_schema
 from tests.conftest import Generated, query, run_job
 
 # raw table -> columns to blank, per kind of field

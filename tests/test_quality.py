@@ -19,7 +19,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.dbt import DBT_PROJECT_DIR, cdp_dbt_models, dbt_executable
+from orchestration.defs.dbt import cdp_dbt_models
+from orchestration.lib.dbt import DBT_PROJECT_DIR, dbt_executable
 from orchestration.defs.quality import build_suite_checks
 from orchestration.defs.resources import build_resources
 from orchestration.identity.history import record_resolution_run

@@ -23,7 +23,7 @@ import pytest
 
 from orchestration.defs.raw import WAREHOUSE_POOL
 from orchestration.generate import Lifecycle, generate
-from orchestration.instance import (
+from orchestration.runtime.instance import (
     CLOCK_SLACK_SECONDS,
     PID_TAG,
     RUN_ID_ENV,

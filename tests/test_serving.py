@@ -13,7 +13,7 @@ import duckdb
 import pytest
 import sqlalchemy
 
-from orchestration.defs.dbt import ensure_manifest
+from orchestration.lib.dbt import ensure_manifest
 from orchestration.serving.charts import GREY
 from orchestration.serving.publish import marts_from_manifest, publish_marts
 from orchestration.settings import REPO_ROOT, Settings

@@ -19,7 +19,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.settings import REPO_ROOT, SOURCES
+from orchestration.exports import SOURCES
+from orchestration.settings import REPO_ROOT
 from tests.conftest import FRESH_AS_OF, Generated
 
 LOCATION = {"repositoryLocationName": "cdp", "repositoryName": "__repository__"}

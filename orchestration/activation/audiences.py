@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from orchestration.atomic import write_text_atomically
+from orchestration.lib.atomic import write_text_atomically
 
 SHIPPED_CONFIG = Path(__file__).resolve().parent / "audiences.yml"
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -7,7 +7,7 @@ whatever the previous run left) and times ``DagsterInstance.handle_new_event``, 
 every event of the run passes (step starts and outputs, materializations, each check evaluation,
 log lines), against the run's wall time:
 
-- ``local``: the instance of ``CDP_DATA_DIR/dagster`` (``orchestration.instance``: SQLite files,
+- ``local``: the instance of ``CDP_DATA_DIR/dagster`` (``orchestration.runtime.instance``: SQLite files,
   ``LocalEventLogStorage``), what ``cdp run`` and the UI use;
 - ``ephemeral``: an in-memory instance, the floor of that bookkeeping.
 
@@ -23,7 +23,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.instance import DagsterInstance
 
-from orchestration.instance import ensure_instance
+from orchestration.runtime.instance import ensure_instance
 from orchestration.settings import get_settings
 
 

@@ -105,7 +105,7 @@ CRM_CONTACTS = Source(
 WEB_CUSTOMERS = Source(
     ecommerce.CUSTOMERS, "customer_id", "first_name", "last_name", "birth_date", "created_at", 800_001
 )
-SOURCES = (CRM_CONTACTS, WEB_CUSTOMERS)
+LABELLED_SOURCES = (CRM_CONTACTS, WEB_CUSTOMERS)
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ def convert(dataset: str, landing: Path, truth_dir: Path, seed: int = SEED) -> C
     rng = random.Random(seed)
     order = list(range(len(records)))
     rng.shuffle(order)
-    sources = [s for s in SOURCES if s.takes_records]
+    sources = [s for s in LABELLED_SOURCES if s.takes_records]
     if CRM_CONTACTS not in sources:
         raise ValueError("the CRM contract requires more than an id and a creation time")
     writers = {s.source_system: ExportWriter(s.spec, landing, EXTRACT_DAY) for s in sources}
@@ -253,7 +253,7 @@ def load_raw(data: Path) -> dict[str, dict[str, int]]:
     con = duckdb.connect(str(warehouse))
     try:
         loaded = {}
-        for source in SOURCES:
+        for source in LABELLED_SOURCES:
             result = load_table(con, source.spec, data / "landing", data / "quarantine", log=lambda _: None)
             loaded[source.source_system] = {
                 "rows_read": result.rows_read,
@@ -300,14 +300,11 @@ def run_pipeline(data_dir: Path, truth_file: Path) -> PipelineRun:
     """
     import dagster as dg
 
-    from orchestration.defs import crm as crm_defs
-    from orchestration.defs import ecommerce as ecommerce_defs
     from orchestration.defs import identity as identity_defs
-    from orchestration.defs import pos as pos_defs
-    from orchestration.defs import survey as survey_defs
+    from orchestration.defs import raw as raw_defs
     from orchestration.defs.resources import build_resources
     from orchestration.identity.evaluate import evaluate_warehouse
-    from orchestration.progress import progress_logger, root_cause
+    from orchestration.runtime.progress import progress_logger, root_cause
     from orchestration.settings import get_settings
 
     with _data_dir(data_dir):
@@ -318,10 +315,7 @@ def run_pipeline(data_dir: Path, truth_file: Path) -> PipelineRun:
             | dg.AssetSelection.groups("identity"),
         )
         defs = dg.Definitions.merge(
-            pos_defs.defs,
-            ecommerce_defs.defs,
-            crm_defs.defs,
-            survey_defs.defs,
+            raw_defs.defs,
             identity_defs.defs,
             dg.Definitions(
                 jobs=[job],
@@ -411,7 +405,7 @@ def plain_splink(warehouse: Path, truth_file: Path, threads: int | None = None) 
                    year("{s.birth_date}")::varchar as birth_year
             from warehouse.raw.{s.spec.table}
             """
-            for s in SOURCES
+            for s in LABELLED_SOURCES
         ]
         con.execute("create table plain_records as " + " union all ".join(selects))
         con.execute("detach warehouse")
@@ -463,7 +457,7 @@ def prepare_folder(folder: Path) -> None:
 
 def bench(dataset: str, folder: Path, *, pipeline: bool = True, echo: Callable[[str], None] = print) -> dict:
     """Convert, run the identity step and the plain baseline, score both; write ``bench-rldata.json``."""
-    from orchestration.bench import _commit
+    from orchestration.benchmarks.bench import _commit
     from orchestration.settings import get_settings
 
     prepare_folder(folder)

@@ -2,7 +2,7 @@
 
 Every job runs in one process (``in_process_executor`` in ``definitions``) and carries the tag
 ``cdp/warehouse=write``; the instance's run queue admits one run with that tag at a time (see
-``orchestration/instance.py``), so two writers never meet on the DuckDB file.
+``orchestration/runtime/instance.py``), so two writers never meet on the DuckDB file.
 """
 
 import hashlib
@@ -10,11 +10,11 @@ import json
 
 import dagster as dg
 
-from orchestration.changes import nothing_to_do
 from orchestration.defs.raw import raw_asset_key
-from orchestration.exports import effective_tables
+from orchestration.exports import SOURCES, effective_tables
 from orchestration.ingest.loader import matches
-from orchestration.settings import SOURCES, get_settings
+from orchestration.runtime.changes import nothing_to_do
+from orchestration.settings import get_settings
 
 WRITE_TAGS = {"cdp/warehouse": "write"}
 
@@ -41,7 +41,7 @@ full_pipeline_job = dg.define_asset_job(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description=(
         "Runs the whole pipeline every morning at 05:00 Paris time, unless nothing is new: the "
-        "tick is then skipped with the reason (orchestration/changes.py)."
+        "tick is then skipped with the reason (orchestration/runtime/changes.py)."
     ),
 )
 def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:

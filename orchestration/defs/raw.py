@@ -1,21 +1,21 @@
-"""Raw layer assets: one Dagster asset per export table, and its blocking reconciliation check.
+"""Raw layer assets: one Dagster asset per export table (group = its source system), the landing
+inventory, and each raw table's blocking reconciliation check.
 
-Each source folder (``defs/pos``, ``defs/ecommerce``, ...) calls ``raw_defs`` with its export
-tables, so adding an export table is adding an ``ExportTable`` to ``orchestration/exports``.
+The assets are built from the export contract (``orchestration/exports``), so adding an export
+table is adding an ``ExportTable`` there; nothing to add here.
 """
 
 import dagster as dg
 
-from orchestration.defs.metadata import markdown_table
+from orchestration.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
 from orchestration.defs.resources import WarehouseResource
-from orchestration.exports import effective_table, effective_tables
+from orchestration.exports import ALL_TABLES, effective_table, effective_tables
 from orchestration.exports.spec import ExportTable
-from orchestration.ingest.loader import SQL_TYPES, ensure_raw_schema, load_table, record_unmatched
+from orchestration.ingest.loader import load_table, record_unmatched
+from orchestration.privacy.suppression import SuppressionList
 from orchestration.settings import get_settings
+from orchestration.warehouse.raw import SQL_TYPES, ensure_raw_schema
 
-OWNERS = ["team:data-engineering"]
-# Every step that writes the warehouse joins this pool; the instance caps it at one (instance.py).
-WAREHOUSE_POOL = "duckdb_warehouse"
 PREVIEW_ROWS = 5
 
 
@@ -93,7 +93,7 @@ def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
                 run_id=context.run.run_id,
                 log=context.log.info,
                 settle_seconds=settings.landing_settle_seconds,
-                suppressions_of=settings.data_dir,
+                suppression=SuppressionList(settings.data_dir),
             )
             for f in result.files:
                 if f.status == "quarantined":
@@ -256,11 +256,5 @@ def landing_inventory(
     )
 
 
-def raw_defs(tables: tuple[ExportTable, ...]) -> dg.Definitions:
-    """Assets for one source system's export tables (their checks run in one step for the whole
-    raw layer: ``orchestration/defs/quality``)."""
-    return dg.Definitions(assets=[build_raw_asset(t) for t in tables])
-
-
-# The landing folder as a whole (every file accounted for), gathered in ``definitions``.
-landing_defs = dg.Definitions(assets=[landing_inventory])
+# Every export table of every source system, and the landing folder as a whole.
+defs = dg.Definitions(assets=[*(build_raw_asset(t) for t in ALL_TABLES), landing_inventory])

@@ -15,6 +15,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from orchestration.lib.dbt import dbt_cli
 from orchestration.settings import Settings, get_settings
 
 
@@ -39,8 +40,6 @@ def build_resources(settings: Settings | None = None) -> dict[str, dg.Configurab
     dbt reads the warehouse path from ``CDP_DATA_DIR`` itself (``dbt_project/profiles.yml``), so
     the dbt subprocess and the Dagster assets always agree on the file.
     """
-    from orchestration.defs.dbt import dbt_cli
-
     settings = settings or get_settings()
     return {
         "dbt": dbt_cli(),

@@ -34,7 +34,7 @@ from orchestration.exports import ALL_TABLES
 from orchestration.identity import model
 from orchestration.identity.config import IdentitySettings
 from orchestration.identity.standardise import READ_TABLES, RECORD_SOURCES, latest_versions_where
-from orchestration.ingest.loader import ensure_raw_schema
+from orchestration.warehouse.raw import ensure_raw_schema
 
 PACKAGE = Path(__file__).resolve().parent
 STATE_DDL = """

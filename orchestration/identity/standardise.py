@@ -28,7 +28,7 @@ import duckdb
 
 from orchestration.exports import ALL_TABLES
 from orchestration.identity.config import IdentitySettings, load_identity_settings
-from orchestration.ingest.loader import ensure_raw_schema, latest_versions_sql
+from orchestration.warehouse.raw import ensure_raw_schema, latest_versions_sql
 
 PLACEHOLDER_EMAIL_LOCAL_PARTS = (
     "test", "pasdemail", "noemail", "nomail", "sansemail", "aucun", "none", "client", "xxx",
@@ -235,6 +235,9 @@ RECORD_SOURCES = {
 # The raw tables records are made from (RECORDS_SQL also reads the stores, whose e-mail addresses
 # are placeholders on every record).
 READ_TABLES = tuple(sorted({table for table, _ in RECORD_SOURCES.values()}))
+# Every raw table identity resolution reads: the record tables and the stores. What its Dagster
+# asset depends on and what change detection watches (orchestration/runtime/changes.py).
+IDENTITY_RAW_TABLES = ("pos_stores", *READ_TABLES)
 
 # One select per identity-bearing source, all with the same columns. Raw column names differ by
 # source; this is the only place that knows them.

@@ -33,9 +33,9 @@ from pathlib import Path
 import duckdb
 from splink import Linker, block_on
 
-from orchestration.atomic import write_text_atomically
 from orchestration.identity import model
 from orchestration.identity.config import IdentitySettings
+from orchestration.lib.atomic import write_text_atomically
 
 
 class TrainingError(RuntimeError):

@@ -50,19 +50,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 
 from orchestration.exports.spec import Column, CsvFormat, ExportTable
 from orchestration.ingest.files import HEAD_BYTES, FileFingerprint, fingerprint, kind_of, sha256_of
-
-LINEAGE_COLUMNS = (
-    ("_source_file", "varchar"),
-    ("_source_line", "bigint"),
-    ("_file_sha256", "varchar"),
-    ("_loaded_at", "timestamptz"),
-    ("_extra_columns", "json"),
-)
+from orchestration.warehouse.raw import SQL_TYPES, ensure_raw_schema, log_file
 
 TRUNCATED = "possibly truncated: the file ends without a line break, so this last record may be cut short"
 # Longest line the line splitter accepts (DuckDB's CSV reader stops at 2 MB by default).
@@ -71,24 +65,23 @@ _NEW_LINE = {"\n": "\\n", "\r\n": "\\r\\n"}
 # A number written with a decimal comma, thousands optionally grouped by space, dot or NBSP.
 DECIMAL_COMMA = r"[+-]?(\d+|\d{1,3}([ .\x{00A0}\x{202F}]\d{3})+)(,\d+)?"
 
-SQL_TYPES = {
-    "varchar": "varchar",
-    "integer": "bigint",
-    "decimal": "decimal(18, 2)",
-    "date": "date",
-    "timestamp": "timestamp",
-    "timestamptz": "timestamptz",
-    "boolean": "boolean",
-}
-
-
-LOAD_LOG_COLUMNS = (
-    "table_name, file_path, file_sha256, file_size, file_mtime, status, rows_read, rows_loaded, "
-    "rows_quarantined, drift_columns, missing_optional_columns, error, quarantine_copy, loaded_at, "
-    "run_id, note, rows_suppressed"
-)
 # Names that are never an export: editors' and copiers' temporary files.
 TEMPORARY = ("~$*", "*.tmp", "*.part", "*.crdownload", "*.partial", "*.swp")
+
+
+class Suppression(Protocol):
+    """Keeps the rows of erased persons out of a load (the privacy suppression list)."""
+
+    def prepare(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Ready ``con`` for suppressing; False when nothing is suppressed at all."""
+        ...
+
+    def suppress_loaded(
+        self, con: duckdb.DuckDBPyConnection, table: str, file_sha256: str, loaded_at: datetime
+    ) -> tuple[int, int, dict[str, int]]:
+        """Remove listed rows from one file's load, inside its transaction: (rows, quarantined
+        lines, rows of earlier loads erased because they belong to a record this load listed)."""
+        ...
 
 
 class FileRejected(Exception):
@@ -137,74 +130,6 @@ class TableResult:
         return sum(f.rows_suppressed for f in self.files)
 
 
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> None:
-    """Create the raw table and the shared bookkeeping tables if they do not exist yet."""
-    con.execute("create schema if not exists raw")
-    con.execute(
-        """
-        create table if not exists raw.load_log (
-            table_name varchar not null,
-            file_path varchar not null,
-            file_sha256 varchar not null,
-            file_size bigint,
-            file_mtime double,
-            status varchar not null,
-            rows_read bigint,
-            rows_loaded bigint,
-            rows_quarantined bigint,
-            drift_columns varchar[],
-            missing_optional_columns varchar[],
-            error varchar,
-            quarantine_copy varchar,
-            loaded_at timestamptz not null,
-            run_id varchar,
-            note varchar
-        )
-        """
-    )
-    # Warehouses created before the columns existed.
-    con.execute("alter table raw.load_log add column if not exists note varchar")
-    # Rows of erased persons: not loaded (suppressed at load), or loaded then erased, from the raw
-    # table or from quarantine (orchestration/privacy). They keep every file's counts reconciled.
-    for column in ("rows_suppressed", "rows_erased", "quarantine_rows_erased"):
-        con.execute(f"alter table raw.load_log add column if not exists {column} bigint default 0")
-    con.execute(
-        """
-        create table if not exists raw.quarantine_rows (
-            table_name varchar not null,
-            file_path varchar not null,
-            file_sha256 varchar not null,
-            line_number bigint,
-            raw_text varchar,
-            reason varchar not null,
-            quarantined_at timestamptz not null,
-            run_id varchar
-        )
-        """
-    )
-    columns = [f'"{c.name}" {SQL_TYPES[c.type]}' for c in spec.columns]
-    columns += [f"{name} {sql_type}" for name, sql_type in LINEAGE_COLUMNS]
-    con.execute(f"create table if not exists raw.{spec.table} ({', '.join(columns)})")
-    con.execute("create schema if not exists raw_current")
-    con.execute(f"create or replace view raw_current.{spec.table} as {latest_versions_sql(spec)}")
-
-
-def latest_versions_sql(spec: ExportTable) -> str:
-    """The latest delivered version of every record of ``raw.<table>`` (see ``raw_current``).
-
-    Raw keeps every version of a record with its lineage (a contact corrected and exported again,
-    a ticket re-sent); what is read downstream is the version delivered last: the latest load,
-    then the later file and line, after the source's own modification time where it has one. The
-    dbt staging models apply the same rule with the ``latest_delivered`` macro.
-    """
-    key = ", ".join(f'"{k}"' for k in spec.key)
-    first = f"{spec.version_order}, " if spec.version_order else ""
-    return (
-        f"select * from raw.{spec.table} qualify row_number() over (partition by {key} "
-        f"order by {first}_loaded_at desc, _source_file desc, _source_line desc) = 1"
-    )
-
-
 def matches(spec: ExportTable, rel: str) -> bool:
     """Is ``rel`` (a path relative to landing/) a file of this export? A ``.gz`` suffix is allowed.
 
@@ -224,22 +149,6 @@ def landing_files(landing_dir: Path, spec: ExportTable) -> list[Path]:
         return []
     return sorted(
         p for p in root.rglob("*") if p.is_file() and matches(spec, p.relative_to(landing_dir).as_posix())
-    )
-
-
-def _log_file(con: duckdb.DuckDBPyConnection, **values: object) -> None:
-    """One ``raw.load_log`` row; columns not given are null (lists empty)."""
-    names = [c.strip() for c in LOAD_LOG_COLUMNS.split(",")]
-    values.setdefault("drift_columns", [])
-    values.setdefault("missing_optional_columns", [])
-    values.setdefault("loaded_at", datetime.now(UTC))
-    values.setdefault("rows_suppressed", 0)
-    unknown = set(values) - set(names)
-    if unknown:
-        raise ValueError(f"not load_log columns: {sorted(unknown)}")
-    con.execute(
-        f"insert into raw.load_log ({LOAD_LOG_COLUMNS}) values ({', '.join('?' for _ in names)})",
-        [values.get(n) for n in names],
     )
 
 
@@ -274,17 +183,6 @@ def _settled(paths: list[Path], settle_seconds: float) -> tuple[list[Path], list
         if after is None or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             growing.append(p)
     return [p for p in paths if p not in growing and p.exists()], growing
-
-
-def files_not_loaded(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str, str]]:
-    """(status, file, reason) of every landing file run ``run_id`` logged and did not load."""
-    return con.execute(
-        """
-        select status, file_path, coalesce(error, note, '') from raw.load_log
-        where run_id = ? and status not in ('loaded', 'skipped') order by file_path
-        """,
-        [run_id],
-    ).fetchall()
 
 
 def record_unmatched(
@@ -333,7 +231,7 @@ def record_unmatched(
         else:
             patterns = ", ".join(t.pattern for t in tables if t.source == source)
             status, why = "ignored", f"matches no export of {source} ({patterns})"
-        _log_file(
+        log_file(
             con,
             table_name=near[0].table if near else "(no export)",
             file_path=rel,
@@ -359,16 +257,15 @@ def load_table(
     run_id: str = "",
     log: Callable[[str], None] = print,
     settle_seconds: float = 0.0,
-    suppressions_of: Path | None = None,
+    suppression: Suppression | None = None,
 ) -> TableResult:
     """Load every new landing file of ``spec`` into ``raw.<table>``. Safe to call again.
 
-    ``suppressions_of``: the data folder whose privacy suppression list applies (rows of erased
-    persons are not loaded, and counted); None for a scratch load (inspect, benchmarks)."""
-    from orchestration.privacy import suppression  # it imports identity, which imports this module
-
+    ``suppression``: the privacy suppression list that applies (rows of erased persons are not
+    loaded, and counted; ``orchestration.privacy.suppression.SuppressionList``); None for a scratch
+    load (inspect, benchmarks). Given by the caller, so that ingestion does not depend on privacy."""
     ensure_raw_schema(con, spec)
-    suppressing = suppressions_of if suppressions_of and suppression.prepare(con, suppressions_of) else None
+    suppressing = suppression if suppression is not None and suppression.prepare(con) else None
     result = TableResult(table=spec.table)
     scratch = quarantine_dir.parent / "tmp" / "ingest"
     settled, growing = _settled(landing_files(landing_dir, spec), settle_seconds)
@@ -466,7 +363,7 @@ def _load_file(
     fp: FileFingerprint,
     quarantine_dir: Path,
     run_id: str,
-    suppressing: Path | None = None,
+    suppressing: Suppression | None = None,
 ) -> FileResult:
     try:
         earlier = con.execute(
@@ -475,7 +372,7 @@ def _load_file(
         ).fetchall()
         if earlier:
             note = f"same content as {earlier[0][0]}, already loaded"
-            _log_file(
+            log_file(
                 con,
                 **_file_identity(spec, rel, fp, stat.st_mtime),
                 status="duplicate",
@@ -518,7 +415,7 @@ def _quarantine_file(
     note = "; ".join(fp.notes) or None
     if not fp.is_text:
         note = "; ".join([*fp.notes, "not text: its rows cannot be counted"])
-    _log_file(
+    log_file(
         con,
         **_file_identity(spec, rel, fp, mtime),
         status="quarantined",
@@ -682,13 +579,11 @@ def _load_records(
     rel: str,
     mtime: float,
     run_id: str,
-    suppressing: Path | None = None,
+    suppressing: Suppression | None = None,
 ) -> FileResult:
     """Read, type and write one file in one transaction; its counts must reconcile to commit.
 
-    ``suppressing``: the data folder whose privacy suppression list applies (None: none)."""
-    from orchestration.privacy import suppression
-
+    ``suppressing``: the privacy suppression list that applies (None: none)."""
     notes = list(fp.notes)
     write = _Write(con, spec, fp, rel, datetime.now(UTC), run_id)
     con.execute("begin transaction")
@@ -706,8 +601,8 @@ def _load_records(
             raise FileRejected(f"DuckDB's reader failed on it: {type(exc).__name__}: {message}") from exc
         suppressed = 0
         if suppressing:  # erased persons: their rows come out again before the counts are logged
-            suppressed_rows, suppressed_lines, earlier = suppression.suppress_loaded(
-                con, suppressing, spec.table, fp.sha256, write.now
+            suppressed_rows, suppressed_lines, earlier = suppressing.suppress_loaded(
+                con, spec.table, fp.sha256, write.now
             )
             loaded, quarantined = loaded - suppressed_rows, quarantined - suppressed_lines
             suppressed = suppressed_rows + suppressed_lines
@@ -727,7 +622,7 @@ def _load_records(
                 f"{rel}: counts do not reconcile: {rows_read} rows read, {loaded} loaded, "
                 f"{quarantined} quarantined, {suppressed} suppressed"
             )
-        _log_file(
+        log_file(
             con,
             **_file_identity(spec, rel, fp, mtime),
             status="loaded",

@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.atomic import write_text_atomically
+from orchestration.lib.atomic import write_text_atomically
 from orchestration.privacy.subject import (
     Subject,
     create_subject_lines,

@@ -36,11 +36,11 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.atomic import write_text_atomically
 from orchestration.exports import ALL_TABLES
-from orchestration.ingest.loader import ensure_raw_schema
+from orchestration.lib.atomic import write_text_atomically
 from orchestration.privacy import suppression
 from orchestration.privacy.subject import Subject, create_subject_records
+from orchestration.warehouse.raw import ensure_raw_schema
 
 
 @dataclass(frozen=True)

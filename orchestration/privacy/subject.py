@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import duckdb
 
 from orchestration.identity.standardise import RECORD_SOURCES, install_macros
-from orchestration.sql import literal
+from orchestration.lib.sql import literal
 
 # Raw rows that carry no identity of their own but belong to an identity record of the person:
 # table -> [(column, identity source system whose record id it holds)].

@@ -27,14 +27,15 @@ import csv
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from orchestration.identity.standardise import RECORD_SOURCES, install_macros
+from orchestration.lib.secret import installation_secret
 from orchestration.privacy.subject import LINE_FIELDS, line_emails, record_links
-from orchestration.secret import installation_secret
 
 SUPPRESSIONS_FILE = "suppressions.csv"
 REQUESTS_FILE = "requests.jsonl"  # the audit of privacy requests (orchestration/privacy/erase.py)
@@ -279,6 +280,22 @@ def suppress_loaded(
     # What belongs to the records just listed, loaded before them (an order's lines delivered first).
     earlier = erase_listed(con, children_of(table)) if listed else {}
     return rows, lines, earlier
+
+
+@dataclass(frozen=True)
+class SuppressionList:
+    """The suppression list of one data folder, as ingestion applies it while loading a file
+    (``orchestration.ingest.loader.Suppression``)."""
+
+    data_dir: Path
+
+    def prepare(self, con: duckdb.DuckDBPyConnection) -> bool:
+        return prepare(con, self.data_dir)
+
+    def suppress_loaded(
+        self, con: duckdb.DuckDBPyConnection, table: str, file_sha256: str, loaded_at: datetime
+    ) -> tuple[int, int, dict[str, int]]:
+        return suppress_loaded(con, self.data_dir, table, file_sha256, loaded_at)
 
 
 def children_of(table: str) -> list[str]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestration.atomic import write_text_atomically
+from orchestration.lib.atomic import write_text_atomically
 from orchestration.quality.gx import Outcome, Suite
 
 STYLE = """

@@ -21,8 +21,8 @@ from dataclasses import replace
 
 import duckdb
 
-from orchestration.changes import STATE_SCHEMA
 from orchestration.quality.gx import Suite
+from orchestration.warehouse import STATE_SCHEMA
 
 CHECKED_TABLE = f"{STATE_SCHEMA}.raw_checked"
 # Run tag that makes the raw checks read every row (set by the quality_checks job).

@@ -22,7 +22,7 @@ import re
 
 import great_expectations.expectations as gxe
 
-from orchestration.defs.dbt import ensure_manifest
+from orchestration.lib.dbt import ensure_manifest
 from orchestration.exports import ALL_TABLES, ExportTable
 from orchestration.identity.config import SHIPPED_CONFIG, IdentityConfigError, load_identity_settings
 from orchestration.identity.history import RUNS_DDL

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.secret import installation_secret
-from orchestration.sql import literal
+from orchestration.lib.secret import installation_secret
+from orchestration.lib.sql import literal
 
 MARTS_FILE = "marts.duckdb"
 PARQUET_DIR = "parquet"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.atomic import write_text_atomically
+from orchestration.lib.atomic import write_text_atomically
 from orchestration.quality.report import latest_checks
 from orchestration.serving import charts
 from orchestration.serving.publish import MARTS_FILE, PUBLICATION_TABLE

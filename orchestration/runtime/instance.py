@@ -36,14 +36,14 @@ from sqlalchemy.pool import StaticPool
 from orchestration.settings import Settings
 
 DAGSTER_YAML = """\
-# Written by orchestration/instance.py; edits are overwritten.
+# Written by orchestration/runtime/instance.py; edits are overwritten.
 # Run, event-log and schedule storage: SQLite files beside this one (history/, schedules/,
 # storage/ for compute logs), Dagster's default for a local instance; the event log is Dagster's
-# SQLite storage with one open connection per database (orchestration.instance.LocalEventLogStorage).
+# SQLite storage with one open connection per database (orchestration.runtime.instance.LocalEventLogStorage).
 telemetry:
   enabled: false
 event_log_storage:
-  module: orchestration.instance
+  module: orchestration.runtime.instance
   class: LocalEventLogStorage
   config:
     base_dir: {event_log_dir}

@@ -1,10 +1,10 @@
 """Ingest against the floor: how many times one DuckDB parse of every landing file loading costs.
 
-``python -m orchestration.ingest.measure --data DIR [--repeat N] [--phases]``, with data generated
+``python -m orchestration.benchmarks.ingest_measure --data DIR [--repeat N] [--phases]``, with data generated
 by ``cdp generate --out DIR/landing``. Each round measures, in the same process and one after the
 other (the machine is shared, so only the ratio of the two is comparable between rounds):
 
-- the **floor**, exactly as ``cdp bench`` computes it (``orchestration.bench.floor_scan``);
+- the **floor**, exactly as ``cdp bench`` computes it (``orchestration.benchmarks.bench.floor_scan``);
 - **ingest**: every export table loaded into a fresh warehouse by ``load_table`` on a connection
   configured as the raw assets' (``WarehouseResource``: threads, memory limit, UTC), one
   connection per table as one Dagster step per table opens, files settled immediately.
@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestration.bench import floor_scan
+from orchestration.benchmarks.bench import floor_scan
 from orchestration.exports import effective_tables
 from orchestration.ingest import loader
 from orchestration.settings import get_settings

@@ -1,8 +1,13 @@
-"""Helpers for the metadata assets show in the Dagster UI."""
+"""What every Dagster module of the code location shares: owners, the warehouse pool, UI helpers."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+
+OWNERS = ["team:data-engineering"]
+# Every step that writes the warehouse joins this pool; the instance caps it at one
+# (orchestration/runtime/instance.py).
+WAREHOUSE_POOL = "duckdb_warehouse"
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]], width: int = 40) -> str:

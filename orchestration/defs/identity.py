@@ -11,25 +11,19 @@ import time
 
 import dagster as dg
 
-from orchestration import changes
-from orchestration.defs.metadata import markdown_table
-from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL, raw_asset_key
+from orchestration.defs.common import markdown_table
+from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
-from orchestration.exports import crm, ecommerce, pos, survey
 from orchestration.identity.config import load_identity_settings
 from orchestration.identity.evaluate import blocking_recall, missed_customer_pairs, score_customer_ids
 from orchestration.identity.history import record_resolution_run
 from orchestration.identity.resolve import ResolutionConfig, resolve
 from orchestration.identity.stable_ids import assign_stable_ids
+from orchestration.identity.standardise import IDENTITY_RAW_TABLES
+from orchestration.runtime import changes
 from orchestration.settings import get_settings
 
-UPSTREAM = [
-    raw_asset_key(t)
-    for t in (
-        pos.STORES, pos.TICKETS, ecommerce.CUSTOMERS, ecommerce.ORDERS, ecommerce.WEB_EVENTS,
-        crm.CONTACTS, crm.TICKETS, survey.RESPONSES,
-    )
-]  # fmt: skip
+UPSTREAM = [dg.AssetKey(["raw", table]) for table in IDENTITY_RAW_TABLES]
 
 
 class IdentityConfig(dg.Config):
@@ -103,7 +97,7 @@ def identity_resolution(
 ):
     """Standardise, link deterministically, score with Splink, cluster with guards, keep ids stable.
 
-    This step is the gate of everything after ingestion (``orchestration/changes.py``): when no raw
+    This step is the gate of everything after ingestion (``orchestration/runtime/changes.py``): when no raw
     table, setting, model or code changed since the last successful run, it yields nothing and
     Dagster skips identity, dbt, the docs and the publication; when only a later stage has
     something to do, identity is passed through without recomputing.

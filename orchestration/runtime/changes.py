@@ -38,20 +38,17 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.exports import ALL_TABLES
+from orchestration.identity.config import config_path
+from orchestration.identity.standardise import IDENTITY_RAW_TABLES
+from orchestration.lib.dbt import DBT_PROJECT_DIR, project_inputs
 from orchestration.settings import REPO_ROOT, Settings, get_clear_pii
+from orchestration.warehouse import STATE_SCHEMA, table_exists, tables_in
 
-STATE_SCHEMA = "pipeline"
 STATE_TABLE = f"{STATE_SCHEMA}.stage_state"
 STAGES = ("identity", "dbt", "docs", "serving")
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-# What dbt reads; anything else under dbt_project/ (target/, logs/) is its output.
-DBT_PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "packages.yml", "models", "macros", "tests", "seeds")
 IDENTITY_CODE = REPO_ROOT / "orchestration" / "identity"
 SERVING_CODE = REPO_ROOT / "orchestration" / "serving"
-IDENTITY_TABLES = (
-    "pos_stores", "pos_tickets", "ecommerce_customers", "ecommerce_orders", "ecommerce_web_events",
-    "crm_contacts", "crm_tickets", "survey_responses",
-)  # fmt: skip
 
 
 def content_hash(paths: Iterable[Path], root: Path | None = None) -> str:
@@ -73,17 +70,12 @@ def content_hash(paths: Iterable[Path], root: Path | None = None) -> str:
 
 
 def dbt_project_hash() -> str:
-    return content_hash((DBT_PROJECT_DIR / n for n in DBT_PROJECT_INPUTS), DBT_PROJECT_DIR)
+    return content_hash(project_inputs(), DBT_PROJECT_DIR)
 
 
 def raw_state(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[str, str]:
     """``raw.<table>`` → ``"<rows> rows, last loaded <time>"`` (``absent`` before its first load)."""
-    present = {
-        r[0]
-        for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'raw'"
-        ).fetchall()
-    }
+    present = tables_in(con, "raw")
     state = {}
     for table in tables:
         if table not in present:
@@ -111,18 +103,9 @@ def tables_with_rows_removed(before: dict[str, str], now: dict[str, str]) -> lis
     ]
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchall()[0][0]
-    )
-
-
 def _recorded(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[dict[str, str], str, datetime]]:
     """stage → (inputs, run id, completed at) of its last successful run."""
-    if not _has_table(con, STATE_SCHEMA, STATE_TABLE.split(".")[1]):
+    if not table_exists(con, STATE_SCHEMA, STATE_TABLE.split(".")[1]):
         return {}
     return {
         stage: (json.loads(inputs), run_id, completed_at)
@@ -134,9 +117,6 @@ def _recorded(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[dict[str, str],
 
 def stage_inputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, dict[str, str]]:
     """Every stage's inputs as they are now, part → fingerprint."""
-    from orchestration.exports import ALL_TABLES
-    from orchestration.identity.config import config_path
-
     recorded = _recorded(con)
     raw = raw_state(con, [t.table for t in ALL_TABLES])
     project = dbt_project_hash()
@@ -148,7 +128,7 @@ def stage_inputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str
 
     return {
         "identity": {
-            **{k: v for k, v in raw.items() if k.removeprefix("raw.") in IDENTITY_TABLES},
+            **{k: v for k, v in raw.items() if k.removeprefix("raw.") in IDENTITY_RAW_TABLES},
             "identity.yml": content_hash([config_path()]),
             # The shipped model (identity/model.json) is part of the identity code's folder.
             "trained model": content_hash([settings.trained_model_path]),
@@ -260,7 +240,7 @@ def new_landing_files(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> list
             present.append((path.relative_to(landing_dir).as_posix(), stat.st_size, stat.st_mtime))
     if not present:
         return []
-    if not _has_table(con, "raw", "load_log"):
+    if not table_exists(con, "raw", "load_log"):
         return sorted(p[0] for p in present)
     con.execute(
         "create or replace temp table _landing (file_path varchar, file_size bigint, file_mtime double)"

@@ -17,11 +17,10 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource
 
-from orchestration import changes
-from orchestration.defs.dbt import built_project_artifacts, ensure_manifest
-from orchestration.defs.metadata import markdown_table
-from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL
+from orchestration.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
+from orchestration.lib.dbt import built_project_artifacts, ensure_manifest
 from orchestration.defs.resources import WarehouseResource
+from orchestration.runtime import changes
 from orchestration.serving.publish import marts_from_manifest, pseudonym_salt, publish_marts
 from orchestration.serving.report import write_report
 from orchestration.settings import get_clear_pii, get_settings
@@ -155,7 +154,7 @@ def _generate_docs(context: dg.AssetExecutionContext, dbt: DbtCliResource, targe
     queries the warehouse's catalog (``--no-compile``). Anything else (no build yet, the project
     changed since, a file gone meanwhile) compiles as before.
     """
-    built = built_project_artifacts()
+    built = built_project_artifacts(get_settings().dbt_target_dir)
     if built is not None:
         try:
             for name in ("manifest.json", "partial_parse.msgpack"):

@@ -7,13 +7,12 @@ from collections.abc import Callable
 import dagster as dg
 
 from orchestration.activation.audiences import Audience, load_audiences, write_audience
-from orchestration.defs.metadata import markdown_table
-from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL
+from orchestration.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
 from orchestration.defs.resources import WarehouseResource
 from orchestration.settings import get_settings
 
 # What every audience reads: the customers, their segments and their consents.
-SOURCES = [
+AUDIENCE_INPUTS = [
     dg.AssetKey(["marts", name])
     for name in ("dim_customers", "mart_customer_segments", "dim_customer_consents")
 ]
@@ -22,7 +21,7 @@ SOURCES = [
 def audience_asset(audience: Audience) -> Callable:
     @dg.asset(
         key=["activation", audience.name],
-        deps=SOURCES,
+        deps=AUDIENCE_INPUTS,
         group_name="audiences",
         kinds={"duckdb", "csv"},
         owners=OWNERS,

@@ -9,7 +9,7 @@ privacy job that erased something succeeds.
 import dagster as dg
 
 from orchestration.defs.automation import WRITE_TAGS, full_pipeline_job
-from orchestration.defs.metadata import markdown_table
+from orchestration.defs.common import markdown_table
 from orchestration.defs.raw import WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
 from orchestration.privacy.erase import erase, review_retention

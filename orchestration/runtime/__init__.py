@@ -1,0 +1,1 @@
+"""How ``cdp run`` runs: the local Dagster instance, the console progress, what a run may skip."""
