@@ -18,7 +18,8 @@ import duckdb
 import pytest
 
 from orchestration.exports import ALL_TABLES, crm, ecommerce, pos
-from orchestration.ingest.loader import load_table, record_unmatched
+from orchestration.ingest.landing import record_unmatched
+from orchestration.ingest.loader import load_table
 from orchestration.quality.failures import files_not_loaded
 from orchestration.settings import Settings
 from tests.test_ingest import POS_HEADER, _ConnectionProxy, load, pos_ticket, scalar, write

@@ -42,7 +42,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.exports import ALL_TABLES
-from orchestration.ingest.loader import landing_files
+from orchestration.ingest.landing import landing_files
 from orchestration.settings import REPO_ROOT
 
 # The pipeline's stages, in run order; "other" is the rest of the wall time (process start,

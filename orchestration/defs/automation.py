@@ -12,7 +12,7 @@ import dagster as dg
 
 from orchestration.defs.raw import raw_asset_key
 from orchestration.exports import SOURCES, effective_tables
-from orchestration.ingest.loader import matches
+from orchestration.ingest.landing import matches
 from orchestration.runtime.changes import nothing_to_do
 from orchestration.settings import get_settings
 

@@ -11,10 +11,13 @@ from orchestration.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
 from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import ALL_TABLES, effective_table, effective_tables
 from orchestration.exports.spec import ExportTable
-from orchestration.ingest.loader import load_table, record_unmatched
+from orchestration.ingest.landing import record_unmatched
+from orchestration.ingest.loader import load_table
+from orchestration.ingest.reconcile import reconciliation
+from orchestration.ingest.summary import files_per_status, preview, row_count
 from orchestration.privacy.suppression import SuppressionList
 from orchestration.settings import get_settings
-from orchestration.warehouse.raw import SQL_TYPES, ensure_raw_schema
+from orchestration.warehouse.raw import SQL_TYPES
 
 PREVIEW_ROWS = 5
 
@@ -46,16 +49,7 @@ def _column_schema(spec: ExportTable) -> dg.TableSchema:
 
 def _preview(con, spec: ExportTable) -> str:
     """A few loaded rows as Markdown, with PII columns masked."""
-    shown = spec.columns[:10]
-    select = ", ".join(
-        f"""case when "{c.name}" is null then null else '•••' end""" if c.pii else f'"{c.name}"'
-        for c in shown
-    )
-    rows = con.execute(
-        f"select {select}, _source_file, _source_line from raw.{spec.table} "
-        f"order by _loaded_at desc, _source_file, _source_line limit {PREVIEW_ROWS}"
-    ).fetchall()
-    return markdown_table([c.name for c in shown] + ["_source_file", "_source_line"], rows)
+    return markdown_table(*preview(con, spec, PREVIEW_ROWS))
 
 
 def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
@@ -105,8 +99,8 @@ def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
                         f"{f.file}: {f.rows_quarantined} of {f.rows_read} rows quarantined "
                         "(see raw.quarantine_rows)"
                     )
-            total = con.execute(f"select count(*) from raw.{spec.table}").fetchall()[0][0]
-            preview = _preview(con, spec)
+            total = row_count(con, spec)
+            shown = _preview(con, spec)
         drift = sorted({c for f in result.files for c in f.drift_columns})
         quarantined_files = [f.error for f in result.files if f.status == "quarantined"]
         return dg.MaterializeResult(
@@ -125,7 +119,7 @@ def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
                     "\n".join(f"- {e}" for e in quarantined_files) or "none"
                 ),
                 "schema_drift_columns": dg.MetadataValue.json(drift),
-                "preview": dg.MetadataValue.md(preview),
+                "preview": dg.MetadataValue.md(shown),
             }
         )
 
@@ -151,58 +145,23 @@ def reconciliation_spec(spec: ExportTable) -> dg.AssetCheckSpec:
 
 
 def reconcile(con, spec: ExportTable) -> dg.AssetCheckResult:
-    """Per file: rows read = rows in the raw table + rows in quarantine, from the tables themselves,
-    + the rows of erased persons the load log accounts for (suppressed at load, erased since)."""
-    ensure_raw_schema(con, spec)
-    bad = con.execute(
-        f"""
-        with loaded as (
-            select _file_sha256 as sha, count(*) as n from raw.{spec.table} group by all
-        ),
-        quarantined as (
-            select file_sha256 as sha, count(*) as n from raw.quarantine_rows
-            where table_name = ? group by all
-        ),
-        log as (
-            select file_path, file_sha256 as sha, status, rows_read, rows_loaded,
-                   rows_quarantined,
-                   coalesce(rows_suppressed, 0) as suppressed,
-                   coalesce(rows_erased, 0) as erased,
-                   coalesce(quarantine_rows_erased, 0) as quarantine_erased
-            from raw.load_log where table_name = ? and status in ('loaded', 'quarantined')
-        )
-        select log.file_path, log.rows_read, coalesce(loaded.n, 0) as in_table,
-               case when log.status = 'quarantined' then log.rows_quarantined
-                    else coalesce(quarantined.n, 0) end as in_quarantine,
-               log.suppressed + log.erased + log.quarantine_erased as of_erased_persons
-        from log
-        left join loaded using (sha)
-        left join quarantined using (sha)
-        where log.rows_read <> coalesce(loaded.n, 0) + case when log.status = 'quarantined'
-              then log.rows_quarantined else coalesce(quarantined.n, 0) end
-              + log.suppressed + log.erased + log.quarantine_erased
-           or log.rows_loaded <> coalesce(loaded.n, 0) + log.erased
-        """,
-        [spec.table, spec.table],
-    ).fetchall()
-    files = con.execute(
-        "select count(*), coalesce(sum(rows_read), 0) from raw.load_log where table_name = ? "
-        "and status in ('loaded', 'quarantined')",
-        [spec.table],
-    ).fetchall()[0]
+    """The check's result from ``orchestration.ingest.reconcile``: per file, rows read = rows in the
+    raw table + rows in quarantine + the rows of erased persons the load log accounts for."""
+    checked = reconciliation(con, spec)
+    bad = checked.mismatches
     return dg.AssetCheckResult(
         asset_key=raw_asset_key(spec),
         check_name=RECONCILIATION_CHECK,
         passed=not bad,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(
-            f"{files[0]} files, {files[1]} rows read: all reconcile"
+            f"{checked.files_checked} files, {checked.rows_read} rows read: all reconcile"
             if not bad
             else f"{len(bad)} files do not reconcile"
         ),
         metadata={
-            "files_checked": files[0],
-            "rows_read": files[1],
+            "files_checked": checked.files_checked,
+            "rows_read": checked.rows_read,
             "mismatches": dg.MetadataValue.md(
                 "\n".join(
                     f"- {f}: read {r}, in table {t}, in quarantine {q}, of erased persons {e}"
@@ -241,7 +200,7 @@ def landing_inventory(
         new = record_unmatched(con, settings.landing_dir, tables, run_id=context.run.run_id)
         for f in new:
             context.log.warning(f"not loaded: {f.error}")
-        totals = dict(con.execute("select status, count(*) from raw.load_log group by status").fetchall())
+        totals = files_per_status(con)
     # Only what this asset recorded: it runs beside the raw assets, not after them; the list of
     # every file the run did not load is printed by `cdp run` at the end (files_not_loaded).
     rows = [(f.status, f.file, f.error) for f in new]

@@ -69,7 +69,7 @@ class FileFingerprint:
     # The one line break ``readable_path`` uses: LF, or CRLF in a file delivered with CRLF only.
     line_break: str = "\n"
     # No U+0001 in the text: DuckDB's CSV reader can split it into lines, with that character as
-    # a delimiter that never occurs (see ``loader._read_lines``).
+    # a delimiter that never occurs (see ``formats._read_lines``).
     plain_lines: bool = True
 
 
@@ -244,17 +244,14 @@ def _unreadable(path: Path, error: str) -> FileFingerprint:
     return FileFingerprint(sha256_of(path), path.stat().st_size, 0, True, path, error, is_text=False)
 
 
-def fingerprint(path: Path, encoding: str, scratch_dir: Path) -> FileFingerprint:
-    """Hash the file, find what it is and how to read it, and prepare a copy DuckDB can read."""
+def _recognise(path: Path) -> tuple[Kind, bool, list[str]] | FileFingerprint:
+    """What the file is, looking inside a gzip archive: (kind, compressed, notes), or the
+    fingerprint of a file that is not text we can read."""
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
     kind = kind_of(head, path.name)
     notes: list[str] = []
     compressed = kind.name == "gzip archive"
-
-    def open_text() -> BinaryIO:
-        return gzip.open(path, "rb") if compressed else path.open("rb")  # type: ignore[return-value]
-
     if compressed:
         try:
             with gzip.open(path, "rb") as inner:
@@ -268,6 +265,37 @@ def fingerprint(path: Path, encoding: str, scratch_dir: Path) -> FileFingerprint
     if not kind.readable:
         inside = " inside a gzip archive" if compressed else ""
         return _unreadable(path, f"{kind.name}{inside}, not a text export")
+    return kind, compressed, notes
+
+
+def _explained(stats: _Pass, declared: str, chosen: str, open_text: Callable[[], BinaryIO]) -> str | None:
+    """The decoding error of a pass, with the likely cause, or the mojibake found; None if neither."""
+    error = stats.error
+    if error is not None and declared == "utf-8" and chosen == "utf-8":
+        if _stream(open_text, "cp1252", None, None).error is None:
+            error += (
+                "; the bytes look like Windows-1252 / Latin-1 (one byte per accented letter): "
+                "re-export as UTF-8 or declare the file's encoding"
+            )
+    elif error is not None:
+        error += "; was the file exported in another encoding?"
+    if error is None and stats.mojibake:
+        error = (
+            f"text is mojibake (UTF-8 read as Windows-1252 and saved again): {stats.mojibake}; "
+            "re-export from the source tool"
+        )
+    return error
+
+
+def fingerprint(path: Path, encoding: str, scratch_dir: Path) -> FileFingerprint:
+    """Hash the file, find what it is and how to read it, and prepare a copy DuckDB can read."""
+    recognised = _recognise(path)
+    if isinstance(recognised, FileFingerprint):
+        return recognised
+    kind, compressed, notes = recognised
+
+    def open_text() -> BinaryIO:
+        return gzip.open(path, "rb") if compressed else path.open("rb")  # type: ignore[return-value]
 
     declared = encoding.lower().replace("_", "-")
     chosen = kind.encoding or declared
@@ -305,20 +333,7 @@ def fingerprint(path: Path, encoding: str, scratch_dir: Path) -> FileFingerprint
         only_cr = stats.bare_lf == 0 and stats.crlf == 0
         notes.append(f"{'CR (old Mac)' if only_cr else 'mixed CR / LF / CRLF'} line breaks read as line ends")
 
-    error = stats.error
-    if error is not None and declared == "utf-8" and chosen == "utf-8":
-        if _stream(open_text, "cp1252", None, None).error is None:
-            error += (
-                "; the bytes look like Windows-1252 / Latin-1 (one byte per accented letter): "
-                "re-export as UTF-8 or declare the file's encoding"
-            )
-    elif error is not None:
-        error += "; was the file exported in another encoding?"
-    if error is None and stats.mojibake:
-        error = (
-            f"text is mojibake (UTF-8 read as Windows-1252 and saved again): {stats.mojibake}; "
-            "re-export from the source tool"
-        )
+    error = _explained(stats, declared, chosen, open_text)
     if not must_copy:
         copy_path.unlink(missing_ok=True)
     ends_with_newline = stats.last_char in ("\n", "\r")

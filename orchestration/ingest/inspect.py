@@ -14,7 +14,9 @@ from pathlib import Path
 import duckdb
 
 from orchestration.exports.spec import ExportTable
-from orchestration.ingest.loader import FileResult, load_table, matches
+from orchestration.ingest.landing import matches
+from orchestration.ingest.loader import load_table
+from orchestration.ingest.results import FileResult
 
 PREVIEW_ROWS = 5
 SHOWN_QUARANTINE = 10
