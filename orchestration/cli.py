@@ -354,7 +354,7 @@ def privacy_erase(
 def privacy_retention(
     apply: Annotated[bool, typer.Option(help="Erase them; without it, only report (dry run).")] = False,
 ) -> None:
-    """Data retention: list the customers past their retention window (marts.customer_data_retention:
+    """Data retention: list the customers past their retention window (marts.dim_customer_data_retention:
     by default three years after their last activity) into privacy/retention_review.csv (ids and
     dates only); with --apply, erase them through the same path as `cdp privacy erase` (their
     records are kept out of later loads; a person who comes back starts afresh), then run the

@@ -32,8 +32,9 @@ from orchestration.lib.dbt import DBT_PROJECT_DIR, built_project_artifacts, dbt_
 from tests.conftest import query
 
 MODELS = {
-    "dim_customers", "dim_customer_consents", "dim_stores", "customer_source_records", "fct_orders",
-    "fct_order_lines", "fct_web_sessions", "fct_service_tickets", "fct_survey_responses", "fct_touchpoints",
+    "dim_customers", "dim_customer_consents", "dim_customer_data_retention", "dim_stores",
+    "bridge_customer_source_records", "fct_orders", "fct_order_lines", "fct_web_sessions",
+    "fct_service_tickets", "fct_survey_responses", "fct_touchpoints",
 }  # fmt: skip
 KPI_MARTS = {
     "mart_multichannel_customers", "mart_channel_count_distribution", "mart_channel_combinations",
@@ -71,10 +72,9 @@ def test_dbt_models_are_assets_grouped_by_folder_with_checks_and_upstream_lineag
         node = graph.get(dg.AssetKey(["reference", seed]))
         assert node.group_name == "reference"
         assert node.tags["layer"] == "reference"
-    assert (
-        dg.AssetKey(["reference", "interaction_unit_costs"])
-        in graph.get(dg.AssetKey(["intermediate", "int_touchpoint_costs"])).parent_keys
-    )
+    costs = graph.get(dg.AssetKey(["intermediate", "int_touchpoint_costs"]))
+    assert costs.group_name == "intermediate_touchpoints"
+    assert dg.AssetKey(["reference", "interaction_unit_costs"]) in costs.parent_keys
     staging = graph.get(dg.AssetKey(["staging", "stg_pos__tickets"]))
     assert staging.group_name == "staging_pos"
     assert dg.AssetKey(["raw", "pos_tickets"]) in staging.parent_keys

@@ -401,7 +401,8 @@ def test_retention_reports_first_then_erases_the_customers_past_their_window(cop
     due = _customer_with_records(settings, 2)
     con = duckdb.connect(str(settings.warehouse_path))
     con.execute(
-        "update marts.customer_data_retention set is_beyond_retention = list_contains(?, customer_id)", [due]
+        "update marts.dim_customer_data_retention set is_beyond_retention = list_contains(?, customer_id)",
+        [due],
     )
     con.close()
     before = _raw_counts(settings)

@@ -187,10 +187,11 @@ def review_retention(con: duckdb.DuckDBPyConnection, data_dir: Path, apply: bool
 
 def beyond_retention(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, object, object]]:
     """(customer id, rule, last activity, retained until) of every customer past their retention
-    window (``marts.customer_data_retention``), oldest activity first."""
+    window (``marts.dim_customer_data_retention``), oldest activity first."""
     return con.execute(
         "select customer_id, retention_rule, last_activity_at, retained_until "
-        "from marts.customer_data_retention where is_beyond_retention order by last_activity_at, customer_id"
+        "from marts.dim_customer_data_retention where is_beyond_retention "
+        "order by last_activity_at, customer_id"
     ).fetchall()
 
 

@@ -261,20 +261,20 @@ def _operations_section(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def _identity_section(con: duckdb.DuckDBPyConnection) -> tuple[list[str], dict]:
     records, customers = _rows(
-        con, "select count(*), count(distinct customer_id) from customer_source_records"
+        con, "select count(*), count(distinct customer_id) from bridge_customer_source_records"
     )[0]
     methods = _rows(
-        con, "select match_method, count(*) from customer_source_records group by 1 order by 2 desc"
+        con, "select match_method, count(*) from bridge_customer_source_records group by 1 order by 2 desc"
     )
     confidence = _rows(
         con,
         "select least(floor(match_confidence * 20) / 20, 0.95) as bucket, count(*) from "
-        "customer_source_records "
+        "bridge_customer_source_records "
         "where match_method = 'probabilistic' group by 1 order by 1",
     )
     sizes = _rows(
         con,
-        "select least(n, 10), count(*) from (select count(*) n from customer_source_records "
+        "select least(n, 10), count(*) from (select count(*) n from bridge_customer_source_records "
         "group by customer_id) group by 1 order by 1",
     )
     tiles = [("identity records", records), ("customers", customers)] + [

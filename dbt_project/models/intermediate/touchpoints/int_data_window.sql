@@ -1,5 +1,5 @@
 -- The data's time window, one row: when its history starts and the instant every model treats as
--- "now" (definitions in _intermediate__docs.md, block data_window). Models read it through the
+-- "now" (definitions in _touchpoints__docs.md, block data_window). Models read it through the
 -- macros as_of() and history_start(), never from the wall clock: rerunning the same data on
 -- another day builds the same marts.
 with events as (

@@ -1,6 +1,6 @@
--- Data retention of every customer (block customer_data_retention in _core__docs.md): when their
--- personal data may be kept until, from their last activity in any system, and whether that date
--- has passed at as_of. `cdp privacy retention` lists those beyond it; with --apply, erases them.
+-- Data retention of every customer (block dim_customer_data_retention in _core__docs.md): when
+-- their personal data may be kept until, from their last activity in any system, and whether that
+-- date has passed at as_of. `cdp privacy retention` lists those beyond it; with --apply, erases them.
 with customers as (
     select * from {{ ref('dim_customers') }}
 ),

@@ -1,5 +1,5 @@
 -- The golden record's identity attributes: one row per customer, each attribute chosen by a
--- survivorship rule (documented in _intermediate__docs.md, block "survivorship").
+-- survivorship rule (documented in _customers__docs.md, block "survivorship").
 with records as (
     select * from {{ ref('int_customer_records_enriched') }}
 ),
