@@ -243,7 +243,7 @@ def identity_train() -> None:
     Exits 1 when EM cannot run: the shipped model stays in use."""
     from orchestration.defs.identity import resolution_config
     from orchestration.defs.resources import build_resources
-    from orchestration.identity.resolve import train_model
+    from orchestration.identity import train_model
 
     settings = get_settings()
     if not settings.warehouse_path.exists():
@@ -391,7 +391,7 @@ def eval_identity(
     ] = None,
 ) -> None:
     """Pairwise and B-cubed precision/recall/F1 of the current customer ids, next to the baseline."""
-    from orchestration.identity.evaluate import evaluate_warehouse
+    from orchestration.identity import evaluate_warehouse
 
     settings = get_settings()
     truth_file = (truth or settings.truth_dir / "identities.csv").resolve()

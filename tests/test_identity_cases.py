@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from orchestration.exports import ALL_TABLES
-from orchestration.identity.resolve import resolve
+from orchestration.identity import resolve
 from orchestration.identity.stable_ids import assign_stable_ids
 from orchestration.ingest.loader import load_table
 

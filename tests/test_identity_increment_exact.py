@@ -23,7 +23,7 @@ import pytest
 from orchestration.exports import ALL_TABLES
 from orchestration.identity import cluster
 from orchestration.identity.config import load_identity_settings
-from orchestration.identity.resolve import WORK_SCHEMA, resolve
+from orchestration.identity.resolution import WORK_SCHEMA, resolve
 from orchestration.identity.stable_ids import IDS_PENDING, assign_stable_ids
 from orchestration.ingest.loader import load_table
 from tests.test_identity_cases import _insert

@@ -17,8 +17,8 @@ import pytest
 from splink.internals.linker_components.inference import LinkerInference
 
 from orchestration.exports import ALL_TABLES
+from orchestration.identity import ResolutionConfig, resolve
 from orchestration.identity.history import record_resolution_run
-from orchestration.identity.resolve import ResolutionConfig, resolve
 from orchestration.identity.stable_ids import assign_stable_ids
 from orchestration.ingest.loader import load_table
 from tests.test_identity_cases import _insert

@@ -17,10 +17,10 @@ import duckdb
 import pytest
 
 from orchestration.exports import ALL_TABLES
+from orchestration.identity import ResolutionConfig, resolve, train_model
 from orchestration.identity.config import IdentityConfigError, load_identity_settings
 from orchestration.identity.evaluate import load_truth, score
 from orchestration.identity.names import first_name_facts, first_names_alike
-from orchestration.identity.resolve import ResolutionConfig, resolve, train_model
 from orchestration.identity.stable_ids import assign_stable_ids
 from orchestration.identity.standardise import build_first_name_variants, install_macros
 from orchestration.ingest.loader import load_table

@@ -8,8 +8,8 @@ import duckdb
 import pytest
 
 from orchestration.exports import ALL_TABLES
+from orchestration.identity import resolve
 from orchestration.identity.evaluate import baseline_clusters, load_truth, score
-from orchestration.identity.resolve import resolve
 from orchestration.identity.standardise import install_macros
 from orchestration.ingest.loader import load_table
 from orchestration.settings import Settings
@@ -76,7 +76,7 @@ def test_model_beats_the_deterministic_baseline(
 def test_blocking_keys_are_refined_when_too_many_records_share_them() -> None:
     """A block of n records costs n²/2 comparisons: a name shared by more records than the cap is
     blocked with its postcode, then its birth date; rare names keep the plain key."""
-    from orchestration.identity.resolve import _splink_inputs
+    from orchestration.identity.splink_inputs import build_inputs as _splink_inputs
 
     con = duckdb.connect()
     install_macros(con)
@@ -114,7 +114,7 @@ def test_blocking_keys_are_refined_when_too_many_records_share_them() -> None:
 def test_retraining_is_on_request_and_the_saved_model_is_then_reused(
     landed: Settings, con, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orchestration.identity.resolve import ResolutionConfig
+    from orchestration.identity import ResolutionConfig
 
     saved = tmp_path / "identity" / "model.json"  # the repository's model stays untouched
     report = tmp_path / "serving" / "identity"

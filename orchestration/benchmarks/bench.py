@@ -308,7 +308,7 @@ def bench(
     (``increments``).
     """
     from orchestration.generate import generate
-    from orchestration.identity.evaluate import evaluate_warehouse
+    from orchestration.identity import evaluate_warehouse
 
     data, truth = folder / "data", folder / "truth"
     landing = data / "landing"
@@ -454,7 +454,7 @@ def _customer_ids(warehouse: Path, out: Path) -> None:
 def agreement(incremental: Path, full: Path) -> dict:
     """Pairwise precision, recall and F1 of the incremental customer ids taking the full
     re-resolution's as the truth (``evaluate.score``)."""
-    from orchestration.identity.evaluate import score
+    from orchestration.identity import score
 
     con = duckdb.connect()
     con.execute(f"create temp table _truth as select unique_id, customer_id as person_id from '{full}'")
@@ -479,7 +479,7 @@ def increments(
     echo=print,
 ) -> dict:
     """A run with nothing new, then one run per held day, then a full identity re-resolution."""
-    from orchestration.identity.evaluate import evaluate_warehouse
+    from orchestration.identity import evaluate_warehouse
 
     warehouse = data / "warehouse" / "cdp.duckdb"
     landing = data / "landing"

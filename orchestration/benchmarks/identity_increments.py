@@ -36,10 +36,15 @@ import duckdb
 
 from orchestration.exports import ALL_TABLES
 from orchestration.generate import generate
-from orchestration.identity.evaluate import load_truth, score
-from orchestration.identity.history import record_resolution_run
-from orchestration.identity.resolve import ResolutionConfig, ResolutionResult, resolve
-from orchestration.identity.stable_ids import assign_stable_ids
+from orchestration.identity import (
+    ResolutionConfig,
+    ResolutionResult,
+    assign_stable_ids,
+    load_truth,
+    record_resolution_run,
+    resolve,
+    score,
+)
 from orchestration.ingest.loader import load_table
 
 DAILY_FILE = re.compile(r"_(\d{4}-\d{2}-\d{2})\.[a-z]+(\.gz)?$")

@@ -303,7 +303,7 @@ def run_pipeline(data_dir: Path, truth_file: Path) -> PipelineRun:
     from orchestration.defs import identity as identity_defs
     from orchestration.defs import raw as raw_defs
     from orchestration.defs.resources import build_resources
-    from orchestration.identity.evaluate import evaluate_warehouse
+    from orchestration.identity import evaluate_warehouse
     from orchestration.runtime.progress import progress_logger, root_cause
     from orchestration.settings import get_settings
 
@@ -391,7 +391,7 @@ def plain_splink(warehouse: Path, truth_file: Path, threads: int | None = None) 
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-    from orchestration.identity.evaluate import load_truth, score
+    from orchestration.identity import load_truth, score
 
     con = duckdb.connect(config={"threads": threads} if threads else {})
     try:

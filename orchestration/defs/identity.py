@@ -8,18 +8,24 @@ One step computes the outputs together (they come from the same clustering):
 
 import dataclasses
 import time
+from collections.abc import Iterable, Iterator
 
 import dagster as dg
 
 from orchestration.defs.common import markdown_table
 from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
-from orchestration.identity.config import load_identity_settings
-from orchestration.identity.evaluate import blocking_recall, missed_customer_pairs, score_customer_ids
-from orchestration.identity.history import record_resolution_run
-from orchestration.identity.resolve import ResolutionConfig, resolve
-from orchestration.identity.stable_ids import assign_stable_ids
-from orchestration.identity.standardise import IDENTITY_RAW_TABLES
+from orchestration.identity import (
+    IDENTITY_RAW_TABLES,
+    ResolutionConfig,
+    ResolutionResult,
+    RunReport,
+    assign_stable_ids,
+    load_identity_settings,
+    record_resolution_run,
+    report_run,
+    resolve,
+)
 from orchestration.runtime import changes
 from orchestration.settings import get_settings
 
@@ -117,24 +123,8 @@ def identity_resolution(
     forced = config.retrain or config.full_identity or bool(overrides)
     with warehouse.get_connection() as con:
         plan = changes.plan(con, settings)
-        if not forced and plan.nothing_to_do:
-            context.log.info(f"skipped: {plan.skip_line()}")
-            # Also on the asset's page in the UI: why its last run did not materialize it.
-            context.log_event(
-                dg.AssetObservation(
-                    asset_key=["identity", "customer_source_records"],
-                    metadata={"skipped": plan.skip_line(), "unchanged_since_run": plan.last_run or ""},
-                )
-            )
-            return
-        if not forced and plan.reasons["identity"] is None:
-            later = "; ".join(f"{s}: {r}" for s, r in plan.reasons.items() if r is not None)
-            reason = f"identity inputs unchanged since run {plan.last_run}: not recomputed ({later})"
-            context.log.info(reason)
-            for spec in identity_resolution.specs:
-                yield dg.MaterializeResult(
-                    asset_key=spec.key, metadata={"recomputed": False, "reason": reason}
-                )
+        if not forced and (plan.nothing_to_do or plan.reasons["identity"] is None):
+            yield from _not_recomputed(context, plan, identity_resolution.specs)
             return
         result = resolve(con, resolution, log=context.log.info, full=config.full_identity)
         started = time.perf_counter()
@@ -142,44 +132,67 @@ def identity_resolution(
         # The shares the identity quality checks compare with the previous run's (and the metadata).
         shares = record_resolution_run(con, context.run.run_id)
         stage_seconds = {**result.seconds, "stable_ids": time.perf_counter() - started}
-        # Visitor ids that never logged in nor checked out stay anonymous (no identity record).
-        anonymous_visitors = con.execute(
-            """
-            select count(distinct visitor_id) from raw_current.ecommerce_web_events
-            where 'ecommerce_visitors:' || visitor_id not in (select unique_id from identity.records)
-            """
-        ).fetchall()[0][0]
-        sizes = con.execute(
-            """
-            select size, count(*) from (
-                select customer_id, count(*) as size from identity.customer_source_records group by 1
-            ) group by size order by size
-            """
-        ).fetchall()
-        truth_file = settings.truth_dir / "identities.csv"
-        accuracy, missed = {}, {}
-        if truth_file.exists():
-            accuracy = score_customer_ids(con, truth_file).as_dict()
-            missed = {**missed_customer_pairs(con).as_dict(), **blocking_recall(con).as_dict()}
+        report = report_run(con, settings.truth_dir / "identities.csv")
         # Overrides are remembered as an input: the next run without them resolves again.
         # Read again, not taken from the plan: a first run trains the model it then uses.
         inputs = changes.stage_inputs(con, settings)["identity"]
         inputs |= {"run overrides": str(overrides)} if overrides else {}
         changes.record(con, "identity", inputs, context.run.run_id)
-    records = result.records
-    common = {
+    common = _run_metadata(plan, result, ids, report, stage_seconds)
+    yield dg.MaterializeResult(
+        asset_key=["identity", "records"], metadata={"dagster/row_count": result.records}
+    )
+    yield dg.MaterializeResult(
+        asset_key=["identity", "customer_source_records"],
+        metadata={**common, **_customer_metadata(result, shares, report)},
+    )
+    yield dg.MaterializeResult(asset_key=["identity", "scored_edges"], metadata=_scored_metadata(result))
+    yield dg.MaterializeResult(asset_key=["identity", "customer_id_history"], metadata=common)
+
+
+def _not_recomputed(
+    context: dg.AssetExecutionContext, plan: changes.Plan, specs: Iterable[dg.AssetSpec]
+) -> Iterator[dg.MaterializeResult]:
+    """Nothing changed since the last run: yield nothing (every later step is skipped). Only a later
+    stage has something to do: pass identity through, unchanged."""
+    if plan.nothing_to_do:
+        context.log.info(f"skipped: {plan.skip_line()}")
+        # Also on the asset's page in the UI: why its last run did not materialize it.
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=["identity", "customer_source_records"],
+                metadata={"skipped": plan.skip_line(), "unchanged_since_run": plan.last_run or ""},
+            )
+        )
+        return
+    later = "; ".join(f"{s}: {r}" for s, r in plan.reasons.items() if r is not None)
+    reason = f"identity inputs unchanged since run {plan.last_run}: not recomputed ({later})"
+    context.log.info(reason)
+    for spec in specs:
+        yield dg.MaterializeResult(asset_key=spec.key, metadata={"recomputed": False, "reason": reason})
+
+
+def _run_metadata(
+    plan: changes.Plan,
+    result: ResolutionResult,
+    ids: dict[str, int],
+    report: RunReport,
+    stage_seconds: dict[str, float],
+) -> dict[str, object]:
+    """What the run did, on the customer records and the id history."""
+    return {
         "recomputed": True,
         "reason": plan.reasons["identity"] or "run requested",
         # "full" or "incremental", and why (a full re-resolution when settings, model or code changed).
         "mode": result.mode,
         "mode_reason": result.mode_reason,
-        "records_in": records,
+        "records_in": result.records,
         "customers_out": ids["customers"],
         "ids_created": ids["created"],
         "ids_merged": ids["merged"],
         "ids_split": ids["split"],
         "flagged_clusters": result.flagged_clusters,
-        "anonymous_visitors": anonymous_visitors,
+        "anonymous_visitors": report.anonymous_visitors,
         "model_trained_this_run": result.trained,
         "model": result.model_source,
         "prior": result.prior,
@@ -189,43 +202,46 @@ def identity_resolution(
         # All records in a full run; in an increment the part its changes touched.
         "records_clustered": result.clustered_records,
     }
-    yield dg.MaterializeResult(asset_key=["identity", "records"], metadata={"dagster/row_count": records})
-    yield dg.MaterializeResult(
-        asset_key=["identity", "customer_source_records"],
-        metadata={
-            **common,
-            "dagster/row_count": records,
-            "share_by_method": dg.MetadataValue.json(
-                {k.removesuffix("_share"): round(v, 4) for k, v in shares.items() if v is not None}
-            ),
-            "records_per_customer": dg.MetadataValue.md(markdown_table(["records", "customers"], sizes[:30])),
-            **({"accuracy_vs_truth": dg.MetadataValue.json(accuracy)} if accuracy else {}),
-            # True pairs left apart, by what the two parts of the person share (evaluate.MissedPairs),
-            # and the true pairs of named records no blocking rule compares (evaluate.BlockingRecall).
-            **({"missed_pairs_vs_truth": dg.MetadataValue.json(missed)} if missed else {}),
-        },
-    )
-    yield dg.MaterializeResult(
-        asset_key=["identity", "scored_edges"],
-        metadata={
-            "dagster/row_count": result.scored_pairs,
-            "probabilistic_edges_used": result.probabilistic_edges,
-            "edges_refused_by_guards": result.guarded_edges,
-            "model": result.model_source,
-            "prior": result.prior,
-            # Fields populated, and the comparisons and rules they allow (model.ModelPlan).
-            "active_model": dg.MetadataValue.json(result.plan),
-            # An increment scores the pairs of its new and changed records only; a full run all.
-            "pairs_scored_this_run": result.pairs_scored_this_run,
-            "pairs_per_blocking_rule": dg.MetadataValue.md(
-                markdown_table(
-                    ["blocking rule", "pairs it compares (rules overlap)"],
-                    [(k, f"{n:,}") for k, n in result.comparisons_per_rule.items()],
-                )
-            ),
-        },
-    )
-    yield dg.MaterializeResult(asset_key=["identity", "customer_id_history"], metadata=common)
+
+
+def _customer_metadata(
+    result: ResolutionResult, shares: dict[str, float | None], report: RunReport
+) -> dict[str, object]:
+    """How the records were linked, how many each customer holds, and (with a truth file) how right."""
+    return {
+        "dagster/row_count": result.records,
+        "share_by_method": dg.MetadataValue.json(
+            {k.removesuffix("_share"): round(v, 4) for k, v in shares.items() if v is not None}
+        ),
+        "records_per_customer": dg.MetadataValue.md(
+            markdown_table(["records", "customers"], report.records_per_customer[:30])
+        ),
+        **({"accuracy_vs_truth": dg.MetadataValue.json(report.accuracy)} if report.accuracy else {}),
+        # True pairs left apart, by what the two parts of the person share (evaluate.MissedPairs),
+        # and the true pairs of named records no blocking rule compares (evaluate.BlockingRecall).
+        **({"missed_pairs_vs_truth": dg.MetadataValue.json(report.missed)} if report.missed else {}),
+    }
+
+
+def _scored_metadata(result: ResolutionResult) -> dict[str, object]:
+    """The scored pairs: how many, how many were used or refused, with which model and prior."""
+    return {
+        "dagster/row_count": result.scored_pairs,
+        "probabilistic_edges_used": result.probabilistic_edges,
+        "edges_refused_by_guards": result.guarded_edges,
+        "model": result.model_source,
+        "prior": result.prior,
+        # Fields populated, and the comparisons and rules they allow (model.ModelPlan).
+        "active_model": dg.MetadataValue.json(result.plan),
+        # An increment scores the pairs of its new and changed records only; a full run all.
+        "pairs_scored_this_run": result.pairs_scored_this_run,
+        "pairs_per_blocking_rule": dg.MetadataValue.md(
+            markdown_table(
+                ["blocking rule", "pairs it compares (rules overlap)"],
+                [(k, f"{n:,}") for k, n in result.comparisons_per_rule.items()],
+            )
+        ),
+    }
 
 
 defs = dg.Definitions(assets=[identity_resolution])

@@ -1,29 +1,14 @@
-"""Clustering: from scored pairs and exact links to clusters, on every record or on the part a day touched.
+"""Clustering: from scored pairs and exact links to clusters.
 
 The steps (docs/identity.md, "The run, step by step", 8 to 10): the **guard** on first names over the
 scored pairs, **connected components** of the deterministic links, the **constrained merge** along
 the probabilistic links (``merge``), **shared identifiers** and **attachments by unique value**,
-then the constrained merge along those, and **flagged clusters**.
+then the constrained merge along those, and **flagged clusters** (``cluster_scope``).
 
-A full run clusters every record (``cluster_all``). An increment (``cluster_part``) clusters only
-the records whose result may differ from the previous resolution's, and keeps every other cluster,
-edge and attachment value as it was. That is exact, not an approximation, because every step above
-only looks at records joined by an edge or by a value:
-
-- the merge walks links in one global order (strongest first), and refuses a link from what the
-  two clusters hold: the walk restricted to whole connected parts of the link graph is the walk of
-  the full run on those parts;
-- shared identifiers and attachments group records by a value (an e-mail, a phone, a full name at
-  a store) and count the clusters using it: a part holding every record that uses a value counts
-  the same clusters as the full run.
-
-So every run keeps each record's **connected part** (``identity.connected_parts``): records joined
-by any edge (refused ones too) or sharing any attachment value. An increment's part is the previous
-parts of its seeds (records new, changed or gone, and both ends of every link that appeared,
-vanished or changed weight) and of the records sharing a seed's new e-mail or phone. A full name
-at a store is a value of a *cluster* (its stores come from all its records), known only once the
-part is clustered: when a cluster of the part then uses one that a record outside it used, that
-record's previous part joins and the part is clustered again.
+A full run clusters every record (``cluster_all``). An increment clusters only the part of the
+records a day touched, with the same steps, and keeps every other cluster (``cluster_increment``,
+which says why that is exact). Every run keeps each record's **connected part** (``label_parts``)
+for the next increment to start from.
 
 Writes ``identity.edges``, ``identity.clusters``, ``identity.flagged_clusters``,
 ``identity.attachment_values`` (every value each record used in attachments) and
@@ -32,7 +17,6 @@ Writes ``identity.edges``, ``identity.clusters``, ``identity.flagged_clusters``,
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import duckdb
@@ -40,10 +24,9 @@ import pyarrow as pa
 
 from orchestration.identity.config import CONFLICT_ATTRIBUTES, IdentitySettings
 from orchestration.identity.graph import connected_components
-from orchestration.identity.incremental import table_exists
 from orchestration.identity.merge import Link, merge_clusters
 from orchestration.identity.names import first_name_facts
-from orchestration.identity.stable_ids import IDS_PENDING, IDS_PENDING_TABLE
+from orchestration.identity.stable_ids import IDS_PENDING
 
 MERGED_SCHEMA = pa.schema([("cluster_id", pa.string()), ("merged_into", pa.string())])
 REFUSED_SCHEMA = pa.schema([("position", pa.int64()), ("conflict", pa.string())])
@@ -175,8 +158,32 @@ def _attach_by_unique_value(con: duckdb.DuckDBPyConnection, scope: Scope) -> int
 
     Every value used here is kept in ``{work}.values_used``: an increment closes its part over them.
     """
+    _values_used(con, scope)
     work = scope.work
     outside_join, outside_owners = _outside(scope, "u")
+    con.execute(
+        f"""
+        insert into {scope.edges}
+        with owners as (
+            select u.kind, u.value,
+                   count(distinct u.cluster_id) filter (where u.owner) + {outside_owners} as owner_clusters,
+                   coalesce(min(u.unique_id) filter (where u.owner),
+                            min(u.unique_id) filter (where u.candidate and u.pooled)) as anchor
+            from {work}.values_used u{outside_join} group by u.kind, u.value
+        )
+        select distinct least(v.unique_id, o.anchor), greatest(v.unique_id, o.anchor),
+               1.0, null, 'attached:' || v.kind, null
+        from {work}.values_used v join owners o using (kind, value)
+        where v.candidate and o.owner_clusters <= 1 and v.unique_id <> o.anchor
+        """
+    )
+    return con.execute(f"select count(*) from {scope.edges} where method like 'attached:%'").fetchall()[0][0]
+
+
+def _values_used(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
+    """``{work}.values_used``: per record of the scope, the values it may be attached by or holds
+    for its cluster (its e-mail and phone; a full name at a store of its cluster)."""
+    work = scope.work
     con.execute(
         f"""
         create or replace table {work}.values_used as
@@ -221,23 +228,6 @@ def _attach_by_unique_value(con: duckdb.DuckDBPyConnection, scope: Scope) -> int
         where not r.name_only and r.full_name is not null
         """
     )
-    con.execute(
-        f"""
-        insert into {scope.edges}
-        with owners as (
-            select u.kind, u.value,
-                   count(distinct u.cluster_id) filter (where u.owner) + {outside_owners} as owner_clusters,
-                   coalesce(min(u.unique_id) filter (where u.owner),
-                            min(u.unique_id) filter (where u.candidate and u.pooled)) as anchor
-            from {work}.values_used u{outside_join} group by u.kind, u.value
-        )
-        select distinct least(v.unique_id, o.anchor), greatest(v.unique_id, o.anchor),
-               1.0, null, 'attached:' || v.kind, null
-        from {work}.values_used v join owners o using (kind, value)
-        where v.candidate and o.owner_clusters <= 1 and v.unique_id <> o.anchor
-        """
-    )
-    return con.execute(f"select count(*) from {scope.edges} where method like 'attached:%'").fetchall()[0][0]
 
 
 def _link_by_shared_identifier(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
@@ -295,34 +285,7 @@ def _merge_along_links(
     refused and its edge marked with what contradicted in ``guard``.
     """
     work = scope.work
-    both = ", ".join(f"l.{a} is not null and r.{a} is not null as both_{a}" for a in CONFLICT_ATTRIBUTES)
-    con.execute(
-        f"""
-        create or replace temp table _links as
-        select row_number() over (order by e.match_weight desc, e.unique_id_l, e.unique_id_r) - 1 as position,
-               e.unique_id_l, e.unique_id_r, cl.cluster_id as cluster_l, cr.cluster_id as cluster_r,
-               {both}, l.first_name is null or r.first_name is null as unnamed_end
-        from {scope.edges} e
-        join {work}.{start} cl on cl.unique_id = e.unique_id_l
-        join {work}.{start} cr on cr.unique_id = e.unique_id_r
-        join {scope.records} l on l.unique_id = e.unique_id_l
-        join {scope.records} r on r.unique_id = e.unique_id_r
-        where e.guard is null and e.method like '{methods}' and cl.cluster_id <> cr.cluster_id
-        """
-    )
-    links = [
-        Link(
-            row[0],
-            row[1],
-            frozenset(a for a, both in zip(CONFLICT_ATTRIBUTES, row[2:-1], strict=True) if both),
-            row[-1],
-        )
-        for row in con.execute(
-            "select cluster_l, cluster_r, "
-            + ", ".join(f"both_{a}" for a in CONFLICT_ATTRIBUTES)
-            + ", unnamed_end from _links order by position"
-        ).fetchall()
-    ]
+    links = _links_to_walk(con, scope, start, methods)
     con.execute(
         f"""
         create or replace temp table _link_clusters as
@@ -351,6 +314,53 @@ def _merge_along_links(
     merged, refused = merge_clusters(
         ((row[0], row[1:]) for row in attributes), links, identity.conflicts, facts
     )
+    _apply_merge(con, scope, start, merged, refused)
+
+
+def _links_to_walk(con: duckdb.DuckDBPyConnection, scope: Scope, start: str, methods: str) -> list[Link]:
+    """The links between two clusters of ``start`` (temp table ``_links``, by ``position``), in the
+    order of the walk, with the attributes both their records have."""
+    work = scope.work
+    both = ", ".join(f"l.{a} is not null and r.{a} is not null as both_{a}" for a in CONFLICT_ATTRIBUTES)
+    con.execute(
+        f"""
+        create or replace temp table _links as
+        select row_number() over (order by e.match_weight desc, e.unique_id_l, e.unique_id_r) - 1 as position,
+               e.unique_id_l, e.unique_id_r, cl.cluster_id as cluster_l, cr.cluster_id as cluster_r,
+               {both}, l.first_name is null or r.first_name is null as unnamed_end
+        from {scope.edges} e
+        join {work}.{start} cl on cl.unique_id = e.unique_id_l
+        join {work}.{start} cr on cr.unique_id = e.unique_id_r
+        join {scope.records} l on l.unique_id = e.unique_id_l
+        join {scope.records} r on r.unique_id = e.unique_id_r
+        where e.guard is null and e.method like '{methods}' and cl.cluster_id <> cr.cluster_id
+        """
+    )
+    return [
+        Link(
+            row[0],
+            row[1],
+            frozenset(a for a, both in zip(CONFLICT_ATTRIBUTES, row[2:-1], strict=True) if both),
+            row[-1],
+        )
+        for row in con.execute(
+            "select cluster_l, cluster_r, "
+            + ", ".join(f"both_{a}" for a in CONFLICT_ATTRIBUTES)
+            + ", unnamed_end from _links order by position"
+        ).fetchall()
+    ]
+
+
+def _apply_merge(
+    con: duckdb.DuckDBPyConnection,
+    scope: Scope,
+    start: str,
+    merged: dict[str, str],
+    refused: list[tuple[int, str]],
+) -> None:
+    """Mark the refused links' edges with what contradicted, and write ``clusters_all``: the
+    clusters of ``start`` with ``merged`` (cluster → the cluster it joined) applied."""
+    work = scope.work
     merged_table = pa.table(
         {"cluster_id": list(merged), "merged_into": list(merged.values())}, schema=MERGED_SCHEMA
     )
@@ -374,7 +384,7 @@ def _merge_along_links(
     con.unregister("_refused")
 
 
-def _cluster(con: duckdb.DuckDBPyConnection, scope: Scope, identity: IdentitySettings) -> None:
+def cluster_scope(con: duckdb.DuckDBPyConnection, scope: Scope, identity: IdentitySettings) -> None:
     """Cluster the scope's records into ``{work}.clusters`` and ``{work}.flagged``."""
     work = scope.work
     _build_edges(con, scope, identity.match_probability)
@@ -413,14 +423,7 @@ def _cluster(con: duckdb.DuckDBPyConnection, scope: Scope, identity: IdentitySet
     )
 
 
-def can_cluster_part(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the warehouse holds what ``cluster_part`` builds on."""
-    tables = {"edges", "clusters", "flagged_clusters", "attachment_values", "connected_parts"}
-    found = con.execute("select table_name from duckdb_tables() where schema_name = 'identity'").fetchall()
-    return tables <= {name for (name,) in found}
-
-
-def _label_parts(con: duckdb.DuckDBPyConnection, scope: Scope) -> str:
+def label_parts(con: duckdb.DuckDBPyConnection, scope: Scope) -> str:
     """The connected part of each of the scope's records: records joined by an edge or sharing an
     attachment value (``values_used``) that is not ambiguous for good (``AMBIGUOUS_OWNERS``: a
     household e-mail of three people, a common name at a store). Returns a table
@@ -458,8 +461,8 @@ def _label_parts(con: duckdb.DuckDBPyConnection, scope: Scope) -> str:
 def cluster_all(con: duckdb.DuckDBPyConnection, work: str, identity: IdentitySettings) -> Clustering:
     """Cluster every record (a full run) and write the identity tables."""
     scope = Scope.everything(work)
-    _cluster(con, scope, identity)
-    parts = _label_parts(con, scope)
+    cluster_scope(con, scope, identity)
+    parts = label_parts(con, scope)
     con.execute(
         f"""
         create or replace table identity.flagged_clusters as select * from {work}.flagged;
@@ -472,249 +475,3 @@ def cluster_all(con: duckdb.DuckDBPyConnection, work: str, identity: IdentitySet
         """
     )
     return Clustering(con.execute("select count(*) from identity.clusters").fetchall()[0][0])
-
-
-def _previous_values(scope: Scope) -> str:
-    """The values the part's records used in the previous resolution, with the clusters of the part
-    that owned each: ``(kind, value, owners)``."""
-    return f"""
-        select kind, value, count(distinct cluster_id) filter (where owner) as owners
-        from identity.attachment_values
-        where unique_id in (select unique_id from {scope.affected}) group by all
-    """
-
-
-def _known_values(scope: Scope) -> str:
-    """What is known of the part's values before clustering: the values its records used before,
-    with the part's owners then, and the seeds' e-mails and phones as if no cluster of the part owned
-    them (counting none pulls more, never less). The check after clustering is the exact one."""
-    seeds = f"(select unique_id from {scope.work}.seeds)"
-    return f"""
-        {_previous_values(scope)}
-        union all
-        select 'email', email, 0 from identity.records where email is not null and unique_id in {seeds}
-        union all
-        select 'phone', phone, 0 from identity.records where phone is not null and unique_id in {seeds}
-    """
-
-
-def _count_outside_owners(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
-    """``scope.outside``: for the values the part's records could use (their e-mails, phones,
-    previous values, and each of their full names at each of their stores), the clusters outside
-    the part owning each."""
-    con.execute(
-        f"""
-        create or replace table {scope.work}.possible_values as
-        with part as (
-            select * from identity.records where unique_id in (select unique_id from {scope.affected})
-        ),
-        stores as (
-            select store_code as store from part where store_code is not null
-            union
-            select s.code_magasin from part r join raw_current.pos_stores s on cdp_std_city(s.ville) = r.city
-        ),
-        names as (
-            select distinct first_name || ' ' || last_name as full_name from part
-            where length(first_name) > 1 and last_name is not null
-        )
-        select kind, value from ({_known_values(scope)})
-        union
-        select 'name at store', n.full_name || ' @ ' || s.store from names n cross join stores s;
-
-        create or replace table {scope.outside} as
-        select v.kind, v.value, count(distinct v.cluster_id) as owners from identity.attachment_values v
-        semi join {scope.work}.possible_values p on p.kind = v.kind and p.value = v.value
-        where v.owner and v.unique_id not in (select unique_id from {scope.affected})
-        group by all;
-        """
-    )
-
-
-def _with_their_parts(records: str) -> str:
-    """SQL: the ``unique_id`` of table ``records`` and of every record of their previous connected
-    parts (``identity.connected_parts``), which the previous run's edges never leave."""
-    return f"""
-        select unique_id from {records}
-        union
-        select unique_id from identity.connected_parts
-        where part_id in (
-            select part_id from identity.connected_parts
-            where unique_id in (select unique_id from {records})
-        )"""
-
-
-def _pull_holders(con: duckdb.DuckDBPyConnection, scope: Scope, values: str) -> int:
-    """Add to the part the records outside it holding one of ``values`` ``(kind, value, owners)``,
-    ``owners`` being the part's clusters owning it (before or after this run), unless the value is
-    ambiguous (``AMBIGUOUS_OWNERS``) with the owners outside the part counted in, both before and
-    after: the full run then attaches nothing with it on either side. With their previous parts;
-    returns how many such holders there were."""
-    work = scope.work
-    con.execute(
-        f"""
-        create or replace table {work}.pulled_values as
-        select kind, value, min(owners) as owners from ({values})
-        where kind is not null and value is not null group by all;
-
-        create or replace table {work}.outside_values as
-        select v.unique_id, v.kind, v.value, v.owner, v.cluster_id from identity.attachment_values v
-        semi join {work}.pulled_values p on p.kind = v.kind and p.value = v.value
-        where v.unique_id not in (select unique_id from {work}.affected);
-
-        create or replace table {work}.outside as
-        with outside_owners as (
-            select kind, value, count(distinct cluster_id) filter (where owner) as owners
-            from {work}.outside_values group by all
-        ),
-        shared as (
-            select o.kind, o.value from outside_owners o join {work}.pulled_values p using (kind, value)
-            where o.owners + p.owners < {AMBIGUOUS_SQL.replace("kind", "o.kind")}
-        )
-        select distinct v.unique_id from {work}.outside_values v
-        semi join shared s on s.kind = v.kind and s.value = v.value;
-
-        insert into {work}.affected
-        {_with_their_parts(f"{work}.outside")}
-        except
-        select unique_id from {work}.affected;
-        """
-    )
-    return con.execute(f"select count(*) from {work}.outside").fetchall()[0][0]
-
-
-def cluster_part(
-    con: duckdb.DuckDBPyConnection, work: str, identity: IdentitySettings, changed: str, rescored: str
-) -> Clustering:
-    """Cluster only the part of the records a day affected; keep every other cluster as it was.
-
-    ``changed(unique_id)``: the records new, changed or gone since the previous resolution;
-    ``rescored(unique_id)``: the named records whose pairs were scored again. Builds on the previous
-    resolution's ``identity.edges``, ``clusters``, ``flagged_clusters``, ``attachment_values`` and
-    ``connected_parts``, and this run's ``identity.records``, ``scored_edges`` and
-    ``deterministic_edges``.
-
-    The seeds are the changed records and both ends of every link that appeared, vanished or
-    changed weight (only pairs with a record scored again or gone can have: the others were kept).
-    The part starts as the seeds' previous connected parts (``identity.connected_parts``): every
-    other record's edges are the previous run's, all within its previous part. Values then: the
-    part's clusters count the owners of a value outside the part with their own (``Scope.outside``);
-    a value the part's records use or use no longer, held outside, brings the holder's part in
-    unless it is ambiguous (``AMBIGUOUS_OWNERS``) before and after, all owners counted; the part is
-    clustered again until no holder is left.
-    """
-    scope = Scope.part(work)
-    seconds: dict[str, float] = {}
-    last = time.perf_counter()
-
-    def done(phase: str) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        seconds[phase] = seconds.get(phase, 0.0) + now - last
-        last = now
-
-    threshold = identity.match_probability
-    con.execute(
-        f"""
-        create or replace table {work}.repaired as
-        select unique_id from {changed} union select unique_id from {rescored};
-
-        create or replace table {work}.changed_edges as
-        select unique_id_l, unique_id_r from identity.edges
-        where method = 'probabilistic'
-          and (unique_id_l in (select unique_id from {work}.repaired)
-               or unique_id_r in (select unique_id from {work}.repaired))
-        union all
-        select unique_id_l, unique_id_r from identity.scored_edges
-        where match_probability >= {threshold}
-          and (unique_id_l in (select unique_id from {work}.repaired)
-               or unique_id_r in (select unique_id from {work}.repaired))
-        union all
-        select unique_id_l, unique_id_r from (
-            (select unique_id_l, unique_id_r, 'deterministic:' || rule as method
-             from identity.deterministic_edges
-             except
-             select unique_id_l, unique_id_r, method from identity.edges where method like 'deterministic:%')
-            union all
-            (select unique_id_l, unique_id_r, method from identity.edges where method like 'deterministic:%'
-             except
-             select unique_id_l, unique_id_r, 'deterministic:' || rule from identity.deterministic_edges)
-        );
-
-        create or replace table {work}.seeds as
-        select unique_id from {changed}
-        union select unique_id_l from {work}.changed_edges
-        union select unique_id_r from {work}.changed_edges;
-        """
-    )
-    seeds = con.execute(f"select count(*) from {work}.seeds").fetchall()[0][0]
-    done("seeds")
-    con.execute(
-        f"""
-        create or replace table {work}.affected as {_with_their_parts(f"{work}.seeds")};
-        """
-    )
-    done("part")
-    rounds = 0
-    while True:
-        # Values the part's records used or use, held outside it: their holders' parts join, until
-        # none is left (known before clustering: e-mails, phones, the previous values).
-        while _pull_holders(con, scope, _known_values(scope)):
-            pass
-        done("part")
-        rounds += 1
-        _count_outside_owners(con, scope)
-        con.execute(
-            f"create or replace table {scope.records} as select * from identity.records "
-            f"where unique_id in (select unique_id from {work}.affected)"
-        )
-        _cluster(con, scope, identity)
-        done("clustering the part")
-        # A full name at a store is a value of a cluster, known once the part is clustered: one
-        # held outside brings its holder's part in, and the part is clustered again.
-        # Owners in the part before and after (none when it did not use the value), the fewer.
-        values = f"""
-            with after as (
-                select kind, value, count(distinct cluster_id) filter (where owner) as owners
-                from {work}.values_used group by all
-            ),
-            before as ({_previous_values(scope)})
-            select kind, value, least(coalesce(a.owners, 0), coalesce(b.owners, 0)) as owners
-            from after a full join before b using (kind, value)
-        """
-        pulled = _pull_holders(con, scope, values)
-        done("part")
-        if not pulled:
-            break
-    parts = _label_parts(con, scope)
-    con.execute(
-        f"""
-        delete from identity.edges
-        where unique_id_l in (select unique_id from {work}.affected)
-           or unique_id_r in (select unique_id from {work}.affected);
-        insert into identity.edges select * from {scope.edges};
-
-        delete from identity.clusters where unique_id in (select unique_id from {work}.affected);
-        insert into identity.clusters select * from {work}.clusters;
-
-        -- A cluster's label is one of its records: a flagged cluster of the part is labelled by one.
-        delete from identity.flagged_clusters where cluster_id in (select unique_id from {work}.affected);
-        insert into identity.flagged_clusters select * from {work}.flagged;
-
-        delete from identity.attachment_values where unique_id in (select unique_id from {work}.affected);
-        insert into identity.attachment_values
-        select unique_id, cluster_id, kind, value, owner from {work}.values_used;
-
-        delete from identity.connected_parts where unique_id in (select unique_id from {work}.affected);
-        insert into identity.connected_parts select * from {parts};
-        """
-    )
-    # Only these records' clusters changed: customer ids are assigned to them alone. Absent, the
-    # table means every record is pending (a full clustering not yet given ids): left so.
-    if table_exists(con, IDS_PENDING_TABLE):
-        con.execute(
-            f"insert into {IDS_PENDING} select unique_id from {work}.affected "
-            f"except select unique_id from {IDS_PENDING}"
-        )
-    part = con.execute(f"select count(*) from {scope.records}").fetchall()[0][0]
-    done("writing the part")
-    return Clustering(part, rounds, seeds, seconds)

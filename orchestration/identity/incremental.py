@@ -1,15 +1,15 @@
 """Incremental identity: what an increment builds on, whether it may, and which records changed.
 
-A daily delivery adds about 1 % of the records. An incremental run (``resolve.resolve``)
+A daily delivery adds about 1 % of the records. An incremental run (``resolution.resolve``)
 standardises only the records of deliveries the previous resolution did not read (``raw_delta``;
 every record when rows were removed or the stores changed), scores only the pairs with at least
 one record that is new or *changed*, keeps the previous scored pairs among the records that did
-not change, and clusters only the part of the records those changes touch (``cluster``). A named
-record is changed when a value Splink compares or one of its capped blocking keys differs from the
-previous run's: a key refined because more records now share it is a change too, so the pairs
-compared are exactly the pairs a full run would compare. A record that disappeared takes its
-pairs with it. The blocking keys, the exact links and the digests that find what changed still
-read every record (measured in docs/identity.md, "Incremental runs").
+not change (``scoring.score_increment``), and clusters only the part of the records those changes
+touch (``cluster_increment``). A named record is changed when a value Splink compares or one of
+its capped blocking keys differs from the previous run's: a key refined because more records now
+share it is a change too, so the pairs compared are exactly the pairs a full run would compare. A
+record that disappeared takes its pairs with it. The blocking keys, the exact links and the
+digests that find what changed still read every record (measured in docs/identity.md, "Incremental runs").
 
 An increment must score its pairs as the resolution it builds on did, so it runs only when that
 resolution was made by the same identity code, the same settings (``identity.yml`` and a run's
@@ -34,6 +34,7 @@ from orchestration.exports import ALL_TABLES
 from orchestration.identity import model
 from orchestration.identity.config import IdentitySettings
 from orchestration.identity.standardise import READ_TABLES, RECORD_SOURCES, latest_versions_where
+from orchestration.warehouse import table_exists
 from orchestration.warehouse.raw import ensure_raw_schema
 
 PACKAGE = Path(__file__).resolve().parent
@@ -63,7 +64,7 @@ create table if not exists identity.raw_batches (
 """
 BATCH_COLUMNS = ("source_file", "file_sha256", "loaded_at")
 # The columns of a named record that decide which pairs it is compared in and how they score
-# (splink_keyed in resolve._splink_inputs, whose other columns derive from these).
+# (splink_keyed in splink_inputs.build_inputs, whose other columns derive from these).
 COMPARED_COLUMNS = (
     "first_name", "last_name", "email", "phone", "birth_date", "postcode", "city", "street",
     "house_number", *model.BLOCKING_KEYS,
@@ -138,19 +139,10 @@ class Previous:
     stores: str | None = None
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    """Whether schema ``identity`` holds table ``table``."""
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_tables() where schema_name = 'identity' and table_name = ?", [table]
-        ).fetchall()[0][0]
-    )
-
-
 def read_previous(con: duckdb.DuckDBPyConnection) -> Previous | None:
     """The last resolution's state, or None when the warehouse holds no complete resolution."""
     needed = ("resolution_state", "records", "blocking_keys", "scored_edges")
-    if not all(table_exists(con, t) for t in needed):
+    if not all(table_exists(con, "identity", t) for t in needed):
         return None
     cursor = con.execute("select * from identity.resolution_state order by resolved_at desc limit 1")
     row = cursor.fetchall()
@@ -169,7 +161,7 @@ def reason_for_full(
 ) -> str | None:
     """Why this run cannot build on the previous resolution (None: it can), known before any work."""
     if previous is None:
-        if table_exists(con, "records"):
+        if table_exists(con, "identity", "records"):
             return "the previous resolution kept no state to build on (made before incremental runs)"
         return "no previous resolution in this warehouse"
     if retrain:
@@ -343,7 +335,7 @@ def raw_delta(con: duckdb.DuckDBPyConnection, schema: str) -> str | None:
     compared with ``identity.raw_batches`` (``read_raw_batches`` first): rows removed need a full
     standardisation (so do changed stores: ``stores_digest``, checked by the caller).
     """
-    if not table_exists(con, "raw_batches"):
+    if not table_exists(con, "identity", "raw_batches"):
         return "the previous resolution kept no record of the raw deliveries it read"
     removed = con.execute(
         f"""

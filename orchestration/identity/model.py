@@ -20,10 +20,10 @@ with the first name). A first name within a postcode was tried and dropped: at 1
 customers it compared 480,000 pairs (204,000 with the surname initial) to find 86 true pairs no
 other rule found, and cost a tenth of the identity step. Names, dates and places are not evenly
 spread, and a block of n records costs n²/2 comparisons, so those rules join on *capped* keys
-(``BLOCKING_KEYS``, built in ``resolve._splink_inputs``): when more than ``max_block_records``
-records share a key, the key is refined with one more attribute, and when even the most refined
-key is that common, the rule leaves those records to the other rules. A key whose fields are
-missing is NULL and blocks nothing.
+(``BLOCKING_KEYS``, built in ``splink_inputs.build_inputs``): when more than
+``max_block_records`` records share a key, the key is refined with one more attribute, and when
+even the most refined key is that common, the rule leaves those records to the other rules. A key
+whose fields are missing is NULL and blocks nothing.
 
 Prior (the chance that two random records match): estimated on every run from the first set of
 ``PRIOR_RULE_SETS`` whose rules the data supports and that finds pairs; else the saved model's
@@ -152,82 +152,86 @@ def _comparisons() -> dict[str, tuple[tuple[str, ...], object]]:
                 "first_name", "last_name", forename_surname_concat_col_name="full_name"
             ),
         ),
-        "email": (
-            ("email",),
-            cl.CustomComparison(
-                [
-                    cll.NullLevel("email"),
-                    cll.ExactMatchLevel("email", term_frequency_adjustments=True),
-                    cll.And(cll.DamerauLevenshteinLevel("email", 1), SAME_EMAIL_DIGITS).configure(
-                        label_for_charts="One typo apart, same digits"
-                    ),
-                    cll.ElseLevel(),
-                ],
-                output_column_name="email",
-                comparison_description=(
-                    "Exact match 'email' vs. one typo apart with the same digits vs. anything else"
-                ),
-            ),
-        ),
+        "email": (("email",), _email_comparison()),
         "phone": (
             ("phone",),
             cl.DamerauLevenshteinAtThresholds("phone", [1]).configure(term_frequency_adjustments=True),
         ),
-        "birth_date": (
-            ("birth_date",),
-            cl.CustomComparison(
-                [
-                    cll.NullLevel("birth_date"),
-                    cll.ExactMatchLevel("birth_date"),
-                    BIRTH_DATE_TYPO,
-                    BIRTH_DATE_ONE_PART_WRONG,
-                    cll.CustomLevel("year(birth_date_l) = year(birth_date_r)").configure(
-                        label_for_charts="Same year"
-                    ),
-                    cll.ElseLevel(),
-                ],
-                output_column_name="birth_date",
-                comparison_description=(
-                    "Exact birth date vs. one typo or day/month swapped vs. two of day/month/year "
-                    "vs. same year vs. else"
-                ),
-            ),
-        ),
-        "place": (
-            ("postcode", "city"),
-            cl.CustomComparison(
-                [
-                    cll.And(cll.NullLevel("postcode"), cll.NullLevel("city")),
-                    cll.ExactMatchLevel("postcode", term_frequency_adjustments=True),
-                    cll.ExactMatchLevel("city"),
-                    cll.ElseLevel(),
-                ],
-                output_column_name="place",
-                comparison_description="Same postcode vs. same city vs. else",
-            ),
-        ),
-        "street": (
-            ("street",),
-            cl.CustomComparison(
-                [
-                    cll.NullLevel("street"),
-                    # Neighbours: one street, two house numbers. The same number adds little to the
-                    # street (households share both), a different one is evidence against.
-                    cll.CustomLevel("street_l = street_r and house_number_l <> house_number_r").configure(
-                        label_for_charts="Same street, different house numbers"
-                    ),
-                    cll.ExactMatchLevel("street"),
-                    cll.JaroWinklerLevel("street", 0.95),
-                    cll.JaroWinklerLevel("street", 0.85),
-                    cll.ElseLevel(),
-                ],
-                output_column_name="street",
-                comparison_description=(
-                    "Same street but other number vs. same street vs. Jaro-Winkler 0.95 / 0.85 vs. else"
-                ),
-            ),
-        ),
+        "birth_date": (("birth_date",), _birth_date_comparison()),
+        "place": (("postcode", "city"), _place_comparison()),
+        "street": (("street",), _street_comparison()),
     }
+
+
+def _email_comparison() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        [
+            cll.NullLevel("email"),
+            cll.ExactMatchLevel("email", term_frequency_adjustments=True),
+            cll.And(cll.DamerauLevenshteinLevel("email", 1), SAME_EMAIL_DIGITS).configure(
+                label_for_charts="One typo apart, same digits"
+            ),
+            cll.ElseLevel(),
+        ],
+        output_column_name="email",
+        comparison_description=(
+            "Exact match 'email' vs. one typo apart with the same digits vs. anything else"
+        ),
+    )
+
+
+def _birth_date_comparison() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        [
+            cll.NullLevel("birth_date"),
+            cll.ExactMatchLevel("birth_date"),
+            BIRTH_DATE_TYPO,
+            BIRTH_DATE_ONE_PART_WRONG,
+            cll.CustomLevel("year(birth_date_l) = year(birth_date_r)").configure(
+                label_for_charts="Same year"
+            ),
+            cll.ElseLevel(),
+        ],
+        output_column_name="birth_date",
+        comparison_description=(
+            "Exact birth date vs. one typo or day/month swapped vs. two of day/month/year "
+            "vs. same year vs. else"
+        ),
+    )
+
+
+def _place_comparison() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        [
+            cll.And(cll.NullLevel("postcode"), cll.NullLevel("city")),
+            cll.ExactMatchLevel("postcode", term_frequency_adjustments=True),
+            cll.ExactMatchLevel("city"),
+            cll.ElseLevel(),
+        ],
+        output_column_name="place",
+        comparison_description="Same postcode vs. same city vs. else",
+    )
+
+
+def _street_comparison() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        [
+            cll.NullLevel("street"),
+            # Neighbours: one street, two house numbers. The same number adds little to the
+            # street (households share both), a different one is evidence against.
+            cll.CustomLevel("street_l = street_r and house_number_l <> house_number_r").configure(
+                label_for_charts="Same street, different house numbers"
+            ),
+            cll.ExactMatchLevel("street"),
+            cll.JaroWinklerLevel("street", 0.95),
+            cll.JaroWinklerLevel("street", 0.85),
+            cll.ElseLevel(),
+        ],
+        output_column_name="street",
+        comparison_description=(
+            "Same street but other number vs. same street vs. Jaro-Winkler 0.95 / 0.85 vs. else"
+        ),
+    )
 
 
 COMPARISON_FIELDS = {name: fields for name, (fields, _) in _comparisons().items()}

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import duckdb
 
-from orchestration.identity.incremental import table_exists
+from orchestration.warehouse import table_exists
 
 # Records whose customer ids must be assigned again (see above); absent: every record.
 IDS_PENDING_TABLE = "ids_pending"
@@ -53,16 +53,48 @@ create table if not exists identity.customer_registry (
 
 
 def assign_stable_ids(con: duckdb.DuckDBPyConnection, run_id: str = "") -> dict[str, int]:
-    """Turn ``identity.clusters`` into ``identity.customer_source_records`` with stable ids."""
+    """Turn ``identity.clusters`` into ``identity.customer_source_records`` with stable ids.
+
+    Returns the ids ``created``, ``merged`` and ``split`` this run, and the ``customers`` in all."""
     con.execute(HISTORY_DDL)
     con.execute(REGISTRY_DDL)
-    has_previous = table_exists(con, "customer_source_records")
-    partial = has_previous and table_exists(con, IDS_PENDING_TABLE)
-    within = f"where unique_id in (select unique_id from {IDS_PENDING})" if partial else ""
+    has_previous = table_exists(con, "identity", "customer_source_records")
+    partial = has_previous and table_exists(con, "identity", IDS_PENDING_TABLE)
+    _map_clusters(con, has_previous, partial)
+    _avoid_retired_ids(con, run_id)
+    con.execute("begin transaction")
+    try:
+        _record_changes(con, run_id)
+        _write_records(con, partial)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    counts = con.execute(
+        """
+        select
+            (select count(*) from _assignment where is_new),
+            (select count(*) from identity.customer_id_history where change = 'merged' and run_id = $1),
+            (select count(*) from identity.customer_id_history where change = 'split' and run_id = $1),
+            (select count(distinct customer_id) from identity.customer_source_records)
+        """,
+        [run_id],
+    ).fetchall()[0]
+    return dict(zip(("created", "merged", "split", "customers"), counts, strict=True))
 
-    def on_pending(column: str) -> str:
-        return f"and {column} in (select unique_id from {IDS_PENDING})" if partial else ""
 
+def _pending(partial: bool, column: str = "unique_id", keyword: str = "where") -> str:
+    """SQL restricting ``column`` to the pending records when only they are mapped again
+    (``partial``), else nothing: ``where unique_id in (…)``, ``and unique_id_l in (…)``."""
+    return f"{keyword} {column} in (select unique_id from {IDS_PENDING})" if partial else ""
+
+
+def _map_clusters(con: duckdb.DuckDBPyConnection, has_previous: bool, partial: bool) -> None:
+    """Temp tables mapping the clusters to map (all, or the pending records') onto the previous
+    ids: ``_overlap`` (records of each previous id per cluster), ``_home`` (where each previous id
+    stays), ``_kept`` (the previous ids staying in each cluster, oldest first) and ``_assignment``
+    (each cluster's id, and whether it is new)."""
+    within = _pending(partial)
     previous = (
         f"select unique_id, customer_id from identity.customer_source_records {within}"
         if has_previous
@@ -72,7 +104,6 @@ def assign_stable_ids(con: duckdb.DuckDBPyConnection, run_id: str = "") -> dict[
         f"""
         create or replace temp table _prev as {previous};
         create or replace temp table _clusters as select * from identity.clusters {within};
-
         -- how many records of each previous customer each new cluster holds
         create or replace temp table _overlap as
         select c.cluster_id, p.customer_id, count(*) as n, min(c.unique_id) as first_record
@@ -107,6 +138,11 @@ def assign_stable_ids(con: duckdb.DuckDBPyConnection, run_id: str = "") -> dict[
         from sizes s left join survivor v using (cluster_id);
         """
     )
+
+
+def _avoid_retired_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """A new cluster whose smallest record once anchored another customer id (after a split) gets
+    an id derived from its smallest record and the run instead."""
     clash = con.execute(
         """
         select count(*) from _assignment a join identity.customer_registry r using (customer_id)
@@ -114,8 +150,6 @@ def assign_stable_ids(con: duckdb.DuckDBPyConnection, run_id: str = "") -> dict[
         """
     ).fetchall()[0][0]
     if clash:
-        # A new cluster whose smallest record once anchored another customer id (after a split):
-        # derive its id from the smallest record and the run instead.
         con.execute(
             """
             update _assignment set customer_id = 'C' || left(md5(customer_id || ':' || ?), 12)
@@ -123,104 +157,99 @@ def assign_stable_ids(con: duckdb.DuckDBPyConnection, run_id: str = "") -> dict[
             """,
             [run_id],
         )
-    con.execute("begin transaction")
-    try:
-        con.execute(
-            """
-            insert into identity.customer_id_history
-            select now(), ?, 'created', customer_id, null, records from _assignment where is_new
-            """,
-            [run_id],
-        )
-        con.execute(
-            """
-            insert into identity.customer_id_history
-            select now(), ?, 'merged', k.customer_id, a.customer_id, o.n
-            from _kept k join _assignment a using (cluster_id)
-            join _overlap o on o.customer_id = k.customer_id and o.cluster_id = k.cluster_id
-            where k.customer_id <> a.customer_id
-            """,
-            [run_id],
-        )
-        con.execute(
-            """
-            insert into identity.customer_id_history
-            select now(), ?, 'split', a.customer_id, o.customer_id, o.n
-            from _overlap o join _home h using (customer_id)
-            join _assignment a on a.cluster_id = o.cluster_id
-            where o.cluster_id <> h.cluster_id and a.customer_id <> o.customer_id
-            """,
-            [run_id],
-        )
-        con.execute(
-            """
-            insert into identity.customer_registry
-            select customer_id, now(), null, null from _assignment where is_new;
 
-            update identity.customer_registry set retired_at = now(), retired_into = m.into_id
-            from (
-                select k.customer_id, a.customer_id as into_id
-                from _kept k join _assignment a using (cluster_id)
-                where k.customer_id <> a.customer_id
-            ) m
-            where customer_registry.customer_id = m.customer_id;
-            """
-        )
-        records = f"""
-            with record_edges as (
-                select unique_id_l as unique_id, method, match_probability from identity.edges
-                where guard is null {on_pending("unique_id_l")}
-                union all
-                select unique_id_r, method, match_probability from identity.edges
-                where guard is null {on_pending("unique_id_r")}
-            ),
-            evidence as (
-                select unique_id,
-                       bool_or(method not like 'probabilistic') as has_exact_link,
-                       max(match_probability) filter (where method = 'probabilistic') as best_probability
-                from record_edges group by unique_id
-            )
-            select a.customer_id, r.source_system, r.source_record_id, r.unique_id,
-                   case when a.records = 1 then 'singleton'
-                        when e.has_exact_link then 'deterministic'
-                        else 'probabilistic' end as match_method,
-                   case when a.records = 1 then null
-                        when e.has_exact_link then 1.0
-                        else e.best_probability end as match_confidence,
-                   starts_with(c.cluster_id, 'flagged:') as in_flagged_cluster,
-                   r.seen_at
-            from identity.records r
-            join _clusters c using (unique_id)
-            join _assignment a using (cluster_id)
-            left join evidence e using (unique_id)
-            """
-        if partial:
-            con.execute(
-                f"""
-                delete from identity.customer_source_records {within};
-                insert into identity.customer_source_records {records};
-                delete from {IDS_PENDING};
-                """
-            )
-        else:
-            con.execute(
-                f"""
-                create or replace table identity.customer_source_records as {records};
-                create or replace table {IDS_PENDING} (unique_id varchar primary key);
-                """
-            )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    counts = con.execute(
+
+def _record_changes(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Append the ids created, merged and split to ``identity.customer_id_history``, and keep the
+    registry of ids (created, retired into another)."""
+    con.execute(
         """
-        select
-            (select count(*) from _assignment where is_new),
-            (select count(*) from identity.customer_id_history where change = 'merged' and run_id = $1),
-            (select count(*) from identity.customer_id_history where change = 'split' and run_id = $1),
-            (select count(distinct customer_id) from identity.customer_source_records)
+        insert into identity.customer_id_history
+        select now(), ?, 'created', customer_id, null, records from _assignment where is_new
         """,
         [run_id],
-    ).fetchall()[0]
-    return dict(zip(("created", "merged", "split", "customers"), counts, strict=True))
+    )
+    con.execute(
+        """
+        insert into identity.customer_id_history
+        select now(), ?, 'merged', k.customer_id, a.customer_id, o.n
+        from _kept k join _assignment a using (cluster_id)
+        join _overlap o on o.customer_id = k.customer_id and o.cluster_id = k.cluster_id
+        where k.customer_id <> a.customer_id
+        """,
+        [run_id],
+    )
+    con.execute(
+        """
+        insert into identity.customer_id_history
+        select now(), ?, 'split', a.customer_id, o.customer_id, o.n
+        from _overlap o join _home h using (customer_id)
+        join _assignment a on a.cluster_id = o.cluster_id
+        where o.cluster_id <> h.cluster_id and a.customer_id <> o.customer_id
+        """,
+        [run_id],
+    )
+    con.execute(
+        """
+        insert into identity.customer_registry
+        select customer_id, now(), null, null from _assignment where is_new;
+
+        update identity.customer_registry set retired_at = now(), retired_into = m.into_id
+        from (
+            select k.customer_id, a.customer_id as into_id
+            from _kept k join _assignment a using (cluster_id)
+            where k.customer_id <> a.customer_id
+        ) m
+        where customer_registry.customer_id = m.customer_id;
+        """
+    )
+
+
+def _write_records(con: duckdb.DuckDBPyConnection, partial: bool) -> None:
+    """``identity.customer_source_records``: every record mapped (or, ``partial``, the pending
+    ones) with its customer id, how it was linked and with what confidence; the pending list
+    emptied."""
+    within = _pending(partial)
+    records = f"""
+        with record_edges as (
+            select unique_id_l as unique_id, method, match_probability from identity.edges
+            where guard is null {_pending(partial, "unique_id_l", "and")}
+            union all
+            select unique_id_r, method, match_probability from identity.edges
+            where guard is null {_pending(partial, "unique_id_r", "and")}
+        ),
+        evidence as (
+            select unique_id,
+                   bool_or(method not like 'probabilistic') as has_exact_link,
+                   max(match_probability) filter (where method = 'probabilistic') as best_probability
+            from record_edges group by unique_id
+        )
+        select a.customer_id, r.source_system, r.source_record_id, r.unique_id,
+               case when a.records = 1 then 'singleton'
+                    when e.has_exact_link then 'deterministic'
+                    else 'probabilistic' end as match_method,
+               case when a.records = 1 then null
+                    when e.has_exact_link then 1.0
+                    else e.best_probability end as match_confidence,
+               starts_with(c.cluster_id, 'flagged:') as in_flagged_cluster,
+               r.seen_at
+        from identity.records r
+        join _clusters c using (unique_id)
+        join _assignment a using (cluster_id)
+        left join evidence e using (unique_id)
+        """
+    if partial:
+        con.execute(
+            f"""
+            delete from identity.customer_source_records {within};
+            insert into identity.customer_source_records {records};
+            delete from {IDS_PENDING};
+            """
+        )
+    else:
+        con.execute(
+            f"""
+            create or replace table identity.customer_source_records as {records};
+            create or replace table {IDS_PENDING} (unique_id varchar primary key);
+            """
+        )

@@ -49,7 +49,7 @@ class TrainingReport:
     model_path: Path | None = None
 
 
-# The named records with their blocking keys (resolve._splink_inputs): what pairs are counted on.
+# The named records with their blocking keys (splink_inputs.build_inputs): what pairs are counted on.
 RECORDS = "splink_keyed"
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from orchestration.identity.standardise import RECORD_SOURCES, install_macros
+from orchestration.identity import RECORD_SOURCES, install_macros
 from orchestration.lib.sql import literal
 
 # Raw rows that carry no identity of their own but belong to an identity record of the person:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.identity.standardise import RECORD_SOURCES, install_macros
+from orchestration.identity import RECORD_SOURCES, install_macros
 from orchestration.lib.secret import installation_secret
 from orchestration.privacy.subject import LINE_FIELDS, line_emails, record_links
 

@@ -22,10 +22,10 @@ import re
 
 import great_expectations.expectations as gxe
 
-from orchestration.lib.dbt import ensure_manifest
 from orchestration.exports import ALL_TABLES, ExportTable
-from orchestration.identity.config import SHIPPED_CONFIG, IdentityConfigError, load_identity_settings
+from orchestration.identity import SHIPPED_CONFIG, IdentityConfigError, load_identity_settings
 from orchestration.identity.history import RUNS_DDL
+from orchestration.lib.dbt import ensure_manifest
 from orchestration.quality.gx import Check, Suite
 from orchestration.settings import QualitySettings
 

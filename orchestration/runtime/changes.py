@@ -39,8 +39,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.exports import ALL_TABLES
-from orchestration.identity.config import config_path
-from orchestration.identity.standardise import IDENTITY_RAW_TABLES
+from orchestration.identity import IDENTITY_RAW_TABLES, config_path
 from orchestration.lib.dbt import DBT_PROJECT_DIR, project_inputs
 from orchestration.settings import REPO_ROOT, Settings, get_clear_pii
 from orchestration.warehouse import STATE_SCHEMA, table_exists, tables_in
