@@ -8,6 +8,7 @@
 - ``cdp bench``: generate N customers, run the pipeline, time each stage against a floor;
 - ``cdp bench-rldata``: identity accuracy on public labelled records, next to a plain Splink model;
 - ``cdp formats``: the reference of every export format, generated from ``orchestration/exports``;
+- ``cdp settings``: every environment variable and data-folder path in force (``orchestration/settings.py``);
 - ``cdp inspect FILE``: how a file would load (mapping file applied), without writing anything;
 - ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance;
 - ``cdp privacy export``: everything held about one person (right of access), as JSON and HTML;
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchestration.settings import REPO_ROOT, get_settings
+from orchestration.settings import REPO_ROOT, RUN_ID_ENV, get_settings
 
 if TYPE_CHECKING:  # imported where used: `cdp --help` stays fast
     import duckdb
@@ -177,7 +178,7 @@ def _execute(job: str, launched_by: str, run_config: dict | None = None) -> None
     """Run ``job`` in-process on the local instance; list failed checks; exit 1 on failure."""
     from orchestration.definitions import build_definitions
     from orchestration.quality.failures import failing_rows, files_not_loaded
-    from orchestration.runtime.instance import RUN_ID_ENV, ensure_instance, process_tags, recover_dead_runs
+    from orchestration.runtime.instance import ensure_instance, process_tags, recover_dead_runs
     from orchestration.runtime.progress import root_cause
 
     settings = get_settings()
@@ -227,11 +228,10 @@ def _execute(job: str, launched_by: str, run_config: dict | None = None) -> None
     typer.echo(
         f"  quarantine: raw.quarantine_rows, raw.load_log (status = 'quarantined'), {settings.quarantine_dir}"
     )
-    serving = settings.serving_dir
-    typer.echo(f"  BI        : {serving / 'marts.duckdb'} (read-only), {serving / 'parquet'}/")
-    typer.echo(f"  report    : {serving / 'report' / 'index.html'}")
-    typer.echo(f"  quality   : {serving / 'quality' / 'index.html'}")
-    typer.echo(f"  dbt docs  : {serving / 'dbt_docs' / 'index.html'}")
+    typer.echo(f"  BI        : {settings.published_marts_path} (read-only), {settings.parquet_dir}/")
+    typer.echo(f"  report    : {settings.report_dir / 'index.html'}")
+    typer.echo(f"  quality   : {settings.quality_dir / 'index.html'}")
+    typer.echo(f"  dbt docs  : {settings.dbt_docs_dir / 'index.html'}")
     typer.echo("  Dagster UI: `make dev`, then open http://127.0.0.1:3000 (this run is in its history)")
 
 
@@ -482,6 +482,28 @@ def formats(write: Annotated[bool, typer.Option(help="Write docs/export-formats.
         typer.echo(f"Wrote {DOC_PATH}")
     else:
         typer.echo(render())
+
+
+@app.command("settings")
+def settings_command(
+    write: Annotated[bool, typer.Option(help="Write docs/configuration.md.")] = False,
+) -> None:
+    """Print every environment variable's value in force and every path of the data folder (or
+    write the reference of them all, generated from orchestration/settings.py)."""
+    from orchestration.lib.settings_docs import DOC_PATH, effective, render
+    from orchestration.settings import SettingsError, get_quality_settings
+
+    if write:
+        DOC_PATH.write_text(render(), encoding="utf-8")
+        typer.echo(f"Wrote {DOC_PATH}")
+        return
+    try:
+        lines = effective(get_settings(), get_quality_settings())
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    for line in lines:
+        typer.echo(line)
 
 
 @app.command()

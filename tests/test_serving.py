@@ -132,7 +132,15 @@ def test_pii_columns_listed_in_config_are_published_in_clear(pipeline: tuple, tm
     con.execute(f"attach '{settings.warehouse_path}' as wh (read_only)")
     con.execute("use wh")
     marts = [m for m in marts_from_manifest(ensure_manifest()) if m.name == "dim_customers"]
-    publication = publish_marts(con, marts, tmp_path, salt="s", clear_pii=frozenset({"email"}), run_id="r")
+    publication = publish_marts(
+        con,
+        marts,
+        tmp_path / "marts.duckdb",
+        tmp_path / "parquet",
+        salt="s",
+        clear_pii=frozenset({"email"}),
+        run_id="r",
+    )
     con.close()
     hashed = ["first_name", "last_name", "phone", "street", "birth_date"]
     assert publication.pseudonymised == {"dim_customers": hashed}

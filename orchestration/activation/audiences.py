@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import duckdb
 import yaml
 
 from orchestration.lib.atomic import write_text_atomically
+from orchestration.settings import get_settings
 
 SHIPPED_CONFIG = Path(__file__).resolve().parent / "audiences.yml"
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -54,8 +54,7 @@ class Audience:
 
 def config_path() -> Path:
     """The definitions in force: ``CDP_AUDIENCES_CONFIG`` if set, else the shipped file."""
-    configured = os.environ.get("CDP_AUDIENCES_CONFIG")
-    return Path(configured).expanduser().resolve() if configured else SHIPPED_CONFIG
+    return get_settings().audiences_config or SHIPPED_CONFIG
 
 
 def load_audiences(path: Path | None = None) -> list[Audience]:

@@ -43,7 +43,7 @@ import duckdb
 
 from orchestration.exports import ALL_TABLES
 from orchestration.ingest.landing import landing_files
-from orchestration.settings import REPO_ROOT
+from orchestration.settings import DATA_DIR_ENV, REPO_ROOT, Settings, data_folder
 
 # The pipeline's stages, in run order; "other" is the rest of the wall time (process start,
 # loading definitions, Dagster bookkeeping, the identity step's own metadata queries).
@@ -187,8 +187,8 @@ def floor_scan(landing: Path, threads: int) -> dict:
     return {"seconds": round(seconds, 3), "rows": rows, "files": files, "megabytes": round(size / 1e6, 1)}
 
 
-def _run_pipeline(data: Path, log: Path, *args: str) -> tuple[float, int, RssSampler]:
-    env = {**os.environ, "CDP_DATA_DIR": str(data)}
+def _run_pipeline(data: Settings, log: Path, *args: str) -> tuple[float, int, RssSampler]:
+    env = {**os.environ, DATA_DIR_ENV: str(data.data_dir)}
     with log.open("w") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -202,12 +202,12 @@ def _run_pipeline(data: Path, log: Path, *args: str) -> tuple[float, int, RssSam
         return time.perf_counter() - started, returncode, sampler
 
 
-def _step_spans(data: Path) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float]]:
+def _step_spans(data: Settings) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float]]:
     """Per stage, the (start, end) of its steps in the latest run; and the identity sub-stages."""
     import dagster as dg
     from dagster._core.events import DagsterEventType
 
-    instance = dg.DagsterInstance.from_config(str(data / "dagster"))
+    instance = dg.DagsterInstance.from_config(str(data.dagster_home))
     run = instance.get_runs(limit=1)[0]
     starts: dict[str, float] = {}
     spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -229,15 +229,15 @@ def _step_spans(data: Path) -> tuple[dict[str, list[tuple[float, float]]], dict[
     return spans, identity
 
 
-def _counts(data: Path) -> dict[str, int]:
-    con = duckdb.connect(str(data / "warehouse" / "cdp.duckdb"), read_only=True)
+def _counts(data: Settings) -> dict[str, int]:
+    con = duckdb.connect(str(data.warehouse_path), read_only=True)
     read, loaded = con.execute("select sum(rows_read), sum(rows_loaded) from raw.load_log").fetchall()[0]
     records = con.execute("select count(*) from identity.records").fetchall()[0][0]
     customers = con.execute(
         "select count(distinct customer_id) from identity.customer_source_records"
     ).fetchall()[0][0]
     con.close()
-    published = duckdb.connect(str(data / "serving" / "marts.duckdb"), read_only=True)
+    published = duckdb.connect(str(data.published_marts_path), read_only=True)
     rows_published = published.execute("select sum(row_count) from _publication").fetchall()[0][0]
     published.close()
     return {
@@ -310,8 +310,8 @@ def bench(
     from orchestration.generate import generate
     from orchestration.identity import evaluate_warehouse
 
-    data, truth = folder / "data", folder / "truth"
-    landing = data / "landing"
+    data, truth = data_folder(folder / "data"), folder / "truth"
+    landing = data.landing_dir
     commit = _commit()  # the code measured: read before the minutes the run takes
     generation = None
     if not (reuse_data and landing.exists() and any(landing.rglob("*.*"))):
@@ -330,8 +330,15 @@ def bench(
             "identity_records": stats.identity_records,
         }
     # identity/: a model trained by an earlier run; a fresh warehouse trains its own (stage "train").
-    for name in ("warehouse", "identity", "serving", "quarantine", "dagster", "tmp"):
-        shutil.rmtree(data / name, ignore_errors=True)
+    for path in (
+        data.warehouse_path.parent,
+        data.trained_model_path.parent,
+        data.serving_dir,
+        data.quarantine_dir,
+        data.dagster_home,
+        data.tmp_dir,
+    ):
+        shutil.rmtree(path, ignore_errors=True)
     held = folder / "held"
     days = _hold_daily_files(landing, held) if increment_days else []
     # A quiet day (few customers) has no file; a late event can make one after the end date.
@@ -339,7 +346,7 @@ def bench(
         raise RuntimeError(
             f"no daily files in {landing}: generate again without --reuse-data (the data needs --daily-days)"
         )
-    threads = int(os.environ.get("CDP_DUCKDB_THREADS", os.cpu_count() or 2))
+    threads = data.duckdb_threads
     echo("floor: one DuckDB scan of every landing file")
     floor = floor_scan(landing, threads)
     echo(
@@ -353,7 +360,7 @@ def bench(
     counts = _counts(data)
     stages = _stages(spans, identity, counts, total, sampler)
     started = time.perf_counter()
-    accuracy, baseline, _, _ = evaluate_warehouse(data / "warehouse" / "cdp.duckdb", truth / "identities.csv")
+    accuracy, baseline, _, _ = evaluate_warehouse(data.warehouse_path, truth / "identities.csv")
     identity_seconds = sum(s.seconds for s in stages if s.name in ("standardise", "link", "cluster"))
     result = {
         "customers": customers,
@@ -422,17 +429,17 @@ def _deliver(held: Path, landing: Path, day: str) -> int:
     return moved
 
 
-def _stage_split(data: Path) -> dict[str, float]:
+def _stage_split(data: Settings) -> dict[str, float]:
     """Seconds per stage of the latest run, from its event log."""
     spans, _ = _step_spans(data)
     return {name: round(sum(e - s for s, e in spans.get(name, [])), 2) for name in sorted(spans)}
 
 
-def _identity_mode(data: Path) -> str | None:
+def _identity_mode(data: Settings) -> str | None:
     """How the latest identity run resolved ("incremental: …" or "full: …"), from its metadata."""
     import dagster as dg
 
-    instance = dg.DagsterInstance.from_config(str(data / "dagster"))
+    instance = dg.DagsterInstance.from_config(str(data.dagster_home))
     try:
         event = instance.get_latest_materialization_event(
             dg.AssetKey(["identity", "customer_source_records"])
@@ -469,7 +476,7 @@ def agreement(incremental: Path, full: Path) -> dict:
 
 
 def increments(
-    data: Path,
+    data: Settings,
     truth: Path,
     held: Path,
     days: list[str],
@@ -481,8 +488,8 @@ def increments(
     """A run with nothing new, then one run per held day, then a full identity re-resolution."""
     from orchestration.identity import evaluate_warehouse
 
-    warehouse = data / "warehouse" / "cdp.duckdb"
-    landing = data / "landing"
+    warehouse = data.warehouse_path
+    landing = data.landing_dir
     echo("increments: cdp run with nothing new")
     seconds, code, _ = _run_pipeline(data, folder / "cdp-run-nothing-new.log")
     if code != 0:

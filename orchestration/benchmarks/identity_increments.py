@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -46,6 +45,7 @@ from orchestration.identity import (
     score,
 )
 from orchestration.ingest.loader import load_table
+from orchestration.settings import get_settings
 
 DAILY_FILE = re.compile(r"_(\d{4}-\d{2}-\d{2})\.[a-z]+(\.gz)?$")
 
@@ -131,7 +131,7 @@ def run(customers: int, days: int, folder: Path, seed: int = 42) -> dict[str, ob
     landing.mkdir(parents=True)
     config = ResolutionConfig(trained_model=data / "identity" / "model.json")
     con = duckdb.connect(str(data / "warehouse.duckdb"))
-    con.execute(f"set threads = {os.environ.get('CDP_DUCKDB_THREADS', '2')}")
+    con.execute(f"set threads = {get_settings().duckdb_threads}")
 
     _land(generated / "landing", landing, history)
     load_seconds = _load(con, landing, quarantine)

@@ -61,6 +61,7 @@ def load_all(data_dir: Path, phases: dict[str, float] | None = None) -> dict[str
     from orchestration.defs.resources import WarehouseResource
 
     settings = get_settings()
+    landing = settings.in_folder(data_dir).landing_dir
     work = Path(tempfile.mkdtemp(prefix="cdp-ingest-", dir=data_dir))
     warehouse = WarehouseResource(
         database=str(work / "cdp.duckdb"),
@@ -75,9 +76,7 @@ def load_all(data_dir: Path, phases: dict[str, float] | None = None) -> dict[str
         for spec in effective_tables(data_dir):
             started = time.perf_counter()
             with warehouse.get_connection() as con:
-                result = loader.load_table(
-                    con, spec, data_dir / "landing", work / "quarantine", log=lambda _: None
-                )
+                result = loader.load_table(con, spec, landing, work / "quarantine", log=lambda _: None)
             per_table[spec.table] = time.perf_counter() - started
             bad = [f.error for f in result.files if f.status == "quarantined"]
             if bad:
@@ -98,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     ratios = []
     for round_no in range(1, args.repeat + 1):
-        floor = floor_scan(args.data / "landing", settings.duckdb_threads)
+        floor = floor_scan(settings.in_folder(args.data).landing_dir, settings.duckdb_threads)
         phases: dict[str, float] = defaultdict(float)
         per_table = load_all(args.data, phases if args.phases else None)
         ingest = sum(per_table.values())

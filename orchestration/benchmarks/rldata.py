@@ -38,17 +38,19 @@ import random
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 
 from orchestration.exports import crm, ecommerce
 from orchestration.exports.spec import ExportTable
 from orchestration.generate.writers import ExportWriter
+from orchestration.settings import DATA_DIR_ENV, data_folder
 
 DATASETS = {"rldata500": "RLdata500", "rldata10000": "RLdata10000"}
 SEED = 42
@@ -248,13 +250,15 @@ def load_raw(data: Path) -> dict[str, dict[str, int]]:
     per table, from the loader's own count."""
     from orchestration.ingest.loader import load_table
 
-    warehouse = data / "warehouse" / "cdp.duckdb"
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse))
+    settings = data_folder(data)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse_path))
     try:
         loaded = {}
         for source in LABELLED_SOURCES:
-            result = load_table(con, source.spec, data / "landing", data / "quarantine", log=lambda _: None)
+            result = load_table(
+                con, source.spec, settings.landing_dir, settings.quarantine_dir, log=lambda _: None
+            )
             loaded[source.source_system] = {
                 "rows_read": result.rows_read,
                 "rows_loaded": result.rows_loaded,
@@ -265,18 +269,10 @@ def load_raw(data: Path) -> dict[str, dict[str, int]]:
     return loaded
 
 
-@contextmanager
-def _data_dir(data_dir: Path) -> Iterator[None]:
-    """Point ``CDP_DATA_DIR`` at ``data_dir`` for the assets, which read settings when they run."""
-    before = os.environ.get("CDP_DATA_DIR")
-    os.environ["CDP_DATA_DIR"] = str(data_dir)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("CDP_DATA_DIR", None)
-        else:
-            os.environ["CDP_DATA_DIR"] = before
+def _data_dir(data_dir: Path) -> AbstractContextManager[object]:
+    """Point ``CDP_DATA_DIR`` at ``data_dir`` for the assets, which read settings when they run;
+    the environment is as it was after the block."""
+    return mock.patch.dict(os.environ, {DATA_DIR_ENV: str(data_dir)})
 
 
 @dataclass(frozen=True)
@@ -458,11 +454,10 @@ def prepare_folder(folder: Path) -> None:
 def bench(dataset: str, folder: Path, *, pipeline: bool = True, echo: Callable[[str], None] = print) -> dict:
     """Convert, run the identity step and the plain baseline, score both; write ``bench-rldata.json``."""
     from orchestration.benchmarks.bench import _commit
-    from orchestration.settings import get_settings
 
     prepare_folder(folder)
-    data, truth = folder / "data", folder / "truth" / "identities.csv"
-    conversion = convert(dataset, data / "landing", truth.parent)
+    data, truth = data_folder(folder / "data"), folder / "truth" / "identities.csv"
+    conversion = convert(dataset, data.landing_dir, truth.parent)
     echo(
         f"{DATASETS[dataset]}: {conversion.records:,} records of {conversion.persons:,} persons "
         f"({conversion.true_pairs:,} true pairs) -> "
@@ -471,14 +466,12 @@ def bench(dataset: str, folder: Path, *, pipeline: bool = True, echo: Callable[[
     run = None
     if pipeline:
         echo("running the raw and identity steps ...")
-        run = run_pipeline(data, truth)
+        run = run_pipeline(data.data_dir, truth)
     else:
         echo("loading the raw layer (identity step skipped) ...")
-        load_raw(data)
+        load_raw(data.data_dir)
     echo("fitting the plain Splink baseline ...")
-    with _data_dir(data):
-        threads = get_settings().duckdb_threads
-    baseline = plain_splink(data / "warehouse" / "cdp.duckdb", truth, threads)
+    baseline = plain_splink(data.warehouse_path, truth, data.duckdb_threads)
     result = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "dataset": dataset,

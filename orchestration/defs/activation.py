@@ -33,7 +33,7 @@ def audience_asset(audience: Audience) -> Callable:
         ),
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        folder = get_settings().data_dir / "activation"
+        folder = get_settings().activation_dir
         with warehouse.get_connection() as con:
             written = write_audience(con, audience, folder)
         context.log.info(f"{audience.name}: {written.rows} consented contacts in {written.path}")

@@ -159,7 +159,7 @@ def _validate(
     if raw and not any(o.check.critical and not o.success for o in outcomes):
         scope.record_checked(con, suite.asset_key[1], run_id)
     where = {o.check.name: _landing_lines(con, suite, o) for o in outcomes if not o.success}
-    report = write_results(get_settings().serving_dir, suite, outcomes, gx_result)
+    report = write_results(get_settings().quality_dir, suite, outcomes, gx_result)
     for outcome in outcomes:
         if outcome.check.name not in wanted:
             continue

@@ -23,7 +23,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.runtime import changes
 from orchestration.serving.publish import marts_from_manifest, pseudonym_salt, publish_marts
 from orchestration.serving.report import write_report
-from orchestration.settings import get_clear_pii, get_settings
+from orchestration.settings import get_settings
 
 MARTS = marts_from_manifest(ensure_manifest())
 MART_KEYS = [dg.AssetKey(["marts", m.name]) for m in MARTS]
@@ -58,9 +58,10 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         publication = publish_marts(
             con,
             MARTS,
-            settings.serving_dir,
+            settings.published_marts_path,
+            settings.parquet_dir,
             salt=pseudonym_salt(settings.pseudonym_salt_file),
-            clear_pii=get_clear_pii(),
+            clear_pii=settings.clear_pii,
             run_id=context.run.run_id,
         )
         changes.record(con, "serving", changes.plan(con, settings).inputs["serving"], context.run.run_id)
@@ -127,9 +128,9 @@ def dbt_docs(
             f"skipped: the dbt project is as the docs of run {plan.previous_run('docs')} described it"
         )
         return
-    out = settings.serving_dir / "dbt_docs"
+    out = settings.dbt_docs_dir
     out.mkdir(parents=True, exist_ok=True)
-    scratch_root = settings.data_dir / "tmp"
+    scratch_root = settings.tmp_dir
     scratch_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch_root) as scratch:
         _generate_docs(context, dbt, Path(scratch))
@@ -185,14 +186,14 @@ def _generate_docs(context: dg.AssetExecutionContext, dbt: DbtCliResource, targe
 def kpi_report() -> dg.MaterializeResult:
     """Read from the published file like any BI tool, so it never waits on the warehouse."""
     settings = get_settings()
-    report = write_report(settings.serving_dir)
+    report = write_report(settings.published_marts_path, settings.quality_dir, settings.report_dir)
     headline = {k: v for k, v in report.headline.items() if v is not None}
     return dg.MaterializeResult(
         metadata={
             **_file_link(report.path),
             "charts": report.charts,
             "headline": dg.MetadataValue.json(headline),
-            "dbt_docs": dg.MetadataValue.path(str(settings.serving_dir / "dbt_docs" / "index.html")),
+            "dbt_docs": dg.MetadataValue.path(str(settings.dbt_docs_dir / "index.html")),
         }
     )
 

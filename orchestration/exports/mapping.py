@@ -25,13 +25,13 @@ column, or a bad value, raises ``MappingError`` naming the file and the key befo
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from orchestration.exports.spec import CsvFormat, ExportTable
+from orchestration.settings import data_folder
 
 TABLE_KEYS = {"pattern", "format", "columns", "required"}
 FORMAT_KEYS = {"delimiter", "encoding", "decimal", "date_format", "timestamp_format"}
@@ -43,7 +43,8 @@ class MappingError(ValueError):
 
 
 def mapping_path(data_dir: Path) -> Path:
-    return Path(os.environ.get("CDP_SOURCES_FILE") or data_dir / "sources.yml")
+    """The mapping file of the data folder ``data_dir`` (``Settings.mapping_path``)."""
+    return data_folder(data_dir).mapping_path
 
 
 def load_mapping(path: Path, tables: tuple[ExportTable, ...]) -> dict[str, ExportTable]:

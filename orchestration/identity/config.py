@@ -9,12 +9,13 @@ first-name variants. It is validated on load: an unknown key, a missing file or 
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from orchestration.settings import get_settings
 
 SHIPPED_CONFIG = Path(__file__).resolve().parent / "identity.yml"
 CONFLICT_POLICIES = ("veto", "weighed", "allowed")
@@ -45,7 +46,7 @@ class IdentitySettings:
 
 def config_path() -> Path:
     """The configuration in force: ``CDP_IDENTITY_CONFIG`` if set, else the shipped file."""
-    configured = os.environ.get("CDP_IDENTITY_CONFIG")
+    configured = get_settings().identity_config
     return Path(configured).expanduser().resolve() if configured else SHIPPED_CONFIG
 
 

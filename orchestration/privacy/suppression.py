@@ -36,6 +36,7 @@ import duckdb
 from orchestration.identity import RECORD_SOURCES, install_macros
 from orchestration.lib.secret import installation_secret
 from orchestration.privacy.subject import LINE_FIELDS, line_emails, record_links
+from orchestration.settings import data_folder
 
 SUPPRESSIONS_FILE = "suppressions.csv"
 REQUESTS_FILE = "requests.jsonl"  # the audit of privacy requests (orchestration/privacy/erase.py)
@@ -54,7 +55,8 @@ IDENTIFIER_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 def privacy_dir(data_dir: Path) -> Path:
-    return data_dir / "privacy"
+    """The privacy folder of the data folder ``data_dir`` (``Settings.privacy_dir``)."""
+    return data_folder(data_dir).privacy_dir
 
 
 def salt(data_dir: Path) -> str:

@@ -27,15 +27,12 @@ th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vert
 """
 
 
-def quality_dir(serving_dir: Path) -> Path:
-    return serving_dir / "quality"
-
-
 def write_results(
-    serving_dir: Path, suite: Suite, outcomes: list[Outcome], gx_result: dict[str, Any]
+    quality_dir: Path, suite: Suite, outcomes: list[Outcome], gx_result: dict[str, Any]
 ) -> Path:
-    """Store one suite's results and refresh the index; return the index page."""
-    folder = quality_dir(serving_dir) / "validations"
+    """Store one suite's results in ``quality_dir`` (``Settings.quality_dir``) and refresh the
+    index; return the index page."""
+    folder = quality_dir / "validations"
     folder.mkdir(parents=True, exist_ok=True)
     record = {
         "asset": "/".join(suite.asset_key),
@@ -52,12 +49,12 @@ def write_results(
         "great_expectations": gx_result,
     }
     write_text_atomically(folder / f"{suite.name}.json", json.dumps(record, indent=1, default=str))
-    return write_index(serving_dir)
+    return write_index(quality_dir)
 
 
-def latest_checks(serving_dir: Path) -> list[tuple[str, str, str, dict[str, Any]]]:
+def latest_checks(quality_dir: Path) -> list[tuple[str, str, str, dict[str, Any]]]:
     """The latest result of every check: (asset, validated at, validation file, check)."""
-    folder = quality_dir(serving_dir) / "validations"
+    folder = quality_dir / "validations"
     rows = []
     for path in sorted(folder.glob("*.json")) if folder.exists() else []:
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -65,9 +62,9 @@ def latest_checks(serving_dir: Path) -> list[tuple[str, str, str, dict[str, Any]
     return rows
 
 
-def write_index(serving_dir: Path) -> Path:
+def write_index(quality_dir: Path) -> Path:
     """One HTML table of the latest result of every check, failures first."""
-    rows = latest_checks(serving_dir)
+    rows = latest_checks(quality_dir)
     rows.sort(key=lambda r: (r[3]["success"], r[3]["severity"] != "critical", r[0], r[3]["name"]))
     failed = sum(not r[3]["success"] for r in rows)
     body = "\n".join(
@@ -79,7 +76,7 @@ def write_index(serving_dir: Path) -> Path:
         for asset, at, file, c in rows
     )
     return write_text_atomically(
-        quality_dir(serving_dir) / "index.html",
+        quality_dir / "index.html",
         f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Data quality: {failed} failed of {len(rows)}</title><style>{STYLE}</style></head><body>
 <h1>Data quality</h1>

@@ -41,7 +41,7 @@ import duckdb
 from orchestration.exports import ALL_TABLES
 from orchestration.identity import IDENTITY_RAW_TABLES, config_path
 from orchestration.lib.dbt import DBT_PROJECT_DIR, project_inputs
-from orchestration.settings import REPO_ROOT, Settings, get_clear_pii
+from orchestration.settings import REPO_ROOT, Settings
 from orchestration.warehouse import STATE_SCHEMA, table_exists, tables_in
 
 STATE_TABLE = f"{STATE_SCHEMA}.stage_state"
@@ -137,7 +137,7 @@ def stage_inputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str
         "docs": {"dbt project": project},
         "serving": {
             "dbt build": last("dbt"),
-            "CDP_SERVING_PII": ",".join(sorted(get_clear_pii())),
+            "CDP_SERVING_PII": ",".join(sorted(settings.clear_pii)),
             "serving code": content_hash([SERVING_CODE], REPO_ROOT),
         },
     }
@@ -145,10 +145,9 @@ def stage_inputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str
 
 # Files each stage writes outside the warehouse: missing, the stage runs again.
 def _outputs(settings: Settings) -> dict[str, list[Path]]:
-    serving = settings.serving_dir
     return {
-        "docs": [serving / "dbt_docs" / "index.html"],
-        "serving": [serving / "marts.duckdb", serving / "report" / "index.html"],
+        "docs": [settings.dbt_docs_dir / "index.html"],
+        "serving": [settings.published_marts_path, settings.report_dir / "index.html"],
     }
 
 

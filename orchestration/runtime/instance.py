@@ -33,7 +33,7 @@ from dagster._serdes import ConfigurableClassData
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from orchestration.settings import Settings
+from orchestration.settings import DAGSTER_HOME_ENV, RUN_ID_ENV, Settings
 
 DAGSTER_YAML = """\
 # Written by orchestration/runtime/instance.py; edits are overwritten.
@@ -63,11 +63,9 @@ run_monitoring:
   free_slots_after_run_end_seconds: 10
 """
 
-# Tags and environment variable of every `cdp run`, so the next one can tell a dead run from a live one.
+# Tags of every `cdp run` (and its RUN_ID_ENV), so the next one can tell a dead run from a live one.
 PID_TAG = "cdp/pid"
 HOST_TAG = "cdp/host"
-# Inherited by every process the run starts (dbt, Dagster's log tailers): finds them after a kill.
-RUN_ID_ENV = "CDP_RUN_ID"
 UNFINISHED = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
@@ -163,7 +161,7 @@ def ensure_instance(settings: Settings) -> dg.DagsterInstance:
     text = DAGSTER_YAML.format(event_log_dir=json.dumps(str(home / "history" / "runs")))
     if not config.exists() or config.read_text() != text:
         config.write_text(text)
-    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ[DAGSTER_HOME_ENV] = str(home)
     return dg.DagsterInstance.get()
 
 
@@ -367,7 +365,7 @@ def _process_name(pid: int) -> str:
 
 def _empty_scratch(settings: Settings) -> None:
     """``$CDP_DATA_DIR/tmp`` holds only the scratch of running steps; with no run alive, none."""
-    scratch = settings.data_dir / "tmp"
+    scratch = settings.tmp_dir
     for entry in scratch.iterdir() if scratch.is_dir() else ():
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)

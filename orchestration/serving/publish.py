@@ -25,8 +25,6 @@ import duckdb
 from orchestration.lib.secret import installation_secret
 from orchestration.lib.sql import literal
 
-MARTS_FILE = "marts.duckdb"
-PARQUET_DIR = "parquet"
 PUBLICATION_TABLE = "_publication"
 # Characters of the hex SHA-256 kept in a pseudonymous key: 64 bits, no collision in practice.
 KEY_CHARS = 16
@@ -112,21 +110,22 @@ def _select_list(con: duckdb.DuckDBPyConnection, mart: Mart, clear_pii: frozense
 def publish_marts(
     con: duckdb.DuckDBPyConnection,
     marts: list[Mart],
-    serving: Path,
+    target: Path,
+    parquet_dir: Path,
     *,
     salt: str,
     clear_pii: frozenset[str],
     run_id: str,
 ) -> Publication:
-    """Copy ``marts`` from the warehouse (``con``) to ``serving``; atomic per file.
+    """Copy ``marts`` from the warehouse (``con``) to the DuckDB file ``target`` and one Parquet
+    file each in ``parquet_dir`` (``Settings.published_marts_path``, ``parquet_dir``); atomic per file.
 
     ``salt`` keys the pseudonyms (``pseudonym_salt``); ``clear_pii`` names PII columns to publish
     as they are ("all" for every one).
     """
-    parquet_dir = serving / PARQUET_DIR
     parquet_dir.mkdir(parents=True, exist_ok=True)
-    target = serving / MARTS_FILE
-    partial = serving / f".{MARTS_FILE}.{run_id}.tmp"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{run_id}.tmp")
     for leftover in (partial, Path(f"{partial}.wal")):
         leftover.unlink(missing_ok=True)
     published_at = datetime.now(UTC).isoformat(timespec="seconds")

@@ -18,7 +18,7 @@ import duckdb
 from orchestration.lib.atomic import write_text_atomically
 from orchestration.quality.report import latest_checks
 from orchestration.serving import charts
-from orchestration.serving.publish import MARTS_FILE, PUBLICATION_TABLE
+from orchestration.serving.publish import PUBLICATION_TABLE
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1400px; padding: 1.5em;
@@ -305,9 +305,9 @@ def _identity_section(con: duckdb.DuckDBPyConnection) -> tuple[list[str], dict]:
     return html, {"identity_records": records, "customers": customers}
 
 
-def _quality_section(serving_dir: Path) -> tuple[list[str], dict]:
+def _quality_section(quality_dir: Path) -> tuple[list[str], dict]:
     rows = [
-        (a, c["name"], c["severity"], c["success"], c["reason"]) for a, _, _, c in latest_checks(serving_dir)
+        (a, c["name"], c["severity"], c["success"], c["reason"]) for a, _, _, c in latest_checks(quality_dir)
     ]
     failed = [r for r in rows if not r[3]]
     critical = sum(r[2] == "critical" for r in failed)
@@ -329,9 +329,11 @@ def _quality_section(serving_dir: Path) -> tuple[list[str], dict]:
     }
 
 
-def write_report(serving_dir: Path) -> Report:
-    """Render ``serving/report/index.html`` from the published marts and the quality results."""
-    marts_file = serving_dir / MARTS_FILE
+def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
+    """Render ``out_dir/index.html`` (``serving/report/``) from the published marts (``marts_file``)
+    and the quality results in ``quality_dir``: ``Settings.published_marts_path``, ``quality_dir``
+    and ``report_dir``, siblings under ``serving/`` (the page links ``../quality/`` and
+    ``../dbt_docs/``)."""
     con = duckdb.connect(str(marts_file), read_only=True)
     try:
         published = _rows(con, f"select max(run_id), max(published_at) from {PUBLICATION_TABLE}")[0]
@@ -352,7 +354,7 @@ def write_report(serving_dir: Path) -> Report:
         identity, identity_summary = _identity_section(con)
     finally:
         con.close()
-    quality, quality_summary = _quality_section(serving_dir)
+    quality, quality_summary = _quality_section(quality_dir)
     nps, csat, ces = overall[0] if overall else (None, None, None)
     headline = {
         "multichannel_rate": latest[0][1] if latest else None,
@@ -401,7 +403,6 @@ from <code>serving/marts.duckdb</code> · definitions in the <a href="../dbt_doc
 <h2>Data quality</h2>{"".join(quality)}
 </body></html>
 """
-    out_dir = serving_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
     target = write_text_atomically(out_dir / "index.html", page)
     return Report(target, page.count('<figure class="chart">'), headline)
