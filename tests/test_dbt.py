@@ -28,7 +28,8 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 
 from orchestration.definitions import build_definitions
-from orchestration.lib.dbt import DBT_PROJECT_DIR, built_project_artifacts, dbt_cli, dbt_executable
+from orchestration.lib.dbt import dbt_cli, dbt_executable
+from orchestration.lib.dbt_project import DBT_PROJECT_DIR, built_project_artifacts
 from tests.conftest import query
 
 MODELS = {
@@ -300,7 +301,7 @@ def test_docs_reuse_a_builds_compiled_project_only_while_it_is_current(tmp_path:
     model.write_text("select 1 as id")
     (project.project_dir / "dbt_project.yml").write_text("name: cdp")
     root = tmp_path / "cdp" / "dbt"  # the data folder's dbt folder
-    assert built_project_artifacts(root, project) is None  # no build yet
+    assert built_project_artifacts(root, project.project_dir) is None  # no build yet
 
     def build(name: str, compiled: bool) -> Path:
         folder = root / f"cdp_dbt_models-{name}"
@@ -312,15 +313,15 @@ def test_docs_reuse_a_builds_compiled_project_only_while_it_is_current(tmp_path:
 
     time.sleep(0.01)
     whole = build("a", compiled=True)
-    assert built_project_artifacts(root, project) == whole
+    assert built_project_artifacts(root, project.project_dir) == whole
     time.sleep(0.01)
-    assert built_project_artifacts(root, project) == whole
+    assert built_project_artifacts(root, project.project_dir) == whole
     subset = build("b", compiled=False)  # a build of a subset: the model was not compiled
-    assert built_project_artifacts(root, project) is None
+    assert built_project_artifacts(root, project.project_dir) is None
     subset.rename(subset.with_name("old"))
     time.sleep(0.01)
     model.write_text("select 2 as id")  # an analyst edits the model after the build
-    assert built_project_artifacts(root, project) is None
+    assert built_project_artifacts(root, project.project_dir) is None
 
 
 def test_a_dbt_step_starts_from_the_project_the_previous_step_parsed(

@@ -30,9 +30,10 @@ import duckdb
 import pytest
 
 from orchestration.definitions import build_definitions
-from orchestration.lib.dbt import DBT_PROJECT_DIR, dbt_executable
 from orchestration.exports import ALL_TABLES, SOURCES
 from orchestration.generate.writers import ExportWriter
+from orchestration.lib.dbt import dbt_executable
+from orchestration.lib.dbt_project import DBT_PROJECT_DIR
 from orchestration.settings import Settings, get_settings
 from tests.conftest import FRESH_AS_OF, failed_checks, query
 

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from orchestration.lib.dbt import DBT_PROJECT_DIR
+from orchestration.lib.dbt_project import DBT_PROJECT_DIR
 from tests.conftest import Generated, query
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -20,10 +20,11 @@ import duckdb
 import pytest
 
 from orchestration.defs.dbt import cdp_dbt_models
-from orchestration.lib.dbt import DBT_PROJECT_DIR, dbt_executable
 from orchestration.defs.quality import build_suite_checks
 from orchestration.defs.resources import build_resources
 from orchestration.identity.history import record_resolution_run
+from orchestration.lib.dbt import dbt_executable
+from orchestration.lib.dbt_project import DBT_PROJECT_DIR
 from orchestration.quality.failures import failing_rows
 from orchestration.quality.gx import Outcome, Suite, validate
 from orchestration.quality.suites import FRACTION, build_suites

@@ -15,14 +15,8 @@ from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
 from orchestration.defs.common import OWNERS, WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
-from orchestration.lib.dbt import (
-    BUILD_STEP,
-    PARSED_PROJECT,
-    dbt_project,
-    ensure_manifest,
-    keep_parsed_project,
-    new_target,
-)
+from orchestration.lib.dbt import dbt_project, ensure_manifest
+from orchestration.lib.dbt_project import BUILD_STEP, PARSED_PROJECT, keep_parsed_project, new_target
 from orchestration.quality import failures
 from orchestration.runtime import changes
 from orchestration.settings import get_settings

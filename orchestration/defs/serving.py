@@ -18,8 +18,9 @@ import duckdb
 from dagster_dbt import DbtCliResource
 
 from orchestration.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
-from orchestration.lib.dbt import built_project_artifacts, ensure_manifest
 from orchestration.defs.resources import WarehouseResource
+from orchestration.lib.dbt import ensure_manifest
+from orchestration.lib.dbt_project import built_project_artifacts
 from orchestration.runtime import changes
 from orchestration.serving.publish import marts_from_manifest, pseudonym_salt, publish_marts
 from orchestration.serving.report import write_report

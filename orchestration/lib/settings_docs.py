@@ -8,7 +8,7 @@ from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import Any
 
-from orchestration.lib.dbt import DBT_PROJECT_DIR
+from orchestration.lib.dbt_project import DBT_PROJECT_DIR
 from orchestration.settings import (
     DAGSTER_HOME_ENV,
     DATA_DIR_ENV,

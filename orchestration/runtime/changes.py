@@ -40,7 +40,7 @@ import duckdb
 
 from orchestration.exports import ALL_TABLES
 from orchestration.identity import IDENTITY_RAW_TABLES, config_path
-from orchestration.lib.dbt import DBT_PROJECT_DIR, project_inputs
+from orchestration.lib.dbt_project import DBT_PROJECT_DIR, project_inputs
 from orchestration.settings import REPO_ROOT, Settings
 from orchestration.warehouse import STATE_SCHEMA, table_exists, tables_in
 
