@@ -56,10 +56,14 @@ def test_generate_then_run_builds_the_raw_layer_and_records_the_run(tmp_path: Pa
     truth_rows = sum(1 for _ in (data / "truth" / "identities.csv").open()) - 1
     ids_before = _customer_ids(data)
     assert len(ids_before) == truth_rows
-    evaluation = cdp("eval-identity", data_dir=data)
+    evaluation = cdp("identity", "eval", data_dir=data)
     assert evaluation.returncode == 0, evaluation.stderr
     assert "customer_id (this pipeline)" in evaluation.stdout and "baseline" in evaluation.stdout
     assert "True pairs left apart:" in evaluation.stdout
+    # The command's older name still answers, the same.
+    older = cdp("eval-identity", data_dir=data)
+    assert older.returncode == 0, older.stderr
+    assert older.stdout == evaluation.stdout
 
     # A second run with nothing new loads nothing, succeeds, and keeps every customer id.
     again = cdp("run", data_dir=data)

@@ -1,0 +1,142 @@
+"""``cdp generate`` and ``cdp inspect``: sample exports to try the pipeline on, and how one of your
+files would load before you deliver it."""
+
+from __future__ import annotations
+
+import resource
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestration.settings import get_settings
+
+
+def generate(
+    customers: Annotated[int, typer.Option(help="Number of persons (customers) to simulate.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed and options, same files.")] = 42,
+    days: Annotated[int, typer.Option(help="Length of the simulated period, in days.")] = 365,
+    end_date: Annotated[
+        str, typer.Option(help="Last simulated day (YYYY-MM-DD); fixed by default for determinism.")
+    ] = "2026-10-31",
+    messiness: Annotated[
+        float, typer.Option(help="Scale of identity noise: 0 clean, 1 default, 2 twice as messy.")
+    ] = 1.0,
+    realism: Annotated[
+        float,
+        typer.Option(
+            help="Scale of the habits of real data (several web accounts per person, express "
+            "checkouts, birth-date typos, phone-only accounts, more first-name variants): 0 turns "
+            "them all off and writes what the generator wrote before them, 1 default."
+        ),
+    ] = 1.0,
+    history_days: Annotated[
+        int,
+        typer.Option(
+            help="Days of history simulated before the period, written to the *_initial files "
+            "(a platform's first extract); 0 with --churn 0: the fixed population of old."
+        ),
+    ] = 730,
+    churn: Annotated[
+        float,
+        typer.Option(
+            help="Yearly hazard of a customer lapsing (0.35: 30 %% lapse a year); arrivals keep "
+            "the active population steady."
+        ),
+    ] = 0.35,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Landing folder to write into [default: $CDP_DATA_DIR/landing]."),
+    ] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="Ground-truth folder [default: truth/ beside the landing folder]."),
+    ] = None,
+    daily_days: Annotated[
+        int,
+        typer.Option(
+            help="Write the last N days as one file per day (daily deliveries, as a landing folder "
+            "receives them) instead of into the month's file; same records."
+        ),
+    ] = 0,
+    force: Annotated[bool, typer.Option(help="Empty the landing and truth folders first.")] = False,
+) -> None:
+    """Generate sample exports of a French kitchenware retailer, with ground truth."""
+    from orchestration.generate import Lifecycle
+    from orchestration.generate import generate as run_generation
+
+    settings = get_settings()
+    landing = (out or settings.landing_dir).resolve()
+    truth_dir = (truth or landing.parent / "truth").resolve()
+    if landing.exists() and any(landing.rglob("*.*")):
+        if not force:
+            typer.echo(f"{landing} already holds files; use --force to replace them.", err=True)
+            raise typer.Exit(2)
+        shutil.rmtree(landing)
+        shutil.rmtree(truth_dir, ignore_errors=True)
+    typer.echo(f"Generating {customers:,} customers over {days} days (seed {seed}) into {landing}")
+    stats = run_generation(
+        landing,
+        truth_dir,
+        customers=customers,
+        seed=seed,
+        days=days,
+        end_date=date.fromisoformat(end_date),
+        messiness=messiness,
+        realism=realism,
+        lifecycle=Lifecycle(history_days, churn),
+        daily_days=daily_days,
+        progress=True,
+    )
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    typer.echo(
+        f"Done in {stats.seconds:.1f} s (peak RSS {peak_mb:.0f} MB): {stats.persons:,} persons in "
+        f"{stats.households:,} households, {stats.identity_records:,} identity records, "
+        f"{stats.journey_events:,} journey events."
+    )
+    for table, rows in sorted(stats.rows.items()):
+        typer.echo(f"  {table:<24} {rows:>12,} rows")
+    typer.echo(f"Ground truth in {truth_dir}")
+
+
+def inspect(
+    file: Annotated[Path, typer.Argument(help="The export file to try.", exists=True, dir_okay=False)],
+    table: Annotated[
+        str | None, typer.Option(help="Raw table it belongs to [default: found from its name and folder].")
+    ] = None,
+) -> None:
+    """Preview how FILE would load (mapping file applied): columns matched, the first rows and
+    what would be quarantined and why. Writes nothing: the warehouse is never opened."""
+    from orchestration.exports import MappingError, effective_tables
+    from orchestration.ingest.inspect import inspect_file, table_for
+
+    settings = get_settings()
+    try:
+        tables = effective_tables(settings.data_dir)
+        spec = table_for(file, settings.landing_dir, tables, table)
+    except (MappingError, ValueError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    report = inspect_file(file, spec)
+    r = report.result
+    typer.echo(f"{file} -> raw.{report.table} ({spec.format.describe()})")
+    typer.echo(f"status: {r.status}" + (f": {r.error}" if r.error else ""))
+    if r.note:
+        typer.echo(f"notes: {r.note}")
+    typer.echo(f"rows: {r.rows_read} read = {r.rows_loaded} would load + {r.rows_quarantined} quarantined")
+    typer.echo("columns:")
+    for name, state in report.columns:
+        typer.echo(f"  {name:<28} {state}")
+    if r.drift_columns:
+        typer.echo(f"  not in the export (kept in _extra_columns): {', '.join(r.drift_columns)}")
+    if report.preview:
+        typer.echo("first rows (personal columns left out):")
+        typer.echo("  " + " | ".join(report.preview_header))
+        for row in report.preview:
+            typer.echo("  " + " | ".join("" if v is None else str(v) for v in row))
+    for line, reason in report.quarantined:
+        typer.echo(f"would quarantine line {line}: {reason}")
+    if r.status == "quarantined":
+        raise typer.Exit(1)
