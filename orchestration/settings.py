@@ -250,6 +250,12 @@ class Settings:
         """ground truth of generated data; never read by the pipeline"""
         return self.data_dir / "truth"
 
+    @file_path
+    def truth_identities_file(self) -> Path:
+        """the person behind every source record of generated data: scored against when present
+        (identity asset metadata, `cdp identity eval`), never used to resolve"""
+        return self.truth_dir / "identities.csv"
+
     @folder_path
     def dagster_home(self) -> Path:
         """the local Dagster instance (`dagster.yaml`, run history, sensor and schedule state)"""

@@ -55,7 +55,7 @@ def resolution_config(retrain: bool = False, **overrides: object) -> ResolutionC
         identity=dataclasses.replace(identity, **changed) if changed else identity,
         retrain=retrain,
         trained_model=settings.trained_model_path,
-        report_dir=settings.serving_dir / "identity",
+        report_dir=settings.identity_report_dir,
     )
 
 
@@ -132,7 +132,7 @@ def identity_resolution(
         # The shares the identity quality checks compare with the previous run's (and the metadata).
         shares = record_resolution_run(con, context.run.run_id)
         stage_seconds = {**result.seconds, "stable_ids": time.perf_counter() - started}
-        report = report_run(con, settings.truth_dir / "identities.csv")
+        report = report_run(con, settings.truth_identities_file)
         # Overrides are remembered as an input: the next run without them resolves again.
         # Read again, not taken from the plan: a first run trains the model it then uses.
         inputs = changes.stage_inputs(con, settings)["identity"]

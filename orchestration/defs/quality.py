@@ -24,6 +24,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import ALL_TABLES
 from orchestration.exports.spec import ExportTable
 from orchestration.quality import scope
+from orchestration.quality.failures import landing_lines
 from orchestration.quality.gx import Outcome, Suite, validate
 from orchestration.quality.report import write_results
 from orchestration.quality.suites import build_suites
@@ -54,32 +55,6 @@ def _metadata(outcome: Outcome, report: str) -> dict[str, dg.MetadataValue]:
     if outcome.error:
         metadata["error"] = dg.MetadataValue.text(outcome.error)
     return metadata
-
-
-def _landing_lines(con: duckdb.DuckDBPyConnection, suite: Suite, outcome: Outcome) -> list[str]:
-    """Where a failed raw column check's example values came from: ``landing/<file> line <n>``.
-
-    Raw rows carry their lineage, so a failing value is traced to its delivered file and line
-    (up to five); other checks (aggregates, other layers) have no single row to point at.
-    """
-    column = outcome.check.expectation.configuration.kwargs.get("column")
-    if suite.asset_key[0] != "raw" or not column or not outcome.unexpected_count:
-        return []
-    values = [str(v) for v in outcome.examples if v is not None]
-    conditions = [f'"{column}" is null'] if None in outcome.examples else []
-    if values:
-        conditions.append(f'"{column}"::varchar in ({", ".join("?" for _ in values)})')
-    if not conditions:
-        return []
-    try:
-        rows = con.execute(
-            f"select _source_file, _source_line from raw.{suite.asset_key[1]} "
-            f"where {' or '.join(conditions)} order by 1, 2 limit 5",
-            values,
-        ).fetchall()
-    except duckdb.Error:
-        return []
-    return [f"landing/{f} line {n}" for f, n in rows]
 
 
 def _specs(suite: Suite) -> list[dg.AssetCheckSpec]:
@@ -158,7 +133,7 @@ def _validate(
     outcomes, gx_result = validate(con, suite)
     if raw and not any(o.check.critical and not o.success for o in outcomes):
         scope.record_checked(con, suite.asset_key[1], run_id)
-    where = {o.check.name: _landing_lines(con, suite, o) for o in outcomes if not o.success}
+    where = {o.check.name: landing_lines(con, suite, o) for o in outcomes if not o.success}
     report = write_results(get_settings().quality_dir, suite, outcomes, gx_result)
     for outcome in outcomes:
         if outcome.check.name not in wanted:

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 from dagster_dbt import DbtCliResource
 
 from orchestration.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
@@ -22,7 +21,12 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.dbt import ensure_manifest
 from orchestration.lib.dbt_project import built_project_artifacts
 from orchestration.runtime import changes
-from orchestration.serving.publish import marts_from_manifest, pseudonym_salt, publish_marts
+from orchestration.serving.publish import (
+    marts_from_manifest,
+    pseudonym_salt,
+    publish_marts,
+    published_previews,
+)
 from orchestration.serving.report import write_report
 from orchestration.settings import get_settings
 
@@ -66,25 +70,19 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             run_id=context.run.run_id,
         )
         changes.record(con, "serving", changes.plan(con, settings).inputs["serving"], context.run.run_id)
-    published = duckdb.connect(str(publication.path), read_only=True)
-    try:
-        for mart in MARTS:
-            preview = published.execute(f'select * from "{mart.name}" limit {PREVIEW_ROWS}')
-            columns = [d[0] for d in preview.description]
-            # Row counts and previews land on the dbt assets themselves, as observations: the
-            # dbt step cannot count while its subprocess holds the warehouse.
-            context.log_event(
-                dg.AssetObservation(
-                    asset_key=dg.AssetKey(["marts", mart.name]),
-                    metadata={
-                        "dagster/row_count": publication.rows[mart.name],
-                        "published_preview": dg.MetadataValue.md(markdown_table(columns, preview.fetchall())),
-                        "published_as": dg.MetadataValue.path(str(publication.path)),
-                    },
-                )
+    for mart, (columns, rows) in published_previews(publication.path, MARTS, PREVIEW_ROWS).items():
+        # Row counts and previews land on the dbt assets themselves, as observations: the dbt step
+        # cannot count while its subprocess holds the warehouse.
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=dg.AssetKey(["marts", mart]),
+                metadata={
+                    "dagster/row_count": publication.rows[mart],
+                    "published_preview": dg.MetadataValue.md(markdown_table(columns, rows)),
+                    "published_as": dg.MetadataValue.path(str(publication.path)),
+                },
             )
-    finally:
-        published.close()
+        )
     return dg.MaterializeResult(
         metadata={
             **_file_link(publication.path),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.quality.gx import Outcome, Suite
 from orchestration.warehouse import raw, table_exists
 
 FAILURES_SCHEMA = "test_failures"
@@ -82,3 +83,29 @@ def files_not_loaded(warehouse: Path, run_id: str) -> list[tuple[str, str, str]]
         return []
     finally:
         con.close()
+
+
+def landing_lines(con: duckdb.DuckDBPyConnection, suite: Suite, outcome: Outcome) -> list[str]:
+    """Where a failed raw column check's example values came from: ``landing/<file> line <n>``.
+
+    Raw rows carry their lineage, so a failing value is traced to its delivered file and line
+    (up to five); other checks (aggregates, other layers) have no single row to point at.
+    """
+    column = outcome.check.expectation.configuration.kwargs.get("column")
+    if suite.asset_key[0] != "raw" or not column or not outcome.unexpected_count:
+        return []
+    values = [str(v) for v in outcome.examples if v is not None]
+    conditions = [f'"{column}" is null'] if None in outcome.examples else []
+    if values:
+        conditions.append(f'"{column}"::varchar in ({", ".join("?" for _ in values)})')
+    if not conditions:
+        return []
+    try:
+        rows = con.execute(
+            f"select _source_file, _source_line from raw.{suite.asset_key[1]} "
+            f"where {' or '.join(conditions)} order by 1, 2 limit 5",
+            values,
+        ).fetchall()
+    except duckdb.Error:
+        return []
+    return [f"landing/{f} line {n}" for f, n in rows]

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.lib.secret import installation_secret
-from orchestration.lib.sql import literal
+from orchestration.lib.sql import identifier, literal
 
 PUBLICATION_TABLE = "_publication"
 # Characters of the hex SHA-256 kept in a pseudonymous key: 64 bits, no collision in practice.
@@ -74,10 +74,6 @@ def pseudonym_salt(salt_file: Path) -> str:
     return installation_secret(salt_file)
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def _select_list(con: duckdb.DuckDBPyConnection, mart: Mart, clear_pii: frozenset[str]) -> tuple[str, list]:
     """Columns of ``marts.<mart>`` with each PII column swapped for its pseudonymous key."""
     columns = [
@@ -98,12 +94,12 @@ def _select_list(con: duckdb.DuckDBPyConnection, mart: Mart, clear_pii: frozense
         if column in mart.pii_columns and "all" not in clear_pii and column not in clear_pii:
             # Normalised before hashing so 'A@x.fr ' and 'a@x.fr' share a key; null stays null.
             select.append(
-                f"substr(sha256(getvariable('cdp_salt') || lower(trim({_quote(column)}::varchar))), "
-                f"1, {KEY_CHARS}) as {_quote(column + '_key')}"
+                f"substr(sha256(getvariable('cdp_salt') || lower(trim({identifier(column)}::varchar))), "
+                f"1, {KEY_CHARS}) as {identifier(column + '_key')}"
             )
             hashed.append(column)
         else:
-            select.append(_quote(column))
+            select.append(identifier(column))
     return ", ".join(select), hashed
 
 
@@ -136,8 +132,8 @@ def publish_marts(
     try:
         for mart in marts:
             select, hashed = _select_list(con, mart, clear_pii)
-            table = f"cdp_publish.main.{_quote(mart.name)}"
-            con.execute(f"create table {table} as select {select} from marts.{_quote(mart.name)}")
+            table = f"cdp_publish.main.{identifier(mart.name)}"
+            con.execute(f"create table {table} as select {select} from marts.{identifier(mart.name)}")
             _copy_descriptions(con, table, mart, hashed)
             rows[mart.name] = con.execute(f"select count(*) from {table}").fetchall()[0][0]
             if hashed:
@@ -177,4 +173,17 @@ def _copy_descriptions(con: duckdb.DuckDBPyConnection, table: str, mart: Mart, h
         else:
             name = column
         if text and name in published:  # dbt may document a column the model no longer has
-            con.execute(f"comment on column {table}.{_quote(name)} is {literal(text)}")
+            con.execute(f"comment on column {table}.{identifier(name)} is {literal(text)}")
+
+
+def published_previews(path: Path, marts: list[Mart], limit: int) -> dict[str, tuple[list[str], list[tuple]]]:
+    """Mart → (columns, first ``limit`` rows) as published in ``path``: what a BI tool reads."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        previews = {}
+        for mart in marts:
+            cursor = con.execute(f"select * from {identifier(mart.name)} limit {int(limit)}")
+            previews[mart.name] = ([d[0] for d in cursor.description], cursor.fetchall())
+        return previews
+    finally:
+        con.close()
