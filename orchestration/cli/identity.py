@@ -47,7 +47,7 @@ def evaluate(
     from orchestration.identity import evaluate_warehouse
 
     settings = get_settings()
-    truth_file = (truth or settings.truth_dir / "identities.csv").resolve()
+    truth_file = (truth or settings.truth_identities_file).resolve()
     if not truth_file.exists():
         typer.echo(f"No truth file at {truth_file}.", err=True)
         raise typer.Exit(2)
