@@ -1,6 +1,6 @@
 """An increment standardises only the records of new deliveries and clusters only the part of the
-records a day touched (``cluster.cluster_part``): the result must be the full resolution's (issue
-19, "daily runs that cost what changed").
+records a day touched (``cluster_increment.cluster_part``): the result must be the full
+resolution's (issue 19, "daily runs that cost what changed").
 
 Each case is a warehouse of its own: the tiny generated population plus a few hand-written records
 is resolved in full, a day of records is added and resolved incrementally, then
