@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestration.benchmarks.bench import README_END, README_START, STAGES
+from orchestration.benchmarks.pipeline_run import STAGES
+from orchestration.benchmarks.report import README_END, README_START
 
 
 def test_bench_times_every_stage_against_the_floor_and_adds_a_readme_row(tmp_path: Path) -> None:

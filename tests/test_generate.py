@@ -19,7 +19,7 @@ from orchestration import generate as generation
 from orchestration.exports import ALL_TABLES, pos, survey
 from orchestration.generate import generate
 from orchestration.generate.noise import REALISM, Messiness, Noise
-from orchestration.generate.reference import FIRST_NAME_VARIANTS
+from orchestration.generate.reference.names import FIRST_NAME_VARIANTS
 from tests.conftest import Generated
 
 

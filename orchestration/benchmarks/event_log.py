@@ -44,6 +44,8 @@ def main() -> None:
             events += 1
 
     DagsterInstance.handle_new_event = timed  # type: ignore[method-assign]
+    # Loading the definitions takes seconds (every asset, the dbt project) and builds their resources
+    # from the settings: done once the arguments are read (--help answers at once).
     from orchestration.definitions import defs
 
     instance = dg.DagsterInstance.ephemeral() if kind == "ephemeral" else ensure_instance(get_settings())

@@ -47,10 +47,13 @@ from unittest import mock
 
 import duckdb
 
+from orchestration.benchmarks.provenance import code_commit
 from orchestration.exports import crm, ecommerce
 from orchestration.exports.spec import ExportTable
 from orchestration.generate.writers import ExportWriter
-from orchestration.settings import DATA_DIR_ENV, data_folder
+from orchestration.identity import evaluate_warehouse, load_truth, score
+from orchestration.ingest.loader import load_table
+from orchestration.settings import DATA_DIR_ENV, data_folder, get_settings
 
 DATASETS = {"rldata500": "RLdata500", "rldata10000": "RLdata10000"}
 SEED = 42
@@ -248,8 +251,6 @@ def load_raw(data: Path) -> dict[str, dict[str, int]]:
     """Load the tables RLdata lands in with the ingestion code alone (no Dagster, no identity
     step): what ``--no-pipeline`` and the test need. Returns rows read, loaded and quarantined
     per table, from the loader's own count."""
-    from orchestration.ingest.loader import load_table
-
     settings = data_folder(data)
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse_path))
@@ -294,14 +295,14 @@ def run_pipeline(data_dir: Path, truth_file: Path) -> PipelineRun:
     benchmark leaves no run history; the raw reconciliation checks come along, as in ``cdp run``.
     A failure is reported, not raised: the plain baseline is still worth running.
     """
+    # Dagster and the definitions (3 s to import) only when the pipeline runs: the conversion,
+    # --no-pipeline (``load_raw``) and the plain baseline do without them.
     import dagster as dg
 
     from orchestration.defs import identity as identity_defs
     from orchestration.defs import raw as raw_defs
     from orchestration.defs.resources import build_resources
-    from orchestration.identity import evaluate_warehouse
     from orchestration.runtime.progress import progress_logger, root_cause
-    from orchestration.settings import get_settings
 
     with _data_dir(data_dir):
         settings = get_settings()
@@ -387,8 +388,6 @@ def plain_splink(warehouse: Path, truth_file: Path, threads: int | None = None) 
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-    from orchestration.identity import load_truth, score
-
     con = duckdb.connect(config={"threads": threads} if threads else {})
     try:
         con.execute(f"attach '{warehouse}' as warehouse (read_only)")
@@ -453,8 +452,6 @@ def prepare_folder(folder: Path) -> None:
 
 def bench(dataset: str, folder: Path, *, pipeline: bool = True, echo: Callable[[str], None] = print) -> dict:
     """Convert, run the identity step and the plain baseline, score both; write ``bench-rldata.json``."""
-    from orchestration.benchmarks.bench import _commit
-
     prepare_folder(folder)
     data, truth = data_folder(folder / "data"), folder / "truth" / "identities.csv"
     conversion = convert(dataset, data.landing_dir, truth.parent)
@@ -478,7 +475,7 @@ def bench(dataset: str, folder: Path, *, pipeline: bool = True, echo: Callable[[
         "conversion": asdict(conversion),
         "pipeline": asdict(run) if run else None,
         "plain_splink": asdict(baseline),
-        "commit": _commit(),
+        "commit": code_commit(),
     }
     (folder / "bench-rldata.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     return result

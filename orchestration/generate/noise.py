@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 
-from orchestration.generate.reference import FIRST_NAME_VARIANTS, NICKNAMES
+from orchestration.generate.reference.names import FIRST_NAME_VARIANTS, NICKNAMES
 
 KEYBOARD_NEIGHBOURS = {
     "a": "zqs",

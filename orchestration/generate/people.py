@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import accumulate
 
-from orchestration.generate import reference as ref
 from orchestration.generate.noise import ascii_slug
+from orchestration.generate.reference import addresses, names
 
 
 @dataclass(frozen=True)
@@ -89,31 +89,31 @@ class Population:
         self.start = start
         self.end = end
         self.n_stores = n_stores
-        self.last_cum = list(accumulate(1.0 / (i + 1) ** 0.9 for i in range(len(ref.LAST_NAMES))))
-        self.city_cum = list(accumulate(w for _, _, w in ref.CITIES))
-        self.street_cum = list(accumulate(w for _, _, w in ref.STREET_TYPES))
-        self.domain_cum = list(accumulate(w for _, w in ref.EMAIL_DOMAINS))
+        self.last_cum = list(accumulate(1.0 / (i + 1) ** 0.9 for i in range(len(names.LAST_NAMES))))
+        self.city_cum = list(accumulate(w for _, _, w in addresses.CITIES))
+        self.street_cum = list(accumulate(w for _, _, w in addresses.STREET_TYPES))
+        self.domain_cum = list(accumulate(w for _, w in addresses.EMAIL_DOMAINS))
         self.persons = 0
         self.households = 0
         # Stores in a person's own city are preferred as home store.
         self.store_by_city: dict[str, int] = {}
-        for i, city_index in enumerate(ref.STORE_CITY_INDEXES[:n_stores]):
-            self.store_by_city.setdefault(ref.CITIES[city_index][0], i)
+        for i, city_index in enumerate(addresses.STORE_CITY_INDEXES[:n_stores]):
+            self.store_by_city.setdefault(addresses.CITIES[city_index][0], i)
 
     def last_name(self) -> str:
-        return self.rng.choices(ref.LAST_NAMES, cum_weights=self.last_cum)[0]
+        return self.rng.choices(names.LAST_NAMES, cum_weights=self.last_cum)[0]
 
     def first_name(self, sex: str) -> str:
         rng = self.rng
         if rng.random() < 0.12:
-            return rng.choice(ref.COMPOUND_MALE if sex == "M" else ref.COMPOUND_FEMALE)
-        return rng.choice(ref.FIRST_NAMES_MALE if sex == "M" else ref.FIRST_NAMES_FEMALE)
+            return rng.choice(names.COMPOUND_MALE if sex == "M" else names.COMPOUND_FEMALE)
+        return rng.choice(names.FIRST_NAMES_MALE if sex == "M" else names.FIRST_NAMES_FEMALE)
 
     def address(self) -> Address:
         rng = self.rng
-        city, postcode, _ = rng.choices(ref.CITIES, cum_weights=self.city_cum)[0]
-        street_type, abbreviation, _ = rng.choices(ref.STREET_TYPES, cum_weights=self.street_cum)[0]
-        name = rng.choice(ref.STREET_NAMES) if rng.random() < 0.6 else rng.choice(ref.LAST_NAMES)
+        city, postcode, _ = rng.choices(addresses.CITIES, cum_weights=self.city_cum)[0]
+        street_type, abbreviation, _ = rng.choices(addresses.STREET_TYPES, cum_weights=self.street_cum)[0]
+        name = rng.choice(addresses.STREET_NAMES) if rng.random() < 0.6 else rng.choice(names.LAST_NAMES)
         extra = ""
         if rng.random() < 0.25:
             extra = rng.choice(
@@ -142,7 +142,7 @@ class Population:
                 f"{f}.{n}{rng.randint(1, 9)}",
             ]
         )
-        domain = rng.choices(ref.EMAIL_DOMAINS, cum_weights=self.domain_cum)[0][0]
+        domain = rng.choices(addresses.EMAIL_DOMAINS, cum_weights=self.domain_cum)[0][0]
         return self.register_email(local, domain)
 
     def register_email(self, local: str, domain: str) -> str:

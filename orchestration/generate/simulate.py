@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 from orchestration.exports import crm, ecommerce, pos, survey
 from orchestration.exports.spec import ExportTable
-from orchestration.generate import reference as ref
 from orchestration.generate.noise import Messiness, Noise, ascii_slug
 from orchestration.generate.people import Person, Population
+from orchestration.generate.reference import addresses, retailer
 from orchestration.generate.writers import ExportWriter, TruthWriter
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -109,7 +109,7 @@ def _clamp(value: float, low: int, high: int) -> int:
 def build_catalogue(rng: random.Random, n_products: int = 3500, n_brands: int = 250) -> list[Product]:
     brands: list[str] = []
     while len(brands) < n_brands:
-        name = rng.choice(ref.BRAND_SYLLABLES_A) + rng.choice(ref.BRAND_SYLLABLES_B)
+        name = rng.choice(retailer.BRAND_SYLLABLES_A) + rng.choice(retailer.BRAND_SYLLABLES_B)
         if rng.random() < 0.2:
             name += rng.choice([" & Fils", " Cuisine", " Paris", " Atelier", " Maison"])
         if name not in brands:
@@ -126,7 +126,7 @@ def build_catalogue(rng: random.Random, n_products: int = 3500, n_brands: int = 
     products = []
     for i in range(n_products):
         universe = rng.choices(universes, cum_weights=cum)[0]
-        category, nouns, qualifiers, variants, low, high = rng.choice(ref.UNIVERSES[universe])
+        category, nouns, qualifiers, variants, low, high = rng.choice(retailer.UNIVERSES[universe])
         title = " ".join(x for x in (rng.choice(nouns), rng.choice(qualifiers), rng.choice(variants)) if x)
         price = round(math.exp(rng.uniform(math.log(low), math.log(high))), 1) - 0.01
         products.append(
@@ -282,13 +282,13 @@ class Simulation:
     def _stores(self, rng: random.Random) -> list[tuple[str, str, str, str]]:
         """The chain's stores; master data is written by shard 0 only."""
         stores = []
-        for i, city_index in enumerate(ref.STORE_CITY_INDEXES):
-            city, postcode, _ = ref.CITIES[city_index]
+        for i, city_index in enumerate(addresses.STORE_CITY_INDEXES):
+            city, postcode, _ = addresses.CITIES[city_index]
             code = f"M{i + 1:03d}"
-            email = f"magasin.{ascii_slug(city).replace('-', '')}@{ref.RETAILER_DOMAIN}"
+            email = f"magasin.{ascii_slug(city).replace('-', '')}@{retailer.RETAILER_DOMAIN}"
             phone = f"0{rng.randint(1, 5)} {rng.randrange(10**8):08d}"
             opened = date(2005, 1, 1) + timedelta(days=rng.randrange(6000))
-            address = f"{rng.randint(1, 90)} rue {rng.choice(ref.STREET_NAMES)}"
+            address = f"{rng.randint(1, 90)} rue {rng.choice(addresses.STREET_NAMES)}"
             if self.shard == 0:
                 row = (code, f"Batterie & Co {city}", address, postcode, city, email, phone, opened)
                 self.writer(pos.STORES).write(None, row)
@@ -389,7 +389,9 @@ class Simulation:
             self.service_contact(
                 person,
                 self.random_time(),
-                rng.choices(ref.SERVICE_CATEGORIES, weights=[w for _, _, w in ref.SERVICE_CATEGORIES])[0][0],
+                rng.choices(
+                    retailer.SERVICE_CATEGORIES, weights=[w for _, _, w in retailer.SERVICE_CATEGORIES]
+                )[0][0],
                 None,
             )
 
@@ -440,7 +442,7 @@ class Simulation:
             points,
             tier,
             self.stores[person.home_store][0] if card else None,
-            rng.choice(list(ref.UNIVERSES)) if rng.random() < 0.5 else None,
+            rng.choice(list(retailer.UNIVERSES)) if rng.random() < 0.5 else None,
             at,
             min(self.end, at + timedelta(days=rng.randrange(0, 400))),
             None,  # address2: the sample's CRM keeps one street line
@@ -569,7 +571,7 @@ class Simulation:
                 phone = noise.phone(person.phone) if rng.random() < 0.5 else None
             elif r < 0.21:
                 # Walk-in with no e-mail: staff type a placeholder to get past the mandatory field.
-                email = rng.choice([store_email, "pasdemail@" + ref.RETAILER_DOMAIN, "test@test.fr"])
+                email = rng.choice([store_email, "pasdemail@" + retailer.RETAILER_DOMAIN, "test@test.fr"])
                 phone = "0000000000" if rng.random() < 0.5 else None
         payment = rng.choices(["CB", "ESPECES", "CHEQUE", "CARTE_CADEAU"], weights=[80, 12, 3, 5])[0]
         self.writer(pos.TICKETS).write(
@@ -948,7 +950,7 @@ class Simulation:
         if not self.contacts and rng.random() < 0.4:
             self.create_contact(person, at, with_card=False, email=email, phone=phone)
         contact_id = self.contacts[0][0] if self.contacts and rng.random() < 0.5 else None
-        subject = next(s for c, s, _ in ref.SERVICE_CATEGORIES if c == category)
+        subject = next(s for c, s, _ in retailer.SERVICE_CATEGORIES if c == category)
         store_code = self.stores[person.home_store][0] if channel == "store" else None
         self.writer(crm.TICKETS).write(
             at,
@@ -1035,14 +1037,16 @@ class Simulation:
             themes = rng.sample(themes_for, k=min(len(themes_for), rng.choice([1, 1, 2])))
             parts = []
             for theme in themes:
-                positive, negative = ref.VERBATIM_THEMES[theme]
+                positive, negative = retailer.VERBATIM_THEMES[theme]
                 parts.append(rng.choice(positive if latent > 0 else negative))
             sep = "\n" if rng.random() < 0.2 else " "
             verbatim = sep.join(parts)
             if rng.random() < 0.1:
                 verbatim = f'Bref, "{verbatim}"' if rng.random() < 0.5 else f"« {verbatim} »"
             if rng.random() < 0.25:
-                verbatim += " " + rng.choice(ref.EMOJIS_POSITIVE if latent > 0 else ref.EMOJIS_NEGATIVE)
+                verbatim += " " + rng.choice(
+                    retailer.EMOJIS_POSITIVE if latent > 0 else retailer.EMOJIS_NEGATIVE
+                )
         email = self.other_email(person) if rng.random() < 0.7 else None
         response_id = f"R_{rng.getrandbits(60):015x}"
         survey_id = f"SV_{touchpoint.upper()}"
