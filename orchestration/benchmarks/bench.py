@@ -47,14 +47,12 @@ from orchestration.benchmarks.pipeline_run import (
     step_spans,
 )
 from orchestration.benchmarks.provenance import code_commit, machine
-from orchestration.benchmarks.report import append_to_readme, summary
 from orchestration.generate import generate
 from orchestration.identity import evaluate_warehouse
 from orchestration.settings import Settings, data_folder
 
 # ``cdp bench``'s face (orchestration/cli/bench.py): the benchmark, its terminal table, its row
 # of the results table.
-__all__ = ["append_to_readme", "bench", "summary"]
 
 
 @dataclass(frozen=True)

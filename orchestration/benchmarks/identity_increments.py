@@ -15,7 +15,7 @@ warehouse and landing folder):
    and the run record, as the identity asset does; each day's load and identity seconds are timed;
 4. resolves the same records in full (``full=True``, the trained model), timed;
 5. scores the incremental customers against the full ones (pairwise precision, recall, F1, as
-   ``cdp eval-identity`` does, with the full clustering as the truth), and both against the
+   ``cdp identity eval`` does, with the full clustering as the truth), and both against the
    generator's truth.
 
 Prints a summary and writes ``<dir>/identity_increments.json``.

@@ -23,7 +23,7 @@ In a folder of its own (``<dir>/data`` is the run's ``CDP_DATA_DIR``; the truth 
 3. **plain Splink** (``plain_splink``): a minimal model from ``splink.comparison_library``
    defaults on the same raw records, trained on them as Splink's tutorials do: the yardstick our
    standardisation, guards and constrained merging have to beat;
-4. both clusterings scored by ``orchestration.identity.evaluate`` (what ``cdp eval-identity``
+4. both clusterings scored by ``orchestration.identity.evaluate`` (what ``cdp identity eval``
    runs): pairwise and B-cubed precision, recall and F1.
 """
 

@@ -36,7 +36,7 @@ def bench_command(
     ] = 0,
 ) -> None:
     """Generate N customers, run the whole pipeline, report each stage against a floor."""
-    from orchestration.benchmarks import bench
+    from orchestration.benchmarks import bench, report
 
     folder = (folder or Path(tempfile.gettempdir()) / f"cdp-bench-{customers}").resolve()
     result = bench.bench(
@@ -49,10 +49,10 @@ def bench_command(
         increment_days=increment_days,
     )
     typer.echo("")
-    typer.echo(bench.summary(result))
+    typer.echo(report.summary(result))
     typer.echo(f"results: {folder / 'bench.json'}")
     if readme:
-        bench.append_to_readme(result, readme)
+        report.append_to_readme(result, readme)
         typer.echo(f"row added to {readme}")
 
 
