@@ -29,7 +29,7 @@ from packaging import version
 
 from orchestration.definitions import build_definitions
 from orchestration.lib.dbt import dbt_cli, dbt_executable
-from orchestration.lib.dbt_project import DBT_PROJECT_DIR, built_project_artifacts
+from orchestration.lib.dbt_project import DBT_PROJECT_DIR, built_project_artifacts, drop_orphaned_models
 from tests.conftest import query
 
 MODELS = {
@@ -395,3 +395,39 @@ def test_customer_segments_match_a_recount_from_the_orders(pipeline) -> None:
 
 def _utc_day(at: datetime) -> date:
     return at.astimezone(UTC).date()
+
+
+def test_a_whole_build_drops_the_tables_of_models_the_project_no_longer_has() -> None:
+    """A renamed mart's old table would stay in the warehouse forever, never refreshed (an erasure
+    would leave the person in it): after a whole build, what no model, seed or snapshot builds in
+    dbt's schemas goes; other schemas (raw, identity, failing rows of tests) are never touched."""
+    con = duckdb.connect()
+    for schema in ("marts", "reference", "identity", "test_failures"):
+        con.execute(f"create schema {schema}")
+    con.execute("create table marts.bridge_customer_source_records as select 1 as id")
+    con.execute("create table marts.customer_source_records as select 1 as id")  # the old name
+    con.execute("create view marts.old_view as select 1 as id")
+    con.execute("create table reference.interaction_unit_costs as select 1 as id")
+    con.execute("create table identity.customer_source_records as select 1 as id")
+    con.execute("create table test_failures.not_null_x as select 1 as id")
+    manifest = {
+        "nodes": {
+            "model.cdp.bridge": {
+                "resource_type": "model", "schema": "marts", "name": "bridge_customer_source_records",
+            },
+            "seed.cdp.costs": {
+                "resource_type": "seed", "schema": "reference", "name": "interaction_unit_costs",
+            },
+            "test.cdp.not_null_x": {"resource_type": "test", "schema": "test_failures", "name": "not_null_x"},
+        }
+    }  # fmt: skip
+
+    assert drop_orphaned_models(con, manifest) == ["marts.customer_source_records", "marts.old_view"]
+    left = con.execute("select table_schema || '.' || table_name from information_schema.tables order by 1")
+    assert [r[0] for r in left.fetchall()] == [
+        "identity.customer_source_records",
+        "marts.bridge_customer_source_records",
+        "reference.interaction_unit_costs",
+        "test_failures.not_null_x",
+    ]
+    assert drop_orphaned_models(con, manifest) == []  # nothing left to drop

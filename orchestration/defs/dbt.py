@@ -16,7 +16,13 @@ from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 from orchestration.defs.common import OWNERS, WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.dbt import dbt_project, ensure_manifest
-from orchestration.lib.dbt_project import BUILD_STEP, PARSED_PROJECT, keep_parsed_project, new_target
+from orchestration.lib.dbt_project import (
+    BUILD_STEP,
+    PARSED_PROJECT,
+    drop_orphaned_models,
+    keep_parsed_project,
+    new_target,
+)
 from orchestration.quality import failures
 from orchestration.runtime import changes
 from orchestration.settings import get_settings
@@ -92,9 +98,13 @@ def cdp_dbt_models(
         except Exception as error:
             context.log.warning(f"failing rows not stored: {error}")
     # Only a whole build is remembered: a subset selected in the UI leaves the state as it was.
+    # Its manifest describes the whole project, so tables of models renamed or removed since go.
     if not context.is_subset:
         with warehouse.get_connection() as con:
+            dropped = drop_orphaned_models(con, invocation.get_artifact("manifest.json"))
             changes.record(con, "dbt", plan.inputs["dbt"], context.run.run_id)
+        if dropped:
+            context.log.info(f"dropped what no dbt model builds any more: {', '.join(dropped)}")
 
 
 def _store_failures(

@@ -1,6 +1,7 @@
-"""The dbt project's files: where it is, what dbt parses it from, the target folders of its builds.
+"""The dbt project's files: where it is, what dbt parses it from, the target folders of its builds,
+and the tables a whole build leaves behind.
 
-Plain paths and files, no dbt or Dagster import: change detection reads them on the path of a run
+No dbt or Dagster import: change detection reads them on the path of a run
 with nothing to do (``orchestration/runtime/changes.py``), which must stay a fraction of a second;
 importing dagster-dbt alone takes about 2 s. The dbt CLI resource and the manifest are in
 ``orchestration/lib/dbt.py``.
@@ -12,6 +13,9 @@ import json
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
+
+import duckdb
 
 from orchestration.settings import REPO_ROOT
 
@@ -98,3 +102,33 @@ def built_project_artifacts(root: Path, project_dir: Path = DBT_PROJECT_DIR) -> 
     if not all(node.get("compiled_code") for node in nodes if node["resource_type"] == "model"):
         return None
     return newest
+
+
+def drop_orphaned_models(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> list[str]:
+    """Drop the tables and views of dbt's schemas that no model, seed or snapshot of ``manifest``
+    builds any more, and return their names.
+
+    dbt never drops a model it no longer has: after a rename the old table stays, is never
+    refreshed again, and keeps what an erasure removed from everything else. Only the schemas
+    dbt's own nodes build into are looked at (never ``raw``, ``identity`` or the failing rows of
+    tests); call it after a whole build, whose manifest describes the whole project.
+    """
+    built = {
+        (node["schema"], node.get("alias") or node["name"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "seed", "snapshot")
+    }
+    schemas = sorted({schema for schema, _ in built})
+    if not schemas:
+        return []
+    present = con.execute(
+        "select table_schema, table_name, table_type from information_schema.tables "
+        f"where table_schema in ({', '.join('?' for _ in schemas)})",
+        schemas,
+    ).fetchall()
+    dropped = []
+    for schema, name, kind in sorted(present):
+        if (schema, name) not in built:
+            con.execute(f'drop {"view" if kind == "VIEW" else "table"} "{schema}"."{name}"')
+            dropped.append(f"{schema}.{name}")
+    return dropped
