@@ -25,6 +25,7 @@ from orchestration.privacy.subject import (
     create_subject_records,
     raw_row_filters,
 )
+from orchestration.warehouse import table_exists
 
 # Marts about the person, by customer_id: (section, table, order).
 MART_SECTIONS = (
@@ -41,16 +42,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
-def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, table = qualified.split(".")
-    return bool(
-        con.execute(
-            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()
-    )
-
-
 def collect(con: duckdb.DuckDBPyConnection, subject: Subject) -> dict[str, Any]:
     """What the warehouse holds about ``subject``, section by section."""
     create_subject_records(con, subject)
@@ -64,7 +55,7 @@ def collect(con: duckdb.DuckDBPyConnection, subject: Subject) -> dict[str, Any]:
         }
     }
     for section, table, order in MART_SECTIONS:
-        if _exists(con, table):  # before the first dbt build there are no marts yet
+        if table_exists(con, *table.split(".")):  # before the first dbt build there are no marts yet
             report[section] = _rows(
                 con,
                 f"select * from {table} where list_contains(?::varchar[], customer_id) order by {order}",

@@ -37,6 +37,7 @@ from orchestration.identity import RECORD_SOURCES, install_macros
 from orchestration.lib.secret import installation_secret
 from orchestration.privacy.subject import LINE_FIELDS, line_emails, record_links
 from orchestration.settings import data_folder
+from orchestration.warehouse import tables_in
 
 SUPPRESSIONS_FILE = "suppressions.csv"
 REQUESTS_FILE = "requests.jsonl"  # the audit of privacy requests (orchestration/privacy/erase.py)
@@ -211,12 +212,7 @@ def erase_listed(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[
     tables that the list suppresses; each file's ``raw.load_log`` row counts what was erased from it
     (``rows_erased``, ``quarantine_rows_erased``), so that every file still reconciles. Returns the
     rows removed per ``raw.<table>`` and ``raw.quarantine_rows`` (tables with any)."""
-    present = {
-        name
-        for (name,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'raw'"
-        ).fetchall()
-    }
+    present = tables_in(con, "raw")
     removed: dict[str, int] = {}
     lines: list[str] = []
     for table in sorted(set(tables) & present):

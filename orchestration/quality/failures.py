@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from orchestration.quality.gx import Outcome, Suite
 from orchestration.warehouse import raw, table_exists
+
+if TYPE_CHECKING:  # annotations only: reading failing rows needs no Great Expectations (2-3 s to import)
+    from orchestration.quality.gx import Outcome, Suite
 
 FAILURES_SCHEMA = "test_failures"
 SHOWN_ROWS = 5
