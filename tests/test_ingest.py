@@ -144,6 +144,61 @@ def test_bad_rows_are_quarantined_with_file_line_text_and_reason(settings: Setti
     assert "num_ticket: required value missing" in quarantined[7][1]
 
 
+def test_a_birth_date_that_is_not_a_calendar_date_loads_as_delivered(settings: Settings, con) -> None:
+    """A customer's mistyped birth date is evidence, not a reason to lose the ticket: the row loads,
+    the typed column is empty, the text stays beside it, and the load log says so."""
+    lines = [
+        POS_HEADER,
+        pos_ticket("T1", date_naissance_client="31/02/1985"),  # line 2: no 31st of February
+        pos_ticket("T2", date_naissance_client="12/13/1990"),  # line 3: month 13
+        pos_ticket("T3", date_naissance_client="05/06/1979"),  # line 4: a calendar date
+        pos_ticket("T4"),  # line 5: none
+        pos_ticket("T5", amount="douze", date_naissance_client="00/01/1980"),  # line 6: bad amount
+    ]
+    write(settings.landing_dir / "pos" / "tickets_2026-01.csv", "\r\n".join(lines) + "\r\n", "cp1252")
+    (f,) = load(con, settings, pos.TICKETS).files
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_quarantined) == ("loaded", 5, 4, 1)
+    rows = con.execute(
+        "select num_ticket, date_naissance_client::varchar, date_naissance_client_as_delivered "
+        "from raw.pos_tickets order by _source_line"
+    ).fetchall()
+    assert rows == [
+        ("T1", None, "31/02/1985"),
+        ("T2", None, "12/13/1990"),
+        ("T3", "1979-06-05", "05/06/1979"),
+        ("T4", None, None),
+    ]
+    assert "2 date_naissance_client value(s) not a valid date" in f.note
+    assert "line 2, '31/02/1985'" in f.note
+    assert "montant_ttc: cannot read 'douze'" in scalar(con, "select reason from raw.quarantine_rows")
+    assert scalar(con, "select note from raw.load_log") == f.note
+
+
+def test_a_warehouse_from_before_delivered_texts_gains_the_column_and_keeps_loading(
+    settings: Settings, con
+) -> None:
+    columns = ", ".join(
+        f'"{c.name}" {"date" if c.type == "date" else "varchar"}' for c in crm.CONTACTS.columns
+    )
+    con.execute("create schema raw")
+    con.execute(
+        f"create table raw.crm_contacts ({columns}, _source_file varchar, _source_line bigint, "
+        "_file_sha256 varchar, _loaded_at timestamptz, _extra_columns json)"
+    )
+    header = ",".join(crm.CONTACTS.column_names)
+    row = {c: "" for c in crm.CONTACTS.column_names}
+    row.update(contact_id="C1", createdate="2025-01-01T10:00:00Z", date_of_birth="1985-02-30")
+    write(
+        settings.landing_dir / "crm" / "contacts_initial.csv",
+        header + "\n" + ",".join(row[c] for c in crm.CONTACTS.column_names) + "\n",
+    )
+    (f,) = load(con, settings, crm.CONTACTS).files
+    assert (f.status, f.rows_loaded) == ("loaded", 1)
+    assert con.execute(
+        "select date_of_birth, date_of_birth_as_delivered from raw.crm_contacts"
+    ).fetchall() == [(None, "1985-02-30")]
+
+
 def test_quoted_multiline_fields_and_bad_json_lines(settings: Settings, con) -> None:
     header = ",".join(survey.RESPONSES.column_names)
     text = (

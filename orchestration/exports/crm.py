@@ -18,7 +18,7 @@ CONTACTS = ExportTable(
         Column("firstname", description="First name.", pii=True),
         Column("lastname", description="Last name (sometimes the maiden name).", pii=True),
         Column("phone", description="Phone, free format.", pii=True),
-        Column("date_of_birth", "date", description="Birth date.", pii=True),
+        Column("date_of_birth", "date", description="Birth date.", pii=True, keep_as_delivered=True),
         Column("address", description="Street address.", pii=True),
         Column("zip", description="Postcode.", pii=True),
         Column("city", description="City."),

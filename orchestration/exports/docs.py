@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestration.exports import SOURCES
+from orchestration.exports.spec import Column
 from orchestration.settings import REPO_ROOT
 
 DOC_PATH = REPO_ROOT / "docs" / "export-formats.md"
@@ -60,6 +61,15 @@ def _accepted(values: tuple[str, ...]) -> str:
     return f" Accepted: {', '.join(values)} (any case)." if values else ""
 
 
+def _kept(column: Column) -> str:
+    if not column.keep_as_delivered:
+        return ""
+    return (
+        f" A value that is not a {column.type} (31/02, month 13) loads: the column is empty and "
+        f"`{column.delivered_column}` keeps the text as delivered."
+    )
+
+
 def render() -> str:
     parts = [INTRO]
     for source, tables in SOURCES.items():
@@ -79,7 +89,7 @@ def render() -> str:
             for c in t.columns:
                 rows.append(
                     f"| `{c.name}` | {c.type} | {'yes' if c.required else ''} | {'yes' if c.pii else ''} "
-                    f"| {c.description}{_accepted(c.values)} |"
+                    f"| {c.description}{_accepted(c.values)}{_kept(c)} |"
                 )
             parts.append("\n".join(rows) + "\n")
     return "\n".join(parts)

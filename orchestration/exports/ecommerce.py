@@ -39,7 +39,7 @@ CUSTOMERS = ExportTable(
         Column("first_name", description="First name as typed by the customer.", pii=True),
         Column("last_name", description="Last name as typed by the customer.", pii=True),
         Column("phone", description="Phone, free format.", pii=True),
-        Column("birth_date", "date", description="Optional birth date.", pii=True),
+        Column("birth_date", "date", description="Optional birth date.", pii=True, keep_as_delivered=True),
         Column("accepts_email_marketing", "boolean", description="Newsletter opt-in (true/false)."),
         Column("accepts_sms_marketing", "boolean", description="SMS opt-in (true/false)."),
         Column("address1", description="Default address, street.", pii=True),

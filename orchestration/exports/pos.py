@@ -64,7 +64,13 @@ TICKETS = ExportTable(
         Column("adresse_client", description="Customer street address, if captured.", pii=True),
         Column("code_postal_client", description="Customer postcode, if captured.", pii=True),
         Column("ville_client", description="Customer city, if captured."),
-        Column("date_naissance_client", "date", description="Customer birth date, if captured.", pii=True),
+        Column(
+            "date_naissance_client",
+            "date",
+            description="Customer birth date, if captured.",
+            pii=True,
+            keep_as_delivered=True,
+        ),
     ),
 )
 

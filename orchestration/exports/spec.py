@@ -26,6 +26,16 @@ class Column:
     values: tuple[str, ...] = ()
     # Other names the column has in a retailer's files (set by the mapping file, sources.yml).
     aliases: tuple[str, ...] = ()
+    # A value that does not read as ``type`` does not quarantine the row: the typed column is
+    # NULL and the text, as delivered, is kept in ``<name>_as_delivered`` (always filled, so a
+    # reader can tell "empty" from "not readable"). For values whose mistakes still say
+    # something: a birth date typed 31/02 or with month 13 is evidence of who a customer is.
+    keep_as_delivered: bool = False
+
+    @property
+    def delivered_column(self) -> str | None:
+        """The raw column holding the delivered text, for ``keep_as_delivered`` columns."""
+        return f"{self.name}_as_delivered" if self.keep_as_delivered else None
 
 
 @dataclass(frozen=True)
@@ -93,3 +103,8 @@ class ExportTable:
     @property
     def required(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
+
+    @property
+    def delivered_columns(self) -> list[Column]:
+        """Columns whose delivered text the raw table keeps beside the typed value."""
+        return [c for c in self.columns if c.keep_as_delivered]

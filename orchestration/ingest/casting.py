@@ -89,13 +89,17 @@ def typed_select(
     for column in spec.columns:
         if column.name not in present:
             typed.append(f'null::{SQL_TYPES[column.type]} as "{column.name}"')
+            if column.keep_as_delivered:
+                typed.append(f'null::varchar as "{column.delivered_column}"')
             if column.required:
                 checks.append(("true", f"'{column.name}: required value missing'"))
             continue
         expr = _cast_expr(column, spec)
         typed.append(f'{expr} as "{column.name}"')
         text = _value(column.name)
-        if column.type != "varchar":
+        if column.keep_as_delivered:
+            typed.append(f'{text} as "{column.delivered_column}"')
+        if column.type != "varchar" and not column.keep_as_delivered:
             comma = column.type == "decimal" and spec.format.decimal_comma
             form = " with a decimal comma" if comma else ""
             checks.append(

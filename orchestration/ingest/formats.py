@@ -49,11 +49,14 @@ class Write:
     run_id: str
 
     def good(self, typed: str, params: list) -> int:
-        select_cols = ", ".join(f'"{c.name}"' for c in self.spec.columns)
+        names = [c.name for c in self.spec.columns] + [
+            c.delivered_column for c in self.spec.delivered_columns
+        ]
+        select_cols = ", ".join(f'"{n}"' for n in names)
         return self.con.execute(
             f"""
-            insert into raw.{self.spec.table}
-            select {select_cols}, ? as _source_file, _line, ? as _file_sha256,
+            insert into raw.{self.spec.table} by name
+            select {select_cols}, ? as _source_file, _line as _source_line, ? as _file_sha256,
                    ? as _loaded_at, _extra_columns
             from ({typed}) where not _blank and not _bad
             """,

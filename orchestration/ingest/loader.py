@@ -295,6 +295,7 @@ def _load_records(
                     "rows loaded earlier that belong to records kept out by this file erased: "
                     + ", ".join(f"{n} of {t}" for t, n in earlier.items())
                 )
+        notes += _kept_as_delivered(con, spec, fp.sha256, write.now)
         present = {c for c in columns.values() if c}
         drift = [h for h, c in columns.items() if c is None]
         notes += [f"column '{h}' read as {c}" for h, c in columns.items() if c and h != c]
@@ -334,6 +335,30 @@ def _load_records(
         note="; ".join(notes) or None,
         rows_suppressed=suppressed,
     )
+
+
+def _kept_as_delivered(
+    con: duckdb.DuckDBPyConnection, spec: ExportTable, sha256: str, now: datetime
+) -> list[str]:
+    """A note per ``keep_as_delivered`` column with values this file's rows kept as text only:
+    the rows loaded, the value is not a valid one of its type, and someone may want to know."""
+    notes = []
+    for column in spec.delivered_columns:
+        count, line, text = con.execute(
+            f"""
+            select count(*), min(_source_line), arg_min("{column.delivered_column}", _source_line)
+            from raw.{spec.table}
+            where _file_sha256 = ? and _loaded_at = ?
+              and "{column.name}" is null and "{column.delivered_column}" is not null
+            """,
+            [sha256, now],
+        ).fetchall()[0]
+        if count:
+            notes.append(
+                f"{count} {column.name} value(s) not a valid {column.type}, kept as delivered in "
+                f"{column.delivered_column} (first: line {line}, '{text[:40]}')"
+            )
+    return notes
 
 
 @contextmanager

@@ -88,6 +88,12 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> None
     columns = [f'"{c.name}" {SQL_TYPES[c.type]}' for c in spec.columns]
     columns += [f"{name} {sql_type}" for name, sql_type in LINEAGE_COLUMNS]
     con.execute(f"create table if not exists raw.{spec.table} ({', '.join(columns)})")
+    # The delivered text of ``keep_as_delivered`` columns, after the lineage columns: added the
+    # same way to new warehouses and to those created before these columns existed.
+    for column in spec.delivered_columns:
+        con.execute(
+            f'alter table raw.{spec.table} add column if not exists "{column.delivered_column}" varchar'
+        )
     con.execute("create schema if not exists raw_current")
     con.execute(f"create or replace view raw_current.{spec.table} as {latest_versions_sql(spec)}")
 
