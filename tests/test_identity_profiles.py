@@ -71,9 +71,12 @@ def raw_db(tmp_path_factory: pytest.TempPathFactory, generated: Generated) -> Pa
 
 
 def _blank(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]) -> None:
+    specs = {spec.table: spec for spec in ALL_TABLES}
     for kind in kinds:
         for table, columns in FIELDS[kind].items():
-            con.execute(f"update raw.{table} set " + ", ".join(f"{c} = null" for c in columns))
+            # A birth date's text as delivered goes with it (the raw layer keeps both).
+            delivered = [c.delivered_column for c in specs[table].delivered_columns if c.name in columns]
+            con.execute(f"update raw.{table} set " + ", ".join(f"{c} = null" for c in [*columns, *delivered]))
 
 
 def _exact_clusters(con: duckdb.DuckDBPyConnection) -> str:

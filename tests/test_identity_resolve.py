@@ -8,8 +8,9 @@ import duckdb
 import pytest
 
 from orchestration.exports import ALL_TABLES
-from orchestration.identity import resolve
+from orchestration.identity import model, resolve
 from orchestration.identity.evaluate import baseline_clusters, load_truth, score
+from orchestration.identity.splink_inputs import BLOCK_CAPS
 from orchestration.identity.standardise import install_macros
 from orchestration.ingest.loader import load_table
 from orchestration.settings import Settings
@@ -73,42 +74,82 @@ def test_model_beats_the_deterministic_baseline(
     assert model.pairwise_precision >= baseline.pairwise_precision
 
 
-def test_blocking_keys_are_refined_when_too_many_records_share_them() -> None:
-    """A block of n records costs n²/2 comparisons: a name shared by more records than the cap is
-    blocked with its postcode, then its birth date; rare names keep the plain key."""
-    from orchestration.identity.splink_inputs import build_inputs as _splink_inputs
-
-    con = duckdb.connect()
-    install_macros(con)
-    con.execute("create schema identity")
+def _named_people(con: duckdb.DuckDBPyConnection, people: int, seed: int = 7) -> None:
+    """``identity.records`` of ``people`` persons with two records each (a typo in the second's
+    first name), names drawn from a skewed list as real surnames are (a few very common)."""
+    con.execute("create schema if not exists identity")
+    con.execute(f"select setseed({seed / 100})")
     con.execute(
-        """
-        create table identity.records as
-        select 'crm_contacts:' || i as unique_id, 'crm_contacts' as source_system,
-               'marie' as first_name, 'martin' as last_name, null as email, null as phone,
-               date '1980-01-01' + (i % 3)::int as birth_date,
-               case when i < 4 then '75001' else '69001' end as postcode, null as city, null as street,
-               null as house_number
-        from range(10) t(i)
-        union all
-        select 'crm_contacts:rare', 'crm_contacts', 'ondine', 'vasseur', null, null, null, '75001', null,
-               null,
-               null
+        f"""
+        create or replace table identity.records as
+        with people as (
+            select i,
+                   'first' || (floor(pow(random(), 3) * 300))::int as first_name,
+                   'last' || (floor(pow(random(), 4) * 2000))::int as last_name,
+                   1940 + (random() * 60)::int as y, 1 + (random() * 11)::int as m,
+                   1 + (random() * 27)::int as d,
+                   lpad((1000 + floor(pow(random(), 2) * 900) * 100)::int::varchar, 5, '0') as postcode
+            from range({people}) t(i)
+        )
+        select 'crm_contacts:' || i || '-' || copy as unique_id, 'crm_contacts' as source_system,
+               case when copy = 0 then first_name else first_name || 'x' end as first_name, last_name,
+               null::varchar as email, null::varchar as phone, y as birth_year, m as birth_month,
+               d as birth_day, postcode, null::varchar as city, null::varchar as street,
+               null::varchar as house_number
+        from people, range(2) c(copy)
         """
     )
-    _splink_inputs(con, max_block=5)
-    keys = dict(con.execute("select unique_id, block_name from splink_crm_contacts").fetchall())
-    assert keys["crm_contacts:rare"] == "ondine|vasseur"
-    # 10 share the name: too many. 4 in 75001 keep name + postcode; the 6 in 69001 are still too
-    # many, and split by birth date into blocks of 2.
-    assert {keys[f"crm_contacts:{i}"] for i in range(4)} == {"marie|martin|75001"}
-    assert {keys[f"crm_contacts:{i}"] for i in range(4, 10)} == {
-        "marie|martin|1980-01-01", "marie|martin|1980-01-02", "marie|martin|1980-01-03"
-    }  # fmt: skip
-    blocks = con.execute(
-        "select max(n) from (select count(*) n from splink_crm_contacts group by block_name)"
-    ).fetchall()[0][0]
-    assert blocks <= 5
+
+
+def _block_pairs(con: duckdb.DuckDBPyConnection) -> int:
+    """The pairs the capped keys of ``splink_keyed`` put in one block, summed over the keys."""
+    keys = [
+        k for k in model.BLOCKING_KEYS if k in {c[0] for c in con.execute("describe splink_keyed").fetchall()}
+    ]
+    return sum(
+        con.execute(
+            f"select coalesce(sum(n * (n - 1) / 2), 0) from "
+            f"(select count(*) n from splink_keyed where {k} is not null group by {k})"
+        ).fetchall()[0][0]
+        for k in keys
+    )
+
+
+def test_blocking_stays_within_its_pair_budget_as_records_grow_tenfold() -> None:
+    """Blocks of common names are refined so that the pairs compared stay within
+    ``pairs_per_record`` per record; on data small enough, nothing needs refining."""
+    from orchestration.identity.splink_inputs import build_inputs
+
+    seen = {}
+    for people in (1_000, 10_000):
+        con = duckdb.connect()
+        install_macros(con)
+        _named_people(con, people)
+        _, blocking = build_inputs(con, 8)
+        pairs = _block_pairs(con)
+        assert blocking.records == 2 * people and blocking.budget == 8 * 2 * people
+        assert pairs <= sum(blocking.pairs.values()) <= blocking.budget
+        seen[people] = (blocking.block_cap, pairs)
+        # Generous: the largest cap, every block whole.
+        _, free = build_inputs(con, 10_000)
+        assert free.block_cap == max(BLOCK_CAPS)
+        assert _block_pairs(con) > pairs
+    # Ten times the records: ten times the pairs at most (linear), where whole blocks would grow
+    # with the square of the records sharing a common name.
+    assert seen[10_000][1] <= 10 * 8 * 2 * 1_000
+
+
+def test_a_block_too_large_for_the_budget_is_refined_not_dropped() -> None:
+    """Ten Marie Martins: too many for the cap, so they are blocked with their postcode (4 in
+    75001), then their birth date; a rare name keeps the plain key."""
+    from orchestration.identity.splink_inputs import choose_block_cap
+
+    # (records, records sharing the name, ... the name and postcode, ... the name and birth date)
+    sizes = {"block_name": [(4, 10, 4, 1), (6, 10, 6, 2)]}
+    # 45 pairs as one block; at 5: the 4 of 75001 together (6 pairs), the 6 others in pairs (3).
+    assert choose_block_cap(sizes, budget=10) == (5, {"block_name": 9})
+    assert choose_block_cap(sizes, budget=1_000) == (max(BLOCK_CAPS), {"block_name": 45})
+    assert choose_block_cap(sizes, budget=1) == (min(BLOCK_CAPS), {"block_name": 9})
 
 
 def test_retraining_is_on_request_and_the_saved_model_is_then_reused(

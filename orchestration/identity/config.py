@@ -32,7 +32,7 @@ class IdentitySettings:
     source: Path
     match_probability: float
     max_cluster_size: int
-    max_block_records: int
+    pairs_per_record: float
     min_field_share: float
     conflicts: dict[str, str]
     first_name_variants: tuple[tuple[str, str], ...]
@@ -55,6 +55,11 @@ def _section(raw: dict, name: str, keys: dict[str, type], path: Path) -> dict[st
     if not isinstance(section, dict):
         raise IdentityConfigError(f"{path}: '{name}' must be a mapping")
     unknown = set(section) - set(keys)
+    if name == "matching" and "max_block_records" in unknown:
+        raise IdentityConfigError(
+            f"{path}: 'matching.max_block_records' was replaced by 'matching.pairs_per_record' (the "
+            "pairs blocking may compare per named record; blocks are refined to fit): see docs/identity.md"
+        )
     if unknown:
         raise IdentityConfigError(f"{path}: unknown key(s) {sorted(f'{name}.{k}' for k in unknown)}")
     values = {}
@@ -114,7 +119,7 @@ def load_identity_settings(path: Path | None = None) -> IdentitySettings:
         {
             "match_probability": float,
             "max_cluster_size": int,
-            "max_block_records": int,
+            "pairs_per_record": float,
             "min_field_share": float,
         },
         path,
@@ -135,7 +140,7 @@ def load_identity_settings(path: Path | None = None) -> IdentitySettings:
     )
     _check_range(path, "matching.match_probability", matching["match_probability"], 0.0, 1.0)
     _check_range(path, "matching.max_cluster_size", matching["max_cluster_size"], 2)
-    _check_range(path, "matching.max_block_records", matching["max_block_records"], 2)
+    _check_range(path, "matching.pairs_per_record", matching["pairs_per_record"], 1.0)
     _check_range(path, "matching.min_field_share", matching["min_field_share"], 0.0, 1.0)
     _check_range(path, "prior.recall", prior["recall"], 0.01, 1.0)
     _check_range(path, "training.auto_train_min_records", training["auto_train_min_records"], 0)
@@ -145,7 +150,7 @@ def load_identity_settings(path: Path | None = None) -> IdentitySettings:
         source=path,
         match_probability=matching["match_probability"],
         max_cluster_size=matching["max_cluster_size"],
-        max_block_records=matching["max_block_records"],
+        pairs_per_record=matching["pairs_per_record"],
         min_field_share=matching["min_field_share"],
         conflicts=conflicts,
         first_name_variants=read_variants((path.parent / names["variants_file"]).resolve()),

@@ -169,7 +169,12 @@ class BlockingRecall:
 def blocking_recall(con: duckdb.DuckDBPyConnection, keys: str = "identity.blocking_keys") -> BlockingRecall:
     """Count the true pairs (``_truth``) whose records share no blocking key of ``keys`` (one column
     per rule, as ``splink_inputs.build_inputs`` writes them)."""
-    columns = [r[0] for r in con.execute(f"select * from {keys} limit 0").description if r[0] != "unique_id"]
+    # Every column but the id and the birth date as compared (kept for increments, not a rule).
+    columns = [
+        r[0]
+        for r in con.execute(f"select * from {keys} limit 0").description
+        if r[0] not in ("unique_id", "birth_date_compared")
+    ]
     shared = " or ".join(f"a.{c} = b.{c}" for c in columns) or "false"
     row = con.execute(
         f"""

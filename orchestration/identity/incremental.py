@@ -73,7 +73,7 @@ COMPARED_COLUMNS = (
 SETTING_KEYS = {
     "match_probability": "matching.match_probability",
     "max_cluster_size": "matching.max_cluster_size",
-    "max_block_records": "matching.max_block_records",
+    "pairs_per_record": "matching.pairs_per_record",
     "min_field_share": "matching.min_field_share",
     "first_name_variants": "first_names.variants_file",
     "phonetic_first_names": "first_names.phonetic",
@@ -204,7 +204,14 @@ def stores_digest(con: duckdb.DuckDBPyConnection) -> str:
 def snapshot_previous(con: duckdb.DuckDBPyConnection, schema: str) -> None:
     """Digests of the previous run's records, before standardisation replaces them: every column of
     every record (what changed), and the compared columns of named records (what to score again)."""
-    compared = ", ".join(f"k.{c}" if c in model.BLOCKING_KEYS else f"r.{c}" for c in COMPARED_COLUMNS)
+    compared = ", ".join(
+        f"k.{c}"
+        if c in model.BLOCKING_KEYS
+        else "k.birth_date_compared"  # the parts as Splink compares them (splink_inputs.named_records)
+        if c == "birth_date"
+        else f"r.{c}"
+        for c in COMPARED_COLUMNS
+    )
     con.execute(
         f"""
         create or replace table {schema}.previous_records as

@@ -81,6 +81,62 @@ BLOCKING_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "birth_date || '|' || left(first_name, 1) || '|' || postcode",
         ),
     ),
+    # Two of the birth date's three parts with an initial: one part mistyped (month 13, a day
+    # typed for another) and a name typo are still compared.
+    "block_birth_year_month": (
+        ("birth_date",),
+        (
+            "birth_year || '|' || birth_month || '|' || left(last_name, 1)",
+            "birth_year || '|' || birth_month || '|' || left(last_name, 1) || '|' || left(first_name, 1)",
+        ),
+    ),
+    "block_birth_month_day": (
+        ("birth_date",),
+        (
+            "birth_month || '|' || birth_day || '|' || left(last_name, 1)",
+            "birth_month || '|' || birth_day || '|' || left(last_name, 1) || '|' || left(first_name, 1)",
+        ),
+    ),
+    "block_birth_year_day": (
+        ("birth_date",),
+        (
+            "birth_year || '|' || birth_day || '|' || left(last_name, 1)",
+            "birth_year || '|' || birth_day || '|' || left(last_name, 1) || '|' || left(first_name, 1)",
+        ),
+    ),
+    # One name exact with the other's first letters: a typo in the other name (Paaulette / Paulette
+    # Martin, Gomeez / Gomez) where nothing else is shared (a service ticket: a name and an e-mail).
+    "block_surname_initial": (
+        ("first_name", "last_name"),
+        (
+            "last_name || '|' || left(first_name, 1)",
+            "last_name || '|' || left(first_name, 2)",
+            "last_name || '|' || left(first_name, 1) || '|' || postcode",
+        ),
+    ),
+    "block_first_name_initial": (
+        ("first_name", "last_name"),
+        (
+            "first_name || '|' || left(last_name, 1)",
+            "first_name || '|' || left(last_name, 2)",
+            "first_name || '|' || left(last_name, 1) || '|' || postcode",
+        ),
+    ),
+    # One name part exact with the birth year: the other name mistyped, the date partly wrong.
+    "block_first_name_year": (
+        ("first_name", "birth_date"),
+        (
+            "first_name || '|' || birth_year",
+            "first_name || '|' || birth_year || '|' || birth_month",
+        ),
+    ),
+    "block_last_name_year": (
+        ("last_name", "birth_date"),
+        (
+            "last_name || '|' || birth_year",
+            "last_name || '|' || birth_year || '|' || left(first_name, 1)",
+        ),
+    ),
     # How the surname sounds, with the first name: spelling variants (Lefebvre / Lefèvre). Within a
     # postcode first, else a birth year, else alone: most of its pairs have the same spelling and
     # are compared by the name rule already, so it is kept small where the data allows.
@@ -88,7 +144,7 @@ BLOCKING_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("first_name", "last_name"),
         (
             "last_name_sound || '|' || first_name || '|' || postcode",
-            "last_name_sound || '|' || first_name || '|' || year(birth_date)",
+            "last_name_sound || '|' || first_name || '|' || birth_year",
             "last_name_sound || '|' || first_name",
         ),
     ),
@@ -130,16 +186,18 @@ TRAINING_RULES: tuple[tuple[str, ...], ...] = (
 SAME_EMAIL_DIGITS = cll.CustomLevel(
     "regexp_replace(email_l, '[^0-9]', '', 'g') = regexp_replace(email_r, '[^0-9]', '', 'g')"
 )
+# Birth dates are compared by their parts as delivered (``splink_inputs.named_records``):
+# ``birth_date`` is the text YYYYMMDD of the parts, also when they make no calendar date.
 BIRTH_DATE_TYPO = cll.CustomLevel(
-    "damerau_levenshtein(strftime(birth_date_l, '%Y%m%d'), strftime(birth_date_r, '%Y%m%d')) <= 1 "
-    "or strftime(birth_date_l, '%Y%d%m') = strftime(birth_date_r, '%Y%m%d')",
+    "damerau_levenshtein(birth_date_l, birth_date_r) <= 1 "
+    "or (birth_year_l = birth_year_r and birth_month_l = birth_day_r and birth_day_l = birth_month_r)",
 ).configure(label_for_charts="One digit wrong, or day and month swapped")
 
 
 # Day, month or year typed wrong as a whole (a date picker's slip, a day typed for another field).
 BIRTH_DATE_ONE_PART_WRONG = cll.CustomLevel(
-    "(year(birth_date_l) = year(birth_date_r))::int + (month(birth_date_l) = month(birth_date_r))::int "
-    "+ (day(birth_date_l) = day(birth_date_r))::int = 2"
+    "(birth_year_l = birth_year_r)::int + (birth_month_l = birth_month_r)::int "
+    "+ (birth_day_l = birth_day_r)::int = 2"
 ).configure(label_for_charts="Two of day, month and year equal")
 
 
@@ -187,15 +245,13 @@ def _birth_date_comparison() -> cl.CustomComparison:
             cll.ExactMatchLevel("birth_date"),
             BIRTH_DATE_TYPO,
             BIRTH_DATE_ONE_PART_WRONG,
-            cll.CustomLevel("year(birth_date_l) = year(birth_date_r)").configure(
-                label_for_charts="Same year"
-            ),
+            cll.CustomLevel("birth_year_l = birth_year_r").configure(label_for_charts="Same year"),
             cll.ElseLevel(),
         ],
         output_column_name="birth_date",
         comparison_description=(
-            "Exact birth date vs. one typo or day/month swapped vs. two of day/month/year "
-            "vs. same year vs. else"
+            "Birth date parts as delivered: all equal vs. one typo or day/month swapped "
+            "vs. two of day/month/year vs. same year vs. else"
         ),
     )
 
@@ -316,9 +372,23 @@ def read_model(path: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _level_conditions(comparison) -> list[str]:
+    """The SQL conditions of a comparison's levels, as a saved model holds them."""
+    return [
+        level["sql_condition"] for level in comparison.get_comparison("duckdb").as_dict()["comparison_levels"]
+    ]
+
+
 def missing_comparisons(saved: dict, plan: ModelPlan) -> list[str]:
-    """Comparisons the data supports that the saved model has no parameters for."""
-    have = {c["output_column_name"] for c in saved["comparisons"]}
+    """Comparisons the data supports that the saved model has no parameters for, or has for an
+    earlier definition of the comparison (its description differs: its levels are not today's)."""
+    current = {name: _level_conditions(comparison) for name, (_, comparison) in _comparisons().items()}
+    have = {
+        c["output_column_name"]
+        for c in saved["comparisons"]
+        if current.get(c["output_column_name"])
+        in (None, [level["sql_condition"] for level in c["comparison_levels"]])
+    }
     return [name for name in plan.comparisons if name not in have]
 
 

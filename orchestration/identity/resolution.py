@@ -119,6 +119,9 @@ class ResolutionResult:
     steps: dict[str, float] = field(default_factory=dict)
     # Records clustered this run: all of them (full), or the part a day's changes touched.
     clustered_records: int = 0
+    # How blocking spent its pair budget, and the share of expected matches several rules find
+    # (splink_inputs.Blocking, scoring.blocking_redundancy).
+    blocking: dict = field(default_factory=dict)
 
 
 @contextmanager
@@ -212,6 +215,7 @@ class _Linked:
     model_used: _ModelUsed
     scored: scoring.Scored
     mode_reason: str
+    blocking: dict
 
 
 def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full: bool) -> ResolutionResult:
@@ -230,7 +234,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
         mode=run.mode, mode_reason=linked.mode_reason,
         changed_records=None if changes is None else changes.new + changes.changed,
         pairs_scored_this_run=linked.scored.this_run, score_seconds=linked.scored.seconds,
-        steps=dict(run.steps), clustered_records=clustering.records,
+        steps=dict(run.steps), clustered_records=clustering.records, blocking=linked.blocking,
     )  # fmt: skip
 
 
@@ -296,11 +300,22 @@ def _link(run: _Run) -> _Linked:
         scoring.start_scored_edges(con)
     model_used = _model_for(run, inputs, plan_digest) if inputs.scorable else _ModelUsed()
     scored = _score(run, inputs, model_used.saved)
+    blocking = {
+        **(inputs.blocking.describe() if inputs.blocking else {}),
+        **scoring.blocking_redundancy(con, inputs.plan),
+    }
+    if "share_found_by_several_rules" in blocking:
+        run.log(
+            f"blocking: {blocking['share_found_by_several_rules']:.1%} of the "
+            f"{blocking['expected_matches']:,.0f} expected matches are found by more than one rule "
+            "(an estimate of blocking recall: a match only one rule finds is easily lost)"
+        )
+    run.steps.done("blocking estimate")
     mode_reason = f"incremental: {changes.describe()}" if run.is_incremental else f"full: {run.reason}"
     run.log(f"identity run {mode_reason}")
     # Training (a first run, or on request) is timed apart from linking, which every run does.
     run.seconds["link"] = time.perf_counter() - started - run.seconds.get("train", 0.0)
-    return _Linked(deterministic, inputs, plan_digest, changes, model_used, scored, mode_reason)
+    return _Linked(deterministic, inputs, plan_digest, changes, model_used, scored, mode_reason, blocking)
 
 
 def _model_for(run: _Run, inputs: Inputs, plan_digest: str) -> _ModelUsed:

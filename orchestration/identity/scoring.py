@@ -66,6 +66,33 @@ def pairs_per_rule(con: duckdb.DuckDBPyConnection, plan: model.ModelPlan) -> dic
     return dict(zip(plan.blocking_rule_names, counted, strict=True))
 
 
+def blocking_redundancy(con: duckdb.DuckDBPyConnection, plan: model.ModelPlan) -> dict[str, float]:
+    """The model's own estimate of how much the blocking leans on single rules.
+
+    Over the kept pairs (``identity.scored_edges``), weighted by their match probability (the
+    expected matches), the share found by more than one blocking rule: a match only one rule
+    finds is lost if that rule's block is refined away, and a low share says the true pairs no rule
+    compares are likely many. With no truth file, it is the run's estimate of blocking recall.
+    """
+    rules = plan.blocking_rule_names
+    if not rules:
+        return {}
+    agreeing = " + ".join(f"coalesce(l.{r} = r.{r}, false)::int" for r in rules)
+    expected, redundant = con.execute(
+        f"""
+        select coalesce(sum(s.match_probability), 0),
+               coalesce(sum(s.match_probability) filter (where {agreeing} >= 2), 0)
+        from identity.scored_edges s
+        join identity.blocking_keys l on l.unique_id = s.unique_id_l
+        join identity.blocking_keys r on r.unique_id = s.unique_id_r
+        """
+    ).fetchall()[0]
+    return {
+        "expected_matches": round(float(expected), 1),
+        "share_found_by_several_rules": round(float(redundant) / float(expected), 4) if expected else 1.0,
+    }
+
+
 def refine_prior(con: duckdb.DuckDBPyConnection, pairs: str, start: float, all_pairs: float) -> float:
     """The prior that agrees with the model's own scores of the compared pairs.
 

@@ -24,17 +24,53 @@ LINKED_SOURCES = (
 )  # fmt: skip
 
 
+# A birth date is a placeholder (01/01/1900, 11/11/1111, a form's default) when it is given with
+# more distinct surnames than PLACEHOLDER_DATE_FACTOR times the median date's, and at least
+# PLACEHOLDER_DATE_MIN_SURNAMES: found from the data, whatever the placeholder. Real birth dates
+# spread people over some 25,000 days; a date many unrelated people share says nothing.
+PLACEHOLDER_DATE_FACTOR = 10
+PLACEHOLDER_DATE_MIN_SURNAMES = 10
+
+
 def named_records(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp table ``splink_named``: the records with a name, with the columns Splink compares."""
+    """Temp table ``splink_named``: the records with a name, with the columns Splink compares.
+
+    The birth date is compared by its parts as delivered: ``birth_date`` is the text YYYYMMDD of
+    the parts (also when they make no calendar date), with ``birth_year``, ``birth_month`` and
+    ``birth_day``; a placeholder date (``splink_placeholder_dates``) is no date at all.
+    """
     con.execute(
-        """
+        f"""
+        create or replace temp table splink_placeholder_dates as
+        with dated as (
+            select birth_year, birth_month, birth_day, count(distinct last_name) as surnames,
+                   count(*) as records
+            from identity.records
+            where birth_year is not null and coalesce(first_name, last_name) is not null
+            group by all
+        )
+        select * from dated
+        where surnames >= greatest(
+            {PLACEHOLDER_DATE_MIN_SURNAMES}, {PLACEHOLDER_DATE_FACTOR} * (select median(surnames) from dated)
+        );
         create or replace temp table splink_named as
+        with parts as (
+            select r.*, p.birth_year is null as dated
+            from identity.records r
+            left join splink_placeholder_dates p using (birth_year, birth_month, birth_day)
+            where coalesce(r.first_name, r.last_name) is not null
+        )
         select unique_id, source_system, first_name, last_name,
                nullif(concat_ws(' ', first_name, last_name), '') as full_name,
-               email, phone, birth_date, postcode, city, street, house_number,
+               email, phone,
+               case when dated then lpad(birth_year::varchar, 4, '0') || lpad(birth_month::varchar, 2, '0')
+                                    || lpad(birth_day::varchar, 2, '0') end as birth_date,
+               case when dated then birth_year end as birth_year,
+               case when dated then birth_month end as birth_month,
+               case when dated then birth_day end as birth_day,
+               postcode, city, street, house_number,
                cdp_phonetic(last_name) as last_name_sound
-        from identity.records
-        where coalesce(first_name, last_name) is not null
+        from parts
         """
     )
 
@@ -52,13 +88,65 @@ def plan_model(con: duckdb.DuckDBPyConnection, min_field_share: float) -> model.
     )
 
 
+# The block sizes a capped key may be refined at, smallest first: the largest whose pairs fit the
+# budget is used (``choose_block_cap``).
+BLOCK_CAPS = (5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 125, 150, 200, 250, 300, 400, 500, 750, 1000)
+
+
+@dataclass(frozen=True)
+class Blocking:
+    """How this run's blocking spends its pair budget."""
+
+    records: int  # named records
+    budget: int  # pairs the capped keys may compare: pairs_per_record x records
+    block_cap: int  # the largest block a capped key forms this run
+    pairs: dict[str, int]  # estimated pairs of each capped key at that cap (upper bound)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "named_records": self.records,
+            "pair_budget": self.budget,
+            "block_cap": self.block_cap,
+            "estimated_pairs_per_key": self.pairs,
+            "estimated_pairs": sum(self.pairs.values()),
+        }
+
+
+def _pairs_at(sizes: list[tuple], cap: int) -> int:
+    """Pairs a key compares when each record takes its first tier of at most ``cap`` records:
+    ``sizes`` holds (records, size of tier 0, size of tier 1, ...) groups. Half the block size
+    less one per record: exact when tiers nest, an upper bound otherwise."""
+    total = 0.0
+    for records, *tiers in sizes:
+        chosen = next((n for n in tiers if n is not None and n <= cap), None)
+        if chosen:
+            total += records * (chosen - 1) / 2
+    return int(total)
+
+
+def choose_block_cap(sizes: dict[str, list[tuple]], budget: int) -> tuple[int, dict[str, int]]:
+    """The largest of ``BLOCK_CAPS`` whose pairs, summed over the capped keys, fit ``budget``
+    (the smallest when none does), and each key's pairs at it.
+
+    Small or diverse data gets large blocks (everything plausible is compared); large data with
+    common names gets them refined, so the pairs compared grow linearly with the records.
+    """
+    chosen = BLOCK_CAPS[0]
+    for cap in BLOCK_CAPS:
+        if sum(_pairs_at(s, cap) for s in sizes.values()) > budget:
+            break
+        chosen = cap
+    return chosen, {key: _pairs_at(s, chosen) for key, s in sizes.items()}
+
+
 def build_inputs(
     con: duckdb.DuckDBPyConnection,
-    max_block: int,
+    pairs_per_record: float,
     plan: model.ModelPlan | None = None,
     mark: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
-) -> list[str]:
-    """One input table per source (link_and_dedupe), holding records with a name.
+) -> tuple[list[str], Blocking]:
+    """One input table per source (link_and_dedupe), holding records with a name, and how the
+    blocking spent its budget.
 
     Temporary tables: Splink reads them by unqualified name, and they vanish with the connection.
     The capped blocking keys the plan supports are computed here, and kept in
@@ -69,10 +157,10 @@ def build_inputs(
     if plan is None:  # called on its own: build the named records first
         named_records(con)
         plan = plan_model(con, 0.0)
-    # Each capped blocking key (model.BLOCKING_KEYS): the first tier at most max_block records
-    # share, counted across every source (link_and_dedupe compares across and within them).
-    # Records per value of each tier, by aggregates joined back (one window per tier, each
-    # partitioning every named record again, cost 9 s at 100k customers; these 1 s).
+    # Each capped blocking key (model.BLOCKING_KEYS): the first tier at most `cap` records share,
+    # counted across every source (link_and_dedupe compares across and within them). Records per
+    # value of each tier, by aggregates joined back (one window per tier, each partitioning every
+    # named record again, cost 9 s at 100k customers; these 1 s).
     tiers = {k: [f"({t})" for t in model.BLOCKING_KEYS[k][1]] for k in plan.blocking_keys}
     columns = [f"{key}_{i}" for key, ts in tiers.items() for i in range(len(ts))]
     values = "".join(f",\n {t} as {key}_{i}" for key, ts in tiers.items() for i, t in enumerate(ts))
@@ -81,9 +169,28 @@ def build_inputs(
         for c in columns
     )
     joins = "".join(f"\n left join n_{c} on n_{c}.v = t.{c}" for c in columns)
+    sized = "".join(f", n_{c}.n as n_{c}" for c in columns)
+    con.execute(
+        f"""
+        create or replace temp table splink_tiered as
+        with tiered as (select *{values} from splink_named){counts}
+        select t.*{sized} from tiered t{joins}
+        """
+    )
+    sizes = {
+        key: con.execute(
+            "select count(*), "
+            + ", ".join(f"n_{key}_{i}" for i in range(len(ts)))
+            + " from splink_tiered group by all"
+        ).fetchall()
+        for key, ts in tiers.items()
+    }
+    records = con.execute("select count(*) from splink_named").fetchall()[0][0]
+    budget = int(pairs_per_record * records)
+    cap, pairs = choose_block_cap(sizes, budget)
     keys = "".join(
         ",\n case "
-        + " ".join(f"when n_{key}_{i}.n <= {max_block} then t.{key}_{i}" for i in range(len(ts)))
+        + " ".join(f"when n_{key}_{i} <= {cap} then {key}_{i}" for i in range(len(ts)))
         + f" end as {key}"
         for key, ts in tiers.items()
     )
@@ -91,16 +198,17 @@ def build_inputs(
     con.execute(
         f"""
         create or replace temp table splink_keyed as
-        with tiered as (select *{values} from splink_named){counts}
-        select t.unique_id, t.source_system, t.first_name, t.last_name, t.full_name, t.email, t.phone,
-               t.birth_date, t.postcode, t.city, t.street, t.house_number, t.last_name_sound{keys}{absent}
-        from tiered t{joins}
+        select unique_id, source_system, first_name, last_name, full_name, email, phone,
+               birth_date, birth_year, birth_month, birth_day, postcode, city, street, house_number,
+               last_name_sound{keys}{absent}
+        from splink_tiered;
+        drop table splink_tiered;
         """
     )
     con.execute(
         "create or replace table identity.blocking_keys as select unique_id, email, phone, "
         + ", ".join(model.BLOCKING_KEYS)
-        + " from splink_keyed"
+        + ", birth_date as birth_date_compared from splink_keyed"
     )
     if mark is not None:
         mark(con, "splink_keyed")
@@ -112,7 +220,7 @@ def build_inputs(
             f"from splink_keyed where source_system = '{source}'"
         )
         names.append(name)
-    return names
+    return names, Blocking(records, budget, cap, pairs)
 
 
 @dataclass(frozen=True)
@@ -123,6 +231,7 @@ class Inputs:
     tables: list
     names: list[str]
     db_api: DuckDBAPI
+    blocking: Blocking | None = None
 
     @property
     def scorable(self) -> bool:
@@ -147,14 +256,25 @@ def prepare_inputs(
         + ", ".join(f"{f} {s:.1%}" for f, s in plan.field_share.items())
         + f"; used from {identity.min_field_share:.0%}: {', '.join(sorted(plan.present)) or 'none'}"
     )
-    inputs = [
-        name
-        for name in build_inputs(con, identity.max_block_records, plan, mark)
-        if con.execute(f"select count(*) from {name}").fetchall()[0][0]
-    ]
+    placeholders = con.execute(
+        "select birth_year, birth_month, birth_day, surnames from splink_placeholder_dates "
+        "order by surnames desc"
+    ).fetchall()
+    if placeholders:
+        log(
+            f"birth dates taken for placeholders (given with too many surnames): {len(placeholders)}, "
+            + ", ".join(f"{y:04d}-{m:02d}-{d:02d} ({n} surnames)" for y, m, d, n in placeholders[:5])
+        )
+    names, blocking = build_inputs(con, identity.pairs_per_record, plan, mark)
+    log(
+        f"blocking: budget {blocking.budget:,} pairs ({identity.pairs_per_record:g} per named record), "
+        f"blocks refined beyond {blocking.block_cap} records; estimated pairs per key: "
+        + ", ".join(f"{k} {n:,}" for k, n in blocking.pairs.items())
+    )
+    inputs = [name for name in names if con.execute(f"select count(*) from {name}").fetchall()[0][0]]
     db_api = DuckDBAPI(con, output_schema=work)
     tables = [db_api.register(n, dataset_display_name=n.removeprefix("splink_")) for n in inputs]
-    return Inputs(plan, tables, inputs, db_api)
+    return Inputs(plan, tables, inputs, db_api, blocking)
 
 
 def linker_over(tables: list, settings: dict | SettingsCreator) -> Linker:

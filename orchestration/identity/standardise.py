@@ -26,8 +26,9 @@ from collections.abc import Iterable, Mapping
 
 import duckdb
 
-from orchestration.exports import ALL_TABLES
+from orchestration.exports import ALL_TABLES, effective_tables
 from orchestration.identity.config import IdentitySettings, load_identity_settings
+from orchestration.settings import get_settings
 from orchestration.warehouse.raw import ensure_raw_schema, latest_versions_sql
 
 PLACEHOLDER_EMAIL_LOCAL_PARTS = (
@@ -262,25 +263,28 @@ unioned as (
            email_client as email, tel_client as phone, adresse_client as street,
            code_postal_client as postcode, ville_client as city,
            num_carte_fidelite as loyalty_card, null as account_id, null as contact_id,
-           code_magasin as store_code, timezone('Europe/Paris', date_heure) as seen_at
+           code_magasin as store_code, timezone('Europe/Paris', date_heure) as seen_at,
+           {birth_parts:pos_tickets:date_naissance_client} as birth_parts
     from raw_current.pos_tickets
     where coalesce(num_carte_fidelite, email_client, tel_client, nom_client) is not null
     union all
     select 'ecommerce_customers', customer_id, first_name, last_name, birth_date, email, phone,
-           address1, zip, city, null, customer_id, null, null, created_at
+           address1, zip, city, null, customer_id, null, null, created_at,
+           {birth_parts:ecommerce_customers:birth_date}
     from raw_current.ecommerce_customers
     union all
     select 'ecommerce_orders', order_id, billing_first_name, billing_last_name, null, email,
            billing_phone, billing_address1, billing_zip, billing_city, null, customer_id, null,
-           pickup_store_code, created_at
+           pickup_store_code, created_at, null
     from raw_current.ecommerce_orders
     union all
     select 'ecommerce_visitors', visitor_id, null, null, null, null, null, null, null, null, null,
-           case when accounts = 1 then account_id end, null, null, seen_at
+           case when accounts = 1 then account_id end, null, null, seen_at, null
     from visitor_events
     union all
     select 'crm_contacts', contact_id, firstname, lastname, date_of_birth, email, phone, address, zip,
-           city, loyalty_card_number, null, contact_id, preferred_store_code, createdate
+           city, loyalty_card_number, null, contact_id, preferred_store_code, createdate,
+           {birth_parts:crm_contacts:date_of_birth}
     from raw_current.crm_contacts
     union all
     select 'crm_tickets', ticket_id, split_part(trim(requester_name), ' ', 1),
@@ -288,11 +292,11 @@ unioned as (
                trim(requester_name), length(split_part(trim(requester_name), ' ', 1)) + 1
            )), ''),
            null, requester_email, requester_phone, null, null, null, null, null, contact_id, store_code,
-           created_at
+           created_at, null
     from raw_current.crm_tickets
     union all
     select 'survey_responses', response_id, null, null, null, respondent_email, null, null, null, null,
-           null, null, null, store_code, submitted_at
+           null, null, null, store_code, submitted_at, null
     from raw_current.survey_responses
 )
 select
@@ -306,6 +310,11 @@ select
     nullif(trim(last_name), '') as last_name_as_typed,
     nullif(trim(street), '') as street_as_typed,
     case when birth_date between date '1900-01-02' and current_date then birth_date end as birth_date,
+    -- The birth date's parts as delivered, also when they make no calendar date (31/02, month 13,
+    -- year 1028): matching compares them part by part (model.py).
+    birth_parts.y as birth_year,
+    birth_parts.m as birth_month,
+    birth_parts.d as birth_day,
     case when cdp_std_email(email) in (select email from store_emails) then null
          else cdp_std_email(email) end as email,
     cdp_std_phone(phone) as phone,
@@ -322,6 +331,59 @@ from unioned
 """
 
 
+# strptime codes of a date format, as regular-expression groups: which group holds which part.
+_DATE_CODES = {"%Y": ("y", r"(\d{4})"), "%m": ("m", r"(\d{1,2})"), "%d": ("d", r"(\d{1,2})")}
+
+
+def date_parts_sql(typed: str, delivered: str, date_format: str) -> str:
+    """SQL for a struct ``(y, m, d)`` of a birth date: the typed date's parts when it is a calendar
+    date, else the parts read from the delivered text by the export's date format (month 13, day
+    0, 31/02 and year 1028 included), else NULL.
+
+    The format is the source's current one (``sources.yml`` may change it); only formats made of
+    ``%Y``, ``%m``, ``%d`` and separators can be read back when the date is not a calendar date.
+    """
+    pattern, groups, rest = "", {}, date_format
+    while rest:
+        code = rest[:2]
+        if code in _DATE_CODES:
+            part, group = _DATE_CODES[code]
+            groups[part] = len(groups) + 1
+            pattern += group
+            rest = rest[2:]
+        elif rest[0] == "%":  # another code (%b, %y...): the text is not read back
+            pattern = ""
+            break
+        else:
+            pattern += re.escape(rest[0])
+            rest = rest[1:]
+    from_typed = f"struct_pack(y := year({typed}), m := month({typed}), d := day({typed}))"
+    if not pattern or set(groups) != {"y", "m", "d"}:
+        return f"case when {typed} is not null then {from_typed} end"
+    text = f"trim({delivered})"
+    literal_pattern = "'" + pattern.replace("'", "''") + "'"
+    parts = ", ".join(
+        f"{part} := regexp_extract({text}, {literal_pattern}, {groups[part]})::int"
+        for part in ("y", "m", "d")
+    )
+    return (
+        f"case when {typed} is not null then {from_typed} "
+        f"when regexp_full_match({text}, {literal_pattern}) then struct_pack({parts}) end"
+    )
+
+
+def _with_birth_parts(sql: str) -> str:
+    """RECORDS_SQL with each ``{birth_parts:<table>:<column>}`` written for the table's format."""
+    specs = {spec.table: spec for spec in effective_tables(get_settings().data_dir)}
+
+    def expand(match: re.Match) -> str:
+        spec = specs[match[1]]
+        column = next(c for c in spec.columns if c.name == match[2])
+        return date_parts_sql(f'"{column.name}"', f'"{column.delivered_column}"', spec.format.date_format)
+
+    return re.sub(r"\{birth_parts:(\w+):(\w+)\}", expand, sql)
+
+
 def latest_versions_where(table: str, where: str) -> str:
     """``raw_current.<table>`` restricted to the records with a raw row (any version) matching
     ``where``: the latest version of each, by the raw layer's own rule (``latest_versions_sql``),
@@ -336,7 +398,7 @@ def latest_versions_where(table: str, where: str) -> str:
 def records_sql(target: str = "identity.records", relations: Mapping[str, str] | None = None) -> str:
     """RECORDS_SQL writing ``target``, reading ``relations[table]`` instead of ``raw_current.<table>``
     for the tables given (an increment: the latest versions of the records delivered since)."""
-    sql = RECORDS_SQL.replace("table identity.records as", f"table {target} as", 1)
+    sql = _with_birth_parts(RECORDS_SQL).replace("table identity.records as", f"table {target} as", 1)
     for table, relation in (relations or {}).items():
         sql = re.sub(rf"raw_current\.{table}\b", relation, sql)
     return sql
@@ -357,7 +419,7 @@ def build_identity_records(con: duckdb.DuckDBPyConnection, identity: IdentitySet
     number of records."""
     identity = identity or load_identity_settings()
     _prepare(con, identity)
-    con.execute(RECORDS_SQL)
+    con.execute(records_sql())
     return con.execute("select count(*) from identity.records").fetchall()[0][0]
 
 
