@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +62,18 @@ def test_generate_then_run_builds_the_raw_layer_and_records_the_run(tmp_path: Pa
     assert evaluation.returncode == 0, evaluation.stderr
     assert "customer_id (this pipeline)" in evaluation.stdout and "baseline" in evaluation.stdout
     assert "True pairs left apart:" in evaluation.stdout
+    # The customer count, next to the people and the fewest customers the evidence allows.
+    counts = re.search(
+        r"Customers: ([\d,]+) for ([\d,]+) people .*\n"
+        r"Evidence limit: ([\d,]+) customers .*; ([\d,]+) joining shared full names too\.",
+        evaluation.stdout,
+    )
+    assert counts, evaluation.stdout
+    customers, people, limit, with_names = (int(n.replace(",", "")) for n in counts.groups())
+    assert customers == len(set(ids_before.values()))
+    with (data / "truth" / "identities.csv").open(encoding="utf-8", newline="") as handle:
+        assert people == len({row["person_id"] for row in csv.DictReader(handle)})
+    assert customers >= limit >= with_names
     # The command's older name still answers, the same.
     older = cdp("eval-identity", data_dir=data)
     assert older.returncode == 0, older.stderr

@@ -186,7 +186,8 @@ def _full_run(data: Settings, folder: Path, echo) -> FullRun:
 def _identity_accuracy(data: Settings, truth: Path, run: FullRun) -> dict:
     """Identity's speed, and its accuracy against the generator's truth and the baseline's."""
     started = time.perf_counter()
-    accuracy, baseline, _, _ = evaluate_warehouse(data.warehouse_path, truth / "identities.csv")
+    evaluation = evaluate_warehouse(data.warehouse_path, truth / "identities.csv")
+    accuracy, baseline = evaluation.model, evaluation.baseline
     identity_seconds = sum(s.seconds for s in run.stages if s.name in ("standardise", "link", "cluster"))
     return {
         "records_per_minute": round(run.counts["identity_records"] / identity_seconds * 60),

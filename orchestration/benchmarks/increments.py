@@ -120,14 +120,14 @@ def increments(
         echo(f"  {day}: {files} files, {seconds:.1f} s = {seconds / full_seconds:.1%} of the full run")
     incremental_ids = folder / "customer_ids_incremental.parquet"
     _customer_ids(warehouse, incremental_ids)
-    incremental_accuracy, _, _, _ = evaluate_warehouse(warehouse, truth / "identities.csv")
+    incremental_accuracy = evaluate_warehouse(warehouse, truth / "identities.csv").model
     echo("increments: cdp run --full-identity (a full re-resolution of the same records)")
     seconds, code, _ = run_cdp(data, folder / "cdp-run-full-identity.log", "--full-identity")
     if code != 0:
         raise RuntimeError(f"cdp run --full-identity failed (exit {code})")
     full_ids = folder / "customer_ids_full.parquet"
     _customer_ids(warehouse, full_ids)
-    full_accuracy, _, _, _ = evaluate_warehouse(warehouse, truth / "identities.csv")
+    full_accuracy = evaluate_warehouse(warehouse, truth / "identities.csv").model
     con = duckdb.connect(str(warehouse), read_only=True)
     records_after = con.execute("select count(*) from identity.records").fetchall()[0][0]
     con.close()

@@ -286,6 +286,8 @@ class PipelineRun:
     missed_pairs: dict[str, int] | None
     # True pairs of named records, and how many no blocking rule compares.
     blocking: dict[str, int] | None = None
+    # Customers against people, and the evidence limit (evaluate.CustomerCounts).
+    counts: dict[str, int] | None = None
 
 
 def run_pipeline(data_dir: Path, truth_file: Path) -> PipelineRun:
@@ -338,14 +340,22 @@ def run_pipeline(data_dir: Path, truth_file: Path) -> PipelineRun:
         first = failures[0]
         error = f"{first.step_key}: {root_cause(first.step_failure_data.error)}"
         return PipelineRun(False, seconds, None, error, None, None)
-    scores, _, missed, blocking = evaluate_warehouse(settings.warehouse_path, truth_file)
+    evaluation = evaluate_warehouse(settings.warehouse_path, truth_file)
+    scores, missed, blocking = evaluation.model, evaluation.missed, evaluation.blocking
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         records = con.execute("select count(*) from identity.records").fetchall()[0][0]
     finally:
         con.close()
     return PipelineRun(
-        True, seconds, records, None, scores.as_dict(), missed.as_dict(), blocking and blocking.as_dict()
+        True,
+        seconds,
+        records,
+        None,
+        scores.as_dict(),
+        missed.as_dict(),
+        blocking and blocking.as_dict(),
+        evaluation.counts.as_dict(),
     )
 
 
@@ -503,6 +513,13 @@ def summary(result: dict) -> str:
         lines.append(
             f"true pairs no blocking rule compares: {run['blocking']['never_compared']:,} "
             f"of {run['blocking']['named_true_pairs']:,}"
+        )
+    if run and run.get("counts"):
+        counts = run["counts"]
+        lines.append(
+            f"customers {counts['customers']:,} for {counts['people']:,} people; evidence limit "
+            f"{counts['evidence_limit']:,}, "
+            f"{counts['evidence_limit_with_full_names']:,} joining shared full names too"
         )
     conversion = result["conversion"]
     lines.append(

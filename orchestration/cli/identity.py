@@ -4,11 +4,14 @@ the customer ids against a truth file."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orchestration.settings import get_settings
+
+if TYPE_CHECKING:
+    from orchestration.identity import CustomerCounts
 
 
 def train() -> None:
@@ -43,7 +46,8 @@ def evaluate(
         ),
     ] = None,
 ) -> None:
-    """Pairwise and B-cubed precision/recall/F1 of the current customer ids, next to the baseline."""
+    """Pairwise and B-cubed precision/recall/F1 of the current customer ids, next to the baseline;
+    the customer count against the number of people and the fewest customers the evidence allows."""
     from orchestration.identity import evaluate_warehouse
 
     settings = get_settings()
@@ -51,7 +55,9 @@ def evaluate(
     if not truth_file.exists():
         typer.echo(f"No truth file at {truth_file}.", err=True)
         raise typer.Exit(2)
-    model, baseline, missed, blocking = evaluate_warehouse(settings.warehouse_path, truth_file)
+    evaluation = evaluate_warehouse(settings.warehouse_path, truth_file)
+    model, baseline = evaluation.model, evaluation.baseline
+    missed, blocking = evaluation.missed, evaluation.blocking
     typer.echo(f"Truth: {truth_file} ({model.records:,} records scored)")
     typer.echo(f"{'':34}{'pairwise P':>11}{'R':>8}{'F1':>8}{'B3 P':>8}{'R':>8}{'F1':>8}")
     for name, s in (("customer_id (this pipeline)", model), ("baseline: exact e-mail or phone", baseline)):
@@ -59,6 +65,7 @@ def evaluate(
             f"{name:34}{s.pairwise_precision:>11.4f}{s.pairwise_recall:>8.4f}{s.pairwise_f1:>8.4f}"
             f"{s.bcubed_precision:>8.4f}{s.bcubed_recall:>8.4f}{s.bcubed_f1:>8.4f}"
         )
+    typer.echo("\n" + customer_count_line(evaluation.counts))
     typer.echo(f"\nTrue pairs left apart: {missed.total:,}.")
     if missed.total:
         typer.echo("What the two parts of the person share:")
@@ -75,3 +82,22 @@ def evaluate(
             f"\nTrue pairs of named records that no blocking rule compares: {blocking.never_compared:,} "
             f"of {blocking.named_true_pairs:,} ({share:.1%}); only exact links can join them."
         )
+
+
+def customer_count_line(counts: CustomerCounts) -> str:
+    """The customer count next to the number of people and the evidence limit (the fewest customers
+    the identifiers shared within each person allow), in two sentences."""
+
+    def above(n: int, reference: int) -> str:
+        return f"{(n - reference) / reference:+.1%}" if reference else "n/a"
+
+    return (
+        f"Customers: {counts.customers:,} for {counts.people:,} people "
+        f"({above(counts.customers, counts.people)}); {counts.people_split:,} people split across "
+        f"customer ids, {counts.ids_merging_people:,} customer ids holding several people.\n"
+        f"Evidence limit: {counts.evidence_limit:,} customers (the count is "
+        f"{above(counts.customers, counts.evidence_limit)} from it), joining every two parts of a "
+        f"person that share an identifier (e-mail or phone within one typo, birth date, address, "
+        f"loyalty card, account); {counts.evidence_limit_with_full_names:,} joining shared full "
+        f"names too."
+    )

@@ -35,6 +35,9 @@ _EXPORTS = {
     "RunReport": "report",
     # Evaluation against a truth file.
     "evaluate_warehouse": "evaluate",
+    "Evaluation": "evaluate",
+    "customer_counts": "evaluate",
+    "CustomerCounts": "evaluate",
     "load_truth": "evaluate",
     "score": "evaluate",
     "Scores": "evaluate",

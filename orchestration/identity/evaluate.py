@@ -10,6 +10,10 @@ are scored; a truth record the clustering does not know counts as a singleton.
 
 ``missed_pairs`` says whether a miss is the matcher's or the data's: for each pair of records of one
 person left in two customers, what the two parts have in common.
+
+``customer_counts`` says whether the customer count can be trusted: customers against people, the
+people split and the customer ids merging several people, and the evidence limit (how few customers
+the records' shared identifiers could justify).
 """
 
 from __future__ import annotations
@@ -224,11 +228,115 @@ def missed_customer_pairs(
     return missed_pairs(con, clusters, records)
 
 
-def evaluate_warehouse(
-    warehouse: Path, truth_file: Path
-) -> tuple[Scores, Scores, MissedPairs, BlockingRecall | None]:
+@dataclass(frozen=True)
+class CustomerCounts:
+    """The customer count against the number of people, over the truth's records.
+
+    - ``customers``: distinct customer ids (a truth record the clustering does not know is one);
+    - ``people``: distinct people of the truth;
+    - ``people_split``: people whose records are in more than one customer;
+    - ``ids_merging_people``: customers holding the records of more than one person;
+    - ``evidence_limit``: the customers left if, within each person, every two parts (the records of
+      the person inside one customer) sharing an identifier were joined: an e-mail or phone equal or
+      one edit apart, a birth date, a street at the same postcode, a loyalty card, an account id.
+      Parts sharing nothing a matcher may trust stay apart, so this is as few customers as the
+      evidence supports; ``people`` is out of reach when some people share nothing. It counts
+      customers, so a customer holding several people is one (counting the parts instead would
+      count it once per person);
+    - ``evidence_limit_with_full_names``: the same, joining parts sharing a full name (either order)
+      too, which namesakes share as well.
+    """
+
+    customers: int
+    people: int
+    people_split: int
+    ids_merging_people: int
+    evidence_limit: int
+    evidence_limit_with_full_names: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def customer_counts(con: duckdb.DuckDBPyConnection, clusters: str, records: str) -> CustomerCounts:
+    """Count the customers of ``clusters(unique_id, cluster_id)`` against the people of ``_truth``.
+
+    ``records`` holds the standardised attributes (``identity.records``' columns). The evidence
+    limits are connected components over the customers, linked when they hold records of one person
+    sharing an identifier (or a full name); the pairs of records are only formed within a person, so
+    the cost grows with the records per person, not with the square of the records.
+    """
+    con.execute(
+        f"""
+        create or replace temp table _truth_parts as
+        select t.unique_id, t.person_id,
+               coalesce(c.cluster_id, 'singleton:' || t.unique_id) as cluster_id,
+               r.email, r.phone, r.birth_date, r.street, r.postcode, r.loyalty_card, r.account_id,
+               r.first_name, r.last_name
+        from _truth t
+        left join {clusters} c using (unique_id)
+        left join {records} r using (unique_id)
+        """
+    )
+    con.execute(
+        """
+        create or replace temp table _part_links as
+        select a.cluster_id as unique_id_l, b.cluster_id as unique_id_r,
+               coalesce(bool_or(
+                   damerau_levenshtein(a.email, b.email) <= 1
+                   or damerau_levenshtein(a.phone, b.phone) <= 1
+                   or a.birth_date = b.birth_date
+                   or (a.street = b.street and a.postcode = b.postcode)
+                   or a.loyalty_card = b.loyalty_card
+                   or a.account_id = b.account_id
+               ), false) as identifier,
+               coalesce(bool_or(
+                   (a.first_name = b.first_name and a.last_name = b.last_name)
+                   or (a.first_name = b.last_name and a.last_name = b.first_name)
+               ), false) as full_name
+        from _truth_parts a join _truth_parts b
+          on a.person_id = b.person_id and a.cluster_id < b.cluster_id
+        group by a.cluster_id, b.cluster_id
+        """
+    )
+    customers, people, split, merging = con.execute(
+        """
+        select count(distinct cluster_id), count(distinct person_id),
+               (select count(*) from (
+                   select person_id from _truth_parts group by all having count(distinct cluster_id) > 1)),
+               (select count(*) from (
+                   select cluster_id from _truth_parts group by all having count(distinct person_id) > 1))
+        from _truth_parts
+        """
+    ).fetchall()[0]
+    nodes = "(select cluster_id as unique_id from _truth_parts)"
+    limits = []
+    for links in ("identifier", "identifier or full_name"):
+        components = connected_components(con, nodes, f"(select * from _part_links where {links})")
+        limits.append(con.execute(f"select count(distinct cluster_id) from {components}").fetchall()[0][0])
+        con.execute(f"drop table {components}")
+    con.execute("drop table _part_links")
+    con.execute("drop table _truth_parts")
+    return CustomerCounts(customers, people, split, merging, *limits)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What ``evaluate_warehouse`` measures: the customer ids' scores (``model``), the baseline's,
+    the true pairs the customer ids miss, the blocking rules' recall (``None`` without
+    ``identity.blocking_keys``) and the customer count against the people."""
+
+    model: Scores
+    baseline: Scores
+    missed: MissedPairs
+    blocking: BlockingRecall | None
+    counts: CustomerCounts
+
+
+def evaluate_warehouse(warehouse: Path, truth_file: Path) -> Evaluation:
     """Score the warehouse's current customer ids and the baseline against ``truth_file``, break
-    down the pairs the customer ids miss, and count the true pairs no blocking rule compared.
+    down the pairs the customer ids miss, count the true pairs no blocking rule compared, and count
+    the customers against the people.
 
     The warehouse is attached read-only to an in-memory database, so evaluating never writes it.
     """
@@ -236,10 +344,15 @@ def evaluate_warehouse(
     con.execute(f"attach '{warehouse}' as wh (read_only)")
     con.execute(
         "create table records as select unique_id, email, phone, birth_date, street, postcode, "
-        "first_name, last_name from wh.identity.records"
+        "loyalty_card, account_id, first_name, last_name from wh.identity.records"
     )
     model = score_customer_ids(con, truth_file, "wh.identity.customer_source_records")
     missed = missed_customer_pairs(con, "wh.identity.customer_source_records", "records")
+    counts = customer_counts(
+        con,
+        "(select unique_id, customer_id as cluster_id from wh.identity.customer_source_records)",
+        "records",
+    )
     baseline = score(con, baseline_clusters(con, "records"))
     has_keys = con.execute(
         "select count(*) from duckdb_tables() "
@@ -247,4 +360,4 @@ def evaluate_warehouse(
     ).fetchall()[0][0]
     blocking = blocking_recall(con, "wh.identity.blocking_keys") if has_keys else None
     con.close()
-    return model, baseline, missed, blocking
+    return Evaluation(model, baseline, missed, blocking, counts)
