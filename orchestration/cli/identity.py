@@ -45,9 +45,13 @@ def evaluate(
             help="CSV with source_system, source_record_id, person_id [default: truth/identities.csv]."
         ),
     ] = None,
+    reference: Annotated[
+        bool, typer.Option(help="Also fit plain Splink on the same records and print its row (a minute).")
+    ] = False,
 ) -> None:
-    """Pairwise and B-cubed precision/recall/F1 of the current customer ids, next to the baseline;
-    the customer count against the number of people and the fewest customers the evidence allows."""
+    """Pairwise and B-cubed precision/recall/F1 of the current customer ids, next to the baseline
+    (and, with --reference, next to plain Splink fitted on the same records: the yardstick); the
+    customer count against the number of people and the fewest customers the evidence allows."""
     from orchestration.identity import evaluate_warehouse
 
     settings = get_settings()
@@ -60,7 +64,13 @@ def evaluate(
     missed, blocking = evaluation.missed, evaluation.blocking
     typer.echo(f"Truth: {truth_file} ({model.records:,} records scored)")
     typer.echo(f"{'':34}{'pairwise P':>11}{'R':>8}{'F1':>8}{'B3 P':>8}{'R':>8}{'F1':>8}")
-    for name, s in (("customer_id (this pipeline)", model), ("baseline: exact e-mail or phone", baseline)):
+    rows = [("customer_id (this pipeline)", model), ("baseline: exact e-mail or phone", baseline)]
+    if reference:
+        from orchestration.identity import Scores, plain_splink
+
+        scores = plain_splink(settings.warehouse_path, truth_file, settings.duckdb_threads).scores or {}
+        rows.append(("reference: plain Splink", Scores(**scores)))
+    for name, s in rows:
         typer.echo(
             f"{name:34}{s.pairwise_precision:>11.4f}{s.pairwise_recall:>8.4f}{s.pairwise_f1:>8.4f}"
             f"{s.bcubed_precision:>8.4f}{s.bcubed_recall:>8.4f}{s.bcubed_f1:>8.4f}"
