@@ -517,7 +517,7 @@ def verdict(e: Explanation, identity: IdentitySettings) -> str:
     if e.same_customer:
         head = f"Same customer {e.left.customer_id}: "
         if used:
-            return head + f"linked directly ({used[0].kind})"
+            return head + f"linked directly ({'; '.join(x.kind for x in used)})"
         via = (
             f"linked through {len(e.path) - 1} other record{'s' if len(e.path) != 2 else ''}"
             if e.path
