@@ -81,9 +81,11 @@ def explain(
     record_a: Annotated[str, typer.Argument(help="A record id: source_system:source_record_id.")],
     record_b: Annotated[str, typer.Argument(help="Another record id.")],
 ) -> None:
-    """Why two records are one customer or two: their attributes side by side, whether a blocking
-    rule compared them, their score against the threshold, the links between them and what refused
-    them. Reads the warehouse without writing it."""
+    """Why two records are one customer or two, and which rule decided (read-only).
+
+    Their attributes side by side, whether a blocking rule compared them, their score against the
+    threshold, the links between them and what refused them, or the path that joins them.
+    """
     from orchestration.identity import load_identity_settings
     from orchestration.identity.explain import NotResolved, UnknownRecord, explain_pair, report_lines
     from orchestration.identity.model import MODEL_PATH
