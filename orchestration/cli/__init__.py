@@ -9,6 +9,7 @@ each is a function of the module for its concern (``pipeline``, ``data``, ``docs
 - ``cdp identity train``: fit the Splink model to the warehouse's records, with a report;
 - ``cdp identity eval``: accuracy of the customer ids against a truth file, next to a baseline
   (``cdp eval-identity`` is the older name, kept);
+- ``cdp identity explain A B``: why two records are one customer or two, and which rule decided;
 - ``cdp bench``: generate N customers, run the pipeline, time each stage against a floor;
 - ``cdp bench-identity``: identity accuracy on labelled data sets (RLdata, FEBRL, the generator),
   each next to plain Splink; ``cdp bench-rldata`` runs it on one RLdata set;
@@ -40,11 +41,12 @@ app.command("bench-identity")(bench.bench_identity)
 app.command("bench-rldata")(bench.bench_rldata)
 
 identity_app = typer.Typer(
-    help="Identity resolution: fit the Splink model to your records, measure its accuracy.",
+    help="Identity resolution: fit the Splink model to your records, measure its accuracy, explain a pair.",
     no_args_is_help=True,
 )
 identity_app.command("train")(identity.train)
 identity_app.command("eval")(identity.evaluate)
+identity_app.command("explain")(identity.explain)
 app.add_typer(identity_app, name="identity")
 # The command's name before it moved under `cdp identity`; scripts that call it keep working.
 app.command("eval-identity", deprecated=True, help="Same as `cdp identity eval`.")(identity.evaluate)

@@ -1,5 +1,5 @@
-"""``cdp identity train`` and ``cdp identity eval``: fit the Splink model to your records, and score
-the customer ids against a truth file."""
+"""``cdp identity train``, ``eval`` and ``explain``: fit the Splink model to your records, score
+the customer ids against a truth file, and say why two records are one customer or two."""
 
 from __future__ import annotations
 
@@ -111,3 +111,35 @@ def customer_count_line(counts: CustomerCounts) -> str:
         f"loyalty card, account); {counts.evidence_limit_with_full_names:,} joining shared full "
         f"names too."
     )
+
+
+def explain(
+    record_a: Annotated[str, typer.Argument(help="A record id: source_system:source_record_id.")],
+    record_b: Annotated[str, typer.Argument(help="Another record id.")],
+) -> None:
+    """Why two records are one customer or two, and which rule decided (read-only).
+
+    Their attributes side by side, whether a blocking rule compared them, their score against the
+    threshold, the links between them and what refused them, or the path that joins them.
+    """
+    from orchestration.identity import load_identity_settings
+    from orchestration.identity.explain import NotResolved, UnknownRecord, explain_pair, report_lines
+    from orchestration.identity.model import MODEL_PATH
+
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        typer.echo(f"No warehouse at {settings.warehouse_path}: run `cdp run` first.", err=True)
+        raise typer.Exit(2)
+    try:
+        explanation = explain_pair(
+            settings.warehouse_path,
+            record_a,
+            record_b,
+            load_identity_settings(),
+            (settings.trained_model_path, MODEL_PATH),
+        )
+    except (UnknownRecord, NotResolved) as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from e
+    for line in report_lines(explanation):
+        typer.echo(line)
