@@ -283,13 +283,22 @@ def _rescore(con: duckdb.DuckDBPyConnection, a: str, b: str, fitted: dict, label
     from splink import DuckDBAPI
     from splink.internals.realtime import compare_records
 
+    plain = ", ".join(
+        f"r.{c}" for c in COMPARED if c not in ("first_name", "last_name", "full_name", "birth_date")
+    )
+    parts = ", ".join(
+        f"case when k.birth_date_compared is not null then r.{c} end as {c}"
+        for c in ("birth_year", "birth_month", "birth_day")
+    )
     con.execute(
         f"""
         create or replace temp table _named as
         select r.unique_id, r.first_name, r.last_name,
                nullif(concat_ws(' ', r.first_name, r.last_name), '') as full_name,
-               {", ".join(c for c in COMPARED if c not in ("first_name", "last_name", "full_name"))}
-        from wh.identity.records r semi join wh.identity.blocking_keys k using (unique_id)
+               {plain},
+               -- the birth date as Splink compared it: its parts as text, placeholders removed
+               k.birth_date_compared as birth_date, {parts}
+        from wh.identity.records r join wh.identity.blocking_keys k using (unique_id)
         """
     )
     frequencies = ", ".join(
