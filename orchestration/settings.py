@@ -17,6 +17,7 @@ imports nothing from the project. ``docs/configuration.md`` is generated from it
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -285,6 +286,21 @@ def data_paths() -> Iterator[tuple[str, property]]:
     for name, value in vars(Settings).items():
         if isinstance(value, folder_path | file_path):
             yield name, value
+
+
+@contextlib.contextmanager
+def data_dir_environment(data_dir: Path) -> Iterator[None]:
+    """Point ``CDP_DATA_DIR`` at ``data_dir`` for code that reads its settings when it runs (the
+    Dagster assets, the identity step); the environment is as it was after the block."""
+    before = os.environ.get(DATA_DIR_ENV)
+    os.environ[DATA_DIR_ENV] = str(data_dir)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(DATA_DIR_ENV, None)
+        else:
+            os.environ[DATA_DIR_ENV] = before
 
 
 def get_settings() -> Settings:

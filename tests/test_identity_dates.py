@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 
@@ -96,3 +98,15 @@ def test_a_date_many_unrelated_people_share_is_a_placeholder() -> None:
     assert dates["crm_contacts:twin0"] == dates["crm_contacts:twin1"] == "19770707"
     assert dates["crm_contacts:31"] is not None
     assert con.execute("select count(*) from splink_placeholder_dates").fetchall()[0][0] == 1
+
+
+def test_a_model_trained_before_dates_were_compared_by_parts_is_not_used_for_them() -> None:
+    """A model saved with the earlier birth-date levels (on calendar dates) lacks today's
+    comparison: it is retrained, or used without it, never run with SQL that no longer fits."""
+    saved = json.loads(model.MODEL_PATH.read_text(encoding="utf-8"))
+    plan = model.ModelPlan({f: 1.0 for f in model.FIELDS}, 0.01)
+    assert model.missing_comparisons(saved, plan) == []
+    for comparison in saved["comparisons"]:
+        if comparison["output_column_name"] == "birth_date":
+            comparison["comparison_levels"][4]["sql_condition"] = "year(birth_date_l) = year(birth_date_r)"
+    assert model.missing_comparisons(saved, plan) == ["birth_date"]

@@ -21,26 +21,25 @@ be tuned on; the TEST sets are what we report, never tuned on.
 from __future__ import annotations
 
 import json
-import os
 import shutil
+import time
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import duckdb
 
 from orchestration.benchmarks import febrl, rldata
+from orchestration.benchmarks.ceiling import label_trained_ceiling
 from orchestration.benchmarks.provenance import code_commit
 from orchestration.exports import ALL_TABLES
 from orchestration.identity import IDENTITY_RAW_TABLES, evaluate_warehouse
 from orchestration.identity.reference import plain_splink
 from orchestration.identity.standardise import build_identity_records
 from orchestration.ingest.loader import load_table
-from orchestration.settings import DATA_DIR_ENV, Settings, data_folder, get_settings
+from orchestration.settings import Settings, data_dir_environment, data_folder, get_settings
 
 GENERATOR_CUSTOMERS = 2_000
 DEVELOPMENT_SEED = 4242
@@ -105,12 +104,6 @@ def select(datasets: Iterable[str] = (), split: str = "all") -> list[str]:
     return names
 
 
-def _data_dir(data_dir: Path) -> AbstractContextManager[object]:
-    """Point ``CDP_DATA_DIR`` at ``data_dir`` for the assets, which read settings when they run;
-    the environment is as it was after the block."""
-    return mock.patch.dict(os.environ, {DATA_DIR_ENV: str(data_dir)})
-
-
 @dataclass(frozen=True)
 class PipelineRun:
     succeeded: bool
@@ -133,7 +126,7 @@ def run_pipeline(data_dir: Path) -> PipelineRun:
     from orchestration.defs.resources import build_resources
     from orchestration.runtime.progress import progress_logger, root_cause
 
-    with _data_dir(data_dir):
+    with data_dir_environment(data_dir):
         job = dg.define_asset_job(
             "bench_identity",
             selection=dg.AssetSelection.assets(*identity_defs.UPSTREAM)
@@ -263,6 +256,12 @@ def bench_set(name: str, folder: Path, *, pipeline: bool = True, echo: Callable[
             "counts": evaluation.counts.as_dict(),
         }
     row["plain_splink"] = plain_splink(data.warehouse_path, truth, data.duckdb_threads).as_dict()
+    if run is not None and run.succeeded:
+        started = time.perf_counter()
+        row["label_trained"] = {
+            "scores": label_trained_ceiling(data.data_dir, truth),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
     return row
 
 
@@ -302,6 +301,9 @@ def markdown(result: dict) -> str:
             )
         ]
         models.append(("plain Splink", reference["scores"], reference["customers"], reference["seconds"]))
+        if row.get("label_trained"):
+            ceiling = row["label_trained"]
+            models.append(("label-trained ceiling", ceiling["scores"], None, ceiling["seconds"]))
         for model, scores, customers, seconds in models:
             if scores is None:
                 failed = (run and run["error"]) or "not run"

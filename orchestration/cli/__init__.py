@@ -12,7 +12,8 @@ each is a function of the module for its concern (``pipeline``, ``data``, ``docs
 - ``cdp identity explain A B``: why two records are one customer or two, and which rule decided;
 - ``cdp bench``: generate N customers, run the pipeline, time each stage against a floor;
 - ``cdp bench-identity``: identity accuracy on labelled data sets (RLdata, FEBRL, the generator),
-  each next to plain Splink; ``cdp bench-rldata`` runs it on one RLdata set;
+  each next to plain Splink; ``cdp bench-rldata`` runs it on one RLdata set; ``cdp bench-guards``
+  what each guard earns on them;
 - ``cdp formats``: the reference of every export format, generated from ``orchestration/exports``;
 - ``cdp settings``: every environment variable and data-folder path in force (``orchestration/settings.py``);
 - ``cdp inspect FILE``: how a file would load (mapping file applied), without writing anything;
@@ -39,6 +40,7 @@ app.command("dev")(pipeline.dev)
 app.command("bench")(bench.bench_command)
 app.command("bench-identity")(bench.bench_identity)
 app.command("bench-rldata")(bench.bench_rldata)
+app.command("bench-guards")(bench.bench_guards)
 
 identity_app = typer.Typer(
     help="Identity resolution: fit the Splink model to your records, measure its accuracy, explain a pair.",

@@ -113,3 +113,33 @@ def bench_rldata(
         raise typer.Exit(2)
     folder = folder or Path(tempfile.gettempdir()) / f"cdp-bench-{dataset}"
     bench_identity([dataset], "all", folder, pipeline)
+
+
+def bench_guards(
+    dataset: Annotated[
+        list[str] | None, typer.Option(help="A labelled set (repeatable) [default: every set].")
+    ] = None,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(help="A variant (repeatable), e.g. 'first-name guard: off' [default: all]."),
+    ] = None,
+    folder: Annotated[
+        Path | None,
+        typer.Option("--dir", help="A cdp bench-identity folder [default: <tmp>/cdp-bench-identity]."),
+    ] = None,
+) -> None:
+    """What each guard and conflict rule earns: the identity step again on every labelled set with
+    one setting changed (first-name guard, birth-date and phone conflicts, cluster size flag, match
+    threshold), each scored against the truth. Reuses a `cdp bench-identity` folder's loaded data.
+    Results in <dir>/bench-guards.json and <dir>/bench-guards.md."""
+    from orchestration.benchmarks import febrl, guards, rldata
+
+    folder = (folder or Path(tempfile.gettempdir()) / "cdp-bench-identity").resolve()
+    try:
+        result = guards.what_if(folder, dataset or (), variant or (), echo=typer.echo)
+    except (ValueError, rldata.RLdataUnavailable, febrl.FebrlUnavailable) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo("")
+    typer.echo(guards.markdown(result))
+    typer.echo(f"results: {folder / 'bench-guards.json'}")

@@ -75,9 +75,25 @@ class Clustering:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, match_probability: float) -> None:
+def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, identity: IdentitySettings) -> None:
     """``scope.edges``: every link among the scope's records, the probabilistic ones guarded on
-    first names (``guard``: why a link is not used; null when it is)."""
+    first names (``guard``: why a link is not used; null when it is; ``first_names.guard``).
+
+    The guard keeps a household apart (same surname, address, e-mail, different first names). Two
+    records giving one birth date are not two members of a household (twins aside): their first
+    names differ by a replacement or a bad typo, and ``unless_same_birth_date`` lets Splink's weight
+    decide. The birth date is the one Splink compared (parts as delivered, placeholders removed).
+    """
+    match_probability = identity.match_probability
+    if identity.first_name_guard == "off":
+        guarded = "false"
+    elif identity.first_name_guard == "always":
+        guarded = "i.fn_l is not null and not coalesce(p.same_mobile, false)"
+    else:
+        guarded = (
+            "i.fn_l is not null and not coalesce(p.same_mobile, false) "
+            "and not coalesce(p.same_birth_date, false)"
+        )
 
     def within(alias: str) -> str:
         if scope.affected is None:
@@ -93,10 +109,16 @@ def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, match_probability
         with pairs as (
             select s.unique_id_l, s.unique_id_r, s.match_probability, s.match_weight,
                    l.first_name as fn_l, l.last_name as ln_l, r.first_name as fn_r, r.last_name as ln_r,
-                   l.phone = r.phone and cdp_is_mobile(l.phone) as same_mobile
+                   l.phone = r.phone and cdp_is_mobile(l.phone) as same_mobile,
+                   damerau_levenshtein(bl.birth_date_compared, br.birth_date_compared) <= 1
+                   or (l.birth_year = r.birth_year and l.birth_month = r.birth_day
+                       and l.birth_day = r.birth_month and bl.birth_date_compared is not null
+                       and br.birth_date_compared is not null) as same_birth_date
             from identity.scored_edges s
             join {scope.records} l on l.unique_id = s.unique_id_l
             join {scope.records} r on r.unique_id = s.unique_id_r
+            left join identity.blocking_keys bl on bl.unique_id = s.unique_id_l
+            left join identity.blocking_keys br on br.unique_id = s.unique_id_r
             where s.match_probability >= {match_probability} {within("s.")}
         ),
         -- The name rule is costly (sounds, dictionary), and most pairs repeat a few name pairs:
@@ -109,9 +131,7 @@ def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, match_probability
             where not cdp_names_compatible(fn_l, ln_l, fn_r, ln_r)
         )
         select p.unique_id_l, p.unique_id_r, p.match_probability, p.match_weight, 'probabilistic' as method,
-               case when i.fn_l is not null and not coalesce(p.same_mobile, false)
-                    then '{FIRST_NAME_GUARD}' end
-                   as guard
+               case when {guarded} then '{FIRST_NAME_GUARD}' end as guard
         from pairs p
         left join incompatible i
             on i.fn_l = p.fn_l and i.fn_r = p.fn_r
@@ -387,7 +407,7 @@ def _apply_merge(
 def cluster_scope(con: duckdb.DuckDBPyConnection, scope: Scope, identity: IdentitySettings) -> None:
     """Cluster the scope's records into ``{work}.clusters`` and ``{work}.flagged``."""
     work = scope.work
-    _build_edges(con, scope, identity.match_probability)
+    _build_edges(con, scope, identity)
     con.execute(
         f"create or replace table {work}.deterministic_links as "
         "select unique_id_l, unique_id_r, 1.0 as match_probability "

@@ -19,6 +19,9 @@ from orchestration.settings import get_settings
 
 SHIPPED_CONFIG = Path(__file__).resolve().parent / "identity.yml"
 CONFLICT_POLICIES = ("veto", "weighed", "allowed")
+# When the first-name guard refuses a scored pair whose first names cannot be one person's:
+# always (even the same birth date), unless both records give the same birth date, or never.
+FIRST_NAME_GUARDS = ("always", "unless_same_birth_date", "off")
 # Attributes whose differences merging can act on (merge.py), in this order.
 CONFLICT_ATTRIBUTES = ("birth_date", "phone", "loyalty_card", "account_id")
 
@@ -37,6 +40,7 @@ class IdentitySettings:
     conflicts: dict[str, str]
     first_name_variants: tuple[tuple[str, str], ...]
     phonetic_first_names: bool
+    first_name_guard: str
     prior_recall: float
     auto_train_min_records: int
     seed: int
@@ -130,7 +134,11 @@ def load_identity_settings(path: Path | None = None) -> IdentitySettings:
             raise IdentityConfigError(
                 f"{path}: 'conflicts.{attribute}' must be one of {list(CONFLICT_POLICIES)}, got {policy!r}"
             )
-    names = _section(raw, "first_names", {"variants_file": str, "phonetic": bool}, path)
+    names = _section(raw, "first_names", {"variants_file": str, "phonetic": bool, "guard": str}, path)
+    if names["guard"] not in FIRST_NAME_GUARDS:
+        raise IdentityConfigError(
+            f"{path}: 'first_names.guard' must be one of {list(FIRST_NAME_GUARDS)}, got {names['guard']!r}"
+        )
     prior = _section(raw, "prior", {"recall": float}, path)
     training = _section(
         raw,
@@ -155,6 +163,7 @@ def load_identity_settings(path: Path | None = None) -> IdentitySettings:
         conflicts=conflicts,
         first_name_variants=read_variants((path.parent / names["variants_file"]).resolve()),
         phonetic_first_names=names["phonetic"],
+        first_name_guard=names["guard"],
         prior_recall=prior["recall"],
         auto_train_min_records=training["auto_train_min_records"],
         seed=training["seed"],

@@ -553,15 +553,19 @@ def verdict(e: Explanation, identity: IdentitySettings) -> str:
             "others)" + _between(e)
         )
     threshold = f"{e.threshold:g} (match threshold)"
-    if e.score is not None and e.score.probability >= e.threshold:
-        compared = "compared" if e.shared_rules else "never compared by a blocking rule, but"
-        return (
-            f"Kept apart: {compared} scored {e.score.probability:.2f} ≥ {threshold}, yet no link: "
-            "the last resolution ran with other settings" + _between(e)
-        )
     if not e.shared_rules and (e.score is None or e.score.source == "rescored"):
+        if e.score is not None and e.score.probability >= e.threshold:
+            return (
+                f"Kept apart: never compared by a blocking rule, though it would score "
+                f"{e.score.probability:.2f} ≥ {threshold}: a match the blocking misses" + _between(e)
+            )
         would = f" (would score {e.score.probability:.2f})" if e.score is not None else ""
         return "Kept apart: never compared by a blocking rule" + would + _between(e)
+    if e.score is not None and e.score.probability >= e.threshold:
+        return (
+            f"Kept apart: compared, scored {e.score.probability:.2f} ≥ {threshold}, yet no link: "
+            "the last resolution ran with other settings" + _between(e)
+        )
     if e.score is not None:
         return f"Kept apart: scored {e.score.probability:.2f} < {threshold}" + _between(e)
     return f"Kept apart: scored below {EXPLAIN_MIN_PROBABILITY:g} (pairs under it are not kept)" + _between(e)

@@ -77,6 +77,7 @@ SETTING_KEYS = {
     "min_field_share": "matching.min_field_share",
     "first_name_variants": "first_names.variants_file",
     "phonetic_first_names": "first_names.phonetic",
+    "first_name_guard": "first_names.guard",
     "prior_recall": "prior.recall",
     "auto_train_min_records": "training.auto_train_min_records",
     "seed": "training.seed",

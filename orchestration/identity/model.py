@@ -72,10 +72,12 @@ BLOCKING_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("street", "postcode"),
         ("street || '|' || postcode", "street || '|' || postcode || '|' || last_name"),
     ),
-    # A birth date with an initial: a surname typo plus an address typo is still compared.
+    # A birth date (alone while few share it, then with an initial): names swapped, mistyped or
+    # missing, an address typo too, are still compared.
     "block_birth_date": (
         ("birth_date",),
         (
+            "birth_date",
             "birth_date || '|' || left(first_name, 1)",
             "birth_date || '|' || left(first_name, 1) || '|' || left(last_name, 1)",
             "birth_date || '|' || left(first_name, 1) || '|' || postcode",
@@ -381,7 +383,8 @@ def _level_conditions(comparison) -> list[str]:
 
 def missing_comparisons(saved: dict, plan: ModelPlan) -> list[str]:
     """Comparisons the data supports that the saved model has no parameters for, or has for an
-    earlier definition of the comparison (its description differs: its levels are not today's)."""
+    earlier definition of the comparison (its levels' SQL is not today's: a model trained before
+    birth dates were compared by their parts)."""
     current = {name: _level_conditions(comparison) for name, (_, comparison) in _comparisons().items()}
     have = {
         c["output_column_name"]

@@ -432,7 +432,11 @@ def _choose_model(
         if auto:
             return None, f"the trained model lacks comparisons the data now supports ({', '.join(missing)})"
         log(f"model: the trained model lacks {', '.join(missing)}; those comparisons are left out")
-        return trained, f"trained on this warehouse's records ({config.trained_model}), without {missing}"
+        kept = {
+            **trained,
+            "comparisons": [c for c in trained["comparisons"] if c["output_column_name"] not in missing],
+        }
+        return kept, f"trained on this warehouse's records ({config.trained_model}), without {missing}"
     if auto:
         return None, f"first run: no trained model yet, and {named:,} named records to train on"
     shipped = model.read_model(config.shipped_model)
