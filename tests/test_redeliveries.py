@@ -66,13 +66,13 @@ def redelivered(pipeline, tmp_path_factory: pytest.TempPathFactory) -> tuple[Set
         # 2. A till sale corrected: the ticket and its first line 10 EUR more.
         ticket = query(
             before,
-            "select * exclude (_source_file, _source_line, _file_sha256, _loaded_at, _extra_columns) "
+            f"select {', '.join(pos.TICKETS.column_names)} "
             "from raw.pos_tickets where type_ticket = 'VENTE' order by num_ticket limit 1",
         )[0]
         row = dict(zip(pos.TICKETS.column_names, ticket, strict=True))
         lines = query(
             before,
-            f"select * exclude (_source_file, _source_line, _file_sha256, _loaded_at, _extra_columns) "
+            f"select {', '.join(pos.TICKET_LINES.column_names)} "
             f"from raw.pos_ticket_lines where num_ticket = '{row['num_ticket']}' order by num_ligne",
         )
         line_rows = [dict(zip(pos.TICKET_LINES.column_names, r, strict=True)) for r in lines]
