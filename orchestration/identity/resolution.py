@@ -300,9 +300,11 @@ def _link(run: _Run) -> _Linked:
         scoring.start_scored_edges(con)
     model_used = _model_for(run, inputs, plan_digest) if inputs.scorable else _ModelUsed()
     scored = _score(run, inputs, model_used.saved)
+    # The redundancy estimate reads every kept pair: a full run's figure (an increment keeps
+    # almost all of them, and a day's run should cost what the day changed).
     blocking = {
         **(inputs.blocking.describe() if inputs.blocking else {}),
-        **scoring.blocking_redundancy(con, inputs.plan),
+        **(scoring.blocking_redundancy(con, inputs.plan) if not run.is_incremental else {}),
     }
     if "share_found_by_several_rules" in blocking:
         run.log(
