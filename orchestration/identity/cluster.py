@@ -111,9 +111,9 @@ def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, identity: Identit
                    l.first_name as fn_l, l.last_name as ln_l, r.first_name as fn_r, r.last_name as ln_r,
                    l.phone = r.phone and cdp_is_mobile(l.phone) as same_mobile,
                    damerau_levenshtein(bl.birth_date_compared, br.birth_date_compared) <= 1
-                   or (l.birth_year = r.birth_year and l.birth_month = r.birth_day
-                       and l.birth_day = r.birth_month and bl.birth_date_compared is not null
-                       and br.birth_date_compared is not null) as same_birth_date
+                   or bl.birth_date_compared = left(br.birth_date_compared, 4)
+                       || right(br.birth_date_compared, 2) || substr(br.birth_date_compared, 5, 2)
+                   as same_birth_date
             from identity.scored_edges s
             join {scope.records} l on l.unique_id = s.unique_id_l
             join {scope.records} r on r.unique_id = s.unique_id_r

@@ -25,6 +25,10 @@ import duckdb
 
 from orchestration.identity.graph import connected_components
 
+# Columns of identity.blocking_keys that are not a blocking rule: the record, and the birth date as
+# Splink compared it (kept for increments and explanations).
+NOT_RULES = ("unique_id", "birth_date_compared")
+
 
 @dataclass(frozen=True)
 class Scores:
@@ -173,11 +177,8 @@ class BlockingRecall:
 def blocking_recall(con: duckdb.DuckDBPyConnection, keys: str = "identity.blocking_keys") -> BlockingRecall:
     """Count the true pairs (``_truth``) whose records share no blocking key of ``keys`` (one column
     per rule, as ``splink_inputs.build_inputs`` writes them)."""
-    # Every column but the id and the birth date as compared (kept for increments, not a rule).
     columns = [
-        r[0]
-        for r in con.execute(f"select * from {keys} limit 0").description
-        if r[0] not in ("unique_id", "birth_date_compared")
+        r[0] for r in con.execute(f"select * from {keys} limit 0").description if r[0] not in NOT_RULES
     ]
     shared = " or ".join(f"a.{c} = b.{c}" for c in columns) or "false"
     row = con.execute(

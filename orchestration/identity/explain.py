@@ -31,6 +31,7 @@ import duckdb
 
 from orchestration.identity.cluster import FIRST_NAME_GUARD
 from orchestration.identity.config import IdentitySettings, load_identity_settings
+from orchestration.identity.evaluate import NOT_RULES
 from orchestration.identity.scoring import EXPLAIN_MIN_PROBABILITY
 from orchestration.lib.sql import literal
 
@@ -39,8 +40,6 @@ ATTRIBUTES = (
     "first_name", "last_name", "email", "phone", "birth_date", "birth_year", "birth_month", "birth_day",
     "postcode", "city", "street", "house_number", "loyalty_card", "account_id",
 )  # fmt: skip
-# Columns of identity.blocking_keys that are not a blocking rule.
-NOT_RULES = ("unique_id", "birth_date_compared")
 # Columns Splink's comparisons read, and those whose value frequencies adjust their weights.
 COMPARED = ("first_name", "last_name", "full_name", "email", "phone", "birth_date", "postcode", "city",
             "street", "house_number")  # fmt: skip
