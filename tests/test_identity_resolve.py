@@ -129,27 +129,56 @@ def test_blocking_stays_within_its_pair_budget_as_records_grow_tenfold() -> None
         pairs = _block_pairs(con)
         assert blocking.records == 2 * people and blocking.budget == 8 * 2 * people
         assert pairs <= sum(blocking.pairs.values()) <= blocking.budget
-        seen[people] = (blocking.block_cap, pairs)
-        # Generous: the largest cap, every block whole.
+        seen[people] = (blocking.block_caps, pairs)
+        # Generous: the largest cap for every key, every block whole.
         _, free = build_inputs(con, 10_000)
-        assert free.block_cap == max(BLOCK_CAPS)
+        assert set(free.block_caps.values()) == {max(BLOCK_CAPS)}
         assert _block_pairs(con) > pairs
     # Ten times the records: ten times the pairs at most (linear), where whole blocks would grow
     # with the square of the records sharing a common name.
     assert seen[10_000][1] <= 10 * 8 * 2 * 1_000
 
 
-def test_a_block_too_large_for_the_budget_is_refined_not_dropped() -> None:
-    """Ten Marie Martins: too many for the cap, so they are blocked with their postcode (4 in
+def test_a_block_too_large_for_its_cap_is_refined_not_dropped() -> None:
+    """Ten Marie Martins: too many for a cap of 5, so they are blocked with their postcode (4 in
     75001), then their birth date; a rare name keeps the plain key."""
-    from orchestration.identity.splink_inputs import choose_block_cap
+    from orchestration.identity.splink_inputs import BLOCK_CAPS, _pairs_by_cap
 
-    # (records, records sharing the name, ... the name and postcode, ... the name and birth date)
-    sizes = {"block_name": [(4, 10, 4, 1), (6, 10, 6, 2)]}
-    # 45 pairs as one block; at 5: the 4 of 75001 together (6 pairs), the 6 others in pairs (3).
-    assert choose_block_cap(sizes, budget=10) == (5, {"block_name": 9})
-    assert choose_block_cap(sizes, budget=1_000) == (max(BLOCK_CAPS), {"block_name": 45})
-    assert choose_block_cap(sizes, budget=1) == (min(BLOCK_CAPS), {"block_name": 9})
+    con = duckdb.connect()
+    # Per record: records sharing the name, ... the name and postcode, ... the name and birth
+    # date; each tier with the partners that also share an e-mail, phone or birth date.
+    con.execute(
+        """
+        create temp table splink_tiered as
+        select 10 as n_block_name_0, 3 as e_block_name_0, 4 as n_block_name_1, 3 as e_block_name_1,
+               1 as n_block_name_2, 0 as e_block_name_2 from range(4)
+        union all
+        select 10, 3, 6, 1, 2, 1 from range(6)
+        """
+    )
+    table = _pairs_by_cap(con, "block_name", 3)
+    # At 5: the 4 of 75001 together (6 pairs), the 6 others in pairs (3); from 10: one block of 45.
+    assert table[5][0] == 9 and table[10][0] == 45 and table[max(BLOCK_CAPS)][0] == 45
+    # Evidence pairs: half the partners, 4 x 3 / 2 + 6 x 1 / 2 at 5; 10 x 3 / 2 from 10.
+    assert table[5][1] == 9 and table[10][1] == 15
+
+
+def test_the_budget_goes_to_the_key_whose_pairs_are_most_often_one_person() -> None:
+    """Two keys whose blocks cost the same: raising the one whose extra pairs mostly share an
+    e-mail, phone or birth date (a full name) beats raising the one whose pairs do not (a surname
+    and initial); with budget for both, both are raised; without, neither."""
+    from orchestration.identity.splink_inputs import BLOCK_CAPS, choose_block_caps
+
+    def key(pairs_evidence_small: tuple[int, int], pairs_evidence_large: tuple[int, int]) -> dict:
+        return {cap: pairs_evidence_small if cap < 10 else pairs_evidence_large for cap in BLOCK_CAPS}
+
+    table = {"block_name": key((10, 9), (40, 35)), "block_surname_initial": key((10, 2), (40, 6))}
+    top = max(BLOCK_CAPS)
+    caps, pairs, evidence = choose_block_caps(table, budget=50)
+    assert caps == {"block_name": top, "block_surname_initial": 5}
+    assert pairs == {"block_name": 40, "block_surname_initial": 10} and evidence["block_name"] == 35
+    assert choose_block_caps(table, budget=80)[0] == {"block_name": top, "block_surname_initial": top}
+    assert choose_block_caps(table, budget=1)[0] == {"block_name": 5, "block_surname_initial": 5}
 
 
 def test_retraining_is_on_request_and_the_saved_model_is_then_reused(

@@ -235,7 +235,7 @@ def _scored_metadata(result: ResolutionResult) -> dict[str, object]:
         "active_model": dg.MetadataValue.json(result.plan),
         # An increment scores the pairs of its new and changed records only; a full run all.
         "pairs_scored_this_run": result.pairs_scored_this_run,
-        # The pair budget, the block cap it allowed, and the share of expected matches more than
+        # The pair budget, each key's block cap and pairs, and the share of expected matches more than
         # one rule finds (an estimate of blocking recall without a truth file).
         "blocking": dg.MetadataValue.json(result.blocking),
         "pairs_per_blocking_rule": dg.MetadataValue.md(

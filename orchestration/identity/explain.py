@@ -608,8 +608,8 @@ def report_lines(e: Explanation) -> list[str]:
         for rule, (x, y) in e.blocking_keys.items():
             lines.append(f"  {rule:<22}{_show(x):<{width + 10}}{_show(y)}")
         lines.append(
-            "  (a key is empty when its fields are missing, or when more records than the run's block "
-            "cap (matching.pairs_per_record) share even its most refined form)"
+            "  (a key is empty when its fields are missing, or when more records than its block cap "
+            "(set from matching.pairs_per_record) share even its most refined form)"
         )
     if e.score is not None:
         where = (

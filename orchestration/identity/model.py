@@ -21,10 +21,11 @@ name). A first name within a postcode was tried and dropped: at 100k generated c
 compared 480,000 pairs (204,000 with the surname initial) to find 86 true pairs no other rule
 found. Names, dates and places are not evenly spread, and a block of n records costs n²/2
 comparisons, so those rules join on *capped* keys (``BLOCKING_KEYS``, built in
-``splink_inputs.build_inputs``): when more records than the run's block cap share a key, the key
+``splink_inputs.build_inputs``): when more records than the key's block cap share it, the key
 is refined with one more attribute, and when even the most refined key is that common, the rule
-leaves those records to the other rules. The cap is the largest whose pairs fit the budget,
-``matching.pairs_per_record`` times the named records (``splink_inputs.choose_block_cap``). A key
+leaves those records to the other rules. Each key's cap is raised where the pairs it adds most
+often share an e-mail, phone or birth date, while the pairs fit the budget,
+``matching.pairs_per_record`` times the named records (``splink_inputs.choose_block_caps``). A key
 whose fields are missing is NULL and blocks nothing.
 
 Prior (the chance that two random records match): estimated on every run from the first set of
@@ -51,7 +52,7 @@ MODEL_PATH = Path(__file__).resolve().parent / "model.json"
 FIELDS = ("first_name", "last_name", "email", "phone", "birth_date", "postcode", "city", "street")
 
 # Capped blocking keys: name → (fields needed, SQL expressions from the coarsest to the most
-# refined); a record gets the first one that at most the run's block cap of records share, or none.
+# refined); a record gets the first one that at most the key's block cap of records share, or none.
 BLOCKING_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # Both names, either order (catches swapped first and last names).
     "block_name": (

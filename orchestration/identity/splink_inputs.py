@@ -88,9 +88,13 @@ def plan_model(con: duckdb.DuckDBPyConnection, min_field_share: float) -> model.
     )
 
 
-# The block sizes a capped key may be refined at, smallest first: the largest whose pairs fit the
-# budget is used (``choose_block_cap``).
+# The block sizes a capped key may be refined at, smallest first (``choose_block_caps``).
 BLOCK_CAPS = (5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 125, 150, 200, 250, 300, 400, 500, 750, 1000)
+
+# Fields that tell one person from a namesake in the same household: two records of a block that
+# also share one of them are likely one person (an estimate of the matches a block holds, made
+# without a model: ``choose_block_caps`` spends the budget where it finds most of them).
+PERSON_EVIDENCE = ("email", "phone", "birth_date")
 
 
 @dataclass(frozen=True)
@@ -99,44 +103,77 @@ class Blocking:
 
     records: int  # named records
     budget: int  # pairs the capped keys may compare: pairs_per_record x records
-    block_cap: int  # the largest block a capped key forms this run
-    pairs: dict[str, int]  # estimated pairs of each capped key at that cap (upper bound)
+    block_caps: dict[str, int]  # per capped key: the largest block it forms this run
+    pairs: dict[str, int]  # estimated pairs of each capped key at its cap (upper bound)
+    evidence_pairs: dict[str, int]  # of those, pairs that also share an e-mail, phone or birth date
 
     def describe(self) -> dict[str, object]:
         return {
             "named_records": self.records,
             "pair_budget": self.budget,
-            "block_cap": self.block_cap,
+            "block_caps": self.block_caps,
             "estimated_pairs_per_key": self.pairs,
             "estimated_pairs": sum(self.pairs.values()),
+            "pairs_sharing_person_evidence_per_key": self.evidence_pairs,
         }
 
 
-def _pairs_at(sizes: list[tuple], cap: int) -> int:
-    """Pairs a key compares when each record takes its first tier of at most ``cap`` records:
-    ``sizes`` holds (records, size of tier 0, size of tier 1, ...) groups. Half the block size
-    less one per record: exact when tiers nest, an upper bound otherwise."""
-    total = 0.0
-    for records, *tiers in sizes:
-        chosen = next((n for n in tiers if n is not None and n <= cap), None)
-        if chosen:
-            total += records * (chosen - 1) / 2
-    return int(total)
+def _pairs_by_cap(con: duckdb.DuckDBPyConnection, key: str, tiers: int) -> dict[int, tuple[int, int]]:
+    """Per block cap: the pairs ``key`` compares when each record takes its first tier of at most
+    that many records, and how many of them also share person evidence (``splink_tiered``'s
+    ``n_`` and ``e_`` columns). Per record: half the block size less one, exact when tiers nest
+    (an upper bound otherwise), and half its evidence partners."""
+    tier = " ".join(f"when n{i} <= cap then {{0}}{i}" for i in range(tiers))
+    rows = con.execute(
+        f"""
+        with sized as (
+            select {", ".join(f"n_{key}_{i} as n{i}, sum(e_{key}_{i}) as e{i}" for i in range(tiers))},
+                   count(*) as records
+            from splink_tiered group by {", ".join(f"n_{key}_{i}" for i in range(tiers))}
+        )
+        select cap,
+               sum(records * (case {tier.format("n")} else 1 end - 1)) / 2,
+               sum(case {tier.format("e")} else 0 end) / 2
+        from sized, unnest(?::int[]) as caps(cap)
+        group by cap
+        """,
+        [list(BLOCK_CAPS)],
+    ).fetchall()
+    return {cap: (int(pairs), int(evidence)) for cap, pairs, evidence in rows}
 
 
-def choose_block_cap(sizes: dict[str, list[tuple]], budget: int) -> tuple[int, dict[str, int]]:
-    """The largest of ``BLOCK_CAPS`` whose pairs, summed over the capped keys, fit ``budget``
-    (the smallest when none does), and each key's pairs at it.
+def choose_block_caps(
+    table: dict[str, dict[int, tuple[int, int]]], budget: int
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Each capped key's block cap, chosen greedily: every key starts at the smallest cap, then the
+    raise that adds the most pairs sharing person evidence per pair added is taken, as long as the
+    pairs summed over the keys fit ``budget``. Returns the caps, each key's pairs and evidence pairs.
 
-    Small or diverse data gets large blocks (everything plausible is compared); large data with
-    common names gets them refined, so the pairs compared grow linearly with the records.
+    Keys differ forty-fold in how many matches a pair they add is worth: a full name shared by 30
+    records is mostly one person, a surname and initial shared by 30 is a street of families. One
+    cap for all keys spent most of the budget on the second; this spends it on the first. A raise
+    that adds no pair is free (the key's blocks are all smaller): it is always taken.
     """
-    chosen = BLOCK_CAPS[0]
-    for cap in BLOCK_CAPS:
-        if sum(_pairs_at(s, cap) for s in sizes.values()) > budget:
+    caps = {key: BLOCK_CAPS[0] for key in table}
+    spent = sum(table[key][BLOCK_CAPS[0]][0] for key in table)
+    while True:
+        best = None  # (evidence gained per pair added, -pairs added, key, cap)
+        for key, cap in caps.items():
+            pairs, evidence = table[key][cap]
+            for higher in BLOCK_CAPS[BLOCK_CAPS.index(cap) + 1 :]:
+                added, gained = table[key][higher][0] - pairs, table[key][higher][1] - evidence
+                step = (gained / added if added > 0 else float("inf"), -added, key, higher)
+                if spent + added <= budget and (best is None or step[:2] > best[:2]):
+                    best = step
+        if best is None:
             break
-        chosen = cap
-    return chosen, {key: _pairs_at(s, chosen) for key, s in sizes.items()}
+        _, minus_added, key, cap = best
+        caps[key], spent = cap, spent - minus_added
+    return (
+        caps,
+        {key: table[key][cap][0] for key, cap in caps.items()},
+        {key: table[key][cap][1] for key, cap in caps.items()},
+    )
 
 
 def build_inputs(
@@ -157,40 +194,56 @@ def build_inputs(
     if plan is None:  # called on its own: build the named records first
         named_records(con)
         plan = plan_model(con, 0.0)
-    # Each capped blocking key (model.BLOCKING_KEYS): the first tier at most `cap` records share,
-    # counted across every source (link_and_dedupe compares across and within them). Records per
-    # value of each tier, by aggregates joined back (one window per tier, each partitioning every
-    # named record again, cost 9 s at 100k customers; these 1 s).
+    # Each capped blocking key (model.BLOCKING_KEYS): the first tier at most its cap of records
+    # share, counted across every source (link_and_dedupe compares across and within them). Per
+    # value of each tier, in one aggregate joined back (a window per tier, each partitioning every
+    # named record again, cost 9 s at 100k customers): its records, and twice the pairs among them
+    # that also share an evidence field (records of a block take the same tier when tiers nest,
+    # so each record is given its block's mean of such partners).
     tiers = {k: [f"({t})" for t in model.BLOCKING_KEYS[k][1]] for k in plan.blocking_keys}
     columns = [f"{key}_{i}" for key, ts in tiers.items() for i in range(len(ts))]
+    evidence = [f for f in PERSON_EVIDENCE if f in plan.present]
     values = "".join(f",\n {t} as {key}_{i}" for key, ts in tiers.items() for i, t in enumerate(ts))
-    counts = "".join(
-        f",\n n_{c} as (select {c} as v, count(*) as n from tiered where {c} is not null group by 1)"
+    # Counted by 64-bit hashes of the values, not the text: a third of the time.
+    hashes = "".join(f", hash({c}) as h_{c}" for c in columns) + "".join(
+        f", case when {f} is not null then hash({f}) end as h_{f}" for f in evidence
+    )
+    sets = ", ".join(["(v)", *(f"(v, h_{f})" for f in evidence)])
+    alone = "grouping_id(" + ", ".join(f"h_{f}" for f in evidence) + ")" if evidence else "0"
+    full = 2 ** len(evidence) - 1  # the grouping id of the set (v) alone
+    shared = "coalesce(" + ", ".join([*(f"h_{f}" for f in evidence), "null"]) + ")"  # a set (v, field)
+    counts = ",\n".join(
+        f"""
+        g_{c} as (select h_{c} as v{"".join(f", h_{f}" for f in evidence)}, {alone} as g, count(*) as n
+                  from splink_tiers where {c} is not null group by grouping sets ({sets})),
+        b_{c} as (select v, sum(n) filter (where g = {full}) as n,
+                         coalesce(sum(n * (n - 1)) filter (
+                             where g <> {full} and {shared} is not null
+                         ), 0) as e
+                  from g_{c} group by v)"""
         for c in columns
     )
-    joins = "".join(f"\n left join n_{c} on n_{c}.v = t.{c}" for c in columns)
-    sized = "".join(f", n_{c}.n as n_{c}" for c in columns)
+    joins = "".join(f"\n left join b_{c} on b_{c}.v = t.h_{c} and t.{c} is not null" for c in columns)
+    sized = "".join(f", b_{c}.n as n_{c}, least(b_{c}.e / b_{c}.n, b_{c}.n - 1) as e_{c}" for c in columns)
+    con.execute(f"create or replace temp table splink_tiers as select *{values} from splink_named")
+    con.execute(f"create or replace temp table splink_tiers as select *{hashes} from splink_tiers")
+    hashed = ", ".join(f"h_{c}" for c in [*columns, *evidence])
     con.execute(
         f"""
         create or replace temp table splink_tiered as
-        with tiered as (select *{values} from splink_named){counts}
-        select t.*{sized} from tiered t{joins}
+        {f"with {counts}" if columns else ""}
+        select t.*{f" exclude ({hashed})" if hashed else ""}{sized}
+        from splink_tiers t{joins};
+        drop table splink_tiers;
         """
     )
-    sizes = {
-        key: con.execute(
-            "select count(*), "
-            + ", ".join(f"n_{key}_{i}" for i in range(len(ts)))
-            + " from splink_tiered group by all"
-        ).fetchall()
-        for key, ts in tiers.items()
-    }
+    table = {key: _pairs_by_cap(con, key, len(ts)) for key, ts in tiers.items()}
     records = con.execute("select count(*) from splink_named").fetchall()[0][0]
     budget = int(pairs_per_record * records)
-    cap, pairs = choose_block_cap(sizes, budget)
+    caps, pairs, evidence_pairs = choose_block_caps(table, budget)
     keys = "".join(
         ",\n case "
-        + " ".join(f"when n_{key}_{i} <= {cap} then {key}_{i}" for i in range(len(ts)))
+        + " ".join(f"when n_{key}_{i} <= {caps[key]} then {key}_{i}" for i in range(len(ts)))
         + f" end as {key}"
         for key, ts in tiers.items()
     )
@@ -220,7 +273,7 @@ def build_inputs(
             f"from splink_keyed where source_system = '{source}'"
         )
         names.append(name)
-    return names, Blocking(records, budget, cap, pairs)
+    return names, Blocking(records, budget, caps, pairs, evidence_pairs)
 
 
 @dataclass(frozen=True)
@@ -268,8 +321,8 @@ def prepare_inputs(
     names, blocking = build_inputs(con, identity.pairs_per_record, plan, mark)
     log(
         f"blocking: budget {blocking.budget:,} pairs ({identity.pairs_per_record:g} per named record), "
-        f"blocks refined beyond {blocking.block_cap} records; estimated pairs per key: "
-        + ", ".join(f"{k} {n:,}" for k, n in blocking.pairs.items())
+        "per key: blocks refined beyond (cap) records, estimated pairs: "
+        + ", ".join(f"{k} ({blocking.block_caps[k]}) {n:,}" for k, n in blocking.pairs.items())
     )
     inputs = [name for name in names if con.execute(f"select count(*) from {name}").fetchall()[0][0]]
     db_api = DuckDBAPI(con, output_schema=work)
