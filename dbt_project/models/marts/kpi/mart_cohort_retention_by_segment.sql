@@ -1,6 +1,7 @@
 -- Cohort retention: of the customers who first bought in a period, the share who bought again
 -- 1, 2, ... periods later, omnichannel vs single-channel as they were at the end of their first
--- period (definitions in _kpi__docs.md, block retention). Segment 'all' sums both.
+-- period: one row per cohort, segment and periods since the first purchase (definitions in
+-- _kpi__docs.md, block retention; both segments together in mart_cohort_retention).
 with purchases as (
     select
         *,
@@ -12,13 +13,11 @@ with purchases as (
 activity as (
     select
         first_purchase_period as cohort_period,
-        coalesce(cohort_segment, 'all') as segment,
+        cohort_segment as segment,
         date_diff('{{ var("kpi_period") }}', first_purchase_period, period_start) as periods_since_first,
         count(*) as active_customers
     from purchases
-    group by grouping sets (
-        (cohort_period, cohort_segment, periods_since_first), (cohort_period, periods_since_first)
-    )
+    group by all
 ),
 
 final as (

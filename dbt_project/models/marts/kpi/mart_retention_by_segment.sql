@@ -1,6 +1,7 @@
--- Retention per period, omnichannel vs single-channel customers with point-in-time segments
--- (definitions in _kpi__docs.md, block retention). Segment 'all' sums both. Every rate is a share
--- of a base that contains its numerator: none can exceed 1.
+-- Retention per period, omnichannel vs single-channel customers with point-in-time segments:
+-- one row per period and segment (definitions in _kpi__docs.md, block retention; both segments
+-- together in mart_retention, which sums these rows). Every rate is a share of a base that
+-- contains its numerator: none can exceed 1.
 with purchases as (
     select * from {{ ref('int_customer_purchases_by_period') }}
 ),
@@ -13,19 +14,19 @@ periods as (
 ),
 
 segments as (
-    select unnest(['all', 'omnichannel', 'single_channel']) as segment
+    select unnest(['omnichannel', 'single_channel']) as segment
 ),
 
 -- Buyers of the period, by their segment at its end.
 active as (
     select
         period_start,
-        coalesce(segment, 'all') as segment,
+        segment,
         count(*) as active_customers,
         count(*) filter (where first_purchase_period = period_start) as new_customers,
         count(*) filter (where cumulative_orders >= 2) as repeat_buyers
     from purchases
-    group by grouping sets ((period_start, segment), (period_start))
+    group by period_start, segment
 ),
 
 -- The base of each retention measure, by the segment its customers had at the end of it:
@@ -60,7 +61,7 @@ retained as (
     select
         bases.measure,
         bases.period_start,
-        coalesce(bases.segment, 'all') as segment,
+        bases.segment,
         count(*) as base_customers,
         count(returns.customer_id) as retained_customers
     from bases
@@ -68,7 +69,7 @@ retained as (
         on returns.measure = bases.measure
        and returns.period_start = bases.period_start
        and returns.customer_id = bases.customer_id
-    group by grouping sets ((bases.measure, bases.period_start, bases.segment), (bases.measure, bases.period_start))
+    group by bases.measure, bases.period_start, bases.segment
 ),
 
 period_over_period as (
@@ -92,6 +93,7 @@ final as (
         coalesce(period_over_period.retained_customers, 0) as retained_customers,
         round(period_over_period.retained_customers / nullif(period_over_period.customers_at_start, 0), 4)
             as cohort_retention_rate,
+        coalesce(active.repeat_buyers, 0) as repeat_buyers,
         round(active.repeat_buyers / nullif(active.active_customers, 0), 4) as repeat_purchase_rate,
         coalesce(twelve_months.retention_base_12m, 0) as retention_base_12m,
         coalesce(twelve_months.retained_12m, 0) as retained_12m,
