@@ -40,10 +40,14 @@ MODELS = {
 KPI_MARTS = {
     "mart_multichannel_customers", "mart_channel_count_distribution", "mart_channel_combinations",
     "mart_value_by_channel_count", "mart_satisfaction", "mart_satisfaction_by_period",
-    "mart_service_contacts", "mart_click_and_collect", "mart_retention", "mart_cohort_retention",
-    "mart_cost_to_serve", "mart_customer_profitability", "mart_cost_to_serve_by_channel_count",
-    "mart_channel_transitions", "mart_purchase_paths", "mart_journey_dropoffs",
-    "mart_cross_channel_purchases", "mart_verbatim_themes", "mart_fulfilment_modes",
+    "mart_service_contacts", "mart_service_contacts_by_contact_channel", "mart_click_and_collect",
+    "mart_retention", "mart_retention_by_segment", "mart_cohort_retention",
+    "mart_cohort_retention_by_segment", "mart_cost_to_serve", "mart_customer_profitability",
+    "mart_cost_to_serve_by_channel_count", "mart_channel_transitions",
+    "mart_channel_transitions_by_period", "mart_purchase_paths", "mart_purchase_paths_by_period",
+    "mart_journey_dropoffs", "mart_cross_channel_purchases", "mart_verbatim_themes",
+    "mart_verbatim_themes_by_period", "mart_verbatim_themes_by_touchpoint",
+    "mart_verbatim_themes_by_period_and_touchpoint", "mart_fulfilment_modes",
     "mart_spend_by_purchase_channels", "mart_lifecycle_stages",
 }  # fmt: skip
 

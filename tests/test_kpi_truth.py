@@ -254,8 +254,7 @@ def test_repeat_contact_rate_matches_truth(pipeline, interactions) -> None:
         repeats += sum(b - a <= timedelta(days=7) for a, b in itertools.pairwise(times))
     ((contacts_n, repeat_n),) = query(
         pipeline[0],
-        "select sum(contacts), sum(repeat_contacts) from marts.mart_service_contacts"
-        " where contact_channel = 'all'",
+        "select sum(contacts), sum(repeat_contacts) from marts.mart_service_contacts",
     )
     assert contacts_n == total
     assert repeat_n / contacts_n == pytest.approx(repeats / total, abs=RATE_TOLERANCE)
@@ -310,8 +309,10 @@ def test_retention_new_customers_and_point_in_time_segments_match_truth(pipeline
         (row[0], row[1]): row[2:]
         for row in query(
             pipeline[0],
+            "select period_start, 'all', active_customers, new_customers, cohort_retention_rate, "
+            "retention_base_12m, retention_rate_12m from marts.mart_retention union all "
             "select period_start, segment, active_customers, new_customers, cohort_retention_rate, "
-            "retention_base_12m, retention_rate_12m from marts.mart_retention",
+            "retention_base_12m, retention_rate_12m from marts.mart_retention_by_segment",
         )
     }
     checked_12m = 0
@@ -349,11 +350,5 @@ def test_verbatim_theme_mentions_match_the_themes_the_generator_wrote(pipeline, 
         if e.event == "survey_response"
         for theme in filter(None, e.detail["themes"].split("|"))
     )
-    mart = dict(
-        query(
-            pipeline[0],
-            "select theme, mentions from marts.mart_verbatim_themes"
-            " where period_start is null and touchpoint = 'all'",
-        )
-    )
+    mart = dict(query(pipeline[0], "select theme, mentions from marts.mart_verbatim_themes"))
     assert mart == dict(expected)

@@ -162,7 +162,7 @@ def test_giant_cluster_and_out_of_range_kpi_fail_the_checks_on_an_existing_wareh
     # The retention that once reached 1.15: a rate above 1 is blocking, upper bound included.
     con.execute(
         "update marts.mart_retention set retention_rate_12m = 1.15"
-        " where period_start = (select max(period_start) from marts.mart_retention) and segment = 'all'"
+        " where period_start = (select max(period_start) from marts.mart_retention)"
     )
     con.close()
     result = run_job("quality_checks", warehouse_copy, raise_on_error=False)

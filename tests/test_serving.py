@@ -16,6 +16,7 @@ import sqlalchemy
 from orchestration.lib.dbt import ensure_manifest
 from orchestration.serving.charts import GREY
 from orchestration.serving.publish import marts_from_manifest, publish_marts
+from orchestration.serving.report import verbatim_themes
 from orchestration.settings import REPO_ROOT, Settings
 from tests.conftest import FRESH_AS_OF, query
 
@@ -75,6 +76,41 @@ def test_published_file_and_parquet_hold_every_mart_and_only_the_marts(pipeline:
     ).fetchall()[0][0]
     assert comment and "retention" in comment.lower()
     con.close()
+
+
+def test_report_counts_each_verbatim_mention_once(pipeline: tuple) -> None:
+    """The irritants and delights chart reads one grain: per theme, its positive and negative
+    mentions are the sums over the finest grain (period, touchpoint, theme) and a recount of the
+    themes found in the answers. (Summed over a mart that stacked four grains, it once showed each
+    mention four times.)"""
+    settings, _ = pipeline
+    con = _both(settings)
+    con.execute("use pub")
+    shown = {label: (positive, negative) for label, positive, negative, _ in verbatim_themes(con)}
+    finest = {
+        label: (positive, negative)
+        for label, positive, negative in con.execute(
+            "select theme_label_fr, sum(positive_mentions), sum(negative_mentions)"
+            " from pub.mart_verbatim_themes_by_period_and_touchpoint group by 1"
+        ).fetchall()
+    }
+    recount = {
+        label: (positive, negative)
+        for label, positive, negative in con.execute(
+            """
+            select themes.label_fr,
+                   count(*) filter (where mentions.sentiment = 'positive'),
+                   count(*) filter (where mentions.sentiment = 'negative')
+            from wh.intermediate.int_survey_verbatim_themes as mentions
+            inner join wh.marts.fct_survey_responses as responses using (response_id)
+            inner join wh.reference.verbatim_themes as themes using (theme)
+            group by 1
+            """
+        ).fetchall()
+    }
+    con.close()
+    assert sum(negative for _, negative in shown.values()) > 0
+    assert shown == finest == recount
 
 
 def test_no_email_phone_or_street_reaches_bi_only_pseudonymous_keys(pipeline: tuple) -> None:

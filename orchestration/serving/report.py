@@ -104,10 +104,12 @@ def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
         "where interaction_channel_count > 0 order by 1",
     )
     # Periods whose 24 months are not all loaded count old customers as new and have no 12-month
-    # base: they are left out, and the caption says how many.
+    # base: they are left out, and the caption says how many. One line for every customer
+    # (mart_retention) and one per segment (mart_retention_by_segment).
     retention = _rows(
         con,
-        "select period_start, segment, retention_rate_12m from mart_retention "
+        "select period_start, 'all', retention_rate_12m from mart_retention where is_complete_history "
+        "union all select period_start, segment, retention_rate_12m from mart_retention_by_segment "
         "where is_complete_history order by 1, 2",
     )
     incomplete = _rows(
@@ -159,11 +161,7 @@ def _satisfaction_section(con: duckdb.DuckDBPyConnection) -> list[str]:
         "nps_ci_high, csat_ci_low, csat_ci_high, is_reliable from mart_satisfaction "
         "where level = 'touchpoint' order by responses desc",
     )
-    themes = _rows(
-        con,
-        "select theme_label_fr, sum(positive_mentions), sum(negative_mentions), sum(mentions) "
-        "from mart_verbatim_themes group by 1 order by sum(negative_mentions) - sum(positive_mentions) desc",
-    )
+    themes = verbatim_themes(con)
     # Scores on too few answers are noise: greyed in the charts and the table, and said.
     greyed = [not r[11] for r in touchpoints]
     few = [r[0] for r in touchpoints if not r[11]]
@@ -215,6 +213,16 @@ def _satisfaction_section(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
+def verbatim_themes(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(French label, positive, negative, mentions) per theme over every period and touchpoint,
+    most negative first: one row per theme of ``mart_verbatim_themes``, each answer counted once."""
+    return _rows(
+        con,
+        "select theme_label_fr, positive_mentions, negative_mentions, mentions from mart_verbatim_themes "
+        "order by negative_mentions - positive_mentions desc, theme_label_fr",
+    )
+
+
 TOUCHPOINT_COLUMNS = (
     "touchpoint", "responses", "irritant rank", "delight rank", "NPS", "NPS 95 %", "CSAT", "CSAT 95 %",
 )  # fmt: skip
@@ -226,10 +234,7 @@ def _interval(low: float | None, high: float | None) -> str:
 
 def _operations_section(con: duckdb.DuckDBPyConnection) -> list[str]:
     transitions = _rows(
-        con,
-        "select from_channel, to_channel, sum(transitions) / sum(sum(transitions)) over "
-        "(partition by from_channel) "
-        "from mart_channel_transitions group by 1, 2",
+        con, "select from_channel, to_channel, share_of_from_channel from mart_channel_transitions"
     )
     channels = sorted({r[0] for r in transitions} | {r[1] for r in transitions})
     pickups = _rows(
@@ -344,7 +349,7 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
         )
         retention_12m = _rows(
             con,
-            "select retention_rate_12m from mart_retention where segment = 'all' and is_complete_history "
+            "select retention_rate_12m from mart_retention where is_complete_history "
             "order by period_start desc limit 1",
         )
         overall = _rows(con, "select nps, csat, ces_mean from mart_satisfaction where level = 'global'")

@@ -1,38 +1,32 @@
--- Cohort retention: of the customers who first bought in a period, the share who bought again
--- 1, 2, ... periods later, omnichannel vs single-channel as they were at the end of their first
--- period (definitions in _kpi__docs.md, block retention). Segment 'all' sums both.
-with purchases as (
-    select
-        *,
-        -- The cohort segment is fixed at the end of the first period: point in time.
-        first_value(segment) over (partition by customer_id order by period_start) as cohort_segment
-    from {{ ref('int_customer_purchases_by_period') }}
+-- Cohort retention, every customer whatever their segment: one row per first-purchase cohort and
+-- number of periods since the first purchase (definitions in _kpi__docs.md, block retention). A
+-- customer belongs to one cohort segment, so the customers here are the sums of
+-- mart_cohort_retention_by_segment's and the shares are computed again from them.
+with by_segment as (
+    select * from {{ ref('mart_cohort_retention_by_segment') }}
 ),
 
 activity as (
     select
-        first_purchase_period as cohort_period,
-        coalesce(cohort_segment, 'all') as segment,
-        date_diff('{{ var("kpi_period") }}', first_purchase_period, period_start) as periods_since_first,
-        count(*) as active_customers
-    from purchases
-    group by grouping sets (
-        (cohort_period, cohort_segment, periods_since_first), (cohort_period, periods_since_first)
-    )
+        cohort_period,
+        is_complete_history,
+        periods_since_first,
+        sum(active_customers)::bigint as active_customers
+    from by_segment
+    group by cohort_period, is_complete_history, periods_since_first
 ),
 
 final as (
     select
         cohort_period,
-        segment,
-        {{ is_complete_history('cohort_period') }} as is_complete_history,
+        is_complete_history,
         periods_since_first,
         -- Every member of a cohort bought in its first period.
         first_value(active_customers) over cohort as cohort_customers,
         active_customers,
         round(active_customers / first_value(active_customers) over cohort, 4) as retention_share
     from activity
-    window cohort as (partition by cohort_period, segment order by periods_since_first)
+    window cohort as (partition by cohort_period order by periods_since_first)
 )
 
 select * from final

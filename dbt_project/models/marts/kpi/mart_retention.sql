@@ -1,109 +1,41 @@
--- Retention per period, omnichannel vs single-channel customers with point-in-time segments
--- (definitions in _kpi__docs.md, block retention). Segment 'all' sums both. Every rate is a share
--- of a base that contains its numerator: none can exceed 1.
-with purchases as (
-    select * from {{ ref('int_customer_purchases_by_period') }}
+-- Retention per period, every customer whatever their segment: one row per period, the headline
+-- (definitions in _kpi__docs.md, block retention). Each segment's customers are counted once in
+-- mart_retention_by_segment (a customer has one segment at a time), so the counts here are their
+-- sums and the rates are computed again from them.
+with by_segment as (
+    select * from {{ ref('mart_retention_by_segment') }}
 ),
 
-periods as (
-    select distinct
-        period_start,
-        (period_start + interval '1 {{ var("kpi_period") }}')::date as period_end
-    from purchases
-),
-
-segments as (
-    select unnest(['all', 'omnichannel', 'single_channel']) as segment
-),
-
--- Buyers of the period, by their segment at its end.
-active as (
+summed as (
     select
         period_start,
-        coalesce(segment, 'all') as segment,
-        count(*) as active_customers,
-        count(*) filter (where first_purchase_period = period_start) as new_customers,
-        count(*) filter (where cumulative_orders >= 2) as repeat_buyers
-    from purchases
-    group by grouping sets ((period_start, segment), (period_start))
-),
-
--- The base of each retention measure, by the segment its customers had at the end of it:
--- last period's buyers; the buyers of the year before the last 12 months (segment at their last
--- purchase in that year: nothing changes after it within the year).
-bases as (
-    select 'period' as measure, periods.period_start, b.customer_id, b.segment
-    from periods
-    inner join purchases as b
-        on b.period_start = (periods.period_start - interval '1 {{ var("kpi_period") }}')::date
-    union all
-    select 'year', periods.period_start, b.customer_id, arg_max(b.segment, b.period_start)
-    from periods
-    inner join purchases as b
-        on b.period_start >= (periods.period_end - interval '24 months')::date
-       and b.period_start < (periods.period_end - interval '12 months')::date
-    group by all
-),
-
--- Who bought again: in this period; in the 12 months up to its end.
-returns as (
-    select 'period' as measure, period_start, customer_id from purchases
-    union all
-    select distinct 'year', periods.period_start, l.customer_id
-    from periods
-    inner join purchases as l
-        on l.period_start >= (periods.period_end - interval '12 months')::date
-       and l.period_start < periods.period_end
-),
-
-retained as (
-    select
-        bases.measure,
-        bases.period_start,
-        coalesce(bases.segment, 'all') as segment,
-        count(*) as base_customers,
-        count(returns.customer_id) as retained_customers
-    from bases
-    left join returns
-        on returns.measure = bases.measure
-       and returns.period_start = bases.period_start
-       and returns.customer_id = bases.customer_id
-    group by grouping sets ((bases.measure, bases.period_start, bases.segment), (bases.measure, bases.period_start))
-),
-
-period_over_period as (
-    select period_start, segment, base_customers as customers_at_start, retained_customers
-    from retained where measure = 'period'
-),
-
-twelve_months as (
-    select period_start, segment, base_customers as retention_base_12m, retained_customers as retained_12m
-    from retained where measure = 'year'
+        is_complete_history,
+        sum(active_customers)::bigint as active_customers,
+        sum(new_customers)::bigint as new_customers,
+        sum(customers_at_start)::bigint as customers_at_start,
+        sum(retained_customers)::bigint as retained_customers,
+        sum(repeat_buyers)::bigint as repeat_buyers,
+        sum(retention_base_12m)::bigint as retention_base_12m,
+        sum(retained_12m)::bigint as retained_12m
+    from by_segment
+    group by period_start, is_complete_history
 ),
 
 final as (
     select
-        periods.period_start,
-        segments.segment,
-        {{ is_complete_history('periods.period_start') }} as is_complete_history,
-        coalesce(active.active_customers, 0) as active_customers,
-        coalesce(active.new_customers, 0) as new_customers,
-        coalesce(period_over_period.customers_at_start, 0) as customers_at_start,
-        coalesce(period_over_period.retained_customers, 0) as retained_customers,
-        round(period_over_period.retained_customers / nullif(period_over_period.customers_at_start, 0), 4)
-            as cohort_retention_rate,
-        round(active.repeat_buyers / nullif(active.active_customers, 0), 4) as repeat_purchase_rate,
-        coalesce(twelve_months.retention_base_12m, 0) as retention_base_12m,
-        coalesce(twelve_months.retained_12m, 0) as retained_12m,
-        round(twelve_months.retained_12m / nullif(twelve_months.retention_base_12m, 0), 4) as retention_rate_12m
-    from periods
-    cross join segments
-    left join active
-        on active.period_start = periods.period_start and active.segment = segments.segment
-    left join period_over_period
-        on period_over_period.period_start = periods.period_start and period_over_period.segment = segments.segment
-    left join twelve_months
-        on twelve_months.period_start = periods.period_start and twelve_months.segment = segments.segment
+        period_start,
+        is_complete_history,
+        active_customers,
+        new_customers,
+        customers_at_start,
+        retained_customers,
+        round(retained_customers / nullif(customers_at_start, 0), 4) as cohort_retention_rate,
+        repeat_buyers,
+        round(repeat_buyers / nullif(active_customers, 0), 4) as repeat_purchase_rate,
+        retention_base_12m,
+        retained_12m,
+        round(retained_12m / nullif(retention_base_12m, 0), 4) as retention_rate_12m
+    from summed
 )
 
 select * from final

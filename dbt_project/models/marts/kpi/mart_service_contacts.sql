@@ -1,31 +1,3 @@
--- Service centre per period and contact channel: contacts, contacts per contacting customer,
--- repeat contacts, first-contact resolution and time to resolution (definitions in
--- _kpi__docs.md, block service).
-with tickets as (
-    select *, {{ kpi_period('created_at') }} as period_start
-    from {{ ref('fct_service_tickets') }}
-),
-
-measured as (
-    select
-        period_start,
-        coalesce(contact_channel, 'all') as contact_channel,
-        count(*) as contacts,
-        count(distinct customer_id) as contacting_customers,
-        round(count(customer_id) / nullif(count(distinct customer_id), 0), 3) as contacts_per_customer,
-        count(*) filter (where is_repeat_contact) as repeat_contacts,
-        round(count(*) filter (where is_repeat_contact) / count(*), 4) as repeat_contact_rate,
-        count(*) filter (where is_resolved and not is_followed_by_repeat_contact)
-            as resolved_at_first_contact,
-        round(
-            count(*) filter (where is_resolved and not is_followed_by_repeat_contact) / count(*), 4
-        ) as first_contact_resolution_rate,
-        count(solved_at) as solved_contacts,
-        round(median(date_diff('minute', created_at, solved_at)) / 60.0, 1) as median_hours_to_resolution,
-        round(quantile_cont(date_diff('minute', created_at, solved_at), 0.9) / 60.0, 1)
-            as p90_hours_to_resolution
-    from tickets
-    group by grouping sets ((period_start, contact_channel), (period_start))
-)
-
-select * from measured
+-- Service centre per period, every contact channel together: one row per period (definitions in
+-- _kpi__docs.md, block service; per contact channel in mart_service_contacts_by_contact_channel).
+{{ service_contacts_by([]) }}
