@@ -44,7 +44,7 @@ KPI_MARTS = {
     "mart_cost_to_serve", "mart_customer_profitability", "mart_cost_to_serve_by_channel_count",
     "mart_channel_transitions", "mart_purchase_paths", "mart_journey_dropoffs",
     "mart_cross_channel_purchases", "mart_verbatim_themes", "mart_fulfilment_modes",
-    "mart_spend_by_purchase_channels", "mart_lifecycle_stages",
+    "mart_spend_by_purchase_channels", "mart_lifecycle_stages", "mart_checkout_funnel",
 }  # fmt: skip
 
 
