@@ -48,7 +48,7 @@ KPI_MARTS = {
     "mart_journey_dropoffs", "mart_cross_channel_purchases", "mart_verbatim_themes",
     "mart_verbatim_themes_by_period", "mart_verbatim_themes_by_touchpoint",
     "mart_verbatim_themes_by_period_and_touchpoint", "mart_fulfilment_modes",
-    "mart_spend_by_purchase_channels", "mart_lifecycle_stages",
+    "mart_spend_by_purchase_channels", "mart_lifecycle_stages", "mart_checkout_funnel",
 }  # fmt: skip
 
 

@@ -115,7 +115,7 @@ def nps(scores: list[int]) -> float:
     return round(100 * (sum(s >= 9 for s in scores) - sum(s <= 6 for s in scores)) / len(scores), 1)
 
 
-def test_multichannel_rate_per_month_matches_truth(pipeline, interactions) -> None:
+def test_interaction_multichannel_rate_per_month_matches_truth(pipeline, interactions) -> None:
     channels: dict[date, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for e in interactions:
         channels[e.month][e.person].add(e.channel)
@@ -123,7 +123,8 @@ def test_multichannel_rate_per_month_matches_truth(pipeline, interactions) -> No
         row[0]: row[1:]
         for row in query(
             pipeline[0],
-            "select period_start, active_customers, multichannel_rate from marts.mart_multichannel_customers",
+            "select period_start, active_customers, interaction_multichannel_rate "
+            "from marts.mart_multichannel_customers",
         )
     }
     assert set(mart) == set(channels)
@@ -132,6 +133,55 @@ def test_multichannel_rate_per_month_matches_truth(pipeline, interactions) -> No
         active, rate = mart[month]
         assert abs(active - len(people)) <= MEAN_TOLERANCE * len(people), month
         assert rate == pytest.approx(true_rate, abs=RATE_TOLERANCE), month
+
+
+def _months_back(month: date, months: int) -> date:
+    """The first day of the month ``months`` before ``month``."""
+    index = month.year * 12 + month.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def test_multichannel_and_trailing_omnichannel_rates_of_buyers_match_truth(pipeline, interactions) -> None:
+    """Multichannel: the month's buyers who bought in two purchase channels or more (store, web,
+    click & collect) that month. Omnichannel: the month's buyers who bought in store and online
+    within the 12 months ending with it, flagged complete once the history covers them. Like
+    retention, the trailing rate needs a person's purchases linked across a year (a split fragment
+    loses the other channel): twice the rate tolerance per month, the plain one over all months."""
+    bought: dict[str, dict[date, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for e in interactions:
+        if e.event in ("store_purchase", "web_order"):
+            bought[e.person][e.month].add(e.channel)
+    first_month = min(e.month for e in interactions)
+    mart = {
+        row[0]: row[1:]
+        for row in query(
+            pipeline[0],
+            "select period_start, buyers, multichannel_rate, omnichannel_rate, is_complete_window "
+            "from marts.mart_multichannel_customers where buyers > 0",
+        )
+    }
+    months = {m for by_month in bought.values() for m in by_month}
+    assert set(mart) == months
+    pooled = {"mart": [0.0, 0], "truth": [0, 0]}  # omnichannel buyers, buyers over all months
+    for month in months:
+        buyers = [p for p, by_month in bought.items() if month in by_month]
+        multichannel = sum(len(bought[p][month]) >= 2 for p in buyers) / len(buyers)
+        window = [_months_back(month, k) for k in range(12)]
+        omnichannel = 0
+        for p in buyers:
+            channels = set().union(*(bought[p].get(m, set()) for m in window))
+            omnichannel += "store" in channels and bool(channels & {"web", "click_and_collect"})
+        count, rate, omni_rate, complete = mart[month]
+        assert abs(count - len(buyers)) <= MEAN_TOLERANCE * len(buyers), month
+        assert rate == pytest.approx(multichannel, abs=RATE_TOLERANCE), month
+        assert omni_rate == pytest.approx(omnichannel / len(buyers), abs=2 * RATE_TOLERANCE), month
+        assert complete == (window[-1] >= first_month), month
+        pooled["mart"][0] += omni_rate * count
+        pooled["mart"][1] += count
+        pooled["truth"][0] += omnichannel
+        pooled["truth"][1] += len(buyers)
+    mart_rate, true_rate = (omni / buyers for omni, buyers in pooled.values())
+    assert mart_rate == pytest.approx(true_rate, abs=RATE_TOLERANCE)
 
 
 def test_satisfaction_per_touchpoint_and_global_matches_truth_exactly(pipeline, truth) -> None:
@@ -258,6 +308,31 @@ def test_repeat_contact_rate_matches_truth(pipeline, interactions) -> None:
     )
     assert contacts_n == total
     assert repeat_n / contacts_n == pytest.approx(repeats / total, abs=RATE_TOLERANCE)
+
+
+def test_checkout_funnel_counts_match_truth(pipeline, truth) -> None:
+    """Every web session is exported, identified or not: sessions, carts and orders add up over
+    devices and months to the generator's counts exactly. Per month, the truth dates a session
+    when the visit began and the export at its first event, a minute or two later: a session
+    begun just before midnight on a month's last day may fall in the next month."""
+    expected: dict[date, Counter] = defaultdict(Counter)
+    for e in truth:
+        if e.event == "web_session":
+            expected[e.month]["sessions"] += 1
+            expected[e.month]["carts"] += e.detail["cart"] == "1" or e.detail["purchase"] == "1"
+            expected[e.month]["orders"] += e.detail["purchase"] == "1"
+    mart = {
+        r[0]: Counter(sessions=r[1], carts=r[2], orders=r[3])
+        for r in query(
+            pipeline[0],
+            "select period_start, sum(sessions), sum(cart_sessions), sum(order_sessions) "
+            "from marts.mart_checkout_funnel group by 1",
+        )
+    }
+    assert sum(mart.values(), Counter()) == sum(expected.values(), Counter())
+    for month, counts in expected.items():
+        for step, n in counts.items():
+            assert abs(mart.get(month, Counter())[step] - n) <= max(2, 0.01 * n), (month, step)
 
 
 def test_web_to_store_rate_matches_truth(pipeline, interactions) -> None:

@@ -28,6 +28,7 @@ h1 { margin-bottom: 0; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; 
 .tiles { display: flex; flex-wrap: wrap; gap: 12px; }
 .tile { border: 1px solid #ddd; border-radius: 6px; padding: 8px 14px; min-width: 130px; }
 .tile b { display: block; font-size: 22px; }
+.tile.greyed b { color: #aaa; }
 .grid { display: flex; flex-wrap: wrap; gap: 24px; }
 figure.chart { margin: 0; max-width: 640px; }
 figure.chart svg { max-width: 100%; height: auto; }
@@ -92,10 +93,12 @@ def _series(rows: list[tuple], key_index: int = 1, value_index: int = 2) -> tupl
 
 
 def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
+    # Periods still running at as_of are left out (their counts are not the period's); the
+    # trailing omnichannel rate is drawn only where the loaded history covers its window.
     rates = _rows(
         con,
-        "select period_start, omnichannel_rate, multichannel_rate "
-        "from mart_multichannel_customers order by 1",
+        "select period_start, case when is_complete_window then omnichannel_rate end, multichannel_rate "
+        "from mart_multichannel_customers where not is_partial_period order by 1",
     )
     value = _rows(
         con,
@@ -122,15 +125,16 @@ def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
             charts.line_chart(
                 [_period(r[0]) for r in rates],
                 {
-                    "omnichannel (buyers)": [r[1] for r in rates],
-                    "multichannel (active)": [r[2] for r in rates],
+                    "omnichannel buyers (12 months)": [r[1] for r in rates],
+                    "multichannel buyers (month)": [r[2] for r in rates],
                 },
                 charts.percent,
             ),
-            "Omnichannel: share of the period's buyers who have bought both in store and online "
-            "(click & collect is ordered online) by the end of the period. Multichannel: share of "
-            "the period's active customers who interacted through two channels or more (store, "
-            "web, click & collect, service).",
+            "Omnichannel: share of the period's buyers who bought both in store and online (web or "
+            "click & collect) within the 12 months ending with the period; drawn where the loaded "
+            "history covers those 12 months. Multichannel: share of the period's buyers who bought "
+            "in two purchase channels or more (store, web delivered, click & collect) in the period. "
+            "A period still running at the data's as-of date is left out.",
         ),
         _figure(
             "Customer value by number of interaction channels",
@@ -334,6 +338,12 @@ def _quality_section(quality_dir: Path) -> tuple[list[str], dict]:
     }
 
 
+def _tile(label: str, value: str, greyed: bool) -> str:
+    """A headline figure; greyed out (with the reason on hover) when its sample is too small."""
+    attributes = ' class="tile greyed" title="too few customers to read"' if greyed else ' class="tile"'
+    return f"<div{attributes}><b>{escape(value)}</b>{escape(label)}</div>"
+
+
 def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
     """Render ``out_dir/index.html`` (``serving/report/``) from the published marts (``marts_file``)
     and the quality results in ``quality_dir``: ``Settings.published_marts_path``, ``quality_dir``
@@ -342,9 +352,11 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
     con = duckdb.connect(str(marts_file), read_only=True)
     try:
         published = _rows(con, f"select max(run_id), max(published_at) from {PUBLICATION_TABLE}")[0]
+        # The headline: the latest period that had ended at as_of.
         latest = _rows(
             con,
-            "select period_start, multichannel_rate, omnichannel_rate from mart_multichannel_customers "
+            "select period_start, multichannel_rate, omnichannel_rate, multichannel_rate_is_reliable, "
+            "omnichannel_rate_is_reliable from mart_multichannel_customers where not is_partial_period "
             "order by 1 desc limit 1",
         )
         retention_12m = _rows(
@@ -364,6 +376,8 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
     headline = {
         "multichannel_rate": latest[0][1] if latest else None,
         "omnichannel_rate": latest[0][2] if latest else None,
+        "multichannel_rate_is_reliable": bool(latest and latest[0][3]),
+        "omnichannel_rate_is_reliable": bool(latest and latest[0][4]),
         "retention_rate_12m": retention_12m[0][0] if retention_12m else None,
         "period": _period(latest[0][0]) if latest else None,
         "nps": nps,
@@ -372,23 +386,27 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
         **identity_summary,
         **quality_summary,
     }
+    # (label, value, greyed): rates on too few customers are greyed out, as survey scores are.
     tiles = [
         (
-            f"omnichannel rate ({headline['period']})",
+            f"omnichannel buyers (12 months to {headline['period']})",
             "-" if headline["omnichannel_rate"] is None else charts.percent(headline["omnichannel_rate"]),
+            not headline["omnichannel_rate_is_reliable"],
         ),
         (
             "12-month retention",
             "-" if headline["retention_rate_12m"] is None else charts.percent(headline["retention_rate_12m"]),
+            False,
         ),
         (
-            f"multichannel rate ({headline['period']})",
-            charts.percent(headline["multichannel_rate"]) if latest else "-",
+            f"multichannel buyers ({headline['period']})",
+            "-" if headline["multichannel_rate"] is None else charts.percent(headline["multichannel_rate"]),
+            not headline["multichannel_rate_is_reliable"],
         ),
-        ("NPS", "-" if nps is None else f"{nps:.1f}"),
-        ("CSAT", "-" if csat is None else f"{csat:.1f} %"),
-        ("CES (1-7)", "-" if ces is None else f"{ces:.2f}"),
-        ("customers", f"{identity_summary['customers']:,}"),
+        ("NPS", "-" if nps is None else f"{nps:.1f}", False),
+        ("CSAT", "-" if csat is None else f"{csat:.1f} %", False),
+        ("CES (1-7)", "-" if ces is None else f"{ces:.2f}", False),
+        ("customers", f"{identity_summary['customers']:,}", False),
     ]
     sections = [
         ("Omnichannel journeys", journeys),
@@ -402,7 +420,7 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
 <h1>Omnichannel KPI report</h1>
 <p class="sub">Published {escape(str(published[1]))} by run {escape(str(published[0]))} ·
 from <code>serving/marts.duckdb</code> · definitions in the <a href="../dbt_docs/index.html">dbt docs</a></p>
-<div class="tiles">{"".join(f'<div class="tile"><b>{escape(v)}</b>{escape(k)}</div>' for k, v in tiles)}</div>
+<div class="tiles">{"".join(_tile(*tile) for tile in tiles)}</div>
 {body}
 <h2>Identity resolution</h2>{"".join(identity)}
 <h2>Data quality</h2>{"".join(quality)}

@@ -1,7 +1,7 @@
--- Multichannel and omnichannel rates per period, side by side (definitions in _kpi__docs.md,
--- blocks multichannel and channel_definitions): multichannel counts the channels customers
--- interacted through; omnichannel, the headline, whether buyers have bought both in store and
--- online (click & collect is ordered online) by the end of the period.
+-- Multichannel and omnichannel rates per period (definitions in _kpi__docs.md, blocks
+-- multichannel and channel_definitions). The headline rates count buyers and purchase channels;
+-- the interaction-based figures (visits, service contacts, pickups count) carry "interaction" in
+-- their name.
 with customer_channels as (
     select * from {{ ref('int_customer_channels_by_period') }}
 ),
@@ -14,8 +14,7 @@ interacting as (
     select
         period_start,
         count(*) as active_customers,
-        count(*) filter (where channel_count >= 2) as multichannel_customers,
-        round(count(*) filter (where channel_count >= 2) / count(*), 4) as multichannel_rate,
+        count(*) filter (where channel_count >= 2) as interaction_multichannel_customers,
         round(avg(channel_count), 3) as channels_per_active_customer
     from customer_channels
     group by period_start
@@ -25,19 +24,45 @@ buying as (
     select
         period_start,
         count(*) as buyers,
-        count(*) filter (where segment = 'omnichannel') as omnichannel_buyers
+        count(*) filter (where purchase_channel_count >= 2) as multichannel_buyers,
+        count(*) filter (where trailing_purchase_channel_count >= 2) as trailing_multichannel_buyers,
+        count(*) filter (where trailing_segment = 'omnichannel') as omnichannel_buyers,
+        count(*) filter (where segment = 'omnichannel') as cumulative_omnichannel_buyers
     from purchases
     group by period_start
 ),
 
-final as (
+joined as (
     select
         interacting.*,
         coalesce(buying.buyers, 0) as buyers,
+        coalesce(buying.multichannel_buyers, 0) as multichannel_buyers,
+        coalesce(buying.trailing_multichannel_buyers, 0) as trailing_multichannel_buyers,
         coalesce(buying.omnichannel_buyers, 0) as omnichannel_buyers,
-        round(buying.omnichannel_buyers / nullif(buying.buyers, 0), 4) as omnichannel_rate
+        coalesce(buying.cumulative_omnichannel_buyers, 0) as cumulative_omnichannel_buyers
     from interacting
     left join buying on interacting.period_start = buying.period_start
+),
+
+final as (
+    select
+        period_start,
+        {{ is_partial_period('period_start') }} as is_partial_period,
+        {{ is_complete_window('period_start') }} as is_complete_window,
+        buyers,
+        multichannel_buyers,
+        {{ rate_interval('multichannel_buyers', 'buyers', 'multichannel_rate') }},
+        omnichannel_buyers,
+        {{ rate_interval('omnichannel_buyers', 'buyers', 'omnichannel_rate') }},
+        trailing_multichannel_buyers,
+        {{ rate_interval('trailing_multichannel_buyers', 'buyers', 'trailing_multichannel_rate') }},
+        cumulative_omnichannel_buyers,
+        round(cumulative_omnichannel_buyers / nullif(buyers, 0), 4) as cumulative_omnichannel_rate,
+        active_customers,
+        interaction_multichannel_customers,
+        {{ rate_interval('interaction_multichannel_customers', 'active_customers', 'interaction_multichannel_rate') }},
+        channels_per_active_customer
+    from joined
 )
 
 select * from final
