@@ -49,6 +49,7 @@ KPI_MARTS = {
     "mart_verbatim_themes_by_period", "mart_verbatim_themes_by_touchpoint",
     "mart_verbatim_themes_by_period_and_touchpoint", "mart_fulfilment_modes",
     "mart_spend_by_purchase_channels", "mart_lifecycle_stages", "mart_checkout_funnel",
+    "mart_net_revenue",
 }  # fmt: skip
 
 
@@ -149,11 +150,12 @@ def test_customer_360_has_one_row_per_resolved_customer_with_their_activity(pipe
     assert query(settings, "select count(*), count(distinct customer_id) from marts.dim_customers") == [
         (customers, customers)
     ]
-    # Lifetime revenue and orders per customer add up to the identified part of fct_orders.
+    # Lifetime revenue per customer adds up to the net amounts fct_orders attributes to a customer
+    # (a return counts for the customer of the sale it returns), orders to their identified sales.
     assert query(settings, "select sum(lifetime_revenue), sum(orders) from marts.dim_customers") == query(
         settings,
-        "select sum(net_amount), count(*) filter (where order_type = 'sale') from marts.fct_orders "
-        "where customer_id is not null",
+        "select sum(net_amount) filter (where revenue_customer_id is not null),"
+        " count(*) filter (where order_type = 'sale' and customer_id is not null) from marts.fct_orders",
     )
     # Interaction channels are the distinct non-survey channels of the customer's touchpoints;
     # omnichannel means bought in store and online (click & collect is ordered online).

@@ -541,6 +541,7 @@ class Simulation:
                     ret,
                     -unit,
                     store_code,
+                    f"ticket={ticket}",  # the sale returned, as web_order= names a web order
                 )
 
     def write_ticket(

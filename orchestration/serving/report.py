@@ -143,8 +143,10 @@ def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
                 {"revenue per customer (€)": [r[1] for r in value], "per buyer (€)": [r[2] for r in value]},
             ),
             "By number of channels interacted through: historical customer value (net revenue "
-            "over the whole history), per customer and per buyer.",
+            "over the whole history, each return counted against the sale it returns), per "
+            "customer and per buyer.",
         ),
+        _revenue_table(con),
         _figure(
             "12-month retention, omnichannel vs single-channel",
             charts.line_chart(periods, retention_series, charts.percent)
@@ -156,6 +158,32 @@ def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
             "are left out.",
         ),
     ]
+
+
+REVENUE_COLUMNS = (
+    "channel of the sale", "sales", "gross sales €", "web refunds €", "returns of these sales €",
+    "unattributed returns €", "net revenue €", "of identified customers €",
+)  # fmt: skip
+
+
+def _revenue_table(con: duckdb.DuckDBPyConnection) -> str:
+    """Net revenue per channel over the loaded history, from sales to net: a return counts in the
+    channel of the sale it returns; one whose sale is not in the data on its own column."""
+    rows = _rows(
+        con,
+        "select channel, sum(sales), sum(gross_sales_amount)::double, sum(refunded_amount)::double, "
+        "sum(attributed_returns_amount)::double, sum(unattributed_returns_amount)::double, "
+        "sum(net_revenue)::double, sum(identified_net_revenue)::double "
+        "from mart_net_revenue group by channel order by sum(net_revenue) desc",
+    )
+    return (
+        "<div><h3>Net revenue by channel</h3>"
+        + _table(REVENUE_COLUMNS, rows)
+        + "<p class=sub>Over the loaded history. A till return counts against the sale it returns, "
+        "in that sale's channel (a web order brought back to a store is web revenue given back) "
+        "and for that sale's customer; unattributed returns name no sale of the data and are "
+        "nobody's. net = gross + refunds + returns + unattributed returns.</p></div>"
+    )
 
 
 def _satisfaction_section(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -54,13 +54,18 @@ preferred_channel as (
     qualify row_number() over (partition by customer_id order by count(*) desc, max(ordered_at) desc, channel) = 1
 ),
 
--- The product universe of most net spend (lines of sales and returns, signed), else the one the
--- customer declared in the CRM.
+-- The product universe of most net spend (lines of sales and returns, signed; a returned line
+-- counts for the customer of the sale it returns, as revenue does), else the one the customer
+-- declared in the CRM.
 spend_by_universe as (
-    select order_lines.customer_id, products.universe, sum(order_lines.line_amount) as net_spend
+    select
+        orders.revenue_customer_id as customer_id,
+        products.universe,
+        sum(order_lines.line_amount) as net_spend
     from order_lines
+    inner join orders on order_lines.order_id = orders.order_id
     inner join products on order_lines.sku = products.sku
-    where order_lines.customer_id is not null and products.universe is not null
+    where orders.revenue_customer_id is not null and products.universe is not null
     group by all
 ),
 

@@ -11,6 +11,10 @@ orders as (
     select * from {{ ref('int_orders_unioned') }}
 ),
 
+revenue as (
+    select * from {{ ref('int_order_revenue_attributed') }}
+),
+
 consents as (
     select * from {{ ref('int_consents_latest') }}
 ),
@@ -46,10 +50,6 @@ order_totals as (
         count(*) filter (where order_type = 'sale' and channel = 'web') as web_orders,
         count(*) filter (where order_type = 'sale' and channel = 'click_and_collect')
             as click_and_collect_orders,
-        coalesce(sum(net_amount), 0) as lifetime_revenue,
-        coalesce(sum(net_amount) filter (where channel = 'store'), 0) as store_revenue,
-        coalesce(sum(net_amount) filter (where channel = 'web'), 0) as web_revenue,
-        coalesce(sum(net_amount) filter (where channel = 'click_and_collect'), 0) as click_and_collect_revenue,
         -- Where the customer bought: a click & collect order is ordered online (picked up in store).
         list_sort(list(distinct case when channel = 'store' then 'store' else 'online' end)
             filter (where order_type = 'sale')) as purchase_channels,
@@ -58,6 +58,21 @@ order_totals as (
     from orders
     where customer_id is not null
     group by customer_id
+),
+
+revenue_totals as (
+    -- Net revenue of the customer's sales, by the sale's channel: a return counts against the sale
+    -- it returns, whoever brought it back (block revenue_attribution in _core__docs.md).
+    select
+        revenue_customer_id as customer_id,
+        sum(net_amount) as lifetime_revenue,
+        coalesce(sum(net_amount) filter (where revenue_channel = 'store'), 0) as store_revenue,
+        coalesce(sum(net_amount) filter (where revenue_channel = 'web'), 0) as web_revenue,
+        coalesce(sum(net_amount) filter (where revenue_channel = 'click_and_collect'), 0)
+            as click_and_collect_revenue
+    from revenue
+    where revenue_customer_id is not null
+    group by revenue_customer_id
 ),
 
 loyalty as (
@@ -117,10 +132,10 @@ final as (
         coalesce(order_totals.store_orders, 0) as store_orders,
         coalesce(order_totals.web_orders, 0) as web_orders,
         coalesce(order_totals.click_and_collect_orders, 0) as click_and_collect_orders,
-        coalesce(order_totals.lifetime_revenue, 0) as lifetime_revenue,
-        coalesce(order_totals.store_revenue, 0) as store_revenue,
-        coalesce(order_totals.web_revenue, 0) as web_revenue,
-        coalesce(order_totals.click_and_collect_revenue, 0) as click_and_collect_revenue,
+        coalesce(revenue_totals.lifetime_revenue, 0) as lifetime_revenue,
+        coalesce(revenue_totals.store_revenue, 0) as store_revenue,
+        coalesce(revenue_totals.web_revenue, 0) as web_revenue,
+        coalesce(revenue_totals.click_and_collect_revenue, 0) as click_and_collect_revenue,
         coalesce(activity.web_sessions, 0) as web_sessions,
         coalesce(activity.service_contacts, 0) as service_contacts,
         coalesce(activity.survey_responses, 0) as survey_responses,
@@ -129,6 +144,7 @@ final as (
     from survived
     left join activity on survived.customer_id = activity.customer_id
     left join order_totals on survived.customer_id = order_totals.customer_id
+    left join revenue_totals on survived.customer_id = revenue_totals.customer_id
     left join loyalty on survived.customer_id = loyalty.customer_id
     left join consent_flags on survived.customer_id = consent_flags.customer_id
 )

@@ -1,31 +1,41 @@
 -- Incremental (docs/dbt.md, "Incremental models"): a build writes only the rows that differ from
--- what the model holds: new, delivered again, or of another customer.
+-- what the model holds: new, delivered again, of another customer, or a return whose sale is of
+-- another customer (revenue_customer_id, from int_order_revenue_attributed).
 {{ config(materialized='incremental', unique_key='order_id') }}
 
 with orders as (
     select * from {{ ref('int_orders_unioned') }}
 ),
 
+revenue as (
+    select * from {{ ref('int_order_revenue_attributed') }}
+),
+
 final as (
     select
-        order_id,
-        customer_id,
-        source_system,
-        channel,
-        fulfilment_method,
-        order_type,
-        original_order_id,
-        returned_order_channel,
-        store_code,
-        ordered_at,
-        ready_for_pickup_at,
-        collected_at,
-        amount,
-        shipping_amount,
-        refunded_amount,
-        net_amount,
-        payment_method
+        orders.order_id,
+        orders.customer_id,
+        orders.source_system,
+        orders.channel,
+        orders.fulfilment_method,
+        orders.order_type,
+        orders.original_order_id,
+        orders.returned_order_channel,
+        orders.store_code,
+        orders.ordered_at,
+        orders.ready_for_pickup_at,
+        orders.collected_at,
+        orders.amount,
+        orders.shipping_amount,
+        orders.refunded_amount,
+        orders.net_amount,
+        -- Whose revenue net_amount is (a return: its original sale's customer and channel).
+        revenue.revenue_customer_id,
+        revenue.revenue_channel,
+        revenue.is_unattributed_return,
+        orders.payment_method
     from orders
+    inner join revenue on orders.order_id = revenue.order_id
 )
 
 select * from final
