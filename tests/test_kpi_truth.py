@@ -17,7 +17,8 @@ Tolerance, and why:
   customers (each with fewer channels and purchases), a false link merges two. Pairwise F1 on
   generated data is ≈ 0.99 (README, Identity resolution), so about 1 to 2 % of a person's record pairs
   are split: rates per customer may differ by up to 0.03 (3 points) per month and per-customer
-  means by up to 10 %; retention gets twice the rate tolerance, because a split fragment that
+  means, channel transitions and purchase paths by up to 10 % (a split loses the transitions
+  between the fragments); retention gets twice the rate tolerance, because a split fragment that
   buys later for the first time also counts as a new customer (N in (E - N) / S). Larger gaps
   mean a mart bug, not identity noise.
 
@@ -355,9 +356,84 @@ def test_web_to_store_rate_matches_truth(pipeline, interactions) -> None:
     assert p / n == pytest.approx(prepared / purchases, abs=RATE_TOLERANCE)
 
 
-def _months_back(month: date, n: int) -> date:
-    index = month.year * 12 + month.month - 1 - n
-    return date(index // 12, index % 12 + 1, 1)
+@dataclass(frozen=True)
+class Step:
+    at: datetime
+    channel: str
+    sold_at: datetime | None  # when the step's sale was made, if it made one
+
+
+def _count_close(count: int, true_count: int) -> bool:
+    """A count per customer journey within the per-customer tolerance, or within 5 where it is small."""
+    return abs(count - true_count) <= max(5, MEAN_TOLERANCE * true_count)
+
+
+@pytest.fixture(scope="module")
+def journey_steps(truth: list[Event]) -> dict[str, list[Step]]:
+    """Each person's observable journey steps in time order, as the journey marts define them: a
+    web session with the order it placed is one step on the order's channel; every other
+    interaction is a step of its own. The generator writes an order minutes after its session
+    begins, from its checkout: the session that placed it is the person's latest purchasing
+    session begun before it. An order whose session is anonymous is a step of its own."""
+    by_person: dict[str, list[Event]] = defaultdict(list)
+    for e in truth:
+        if e.channel != "survey":
+            by_person[e.person].append(e)
+    journeys = {}
+    for person, events in by_person.items():
+        events.sort(key=lambda e: e.at)
+        checkouts = [e for e in events if e.event == "web_session" and e.detail["purchase"] == "1"]
+        steps: dict[str, Step] = {}
+        for e in (e for e in events if e.observable):
+            if e.event == "web_order":
+                session = [s for s in checkouts if s.at <= e.at][-1]
+                if session.observable:
+                    steps[session.record] = Step(session.at, e.channel, e.at)
+                else:
+                    steps[e.record] = Step(e.at, e.channel, e.at)
+            elif e.event == "web_session":
+                steps.setdefault(e.record, Step(e.at, "web", None))
+            else:
+                sold_at = e.at if e.event == "store_purchase" else None
+                steps[f"{e.event}:{e.record}"] = Step(e.at, e.channel, sold_at)
+        journeys[person] = sorted(steps.values(), key=lambda s: s.at)
+    return journeys
+
+
+def test_channel_transitions_between_steps_match_truth(pipeline, journey_steps) -> None:
+    """A click & collect checkout is one step, not a web visit and a switch: counted per
+    touchpoint, web → click_and_collect was 1.6 times the truth on the 10,000-customer sample. A
+    person split in two loses the transitions between the fragments: per-customer tolerance."""
+    expected = Counter(
+        (a.channel, b.channel) for steps in journey_steps.values() for a, b in itertools.pairwise(steps)
+    )
+    mart = dict(
+        ((row[0], row[1]), row[2])
+        for row in query(
+            pipeline[0], "select from_channel, to_channel, transitions from marts.mart_channel_transitions"
+        )
+    )
+    assert expected[("web", "click_and_collect")] > 0
+    for pair in set(expected) | set(mart):
+        assert _count_close(mart.get(pair, 0), expected[pair]), pair
+
+
+def test_purchase_paths_match_truth(pipeline, journey_steps) -> None:
+    """Every identified sale has a path (exact); each path's purchases within the per-customer
+    tolerance: a session that places a click & collect order is ``click_and_collect``, not
+    ``web > click_and_collect``."""
+    expected: Counter[str] = Counter()
+    for steps in journey_steps.values():
+        for i, step in enumerate(steps):
+            if step.sold_at is not None:
+                since = step.sold_at - timedelta(days=30)
+                channels = [s.channel for s in steps[: i + 1] if s.at >= since]
+                expected[" > ".join(c for k, c in enumerate(channels) if k == 0 or c != channels[k - 1])] += 1
+    mart = dict(query(pipeline[0], "select path, purchases from marts.mart_purchase_paths"))
+    assert sum(mart.values()) == sum(expected.values())
+    assert expected["click_and_collect"] > 0
+    for path in set(expected) | set(mart):
+        assert _count_close(mart.get(path, 0), expected[path]), path
 
 
 def test_retention_new_customers_and_point_in_time_segments_match_truth(pipeline, interactions) -> None:

@@ -251,8 +251,10 @@ def _operations_section(con: duckdb.DuckDBPyConnection) -> list[str]:
         _figure(
             "Channel transitions",
             charts.heatmap(channels, channels, {(r[0], r[1]): float(r[2]) for r in transitions}),
-            "Row → column: share of a customer's next interaction (surveys excluded) that "
-            "happened in each channel.",
+            "Row → column: share of a customer's next step in each channel. A step is a visit: "
+            "a web session with the order it placed (on the order's channel: a click & collect "
+            "checkout is one click & collect step, not a switch), a till ticket, a pickup, a "
+            "service ticket; survey answers excluded.",
         ),
         _figure(
             "Click & collect pickup delay",
