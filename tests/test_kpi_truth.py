@@ -494,6 +494,38 @@ def test_retention_new_customers_and_point_in_time_segments_match_truth(pipeline
     assert rates and all(0 <= r <= 1 for r in rates)
 
 
+def test_retention_among_repeat_buyers_matches_truth(pipeline, interactions) -> None:
+    """12-month retention among the base customers who had bought twice or more by the end of the
+    base year, per segment as at that end: the omnichannel vs single-channel comparison without
+    the selection (nobody is omnichannel without two purchases). Retention tolerance, on bases of
+    10 customers or more (below, one customer moves the rate by more than a tenth)."""
+    orders: dict[str, list[tuple[date, str]]] = defaultdict(list)
+    for e in interactions:
+        if e.event in ("store_purchase", "web_order"):
+            orders[e.person].append((e.month, "store" if e.channel == "store" else "online"))
+    rows = query(
+        pipeline[0],
+        "select period_start, segment, repeat_buyer_retention_base_12m, repeat_buyer_retention_rate_12m "
+        "from marts.mart_retention_by_segment",
+    )
+    checked = 0
+    for month, segment, base_n, rate in rows:
+        first, last = _months_back(month, 23), _months_back(month, 12)
+        base = retained = 0
+        for bought in orders.values():
+            by_end = [channel for m, channel in bought if m <= last]
+            if len(by_end) < 2 or not any(first <= m <= last for m, _ in bought):
+                continue
+            if ("omnichannel" if len(set(by_end)) == 2 else "single_channel") == segment:
+                base += 1
+                retained += any(last < m <= month for m, _ in bought)
+        assert abs(base_n - base) <= max(3, MEAN_TOLERANCE * base), (month, segment)
+        if base >= 10:
+            assert rate == pytest.approx(retained / base, abs=2 * RATE_TOLERANCE), (month, segment)
+            checked += 1
+    assert checked > 0
+
+
 def test_verbatim_theme_mentions_match_the_themes_the_generator_wrote(pipeline, truth) -> None:
     expected = Counter(
         THEMES[theme]
