@@ -29,21 +29,7 @@ final as (
         period_start,
         is_complete_history,
         is_partial_period,
-        active_customers,
-        new_customers,
-        customers_at_start,
-        retained_customers,
-        {{ rate_interval('retained_customers', 'customers_at_start', 'cohort_retention_rate') }},
-        repeat_buyers,
-        {{ rate_interval('repeat_buyers', 'active_customers', 'repeat_purchase_rate') }},
-        retention_base_12m,
-        retained_12m,
-        {{ rate_interval('retained_12m', 'retention_base_12m', 'retention_rate_12m') }},
-        repeat_buyer_retention_base_12m,
-        repeat_buyer_retained_12m,
-        {{ rate_interval(
-            'repeat_buyer_retained_12m', 'repeat_buyer_retention_base_12m', 'repeat_buyer_retention_rate_12m'
-        ) }}
+        {{ retention_measures() | indent(4) }}
     from summed
 )
 
