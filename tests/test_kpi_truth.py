@@ -17,7 +17,8 @@ Tolerance, and why:
   customers (each with fewer channels and purchases), a false link merges two. Pairwise F1 on
   generated data is ≈ 0.99 (README, Identity resolution), so about 1 to 2 % of a person's record pairs
   are split: rates per customer may differ by up to 0.03 (3 points) per month and per-customer
-  means by up to 10 %; retention gets twice the rate tolerance, because a split fragment that
+  means, channel transitions and purchase paths by up to 10 % (a split loses the transitions
+  between the fragments); retention gets twice the rate tolerance, because a split fragment that
   buys later for the first time also counts as a new customer (N in (E - N) / S). Larger gaps
   mean a mart bug, not identity noise.
 
@@ -465,9 +466,84 @@ def test_web_to_store_rate_matches_truth(pipeline, interactions) -> None:
     assert p / n == pytest.approx(prepared / purchases, abs=RATE_TOLERANCE)
 
 
-def _months_back(month: date, n: int) -> date:
-    index = month.year * 12 + month.month - 1 - n
-    return date(index // 12, index % 12 + 1, 1)
+@dataclass(frozen=True)
+class Step:
+    at: datetime
+    channel: str
+    sold_at: datetime | None  # when the step's sale was made, if it made one
+
+
+def _count_close(count: int, true_count: int) -> bool:
+    """A count per customer journey within the per-customer tolerance, or within 5 where it is small."""
+    return abs(count - true_count) <= max(5, MEAN_TOLERANCE * true_count)
+
+
+@pytest.fixture(scope="module")
+def journey_steps(truth: list[Event]) -> dict[str, list[Step]]:
+    """Each person's observable journey steps in time order, as the journey marts define them: a
+    web session with the order it placed is one step on the order's channel; every other
+    interaction is a step of its own. The generator writes an order minutes after its session
+    begins, from its checkout: the session that placed it is the person's latest purchasing
+    session begun before it. An order whose session is anonymous is a step of its own."""
+    by_person: dict[str, list[Event]] = defaultdict(list)
+    for e in truth:
+        if e.channel != "survey":
+            by_person[e.person].append(e)
+    journeys = {}
+    for person, events in by_person.items():
+        events.sort(key=lambda e: e.at)
+        checkouts = [e for e in events if e.event == "web_session" and e.detail["purchase"] == "1"]
+        steps: dict[str, Step] = {}
+        for e in (e for e in events if e.observable):
+            if e.event == "web_order":
+                session = [s for s in checkouts if s.at <= e.at][-1]
+                if session.observable:
+                    steps[session.record] = Step(session.at, e.channel, e.at)
+                else:
+                    steps[e.record] = Step(e.at, e.channel, e.at)
+            elif e.event == "web_session":
+                steps.setdefault(e.record, Step(e.at, "web", None))
+            else:
+                sold_at = e.at if e.event == "store_purchase" else None
+                steps[f"{e.event}:{e.record}"] = Step(e.at, e.channel, sold_at)
+        journeys[person] = sorted(steps.values(), key=lambda s: s.at)
+    return journeys
+
+
+def test_channel_transitions_between_steps_match_truth(pipeline, journey_steps) -> None:
+    """A click & collect checkout is one step, not a web visit and a switch: counted per
+    touchpoint, web → click_and_collect was 1.6 times the truth on the 10,000-customer sample. A
+    person split in two loses the transitions between the fragments: per-customer tolerance."""
+    expected = Counter(
+        (a.channel, b.channel) for steps in journey_steps.values() for a, b in itertools.pairwise(steps)
+    )
+    mart = dict(
+        ((row[0], row[1]), row[2])
+        for row in query(
+            pipeline[0], "select from_channel, to_channel, transitions from marts.mart_channel_transitions"
+        )
+    )
+    assert expected[("web", "click_and_collect")] > 0
+    for pair in set(expected) | set(mart):
+        assert _count_close(mart.get(pair, 0), expected[pair]), pair
+
+
+def test_purchase_paths_match_truth(pipeline, journey_steps) -> None:
+    """Every identified sale has a path (exact); each path's purchases within the per-customer
+    tolerance: a session that places a click & collect order is ``click_and_collect``, not
+    ``web > click_and_collect``."""
+    expected: Counter[str] = Counter()
+    for steps in journey_steps.values():
+        for i, step in enumerate(steps):
+            if step.sold_at is not None:
+                since = step.sold_at - timedelta(days=30)
+                channels = [s.channel for s in steps[: i + 1] if s.at >= since]
+                expected[" > ".join(c for k, c in enumerate(channels) if k == 0 or c != channels[k - 1])] += 1
+    mart = dict(query(pipeline[0], "select path, purchases from marts.mart_purchase_paths"))
+    assert sum(mart.values()) == sum(expected.values())
+    assert expected["click_and_collect"] > 0
+    for path in set(expected) | set(mart):
+        assert _count_close(mart.get(path, 0), expected[path]), path
 
 
 def test_retention_new_customers_and_point_in_time_segments_match_truth(pipeline, interactions) -> None:
@@ -526,6 +602,38 @@ def test_retention_new_customers_and_point_in_time_segments_match_truth(pipeline
     assert checked_12m >= 3
     rates = [v for v in mart.values() for v in (v[2], v[4]) if v is not None]
     assert rates and all(0 <= r <= 1 for r in rates)
+
+
+def test_retention_among_repeat_buyers_matches_truth(pipeline, interactions) -> None:
+    """12-month retention among the base customers who had bought twice or more by the end of the
+    base year, per segment as at that end: the omnichannel vs single-channel comparison without
+    the selection (nobody is omnichannel without two purchases). Retention tolerance, on bases of
+    10 customers or more (below, one customer moves the rate by more than a tenth)."""
+    orders: dict[str, list[tuple[date, str]]] = defaultdict(list)
+    for e in interactions:
+        if e.event in ("store_purchase", "web_order"):
+            orders[e.person].append((e.month, "store" if e.channel == "store" else "online"))
+    rows = query(
+        pipeline[0],
+        "select period_start, segment, repeat_buyer_retention_base_12m, repeat_buyer_retention_rate_12m "
+        "from marts.mart_retention_by_segment",
+    )
+    checked = 0
+    for month, segment, base_n, rate in rows:
+        first, last = _months_back(month, 23), _months_back(month, 12)
+        base = retained = 0
+        for bought in orders.values():
+            by_end = [channel for m, channel in bought if m <= last]
+            if len(by_end) < 2 or not any(first <= m <= last for m, _ in bought):
+                continue
+            if ("omnichannel" if len(set(by_end)) == 2 else "single_channel") == segment:
+                base += 1
+                retained += any(last < m <= month for m, _ in bought)
+        assert abs(base_n - base) <= max(3, MEAN_TOLERANCE * base), (month, segment)
+        if base >= 10:
+            assert rate == pytest.approx(retained / base, abs=2 * RATE_TOLERANCE), (month, segment)
+            checked += 1
+    assert checked > 0
 
 
 def test_verbatim_theme_mentions_match_the_themes_the_generator_wrote(pipeline, truth) -> None:

@@ -1,22 +1,22 @@
 {#- The channel transition matrix, over all periods (`by` empty) or per period (`by` =
-    ['period_start']): how customers move from one channel to the next, and how satisfied they are
+    ['period_start']): how customers move from one step of their journey to the next (a web
+    session with the order it placed is one step: macro journey_steps), and how satisfied they are
     after each move (definitions in _kpi__docs.md, block journeys). Distinct customers, medians and
-    scores do not add up across periods, so each grain is counted from the touchpoints, in a
-    table of its own. -#}
+    scores do not add up across periods, so each grain is counted from the steps, in a table of
+    its own. -#}
 {% macro channel_transitions_by(by) -%}
 {%- set keys = by | join(', ') ~ (', ' if by else '') -%}
-with touchpoints as (
-    select *, {{ kpi_period('occurred_at') }} as period_start
-    from {{ ref('fct_touchpoints') }}
-    where customer_id is not null
+with steps as (
+    {{ journey_steps() | indent(4) }}
 ),
 
 transitions as (
-    select * from touchpoints
-    where touchpoint_type <> 'survey' and previous_channel is not null
+    select *, {{ kpi_period('started_at') }} as period_start
+    from steps
+    where previous_channel is not null
 ),
 
--- A survey rates one touchpoint (a purchase, a pickup, a ticket): the transition that led to it.
+-- A survey rates one touchpoint (a purchase, a pickup, a ticket): the transition to its step.
 rated as (
     select
         transitions.period_start,
@@ -27,7 +27,7 @@ rated as (
         surveys.ces_score
     from {{ ref('fct_survey_responses') }} as surveys
     inner join transitions
-        on transitions.touchpoint_id = case surveys.touchpoint
+        on transitions.rated_touchpoint_id = case surveys.touchpoint
             when 'click_and_collect_pickup' then 'pickup:' || surveys.order_ref
             when 'service_contact' then 'ticket:' || surveys.ticket_ref
             else 'sale:' || surveys.order_ref
@@ -49,7 +49,7 @@ counted as (
         channel as to_channel,
         count(*) as transitions,
         count(distinct customer_id) as customers,
-        round(median(date_diff('minute', previous_occurred_at, occurred_at)) / 60.0, 1) as median_hours_between
+        round(median(date_diff('minute', previous_started_at, started_at)) / 60.0, 1) as median_hours_between
     from transitions
     group by {{ keys }}previous_channel, channel
 ),
@@ -58,6 +58,9 @@ final as (
     select
         {% for column in by %}counted.{{ column }},
         {% endfor -%}
+        {% if 'period_start' in by -%}
+        {{ is_partial_period('counted.period_start') }} as is_partial_period,
+        {% endif -%}
         counted.from_channel,
         counted.to_channel,
         counted.from_channel <> counted.to_channel as is_channel_switch,

@@ -1,35 +1,44 @@
 {#- The channel sequences that lead to a purchase, over all periods (`by` empty) or per period of
-    the purchase (`by` = ['period_start']): for every identified sale, the channels the customer
-    used in the var('journey_lookback_days') days before it, consecutive repeats collapsed, ending
-    with the purchase channel (definitions in _kpi__docs.md, block journeys). Shares and ranks are
-    within the grain, so each grain is counted from the sales, in a table of its own. -#}
+    the purchase (`by` = ['period_start']): for every identified sale, the channels of the
+    customer's journey steps (macro journey_steps: a web session with the order it placed is one
+    step, on the order's channel) begun in the var('journey_lookback_days') days before it,
+    consecutive repeats collapsed, ending with the sale's step (definitions in _kpi__docs.md, block
+    journeys). Shares and ranks are within the grain, so each grain is counted from the sales, in
+    a table of its own. -#}
 {% macro purchase_paths_by(by) -%}
 {%- set keys = by | join(', ') ~ (', ' if by else '') -%}
 {%- set within = ('partition by ' ~ by | join(', ')) if by else '' -%}
-with touchpoints as (
-    select * from {{ ref('fct_touchpoints') }}
-    where customer_id is not null and touchpoint_type <> 'survey'
+with steps as (
+    {{ journey_steps() | indent(4) }}
 ),
 
 purchases as (
-    select touchpoint_id, customer_id, occurred_at, channel, amount, {{ kpi_period('occurred_at') }} as period_start
-    from touchpoints
-    where touchpoint_type = 'order'
+    select
+        customer_id,
+        step_id,
+        started_at,
+        ordered_at,
+        order_touchpoint_id,
+        channel,
+        order_amount as amount,
+        {{ kpi_period('ordered_at') }} as period_start
+    from steps
+    where order_touchpoint_id is not null
 ),
 
 paths as (
     select
-        purchases.touchpoint_id,
+        purchases.order_touchpoint_id,
         purchases.period_start,
         purchases.channel as purchase_channel,
         purchases.amount,
-        list(before.channel order by before.occurred_at, before.touchpoint_id) as channels
+        list(before.channel order by before.started_at, before.step_id) as channels
     from purchases
-    inner join touchpoints as before
+    inner join steps as before
         on before.customer_id = purchases.customer_id
-        and before.occurred_at between purchases.occurred_at - to_days({{ var('journey_lookback_days') }})
-            and purchases.occurred_at
-        and (before.occurred_at < purchases.occurred_at or before.touchpoint_id <= purchases.touchpoint_id)
+        and before.started_at between purchases.ordered_at - to_days({{ var('journey_lookback_days') }})
+            and purchases.started_at
+        and (before.started_at < purchases.started_at or before.step_id <= purchases.step_id)
     group by all
 ),
 
@@ -53,7 +62,12 @@ counted as (
 
 final as (
     select
-        {{ keys }}path,
+        {% for column in by %}{{ column }},
+        {% endfor -%}
+        {% if 'period_start' in by -%}
+        {{ is_partial_period('period_start') }} as is_partial_period,
+        {% endif -%}
+        path,
         path_length,
         purchase_channel,
         purchases,

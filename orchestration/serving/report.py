@@ -107,13 +107,19 @@ def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
         "where interaction_channel_count > 0 order by 1",
     )
     # Periods whose 24 months are not all loaded count old customers as new and have no 12-month
-    # base: they are left out, and the caption says how many. One line for every customer
-    # (mart_retention) and one per segment (mart_retention_by_segment).
+    # base: they are left out, and the caption says how many; so is a period still running. One
+    # line for every customer (mart_retention), one per segment (mart_retention_by_segment), and
+    # single-channel repeat buyers: every omnichannel customer has bought twice, so that line,
+    # not single-channel as a whole, is what omnichannel compares with.
     retention = _rows(
         con,
-        "select period_start, 'all', retention_rate_12m from mart_retention where is_complete_history "
-        "union all select period_start, segment, retention_rate_12m from mart_retention_by_segment "
-        "where is_complete_history order by 1, 2",
+        "select period_start, 'every customer', retention_rate_12m from mart_retention "
+        "where is_complete_history and not is_partial_period "
+        "union all select period_start, replace(segment, '_', '-'), retention_rate_12m "
+        "from mart_retention_by_segment where is_complete_history and not is_partial_period "
+        "union all select period_start, 'single-channel repeat buyers', repeat_buyer_retention_rate_12m "
+        "from mart_retention_by_segment "
+        "where segment = 'single_channel' and is_complete_history and not is_partial_period order by 1, 2",
     )
     incomplete = _rows(
         con, "select count(distinct period_start) from mart_retention where not is_complete_history"
@@ -154,8 +160,11 @@ def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
             else charts.empty("no period with 24 months of history"),
             "Of the customers who bought in the 12 months before the last 12, the share who bought "
             "again in the 12 months up to the period's end; segment as it was at the end of the "
-            f"first 12 months. {incomplete} earlier period(s) without 24 months of loaded history "
-            "are left out.",
+            "first 12 months. Every omnichannel customer has bought at least twice, and one-time "
+            "buyers return least: the fair comparison is omnichannel against single-channel repeat "
+            "buyers (bought at least twice by the end of the first 12 months), not against "
+            f"single-channel as a whole. {incomplete} earlier period(s) without 24 months of loaded "
+            "history are left out, as is a period still running at the data's as-of date.",
         ),
     ]
 
@@ -279,8 +288,10 @@ def _operations_section(con: duckdb.DuckDBPyConnection) -> list[str]:
         _figure(
             "Channel transitions",
             charts.heatmap(channels, channels, {(r[0], r[1]): float(r[2]) for r in transitions}),
-            "Row → column: share of a customer's next interaction (surveys excluded) that "
-            "happened in each channel.",
+            "Row → column: share of a customer's next step in each channel. A step is a visit: "
+            "a web session with the order it placed (on the order's channel: a click & collect "
+            "checkout is one click & collect step, not a switch), a till ticket, a pickup, a "
+            "service ticket; survey answers excluded.",
         ),
         _figure(
             "Click & collect pickup delay",
@@ -389,8 +400,8 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
         )
         retention_12m = _rows(
             con,
-            "select retention_rate_12m from mart_retention where is_complete_history "
-            "order by period_start desc limit 1",
+            "select retention_rate_12m, retention_rate_12m_is_reliable from mart_retention "
+            "where is_complete_history and not is_partial_period order by period_start desc limit 1",
         )
         overall = _rows(con, "select nps, csat, ces_mean from mart_satisfaction where level = 'global'")
         journeys = _journey_section(con)
@@ -407,6 +418,7 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
         "multichannel_rate_is_reliable": bool(latest and latest[0][3]),
         "omnichannel_rate_is_reliable": bool(latest and latest[0][4]),
         "retention_rate_12m": retention_12m[0][0] if retention_12m else None,
+        "retention_rate_12m_is_reliable": bool(retention_12m and retention_12m[0][1]),
         "period": _period(latest[0][0]) if latest else None,
         "nps": nps,
         "csat": csat,
@@ -424,7 +436,7 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
         (
             "12-month retention",
             "-" if headline["retention_rate_12m"] is None else charts.percent(headline["retention_rate_12m"]),
-            False,
+            not headline["retention_rate_12m_is_reliable"],
         ),
         (
             f"multichannel buyers ({headline['period']})",

@@ -10,31 +10,26 @@ summed as (
     select
         period_start,
         is_complete_history,
+        is_partial_period,
         sum(active_customers)::bigint as active_customers,
         sum(new_customers)::bigint as new_customers,
         sum(customers_at_start)::bigint as customers_at_start,
         sum(retained_customers)::bigint as retained_customers,
         sum(repeat_buyers)::bigint as repeat_buyers,
         sum(retention_base_12m)::bigint as retention_base_12m,
-        sum(retained_12m)::bigint as retained_12m
+        sum(retained_12m)::bigint as retained_12m,
+        sum(repeat_buyer_retention_base_12m)::bigint as repeat_buyer_retention_base_12m,
+        sum(repeat_buyer_retained_12m)::bigint as repeat_buyer_retained_12m
     from by_segment
-    group by period_start, is_complete_history
+    group by period_start, is_complete_history, is_partial_period
 ),
 
 final as (
     select
         period_start,
         is_complete_history,
-        active_customers,
-        new_customers,
-        customers_at_start,
-        retained_customers,
-        round(retained_customers / nullif(customers_at_start, 0), 4) as cohort_retention_rate,
-        repeat_buyers,
-        round(repeat_buyers / nullif(active_customers, 0), 4) as repeat_purchase_rate,
-        retention_base_12m,
-        retained_12m,
-        round(retained_12m / nullif(retention_base_12m, 0), 4) as retention_rate_12m
+        is_partial_period,
+        {{ retention_measures() | indent(4) }}
     from summed
 )
 

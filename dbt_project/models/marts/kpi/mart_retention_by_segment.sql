@@ -1,7 +1,9 @@
 -- Retention per period, omnichannel vs single-channel customers with point-in-time segments:
 -- one row per period and segment (definitions in _kpi__docs.md, block retention; both segments
 -- together in mart_retention, which sums these rows). Every rate is a share of a base that
--- contains its numerator: none can exceed 1.
+-- contains its numerator: none can exceed 1. The 12-month retention is also given among repeat
+-- buyers only: an omnichannel customer has bought at least twice, so comparing the segments over
+-- every customer mostly measures that selection.
 with purchases as (
     select * from {{ ref('int_customer_purchases_by_period') }}
 ),
@@ -31,14 +33,19 @@ active as (
 
 -- The base of each retention measure, by the segment its customers had at the end of it:
 -- last period's buyers; the buyers of the year before the last 12 months (segment at their last
--- purchase in that year: nothing changes after it within the year).
+-- purchase in that year: nothing changes after it within the year). A repeat buyer had made two
+-- purchases or more by the end of the base.
 bases as (
-    select 'period' as measure, periods.period_start, b.customer_id, b.segment
+    select
+        'period' as measure, periods.period_start, b.customer_id, b.segment,
+        b.cumulative_orders >= 2 as is_repeat_buyer
     from periods
     inner join purchases as b
         on b.period_start = (periods.period_start - interval '1 {{ var("kpi_period") }}')::date
     union all
-    select 'year', periods.period_start, b.customer_id, arg_max(b.segment, b.period_start)
+    select
+        'year', periods.period_start, b.customer_id, arg_max(b.segment, b.period_start),
+        max(b.cumulative_orders) >= 2
     from periods
     inner join purchases as b
         on b.period_start >= (periods.period_end - interval '24 months')::date
@@ -63,7 +70,9 @@ retained as (
         bases.period_start,
         bases.segment,
         count(*) as base_customers,
-        count(returns.customer_id) as retained_customers
+        count(returns.customer_id) as retained_customers,
+        count(*) filter (where bases.is_repeat_buyer) as repeat_buyer_base_customers,
+        count(returns.customer_id) filter (where bases.is_repeat_buyer) as repeat_buyer_retained_customers
     from bases
     left join returns
         on returns.measure = bases.measure
@@ -78,26 +87,31 @@ period_over_period as (
 ),
 
 twelve_months as (
-    select period_start, segment, base_customers as retention_base_12m, retained_customers as retained_12m
+    select
+        period_start,
+        segment,
+        base_customers as retention_base_12m,
+        retained_customers as retained_12m,
+        repeat_buyer_base_customers as repeat_buyer_retention_base_12m,
+        repeat_buyer_retained_customers as repeat_buyer_retained_12m
     from retained where measure = 'year'
 ),
 
-final as (
+counted as (
     select
         periods.period_start,
         segments.segment,
         {{ is_complete_history('periods.period_start') }} as is_complete_history,
+        {{ is_partial_period('periods.period_start') }} as is_partial_period,
         coalesce(active.active_customers, 0) as active_customers,
         coalesce(active.new_customers, 0) as new_customers,
         coalesce(period_over_period.customers_at_start, 0) as customers_at_start,
         coalesce(period_over_period.retained_customers, 0) as retained_customers,
-        round(period_over_period.retained_customers / nullif(period_over_period.customers_at_start, 0), 4)
-            as cohort_retention_rate,
         coalesce(active.repeat_buyers, 0) as repeat_buyers,
-        round(active.repeat_buyers / nullif(active.active_customers, 0), 4) as repeat_purchase_rate,
         coalesce(twelve_months.retention_base_12m, 0) as retention_base_12m,
         coalesce(twelve_months.retained_12m, 0) as retained_12m,
-        round(twelve_months.retained_12m / nullif(twelve_months.retention_base_12m, 0), 4) as retention_rate_12m
+        coalesce(twelve_months.repeat_buyer_retention_base_12m, 0) as repeat_buyer_retention_base_12m,
+        coalesce(twelve_months.repeat_buyer_retained_12m, 0) as repeat_buyer_retained_12m
     from periods
     cross join segments
     left join active
@@ -106,6 +120,16 @@ final as (
         on period_over_period.period_start = periods.period_start and period_over_period.segment = segments.segment
     left join twelve_months
         on twelve_months.period_start = periods.period_start and twelve_months.segment = segments.segment
+),
+
+final as (
+    select
+        period_start,
+        segment,
+        is_complete_history,
+        is_partial_period,
+        {{ retention_measures() | indent(4) }}
+    from counted
 )
 
 select * from final
