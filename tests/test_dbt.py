@@ -104,6 +104,29 @@ def test_full_run_builds_every_model_and_every_dbt_test_passes(pipeline) -> None
     assert [c.check_name for c in checks if not c.passed] == []
 
 
+def test_every_period_mart_says_whether_its_period_had_ended(pipeline) -> None:
+    """A period still running at the data's as-of date holds part of its events: every published
+    table with a period_start says so."""
+    tables = query(
+        pipeline[0],
+        "select table_name from information_schema.columns "
+        "where table_schema = 'marts' and column_name = 'period_start' order by 1",
+    )
+    flagged = query(
+        pipeline[0],
+        "select table_name from information_schema.columns "
+        "where table_schema = 'marts' and column_name = 'is_partial_period' order by 1",
+    )
+    assert len(tables) >= 15 and tables == flagged
+    # Only the latest period can be running at as_of.
+    partial_before_latest = query(
+        pipeline[0],
+        "select count(*) filter (where is_partial_period and period_start < (select max(period_start) "
+        "from marts.mart_multichannel_customers)) from marts.mart_multichannel_customers",
+    )[0][0]
+    assert partial_before_latest == 0
+
+
 def test_revenue_and_order_counts_equal_raw_minus_quarantine(pipeline) -> None:
     settings, _ = pipeline
     (quarantined,) = query(

@@ -31,5 +31,8 @@ measured as (
     group by {{ keys }}
 )
 
-select * from measured
+select
+    measured.*,
+    {{ is_partial_period('measured.period_start') }} as is_partial_period
+from measured
 {%- endmacro %}

@@ -64,5 +64,8 @@ final as (
         {%- for column in by %} and measured.{{ column }} = verbatims.{{ column }}{% endfor %}
 )
 
-select * from final
+select
+    final.*{% if 'period_start' in by %},
+    {{ is_partial_period('final.period_start') }} as is_partial_period{% endif %}
+from final
 {%- endmacro %}

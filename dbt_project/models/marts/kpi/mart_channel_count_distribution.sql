@@ -18,4 +18,7 @@ final as (
     from counted
 )
 
-select * from final
+select
+    final.*,
+    {{ is_partial_period('final.period_start') }} as is_partial_period
+from final

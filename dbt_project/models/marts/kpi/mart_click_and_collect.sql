@@ -52,4 +52,7 @@ final as (
     left join pickup_surveys on measured.period_start = pickup_surveys.period_start
 )
 
-select * from final
+select
+    final.*,
+    {{ is_partial_period('final.period_start') }} as is_partial_period
+from final

@@ -21,4 +21,7 @@ final as (
     group by period_start, channel, interaction
 )
 
-select * from final
+select
+    final.*,
+    {{ is_partial_period('final.period_start') }} as is_partial_period
+from final

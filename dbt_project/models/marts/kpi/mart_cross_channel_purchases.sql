@@ -52,4 +52,7 @@ final as (
     group by all
 )
 
-select * from final
+select
+    final.*,
+    {{ is_partial_period('final.period_start') }} as is_partial_period
+from final

@@ -64,4 +64,7 @@ final as (
         and measured.fulfilment_method = satisfaction.fulfilment_method
 )
 
-select * from final
+select
+    final.*,
+    {{ is_partial_period('final.period_start') }} as is_partial_period
+from final

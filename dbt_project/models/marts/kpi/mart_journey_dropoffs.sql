@@ -74,4 +74,7 @@ final as (
         on entered.period_start = dropped.period_start and entered.drop_off_point = dropped.drop_off_point
 )
 
-select * from final
+select
+    final.*,
+    {{ is_partial_period('final.period_start') }} as is_partial_period
+from final

@@ -66,4 +66,7 @@ final as (
     group by period_start, lifecycle_stage
 )
 
-select * from final
+select
+    final.*,
+    {{ is_partial_period('final.period_start') }} as is_partial_period
+from final

@@ -29,4 +29,7 @@ final as (
     group by period_start, revenue_channel
 )
 
-select * from final
+select
+    final.*,
+    {{ is_partial_period('final.period_start') }} as is_partial_period
+from final

@@ -24,4 +24,7 @@ final as (
     group by period_start, rated_contact_channel
 )
 
-select * from final
+select
+    final.*,
+    {{ is_partial_period('final.period_start') }} as is_partial_period
+from final
