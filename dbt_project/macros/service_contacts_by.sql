@@ -1,6 +1,6 @@
 {#- Service contacts per period and each of the columns `by` (contact_channel, or none for all
     channels): contacts, contacts per contacting customer, repeat contacts, first-contact
-    resolution and time to resolution (definitions in _kpi__docs.md, block service). Distinct
+    resolution, time to resolution and the contacts still open (definitions in _kpi__docs.md, block service). Distinct
     customers and percentiles do not add up across channels, so each grain is counted from the
     tickets, in a table of its own. -#}
 {% macro service_contacts_by(by) -%}
@@ -26,7 +26,13 @@ measured as (
         count(solved_at) as solved_contacts,
         round(median(date_diff('minute', created_at, solved_at)) / 60.0, 1) as median_hours_to_resolution,
         round(quantile_cont(date_diff('minute', created_at, solved_at), 0.9) / 60.0, 1)
-            as p90_hours_to_resolution
+            as p90_hours_to_resolution,
+        -- Right-censoring: the times above are of solved contacts only; those still open at the
+        -- export are counted with their age at as_of, so a backlog is seen, not left out.
+        count(*) filter (where solved_at is null) as open_contacts,
+        round(
+            median(date_diff('minute', created_at, {{ as_of() }})) filter (where solved_at is null) / 60.0, 1
+        ) as median_open_hours
     from tickets
     group by {{ keys }}
 )

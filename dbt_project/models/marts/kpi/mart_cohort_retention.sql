@@ -11,9 +11,10 @@ activity as (
         cohort_period,
         is_complete_history,
         periods_since_first,
+        is_partial_period,
         sum(active_customers)::bigint as active_customers
     from by_segment
-    group by cohort_period, is_complete_history, periods_since_first
+    group by cohort_period, is_complete_history, periods_since_first, is_partial_period
 ),
 
 final as (
@@ -21,6 +22,7 @@ final as (
         cohort_period,
         is_complete_history,
         periods_since_first,
+        is_partial_period,
         -- Every member of a cohort bought in its first period.
         first_value(active_customers) over cohort as cohort_customers,
         active_customers,

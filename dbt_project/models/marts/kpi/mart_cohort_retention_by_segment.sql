@@ -20,18 +20,42 @@ activity as (
     group by all
 ),
 
-final as (
+cohorts as (
+    select cohort_period, segment, active_customers as cohort_customers
+    from activity
+    where periods_since_first = 0
+),
+
+-- Every period from the cohort's first to the latest with a purchase, also those in which nobody
+-- of the cohort bought (a zero is a figure: a missing row would read as "no data").
+grid as (
     select
         cohort_period,
         segment,
-        {{ is_complete_history('cohort_period') }} as is_complete_history,
-        periods_since_first,
-        -- Every member of a cohort bought in its first period.
-        first_value(active_customers) over cohort as cohort_customers,
-        active_customers,
-        round(active_customers / first_value(active_customers) over cohort, 4) as retention_share
-    from activity
-    window cohort as (partition by cohort_period, segment order by periods_since_first)
+        cohort_customers,
+        unnest(generate_series(
+            0, date_diff('{{ var("kpi_period") }}', cohort_period, (select max(period_start) from purchases))
+        )) as periods_since_first
+    from cohorts
+),
+
+final as (
+    select
+        grid.cohort_period,
+        grid.segment,
+        {{ is_complete_history('grid.cohort_period') }} as is_complete_history,
+        grid.periods_since_first,
+        -- The period observed (the cohort's first plus periods_since_first) was still running.
+        {{ is_partial_period("(grid.cohort_period + grid.periods_since_first * interval '1 " ~ var("kpi_period") ~ "')::date") }}
+            as is_partial_period,
+        grid.cohort_customers,
+        coalesce(activity.active_customers, 0) as active_customers,
+        round(coalesce(activity.active_customers, 0) / grid.cohort_customers, 4) as retention_share
+    from grid
+    left join activity
+        on grid.cohort_period = activity.cohort_period
+        and grid.segment = activity.segment
+        and grid.periods_since_first = activity.periods_since_first
 )
 
 select * from final

@@ -37,7 +37,10 @@ followed as (
             where purchases.customer_id = steps.customer_id
               and purchases.occurred_at > steps.occurred_at
               and purchases.occurred_at <= steps.occurred_at + to_days({{ var('cross_channel_days') }})
-        ) as is_followed_by_purchase
+        ) as is_followed_by_purchase,
+        -- Right-censoring: a drop-off whose days to recover are not all past at as_of cannot be
+        -- judged yet (only its recoveries so far are known); it is counted apart, not as lost.
+        steps.occurred_at + to_days({{ var('cross_channel_days') }}) <= {{ as_of() }} as is_window_closed
     from steps
     where steps.is_drop_off
 ),
@@ -54,7 +57,9 @@ dropped as (
         drop_off_point,
         count(*) as drop_offs,
         count(customer_id) as identified_drop_offs,
-        count(*) filter (where is_followed_by_purchase) as followed_by_purchase
+        count(customer_id) filter (where not is_window_closed) as open_recovery_windows,
+        count(customer_id) filter (where is_window_closed) as judged_drop_offs,
+        count(*) filter (where is_followed_by_purchase and is_window_closed) as followed_by_purchase
     from followed
     group by all
 ),
@@ -65,10 +70,12 @@ final as (
         entered.drop_off_point,
         entered.entries,
         coalesce(dropped.drop_offs, 0) as drop_offs,
-        round(coalesce(dropped.drop_offs, 0) / entered.entries, 4) as drop_off_rate,
+        {{ rate_interval('coalesce(dropped.drop_offs, 0)', 'entered.entries', 'drop_off_rate') }},
         coalesce(dropped.identified_drop_offs, 0) as identified_drop_offs,
+        coalesce(dropped.open_recovery_windows, 0) as open_recovery_windows,
+        coalesce(dropped.judged_drop_offs, 0) as judged_drop_offs,
         coalesce(dropped.followed_by_purchase, 0) as followed_by_purchase,
-        round(dropped.followed_by_purchase / nullif(dropped.identified_drop_offs, 0), 4) as recovery_rate
+        {{ rate_interval('coalesce(dropped.followed_by_purchase, 0)', 'coalesce(dropped.judged_drop_offs, 0)', 'recovery_rate') }}
     from entered
     left join dropped
         on entered.period_start = dropped.period_start and entered.drop_off_point = dropped.drop_off_point
