@@ -117,7 +117,8 @@ def test_every_period_mart_says_whether_its_period_had_ended(pipeline) -> None:
         "select table_name from information_schema.columns "
         "where table_schema = 'marts' and column_name = 'is_partial_period' order by 1",
     )
-    assert len(tables) >= 15 and tables == flagged
+    # Cohort marts flag the period they observe (cohort + periods since) without a period_start.
+    assert len(tables) >= 15 and set(tables) <= set(flagged)
     # Only the latest period can be running at as_of.
     partial_before_latest = query(
         pipeline[0],
