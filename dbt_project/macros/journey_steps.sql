@@ -39,6 +39,7 @@ grouped as (
         -- A step that placed an order is on the order's channel.
         coalesce(any_value(channel) filter (where touchpoint_type = 'order'), any_value(channel)) as channel,
         any_value(touchpoint_id) filter (where touchpoint_type = 'order') as order_touchpoint_id,
+        any_value(source_record_id) filter (where touchpoint_type = 'order') as order_id,
         any_value(occurred_at) filter (where touchpoint_type = 'order') as ordered_at,
         any_value(amount) filter (where touchpoint_type = 'order') as order_amount
     from assigned
@@ -52,6 +53,7 @@ final as (
         started_at,
         channel,
         order_touchpoint_id,
+        order_id,
         ordered_at,
         order_amount,
         -- The touchpoint a survey about this step rates: its order, else the step's one touchpoint

@@ -12,18 +12,24 @@ with steps as (
     {{ journey_steps() | indent(4) }}
 ),
 
+sales_netted as (
+    select * from {{ ref('int_sales_netted') }}
+),
+
 purchases as (
+    -- Each purchase with what its sale finally brought in (the average order value's amount).
     select
-        customer_id,
-        step_id,
-        started_at,
-        ordered_at,
-        order_touchpoint_id,
-        channel,
-        order_amount as amount,
-        {{ kpi_period('ordered_at') }} as period_start
+        steps.customer_id,
+        steps.step_id,
+        steps.started_at,
+        steps.ordered_at,
+        steps.order_touchpoint_id,
+        steps.channel,
+        sales_netted.net_merchandise_amount_ht as amount,
+        {{ kpi_period('steps.ordered_at') }} as period_start
     from steps
-    where order_touchpoint_id is not null
+    left join sales_netted on steps.order_id = sales_netted.order_id
+    where steps.order_touchpoint_id is not null
 ),
 
 paths as (
@@ -55,7 +61,7 @@ counted as (
         any_value(len(path_channels)) as path_length,
         any_value(purchase_channel) as purchase_channel,
         count(*) as purchases,
-        round(avg(amount), 2) as average_order_value
+        {{ average_order_value('sum(amount)', 'count(*)') }} as average_order_value
     from collapsed
     group by all
 ),

@@ -66,6 +66,7 @@ revenue_totals as (
     select
         revenue_customer_id as customer_id,
         sum(net_amount) as lifetime_revenue,
+        sum(net_merchandise_amount_ht) as lifetime_merchandise_revenue_ht,
         coalesce(sum(net_amount) filter (where revenue_channel = 'store'), 0) as store_revenue,
         coalesce(sum(net_amount) filter (where revenue_channel = 'web'), 0) as web_revenue,
         coalesce(sum(net_amount) filter (where revenue_channel = 'click_and_collect'), 0)
@@ -133,6 +134,7 @@ final as (
         coalesce(order_totals.web_orders, 0) as web_orders,
         coalesce(order_totals.click_and_collect_orders, 0) as click_and_collect_orders,
         coalesce(revenue_totals.lifetime_revenue, 0) as lifetime_revenue,
+        coalesce(revenue_totals.lifetime_merchandise_revenue_ht, 0) as lifetime_merchandise_revenue_ht,
         coalesce(revenue_totals.store_revenue, 0) as store_revenue,
         coalesce(revenue_totals.web_revenue, 0) as web_revenue,
         coalesce(revenue_totals.click_and_collect_revenue, 0) as click_and_collect_revenue,

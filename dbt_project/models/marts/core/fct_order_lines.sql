@@ -3,7 +3,7 @@
 {{ config(materialized='incremental', unique_key='order_line_id') }}
 
 with lines as (
-    select * from {{ ref('int_order_lines_unioned') }}
+    select * from {{ ref('int_order_lines_taxed') }}
 ),
 
 final as (
@@ -21,9 +21,14 @@ final as (
         quantity,
         unit_price,
         discount,
+        universe,
+        vat_rate,
         line_amount,
+        line_amount_ht,
+        line_vat_amount,
         refunded_quantity,
-        refunded_amount
+        refunded_amount,
+        refunded_amount_ht
     from lines
 )
 

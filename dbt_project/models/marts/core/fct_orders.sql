@@ -29,6 +29,13 @@ final as (
         orders.shipping_amount,
         orders.refunded_amount,
         orders.net_amount,
+        -- The same split into merchandise and shipping, with and without VAT (block
+        -- vat_and_shipping in _core__docs.md).
+        revenue.net_merchandise_amount,
+        revenue.net_merchandise_amount_ht,
+        revenue.shipping_amount_ht,
+        revenue.net_amount_ht,
+        revenue.vat_amount,
         -- Whose revenue net_amount is (a return: its original sale's customer and channel).
         revenue.revenue_customer_id,
         revenue.revenue_channel,

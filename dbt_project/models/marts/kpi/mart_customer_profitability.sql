@@ -1,5 +1,7 @@
 -- One row per customer: what they brought (net revenue, gross margin) against what serving them
--- cost over their whole history (definitions in _kpi__docs.md, block cost_to_serve).
+-- cost over their whole history (definitions in _kpi__docs.md, block cost_to_serve). The margin is
+-- on merchandise without VAT (HT): VAT is collected for the state, and shipping is passed on at
+-- cost, not sold at the merchandise margin.
 with customers as (
     select * from {{ ref('dim_customers') }}
 ),
@@ -14,7 +16,7 @@ costs as (
     group by customer_id
 ),
 
-final as (
+joined as (
     select
         customers.customer_id,
         customers.interaction_channel_count,
@@ -22,15 +24,29 @@ final as (
         customers.is_omnichannel,
         customers.orders,
         customers.lifetime_revenue as revenue,
-        round(customers.lifetime_revenue * {{ var('gross_margin_rate') }}, 2) as gross_margin,
+        customers.lifetime_merchandise_revenue_ht as merchandise_revenue_ht,
+        round(customers.lifetime_merchandise_revenue_ht * {{ var('gross_margin_rate') }}, 2) as gross_margin,
         coalesce(costs.interactions, 0) as interactions,
-        coalesce(costs.cost_to_serve, 0) as cost_to_serve,
-        round(customers.lifetime_revenue * {{ var('gross_margin_rate') }} - coalesce(costs.cost_to_serve, 0), 2)
-            as contribution_margin,
-        round(coalesce(costs.cost_to_serve, 0) / nullif(customers.lifetime_revenue, 0), 4)
-            as cost_to_serve_ratio
+        coalesce(costs.cost_to_serve, 0) as cost_to_serve
     from customers
     left join costs on customers.customer_id = costs.customer_id
+),
+
+final as (
+    select
+        customer_id,
+        interaction_channel_count,
+        is_multichannel,
+        is_omnichannel,
+        orders,
+        revenue,
+        merchandise_revenue_ht,
+        gross_margin,
+        interactions,
+        cost_to_serve,
+        gross_margin - cost_to_serve as contribution_margin,
+        round(cost_to_serve / nullif(merchandise_revenue_ht, 0), 4) as cost_to_serve_ratio
+    from joined
 )
 
 select * from final

@@ -1,10 +1,22 @@
 -- Web orders per period and fulfilment mode (home delivery, relay point, click & collect): volume,
 -- value, refunds (online, or brought back to a store), delays where the export dates them, and the satisfaction of the surveys about
 -- those orders (definitions in _kpi__docs.md, block fulfilment_modes).
-with orders as (
+with web_orders as (
     select *, {{ kpi_period('ordered_at') }} as period_start
     from {{ ref('fct_orders') }}
     where source_system = 'ecommerce' and order_type = 'sale'
+),
+
+sales_netted as (
+    select * from {{ ref('int_sales_netted') }}
+),
+
+orders as (
+    -- Each web order with what it finally brought in, returns in store included (the average
+    -- order value's amount).
+    select web_orders.*, sales_netted.net_merchandise_amount_ht as sale_net_merchandise_amount_ht
+    from web_orders
+    left join sales_netted on web_orders.order_id = sales_netted.order_id
 ),
 
 returned_in_store as (
@@ -33,7 +45,7 @@ measured as (
         fulfilment_method,
         count(*) as orders,
         round(count(*) / sum(count(*)) over (partition by period_start), 4) as share_of_web_orders,
-        round(sum(amount) / count(*), 2) as average_order_value,
+        {{ average_order_value('sum(sale_net_merchandise_amount_ht)', 'count(*)') }} as average_order_value,
         count(*) filter (where refunded_amount <> 0) as refunded_orders,
         round(count(*) filter (where refunded_amount <> 0) / count(*), 4) as refund_rate,
         count(*) filter (where order_id in (select order_id from returned_in_store)) as returned_in_store_orders,
