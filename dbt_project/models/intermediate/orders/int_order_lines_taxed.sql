@@ -16,7 +16,9 @@ vat_rates as (
 
 rated as (
     select
-        lines.*,
+        -- Without the raw load time: a table of its own, it would differ between two builds of
+        -- the same files (int_order_lines_unioned keeps it for its incremental builds).
+        lines.* exclude (loaded_at),
         products.universe,
         coalesce(universe_rate.vat_rate, default_rate.vat_rate) as vat_rate
     from lines
