@@ -225,8 +225,10 @@ def build_inputs(
     )
     joins = "".join(f"\n left join b_{c} on b_{c}.v = t.h_{c} and t.{c} is not null" for c in columns)
     sized = "".join(f", b_{c}.n as n_{c}, least(b_{c}.e / b_{c}.n, b_{c}.n - 1) as e_{c}" for c in columns)
-    con.execute(f"create or replace temp table splink_tiers as select *{values} from splink_named")
-    con.execute(f"create or replace temp table splink_tiers as select *{hashes} from splink_tiers")
+    con.execute(
+        f"create or replace temp table splink_tiers as "
+        f"select *{hashes} from (select *{values} from splink_named)"
+    )
     hashed = ", ".join(f"h_{c}" for c in [*columns, *evidence])
     con.execute(
         f"""
