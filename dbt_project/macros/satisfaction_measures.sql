@@ -5,7 +5,8 @@
     - NPS: adjusted Wald interval (0.75 added to promoters and to detractors, 3 to the answers,
       then the normal approximation on the difference of two shares: Rocks 2016, as Sauro
       recommends for NPS), clipped to [-100, 100];
-    - CSAT: Wilson score interval of the share satisfied (4-5 on 1-5), in %;
+    - CSAT: Wilson score interval of the share satisfied (4-5 on 1-5), in % (macros wilson_centre,
+      wilson_half);
     - CES: mean ± 1.96 standard errors (sample standard deviation), clipped to [1, 7]; none on a
       single answer;
     - is_reliable: every measure that has answers has at least var('min_responses') of them. -#}
@@ -19,8 +20,6 @@
     {%- set nps_se = "sqrt((" ~ p_adj ~ " + " ~ d_adj ~ " - pow(" ~ p_adj ~ " - " ~ d_adj ~ ", 2)) / (" ~ n_nps ~ " + 3))" -%}
     {%- set n_csat = "nullif(count(csat_score), 0)" -%}
     {%- set satisfied = "(count(*) filter (where csat_score >= 4) / " ~ n_csat ~ ")" -%}
-    {%- set wilson_centre = "((" ~ satisfied ~ " + " ~ z * z / 2 ~ " / " ~ n_csat ~ ") / (1 + " ~ z * z ~ " / " ~ n_csat ~ "))" -%}
-    {%- set wilson_half = "(" ~ z ~ " * sqrt(" ~ satisfied ~ " * (1 - " ~ satisfied ~ ") / " ~ n_csat ~ " + " ~ z * z / 4 ~ " / pow(" ~ n_csat ~ ", 2)) / (1 + " ~ z * z ~ " / " ~ n_csat ~ "))" -%}
     {%- set ces_half = "(" ~ z ~ " * stddev_samp(ces_score) / sqrt(count(ces_score)))" -%}
     count(*) as responses,
     {{ n_nps }} as nps_responses,
@@ -37,9 +36,9 @@
     round(100.0 * {{ satisfied }}, 1) as csat,
     -- greatest / least skip nulls: each bound is computed only where there are answers.
     case when count(csat_score) > 0 then
-        round(100.0 * greatest(0, {{ wilson_centre }} - {{ wilson_half }}), 1) end as csat_ci_low,
+        round(100.0 * greatest(0, {{ wilson_centre(satisfied, n_csat) }} - {{ wilson_half(satisfied, n_csat) }}), 1) end as csat_ci_low,
     case when count(csat_score) > 0 then
-        round(100.0 * least(1, {{ wilson_centre }} + {{ wilson_half }}), 1) end as csat_ci_high,
+        round(100.0 * least(1, {{ wilson_centre(satisfied, n_csat) }} + {{ wilson_half(satisfied, n_csat) }}), 1) end as csat_ci_high,
     count(ces_score) as ces_responses,
     round(avg(ces_score), 2) as ces_mean,
     case when count(ces_score) > 1 then round(greatest(1, avg(ces_score) - {{ ces_half }}), 2) end
