@@ -10,8 +10,7 @@
     ends with the KPI period starting at `period_start`: before that, a trailing rate counts fewer
     months than it says. -#}
 {% macro is_complete_window(period_start) -%}
-    (({{ period_start }} + interval '1 {{ var("kpi_period") }}' - interval '{{ var("trailing_months") }} months')::date
-        >= timezone('{{ var("reporting_timezone") }}', {{ history_start() }})::date)
+    {{ history_covers(period_start, var("trailing_months")) }}
 {%- endmacro %}
 
 {#- The window frame of the trailing var('trailing_months') months ending with the current KPI
