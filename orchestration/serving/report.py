@@ -330,8 +330,9 @@ def _identity_section(con: duckdb.DuckDBPyConnection) -> tuple[list[str], dict]:
     ]
     html = [
         '<div class="tiles">'
-        + "".join(f'<div class="tile"><b>{v:,}</b>{escape(k)}</div>' for k, v in tiles)
-        + f'<div class="tile"><b>{records / max(customers, 1):.2f}</b>records per customer</div></div>',
+        + "".join(_tile(k, f"{v:,}", False) for k, v in tiles)
+        + _tile("records per customer", f"{records / max(customers, 1):.2f}", False)
+        + "</div>",
         '<div class="grid">',
         _figure(
             "Match confidence of probabilistic links",
