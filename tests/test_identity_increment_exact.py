@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 
 import duckdb
 import pytest
@@ -405,3 +406,62 @@ def test_the_day_equals_a_full_re_resolution(case) -> None:
     resolve(con, log=lambda _: None, full=True)
     assign_stable_ids(con, "full")
     assert _partition(_customers(con)) == _partition(incremental)
+
+
+# Zéphyrine Quintavalle's CRM contact and web account: one rare name, one town, two e-mails (a
+# pair Splink scores). A namesake in Lyon arrives: the name now has three holders.
+RARE_NAME_BEFORE = {
+    "crm_contacts": [
+        dict(
+            contact_id="YT1", firstname="Zéphyrine", lastname="Quintavalle", email="z.quintavalle@free.fr",
+            address="7 rue de Siam", zip="29200", city="Brest", lastmodifieddate=FIRST,
+        )
+    ],
+    "ecommerce_customers": [
+        dict(
+            customer_id="YT2", first_name="Zéphyrine", last_name="Quintavalle", email="zephy.q@gmail.com",
+            address1="7 rue de Siam", zip="29200", city="Brest",
+        )
+    ],
+}  # fmt: skip
+RARE_NAME_DAY = {
+    "crm_contacts": [
+        dict(
+            contact_id="YT3", firstname="Zéphyrine", lastname="Quintavalle", email="zquintavalle@orange.fr",
+            zip="69003", city="Lyon", lastmodifieddate=NEXT_DAY, _loaded_at=NEXT_DAY,
+        )
+    ]
+}  # fmt: skip
+
+
+def _bayes_factor(con: duckdb.DuckDBPyConnection, a: str, b: str) -> float:
+    """log2 of the pair's Bayes factor: its match weight without the prior it was scored with."""
+    prior = con.execute("select prior from identity.resolution_state").fetchall()[0][0]
+    weight = con.execute(
+        "select match_weight from identity.scored_edges where (unique_id_l, unique_id_r) in ((?, ?), (?, ?))",
+        [a, b, b, a],
+    ).fetchall()[0][0]
+    return weight - math.log2(prior / (1 - prior))
+
+
+def test_a_kept_pair_whose_rare_name_gains_a_holder_weighs_what_a_full_resolution_gives(
+    tmp_path, generated
+) -> None:
+    """Term frequencies move with the records: a third holder of a rare name makes it weaker
+    evidence for the two who had it. The increment scores their pair again (neither record
+    changed), so its weight is a full re-resolution's, the prior aside."""
+    con = duckdb.connect(str(tmp_path / "cdp.duckdb"))
+    for spec in ALL_TABLES:
+        load_table(con, spec, generated.landing, tmp_path / "quarantine", log=lambda _: None)
+    _add(con, RARE_NAME_BEFORE)
+    resolve(con, log=lambda _: None)
+    pair = ("crm_contacts:YT1", "ecommerce_customers:YT2")
+    before = _bayes_factor(con, *pair)
+    _add(con, RARE_NAME_DAY)
+    assert resolve(con, log=lambda _: None).mode == "incremental"
+    day = _bayes_factor(con, *pair)
+    resolve(con, log=lambda _: None, full=True)
+    full = _bayes_factor(con, *pair)
+    con.close()
+    assert before - day > 0.5  # two holders of the name, then three: weaker evidence
+    assert day == pytest.approx(full, abs=1e-6)

@@ -69,6 +69,15 @@ COMPARED_COLUMNS = (
     "first_name", "last_name", "email", "phone", "birth_date", "postcode", "city", "street",
     "house_number", *model.BLOCKING_KEYS,
 )  # fmt: skip
+# The columns whose term frequencies weigh a comparison (``model._comparisons``: the names, the
+# full name, e-mail, phone, postcode). When records holding a value arrive or go, the pairs of the
+# other records holding it weigh otherwise: a full name held by one record and now by two loses a
+# bit of evidence. A record holding a value whose count moved by more than TF_DRIFT_BITS (in
+# log2 of the count: 0.05 bits is a count of 28 or more growing by one) is scored again, so that an
+# increment's pairs weigh what a full resolution would give them; a common value's drift is
+# smaller than that and is left, as the growth of the records (the prior) is.
+TERM_FREQUENCY_COLUMNS = ("first_name", "last_name", "full_name", "email", "phone", "postcode")
+TF_DRIFT_BITS = 0.05
 # Where each setting lives in identity.yml, to name it when it changed.
 SETTING_KEYS = {
     "match_probability": "matching.match_probability",
@@ -202,6 +211,18 @@ def stores_digest(con: duckdb.DuckDBPyConnection) -> str:
     return _digest(repr(rows))
 
 
+# How each term-frequency column is read from the previous run's named records (``k``: their
+# blocking keys and compared values; ``r``: identity.records), as splink_inputs.named_records makes it.
+_TERM_SOURCE = {
+    "first_name": "r.first_name",
+    "last_name": "r.last_name",
+    "full_name": "nullif(concat_ws(' ', r.first_name, r.last_name), '')",
+    "email": "k.email",
+    "phone": "k.phone",
+    "postcode": "r.postcode",
+}
+
+
 def snapshot_previous(con: duckdb.DuckDBPyConnection, schema: str) -> None:
     """Digests of the previous run's records, before standardisation replaces them: every column of
     every record (what changed), and the compared columns of named records (what to score again)."""
@@ -218,20 +239,32 @@ def snapshot_previous(con: duckdb.DuckDBPyConnection, schema: str) -> None:
         create or replace table {schema}.previous_records as
         select unique_id, hash(r) as digest from identity.records r;
         create or replace table {schema}.previous_named as
-        select unique_id, hash({compared}) as digest
+        select unique_id, hash({compared}) as digest,
+               {", ".join(f"{_TERM_SOURCE[c]} as {c}" for c in TERM_FREQUENCY_COLUMNS)}
         from identity.blocking_keys k join identity.records r using (unique_id);
         """
     )
 
 
 def mark_rescored(con: duckdb.DuckDBPyConnection, schema: str, keyed: str) -> None:
-    """Add ``cdp_rescore`` to the named records ``keyed``: new, or changed in a compared column."""
+    """Add ``cdp_rescore`` to the named records ``keyed``: new, or changed in a compared column, or
+    holding a value whose term frequency moved (``TF_DRIFT_BITS``)."""
+    drifted = " union all ".join(
+        f"""
+        select k.unique_id from {keyed} k join (
+            select v from (select {c} as v, count(*) as now from {keyed} group by 1)
+            join (select {c} as v, count(*) as was from {schema}.previous_named group by 1) using (v)
+            where v is not null and abs(log2(now / was)) > {TF_DRIFT_BITS}
+        ) d on d.v = k.{c}"""
+        for c in TERM_FREQUENCY_COLUMNS
+    )
     con.execute(
         f"""
         create or replace table {schema}.rescored as
         select k.unique_id
         from {keyed} k left join {schema}.previous_named p using (unique_id)
-        where p.digest is distinct from hash({", ".join(f"k.{c}" for c in COMPARED_COLUMNS)});
+        where p.digest is distinct from hash({", ".join(f"k.{c}" for c in COMPARED_COLUMNS)})
+        union {drifted};
         alter table {keyed} add column cdp_rescore boolean default false;
         update {keyed} set cdp_rescore = true where unique_id in (select unique_id from {schema}.rescored);
         """
