@@ -75,6 +75,7 @@ DAY = {
     "pos_tickets": [dict(num_ticket="XT1", _loaded_at=NEXT_DAY)],
 }  # fmt: skip
 NEW_OR_CHANGED = {"ecommerce_orders:XE1", "crm_contacts:XC1"}
+GONE = {"pos_tickets:XT1"}
 
 
 def _add(con: duckdb.DuckDBPyConnection, rows: dict[str, list[dict]]) -> None:
@@ -106,6 +107,7 @@ def day(tmp_path_factory: pytest.TempPathFactory, generated):
     assign_stable_ids(con, "first")
     record_resolution_run(con, "first")
     before = _customers(con)
+    con.execute("create table records_before as select * from identity.records")
     _add(con, DAY)
     scored: list[tuple[str, str]] = []
 
@@ -142,9 +144,24 @@ def test_the_first_run_is_full_and_the_day_incremental(day) -> None:
 
 
 def test_the_increment_scores_only_pairs_with_a_new_or_changed_record(day) -> None:
+    """Only pairs with a record that is new or changed, or that holds a value (name, e-mail, phone,
+    postcode) a new, changed or gone record holds or held: its term frequency moved, and its
+    pairs weigh otherwise."""
     con, _, _, result, scored, _ = day
     assert scored, "the new order has pairs to score"
-    assert all({left, right} & NEW_OR_CHANGED for left, right in scored)
+    touched = sorted(NEW_OR_CHANGED | GONE)
+    columns = ("first_name", "last_name", "email", "phone", "postcode")
+    sharing = {
+        row[0]
+        for row in con.execute(
+            "with touched as (select * from identity.records where unique_id in ? "
+            "union all by name select * from records_before where unique_id in ?) "
+            "select r.unique_id from identity.records r where "
+            + " or ".join(f"r.{c} in (select {c} from touched)" for c in columns),
+            [touched, touched],
+        ).fetchall()
+    }
+    assert all({left, right} & (NEW_OR_CHANGED | sharing) for left, right in scored)
     assert ("crm_contacts:XA1", "ecommerce_orders:XE1") in {tuple(sorted(p)) for p in scored}
     assert result.pairs_scored_this_run == len(scored)
     # The changed contact's old pair with Gaspard's web account is gone with its old values.

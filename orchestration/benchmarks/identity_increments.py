@@ -179,18 +179,18 @@ def run(customers: int, days: int, folder: Path, seed: int = 42) -> dict[str, ob
     # The same as counts of record pairs (F1 is rounded): together in one run's customers only.
     together_incremental_only, together_full_only = con.execute(
         """
-        with both as (
+        with cells as (
             select count(*) as n from incremental_clusters i join full_clusters f using (unique_id)
             group by i.cluster_id, f.cluster_id
         ),
         pairs as (
             select (select sum(n * (n - 1) / 2) from (select count(*) as n from incremental_clusters
-                                                       group by cluster_id)) as incremental,
+                                                       group by cluster_id)) as in_incremental,
                    (select sum(n * (n - 1) / 2) from (select count(*) as n from full_clusters
-                                                       group by cluster_id)) as full,
-                   (select sum(n * (n - 1) / 2) from both) as shared
+                                                       group by cluster_id)) as in_full,
+                   (select sum(n * (n - 1) / 2) from cells) as in_both
         )
-        select incremental - shared, full - shared from pairs
+        select in_incremental - in_both, in_full - in_both from pairs
         """
     ).fetchall()[0]
     agreement["record_pairs_together_only_incremental"] = int(together_incremental_only)
