@@ -645,3 +645,35 @@ def test_verbatim_theme_mentions_match_the_themes_the_generator_wrote(pipeline, 
     )
     mart = dict(query(pipeline[0], "select theme, mentions from marts.mart_verbatim_themes"))
     assert mart == dict(expected)
+
+
+def test_net_revenue_ht_beside_ttc_per_line_category(pipeline) -> None:
+    """mart_net_revenue without VAT: per period and channel, merchandise and shipping each carry a
+    TTC equal to their HT x (1 + VAT) for a VAT between the seed's lowest and highest rate (a mix
+    of universes), to the rounding of half a cent per order line and per order; HT and TTC add up,
+    and the VAT is their difference. The TTC columns themselves match the truth (test above)."""
+    with (DBT_PROJECT_DIR / "seeds" / "vat_rates.csv").open(encoding="utf-8") as f:
+        rates = [Decimal(r["vat_rate"]) for r in csv.DictReader(f)]
+    lines = {
+        (r[0], r[1]): r[2]
+        for r in query(
+            pipeline[0],
+            "select date_trunc('month', timezone('Europe/Paris', o.ordered_at))::date, o.revenue_channel,"
+            " count(l.order_id) + count(distinct o.order_id) from marts.fct_orders o"
+            " left join marts.fct_order_lines l on l.order_id = o.order_id group by all",
+        )
+    }
+    rows = query(
+        pipeline[0],
+        "select period_start, channel, net_revenue, net_revenue_ht, vat_amount, net_merchandise_revenue,"
+        " net_merchandise_revenue_ht, shipping_revenue, shipping_revenue_ht from marts.mart_net_revenue",
+    )
+    assert rows
+    for period, channel, net, net_ht, vat, merchandise, merchandise_ht, shipping, shipping_ht in rows:
+        assert net_ht + vat == net and merchandise + shipping == net, (period, channel)
+        assert merchandise_ht + shipping_ht == net_ht, (period, channel)
+        rounding = Decimal("0.005") * (1 + max(rates)) * lines[(period, channel)]
+        for ttc, ht in ((merchandise, merchandise_ht), (shipping, shipping_ht)):
+            low, high = sorted((ht * (1 + min(rates)), ht * (1 + max(rates))))
+            assert low - rounding <= ttc <= high + rounding, (period, channel, ttc, ht)
+    assert sum(r[4] for r in rows) > 0  # VAT was taken off
