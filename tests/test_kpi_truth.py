@@ -738,6 +738,38 @@ def test_cost_per_order_allocates_each_cost_to_the_channel_of_its_sale(pipeline,
         ), channel
 
 
+def test_satisfaction_per_store_matches_truth_exactly(pipeline, generated, truth) -> None:
+    """The store level of mart_satisfaction: the answers about a till purchase or a click &
+    collect pickup, per store the journeys name, give the same counts, NPS, CSAT and CES; a
+    store's row is reliable when each measure it has rests on 30 answers or more."""
+    with (generated.truth / "journeys.csv").open(encoding="utf-8") as f:
+        store_of = {r["source_record_id"]: r["store_code"] for r in csv.DictReader(f)}
+    about_a_store = ("store_purchase", "click_and_collect_pickup")
+    by_store: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for e in truth:
+        if e.event == "survey_response" and e.detail["touchpoint"] in about_a_store:
+            by_store[store_of[e.record]].append(e.detail)
+    mart = {
+        r[0]: r[1:]
+        for r in query(
+            pipeline[0],
+            "select segment, responses, nps_responses, nps, csat, ces_responses, ces_mean, is_reliable"
+            " from marts.mart_satisfaction where level = 'store'",
+        )
+    }
+    assert "" not in by_store and set(mart) == set(by_store)
+    for store, answers in by_store.items():
+        scores = {m: [int(a[m]) for a in answers if a[m] != "None"] for m in ("nps", "csat", "ces")}
+        responses, nps_n, nps_value, csat, ces_n, ces_mean, is_reliable = mart[store]
+        assert (responses, nps_n, ces_n) == (len(answers), len(scores["nps"]), len(scores["ces"])), store
+        assert nps_value == nps(scores["nps"]), store
+        assert csat == round(100 * sum(s >= 4 for s in scores["csat"]) / len(scores["csat"]), 1), store
+        if scores["ces"]:
+            assert ces_mean == pytest.approx(statistics.mean(scores["ces"]), abs=0.005), store
+        enough = all(not s or len(s) >= 30 for s in scores.values()) and len(answers) >= 30
+        assert is_reliable == enough, store
+
+
 def test_net_revenue_ht_beside_ttc_per_line_category(pipeline) -> None:
     """mart_net_revenue without VAT: per period and channel, merchandise and shipping each carry a
     TTC equal to their HT x (1 + VAT) for a VAT between the seed's lowest and highest rate (a mix
