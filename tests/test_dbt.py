@@ -79,6 +79,9 @@ def test_dbt_models_are_assets_grouped_by_folder_with_checks_and_upstream_lineag
         node = graph.get(dg.AssetKey(["reference", seed]))
         assert node.group_name == "reference"
         assert node.tags["layer"] == "reference"
+    snapshot = graph.get(dg.AssetKey(["snapshots", "kpi_closed_periods"]))
+    assert (snapshot.group_name, snapshot.tags["layer"]) == ("snapshots", "snapshots")
+    assert dg.AssetKey(["marts", "mart_multichannel_customers"]) in snapshot.parent_keys
     costs = graph.get(dg.AssetKey(["intermediate", "int_touchpoint_costs"]))
     assert costs.group_name == "intermediate_touchpoints"
     assert dg.AssetKey(["reference", "interaction_unit_costs"]) in costs.parent_keys
