@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections import Counter
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
@@ -49,7 +50,7 @@ KPI_MARTS = {
     "mart_verbatim_themes_by_period", "mart_verbatim_themes_by_touchpoint",
     "mart_verbatim_themes_by_period_and_touchpoint", "mart_fulfilment_modes",
     "mart_spend_by_purchase_channels", "mart_lifecycle_stages", "mart_checkout_funnel",
-    "mart_net_revenue",
+    "mart_net_revenue", "mart_cost_per_order", "mart_kpi_restatements",
 }  # fmt: skip
 
 
@@ -78,6 +79,9 @@ def test_dbt_models_are_assets_grouped_by_folder_with_checks_and_upstream_lineag
         node = graph.get(dg.AssetKey(["reference", seed]))
         assert node.group_name == "reference"
         assert node.tags["layer"] == "reference"
+    snapshot = graph.get(dg.AssetKey(["snapshots", "kpi_closed_periods"]))
+    assert (snapshot.group_name, snapshot.tags["layer"]) == ("snapshots", "snapshots")
+    assert dg.AssetKey(["marts", "mart_multichannel_customers"]) in snapshot.parent_keys
     costs = graph.get(dg.AssetKey(["intermediate", "int_touchpoint_costs"]))
     assert costs.group_name == "intermediate_touchpoints"
     assert dg.AssetKey(["reference", "interaction_unit_costs"]) in costs.parent_keys
@@ -461,3 +465,95 @@ def test_a_whole_build_drops_the_tables_of_models_the_project_no_longer_has() ->
         "test_failures.not_null_x",
     ]
     assert drop_orphaned_models(con, manifest) == []  # nothing left to drop
+
+
+HEADLINE_KPIS = """
+    select m.period_start, m.multichannel_rate, m.omnichannel_rate, r.retention_rate_12m,
+        (select sum(net_revenue) from marts.mart_net_revenue n where n.period_start = m.period_start),
+        (select sum(net_revenue_ht) from marts.mart_net_revenue n where n.period_start = m.period_start),
+        m.buyers, m.active_customers
+    from marts.mart_multichannel_customers m
+    left join marts.mart_retention r on r.period_start = m.period_start
+    where not m.is_partial_period
+"""
+HEADLINE_NAMES = (
+    "multichannel_rate", "omnichannel_rate", "retention_rate_12m", "net_revenue", "net_revenue_ht", "buyers",
+    "active_customers",
+)  # fmt: skip
+
+
+def _headline(con: duckdb.DuckDBPyConnection) -> dict[tuple[date, str], Decimal | None]:
+    """The headline KPIs of every closed period, read from the marts themselves, by period and KPI."""
+    return {
+        (row[0], name): None if value is None else Decimal(str(value)).quantize(Decimal("0.0001"))
+        for row in con.execute(HEADLINE_KPIS).fetchall()
+        for name, value in zip(HEADLINE_NAMES, row[1:], strict=True)
+    }
+
+
+def test_closed_periods_are_snapshotted_and_identity_restatements_reported(pipeline, tmp_path: Path) -> None:
+    """The pipeline's dbt build snapshots the headline KPIs of every closed period. Building the
+    same data again adds no version. After identity merges two customers (a store-only and a
+    web-only buyer of the same closed month: one multichannel buyer instead of two single-channel
+    ones), the next build adds the restated versions, and mart_kpi_restatements reports for every
+    closed period and KPI the value first published and the new one, as the marts gave them before
+    and after the merge."""
+    settings, result = pipeline
+    built = {m.asset_key.to_user_string() for m in result.asset_materializations_for_node("cdp_dbt_models")}
+    assert "snapshots/kpi_closed_periods" in built
+    copy = tmp_path / "cdp" / "warehouse" / "cdp.duckdb"
+    copy.parent.mkdir(parents=True)
+    shutil.copy(settings.warehouse_path, copy)
+    env = {**os.environ, "CDP_DATA_DIR": str(tmp_path / "cdp"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+
+    def build() -> int:
+        """dbt build as the pipeline runs it (data tests aside: they are not what is tested here);
+        the snapshot's version count after it."""
+        done = subprocess.run(
+            [dbt_executable(), "build", "--exclude-resource-type", "unit_test", "test",
+             "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path)],
+            cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:]
+        with duckdb.connect(str(copy), read_only=True) as con:
+            return con.execute("select count(*) from snapshots.kpi_closed_periods").fetchone()[0]
+
+    with duckdb.connect(str(copy), read_only=True) as con:
+        before = _headline(con)
+        published = con.execute("select count(*) from snapshots.kpi_closed_periods").fetchone()[0]
+        month, single_store, single_web = con.execute(
+            "select s.period_start, s.customer_id, w.customer_id"
+            " from intermediate.int_customer_purchases_by_period s"
+            " inner join intermediate.int_customer_purchases_by_period w on s.period_start = w.period_start"
+            " inner join marts.mart_multichannel_customers m on s.period_start = m.period_start"
+            " where s.purchase_channels = ['store'] and w.purchase_channels = ['web']"
+            " and not m.is_partial_period order by all desc limit 1"
+        ).fetchone()
+    assert published == len({period for period, _ in before}) > 0  # one version per closed period
+    assert build() == published  # the same data: nothing new
+
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "update identity.customer_source_records set customer_id = ? where customer_id = ?",
+            [single_store, single_web],
+        )
+    versions = build()
+    with duckdb.connect(str(copy), read_only=True) as con:
+        after = _headline(con)
+        reported = {
+            (row[0], row[1]): row[2:]
+            for row in con.execute(
+                "select period_start, kpi, first_published_value, latest_value, restatement, is_restated"
+                " from marts.mart_kpi_restatements"
+            ).fetchall()
+        }
+    assert reported.keys() == before.keys() == after.keys()
+    restated_periods = {period for (period, _), (*_, is_restated) in reported.items() if is_restated}
+    assert versions == published + len(restated_periods)  # one new version per restated period
+    for key, (first, latest, restatement, is_restated) in reported.items():
+        assert (first, latest, is_restated) == (before[key], after[key], before[key] != after[key]), key
+        if first is not None and latest is not None:
+            assert restatement == latest - first, key
+    # The merged month: one buyer fewer, one more of them multichannel.
+    assert reported[(month, "buyers")][2] == -1
+    assert reported[(month, "multichannel_rate")][2] > 0

@@ -645,3 +645,158 @@ def test_verbatim_theme_mentions_match_the_themes_the_generator_wrote(pipeline, 
     )
     mart = dict(query(pipeline[0], "select theme, mentions from marts.mart_verbatim_themes"))
     assert mart == dict(expected)
+
+
+def _exported(landing: Path, folder: str, prefix: str, key: str) -> dict[str, dict[str, str]]:
+    """The records of an export (every delivered file, the latest delivery of a record winning),
+    by ``key``: what links a ticket or an answer to the order it is about is in the export, not in
+    the generator's journeys."""
+    records: dict[str, dict[str, str]] = {}
+    for path in sorted((landing / folder).glob(f"{prefix}_*.csv")):
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            records |= {r[key]: r for r in csv.DictReader(f)}
+    return records
+
+
+def test_cost_per_order_allocates_each_cost_to_the_channel_of_its_sale(pipeline, generated, truth) -> None:
+    """mart_cost_per_order from the journeys: every interaction priced with the seed (as the total
+    cost test does) and counted in the channel of the sale it serves: a ticket in the channel of
+    the order it names (``order_ref`` of the CRM export), whatever its contact channel; a till
+    return in the channel of the sale it returns; a survey answer in that of the order it rates,
+    else of the ticket it rates; a ticket naming no order, and its survey, on the service line.
+    Orders are the month's sales. Per month, web visits are dated at the visit's start in the
+    truth and at its first event in the export (a session begun just before midnight on a month's
+    last day falls in the next month): the web line may differ by two visits' cost; every other
+    line, and the channel totals over all months, match exactly."""
+    with (DBT_PROJECT_DIR / "seeds" / "interaction_unit_costs.csv").open(encoding="utf-8") as f:
+        cost = {r["interaction"]: Decimal(r["unit_cost_eur"]) for r in csv.DictReader(f)}
+    tickets = _exported(generated.landing, "crm", "tickets", "ticket_id")
+    answers = _exported(generated.landing, "survey", "responses", "response_id")
+    sales = {e.record: e for e in truth if e.event in SALE_EVENTS}
+
+    def channel_of_order(order_id: str | None) -> str | None:
+        return sales[order_id].channel if order_id in sales else None
+
+    def channel_of_ticket(ticket_id: str) -> str:
+        return channel_of_order(tickets[ticket_id]["order_ref"]) or "service"
+
+    expected: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    orders: Counter[tuple[date, str]] = Counter()
+    moved = 0  # tickets counted in the channel of their order rather than in service
+    for e in truth:
+        key = (e.month, e.channel)
+        if e.event == "web_session":
+            expected[key] += cost["web_visit"] + (cost["web_cart"] if e.detail["cart"] == "1" else 0)
+        elif e.event in SALE_EVENTS:
+            orders[key] += 1
+            if e.event == "store_purchase":
+                expected[key] += cost["store_sale"]
+                continue
+            cc = e.channel == "click_and_collect"
+            expected[key] += cost["click_and_collect_order" if cc else "web_home_delivery_order"]
+            if Decimal(e.detail.get("refunded", "0")) > 0:
+                expected[key] += cost["click_and_collect_refund" if cc else "web_refund"]
+        elif e.event == "pickup":
+            expected[key] += cost["click_and_collect_pickup"]
+        elif e.event == "store_return":
+            sale = sale_returned(e, sales)
+            expected[(e.month, sale.channel if sale else "store")] += cost["store_return"]
+        elif e.event == "service_contact":
+            contact = e.detail["contact_channel"]
+            expected[(e.month, channel_of_ticket(e.record))] += cost[f"service_{contact}"]
+            moved += channel_of_ticket(e.record) != "service"
+        elif e.event == "survey_response":
+            answer = answers[e.record]
+            channel = channel_of_order(answer["order_ref"]) or (
+                channel_of_ticket(answer["ticket_ref"]) if answer["ticket_ref"] else None
+            )
+            assert channel is not None, e.record  # every generated answer rates an order or a ticket
+            expected[(e.month, channel)] += cost["survey_response"]
+    mart = {
+        (r[0], r[1]): r[2:]
+        for r in query(
+            pipeline[0],
+            "select period_start, channel, cost_eur, orders, cost_per_order, is_unallocated"
+            " from marts.mart_cost_per_order",
+        )
+    }
+    assert moved > 0 and set(mart) == set(expected) | set(orders)
+    assert any(channel == "service" for _, channel in mart)  # tickets about no order: their own line
+    visit = cost["web_visit"] + cost["web_cart"]
+    for key, (cost_eur, n_orders, per_order, unallocated) in mart.items():
+        room = 2 * visit if key[1] == "web" else 0
+        assert abs(cost_eur - expected[key]) <= room, key
+        assert n_orders == orders[key], key
+        assert unallocated == (key[1] == "service"), key
+        if n_orders:
+            assert per_order == pytest.approx(float(cost_eur) / n_orders, abs=0.005), key
+        else:
+            assert per_order is None, key
+    for channel in ("store", "web", "click_and_collect", "service"):
+        assert sum(v[0] for k, v in mart.items() if k[1] == channel) == sum(
+            v for k, v in expected.items() if k[1] == channel
+        ), channel
+
+
+def test_satisfaction_per_store_matches_truth_exactly(pipeline, generated, truth) -> None:
+    """The store level of mart_satisfaction: the answers about a till purchase or a click &
+    collect pickup, per store the journeys name, give the same counts, NPS, CSAT and CES; a
+    store's row is reliable when each measure it has rests on 30 answers or more."""
+    with (generated.truth / "journeys.csv").open(encoding="utf-8") as f:
+        store_of = {r["source_record_id"]: r["store_code"] for r in csv.DictReader(f)}
+    about_a_store = ("store_purchase", "click_and_collect_pickup")
+    by_store: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for e in truth:
+        if e.event == "survey_response" and e.detail["touchpoint"] in about_a_store:
+            by_store[store_of[e.record]].append(e.detail)
+    mart = {
+        r[0]: r[1:]
+        for r in query(
+            pipeline[0],
+            "select segment, responses, nps_responses, nps, csat, ces_responses, ces_mean, is_reliable"
+            " from marts.mart_satisfaction where level = 'store'",
+        )
+    }
+    assert "" not in by_store and set(mart) == set(by_store)
+    for store, answers in by_store.items():
+        scores = {m: [int(a[m]) for a in answers if a[m] != "None"] for m in ("nps", "csat", "ces")}
+        responses, nps_n, nps_value, csat, ces_n, ces_mean, is_reliable = mart[store]
+        assert (responses, nps_n, ces_n) == (len(answers), len(scores["nps"]), len(scores["ces"])), store
+        assert nps_value == nps(scores["nps"]), store
+        assert csat == round(100 * sum(s >= 4 for s in scores["csat"]) / len(scores["csat"]), 1), store
+        if scores["ces"]:
+            assert ces_mean == pytest.approx(statistics.mean(scores["ces"]), abs=0.005), store
+        enough = all(not s or len(s) >= 30 for s in scores.values()) and len(answers) >= 30
+        assert is_reliable == enough, store
+
+
+def test_net_revenue_ht_beside_ttc_per_line_category(pipeline) -> None:
+    """mart_net_revenue without VAT: per period and channel, merchandise and shipping each carry a
+    TTC equal to their HT x (1 + VAT) for a VAT between the seed's lowest and highest rate (a mix
+    of universes), to the rounding of half a cent per order line and per order; HT and TTC add up,
+    and the VAT is their difference. The TTC columns themselves match the truth (test above)."""
+    with (DBT_PROJECT_DIR / "seeds" / "vat_rates.csv").open(encoding="utf-8") as f:
+        rates = [Decimal(r["vat_rate"]) for r in csv.DictReader(f)]
+    lines = {
+        (r[0], r[1]): r[2]
+        for r in query(
+            pipeline[0],
+            "select date_trunc('month', timezone('Europe/Paris', o.ordered_at))::date, o.revenue_channel,"
+            " count(l.order_id) + count(distinct o.order_id) from marts.fct_orders o"
+            " left join marts.fct_order_lines l on l.order_id = o.order_id group by all",
+        )
+    }
+    rows = query(
+        pipeline[0],
+        "select period_start, channel, net_revenue, net_revenue_ht, vat_amount, net_merchandise_revenue,"
+        " net_merchandise_revenue_ht, shipping_revenue, shipping_revenue_ht from marts.mart_net_revenue",
+    )
+    assert rows
+    for period, channel, net, net_ht, vat, merchandise, merchandise_ht, shipping, shipping_ht in rows:
+        assert net_ht + vat == net and merchandise + shipping == net, (period, channel)
+        assert merchandise_ht + shipping_ht == net_ht, (period, channel)
+        rounding = Decimal("0.005") * (1 + max(rates)) * lines[(period, channel)]
+        for ttc, ht in ((merchandise, merchandise_ht), (shipping, shipping_ht)):
+            low, high = sorted((ht * (1 + min(rates)), ht * (1 + max(rates))))
+            assert low - rounding <= ttc <= high + rounding, (period, channel, ttc, ht)
+    assert sum(r[4] for r in rows) > 0  # VAT was taken off

@@ -38,16 +38,21 @@ class CdpDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         # fqn = [project, folder, subfolder..., model]: staging/pos → "staging_pos". Seeds sit
-        # at the top of seeds/: they are the business-edited reference data.
+        # at the top of seeds/: they are the business-edited reference data. A snapshot's fqn
+        # repeats its file name ([project, file, snapshot]): they are one group, their schema's.
         if dbt_resource_props["resource_type"] == "seed":
             return "reference"
+        if dbt_resource_props["resource_type"] == "snapshot":
+            return "snapshots"
         return "_".join(dbt_resource_props["fqn"][1:-1]) or None
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return OWNERS
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
-        layer = "reference" if dbt_resource_props["resource_type"] == "seed" else dbt_resource_props["fqn"][1]
+        layer = {"seed": "reference", "snapshot": "snapshots"}.get(
+            dbt_resource_props["resource_type"], dbt_resource_props["fqn"][1]
+        )
         return {**super().get_tags(dbt_resource_props), "layer": layer}
 
 

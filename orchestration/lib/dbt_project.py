@@ -22,7 +22,9 @@ from orchestration.settings import REPO_ROOT
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # What dbt reads; anything else under dbt_project/ (target/, logs/) is its output. A change to any
 # of them means a new parse (manifest) and a new content hash (orchestration/runtime/changes.py).
-PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "packages.yml", "models", "macros", "tests", "seeds")
+PROJECT_INPUTS = (
+    "dbt_project.yml", "profiles.yml", "packages.yml", "models", "macros", "tests", "seeds", "snapshots",
+)  # fmt: skip
 PARSED_PROJECT = "partial_parse.msgpack"  # dbt's parsed project, in a target folder
 # The dbt step's name in Dagster, which prefixes the target folders of its builds.
 BUILD_STEP = "cdp_dbt_models"

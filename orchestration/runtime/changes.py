@@ -13,8 +13,8 @@ Inputs, and why they are these:
 - **identity**: its raw tables, ``identity.yml`` (content), the model trained on this warehouse
   and the identity code (``orchestration/identity/``: modules and shipped model, content);
 - **dbt**: every raw table, the identity resolution last recorded, and a content hash of the dbt
-  project (models, macros, tests, seeds, ``dbt_project.yml`` with its vars, ``profiles.yml``);
-  a changed project also means a ``--full-refresh`` of incremental models;
+  project (models, macros, tests, seeds, snapshots, ``dbt_project.yml`` with its vars,
+  ``profiles.yml``); a changed project also means a ``--full-refresh`` of incremental models;
 - **docs**: the dbt project only (`dbt docs generate` describes models and columns, which only
   the project changes);
 - **serving**: the dbt build last recorded, ``CDP_SERVING_PII`` and the serving code.

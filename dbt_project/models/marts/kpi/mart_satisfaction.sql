@@ -1,6 +1,6 @@
--- NPS, CSAT and CES over all periods: global, per channel, per touchpoint and per service contact channel, with response
--- counts; touchpoints ranked as irritants (highest detractor share first) and as sources of
--- delight (highest promoter share first).
+-- NPS, CSAT and CES over all periods: global, per channel, per touchpoint, per service contact
+-- channel and per store, with response counts; touchpoints ranked as irritants (highest detractor
+-- share first) and as sources of delight (highest promoter share first).
 with responses as (
     select * from {{ ref('fct_survey_responses') }}
 ),
@@ -22,6 +22,12 @@ measured as (
     from responses
     where rated_contact_channel is not null
     group by rated_contact_channel
+    union all
+    -- Per store: the surveys about a visit there, a till purchase or a click & collect pickup.
+    select 'store', store_code, {{ satisfaction_measures() }}
+    from responses
+    where touchpoint in ('store_purchase', 'click_and_collect_pickup') and store_code is not null
+    group by store_code
 ),
 
 final as (

@@ -1,4 +1,5 @@
--- NPS, CSAT and CES per period: global, per channel, per touchpoint and per service contact channel.
+-- NPS, CSAT and CES per period: global, per channel, per touchpoint, per service contact channel and
+-- per store.
 with responses as (
     select *, {{ kpi_period('submitted_at') }} as period_start
     from {{ ref('fct_survey_responses') }}
@@ -22,6 +23,12 @@ final as (
     from responses
     where rated_contact_channel is not null
     group by period_start, rated_contact_channel
+    union all
+    -- Per store: the surveys about a visit there, a till purchase or a click & collect pickup.
+    select period_start, 'store', store_code, {{ satisfaction_measures() }}
+    from responses
+    where touchpoint in ('store_purchase', 'click_and_collect_pickup') and store_code is not null
+    group by period_start, store_code
 )
 
 select
