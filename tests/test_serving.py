@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from html import escape
 from pathlib import Path
 
 import duckdb
@@ -57,12 +58,17 @@ def test_published_file_and_parquet_hold_every_mart_and_only_the_marts(pipeline:
         con, "select table_name from duckdb_tables() where database_name = 'wh' and schema_name = 'marts'"
     )
     published = _names(con, "select table_name from duckdb_tables() where database_name = 'pub'")
-    assert {m.name for m in marts_from_manifest(ensure_manifest())} == marts
-    assert published == marts | {"_publication"}
+    tables = marts_from_manifest(ensure_manifest())
+    assert {m.name for m in tables if m.schema == "marts"} == marts
+    # The vocabularies (seeds with a label) come along, so BI tools can show words for codes.
+    vocabularies = {m.name for m in tables if m.schema == "reference"}
+    assert vocabularies == {"channels", "survey_touchpoints", "customer_segments"}
+    assert published == marts | vocabularies | {"_publication"}
     parquet = settings.serving_dir / "parquet"
-    assert {p.stem for p in parquet.glob("*.parquet")} == marts
-    for mart in marts:
-        in_warehouse = con.execute(f"select count(*) from wh.marts.{mart}").fetchall()[0][0]
+    assert {p.stem for p in parquet.glob("*.parquet")} == marts | vocabularies
+    for table in tables:
+        mart = table.name
+        in_warehouse = con.execute(f"select count(*) from wh.{table.schema}.{mart}").fetchall()[0][0]
         assert con.execute(f"select count(*) from pub.{mart}").fetchall()[0][0] == in_warehouse, mart
         assert (
             con.execute(f"select count(*) from '{parquet / mart}.parquet'").fetchall()[0][0] == in_warehouse
@@ -111,6 +117,57 @@ def test_report_counts_each_verbatim_mention_once(pipeline: tuple) -> None:
     con.close()
     assert sum(negative for _, negative in shown.values()) > 0
     assert shown == finest == recount
+
+
+def test_report_names_channels_touchpoints_and_segments_in_words_from_the_seeds(pipeline: tuple) -> None:
+    """A reader sees "Click & collect pickup", not ``click_and_collect_pickup``: every code the
+    report shows comes with its label from the published seeds (edit the CSV, not Python)."""
+    settings, _ = pipeline
+    html = (settings.serving_dir / "report" / "index.html").read_text(encoding="utf-8")
+    con = _both(settings)
+    channels = con.execute(
+        "select channel, label from pub.channels where channel in "
+        "(select from_channel from pub.mart_channel_transitions)"
+    ).fetchall()
+    touchpoints = con.execute(
+        "select touchpoint, label from pub.survey_touchpoints where touchpoint in "
+        "(select segment from pub.mart_satisfaction where level = 'touchpoint')"
+    ).fetchall()
+    con.close()
+    transitions = html[html.index("<h3>Channel transitions</h3>") :].split("</figure>")[0]
+    assert len(channels) >= 3 and len(touchpoints) >= 3
+    for code, label in channels:
+        assert escape(label) in transitions and f">{code}<" not in transitions, code
+    for code, label in touchpoints:
+        assert escape(label) in html and code not in html, code
+
+
+def test_report_greys_the_rate_tiles_whose_base_is_too_small(pipeline: tuple) -> None:
+    """The interval-bearing rates shown as tiles (web-to-store, click & collect, service) are greyed
+    exactly when the mart says their base is below min_sample_size."""
+    settings, _ = pipeline
+    html = (settings.serving_dir / "report" / "index.html").read_text(encoding="utf-8")
+    tiles = html[html.index("<h3>Cross-channel, click &amp; collect and service") :].split("</div></div>")[0]
+    flags = query(
+        settings,
+        """
+        select * from (
+            select cross_channel_rate_is_reliable from marts.mart_cross_channel_purchases
+            where period_start = (select max(period_start) from marts.mart_cross_channel_purchases
+                                  where not is_partial_period)
+        ) union all select unnest([click_and_collect_share_is_reliable, late_pickup_rate_is_reliable]) from (
+            select * from marts.mart_click_and_collect where not is_partial_period
+            order by period_start desc limit 1
+        ) union all
+        select unnest([repeat_contact_rate_is_reliable, first_contact_resolution_rate_is_reliable]) from (
+            select * from marts.mart_service_contacts where not is_partial_period
+            order by period_start desc limit 1
+        )
+        """,
+    )
+    assert len(flags) == 6
+    assert tiles.count('class="tile greyed"') == sum(not reliable for (reliable,) in flags)
+    assert tiles.count('class="tile"') == 2 + sum(reliable for (reliable,) in flags)  # + 2 coverage tiles
 
 
 def test_no_email_phone_or_street_reaches_bi_only_pseudonymous_keys(pipeline: tuple) -> None:

@@ -1,6 +1,8 @@
 {#- Service contacts per period and each of the columns `by` (contact_channel, or none for all
     channels): contacts, contacts per contacting customer, repeat contacts, first-contact
-    resolution, time to resolution and the contacts still open (definitions in _kpi__docs.md, block service). Distinct
+    resolution (each with its 95 % Wilson interval), time to resolution, the contacts still open and
+    the share of contacts that name a customer (macro identification_coverage: repeat contacts and
+    contacts per customer can only see those; definitions in _kpi__docs.md, block service). Distinct
     customers and percentiles do not add up across channels, so each grain is counted from the
     tickets, in a table of its own. -#}
 {% macro service_contacts_by(by) -%}
@@ -17,12 +19,13 @@ measured as (
         count(distinct customer_id) as contacting_customers,
         round(count(customer_id) / nullif(count(distinct customer_id), 0), 3) as contacts_per_customer,
         count(*) filter (where is_repeat_contact) as repeat_contacts,
-        round(count(*) filter (where is_repeat_contact) / count(*), 4) as repeat_contact_rate,
+        {{ rate_interval('count(*) filter (where is_repeat_contact)', 'count(*)', 'repeat_contact_rate') }},
         count(*) filter (where is_resolved and not is_followed_by_repeat_contact)
             as resolved_at_first_contact,
-        round(
-            count(*) filter (where is_resolved and not is_followed_by_repeat_contact) / count(*), 4
-        ) as first_contact_resolution_rate,
+        {{ rate_interval(
+            'count(*) filter (where is_resolved and not is_followed_by_repeat_contact)', 'count(*)',
+            'first_contact_resolution_rate'
+        ) }},
         count(solved_at) as solved_contacts,
         round(median(date_diff('minute', created_at, solved_at)) / 60.0, 1) as median_hours_to_resolution,
         round(quantile_cont(date_diff('minute', created_at, solved_at), 0.9) / 60.0, 1)
@@ -35,10 +38,16 @@ measured as (
         ) as median_open_hours
     from tickets
     group by {{ keys }}
+),
+
+coverage as (
+    {{ identification_coverage(['service_ticket'], by=by) | indent(4) }}
 )
 
 select
     measured.*,
+    coverage.identified_service_ticket_share,
     {{ is_partial_period('measured.period_start') }} as is_partial_period
 from measured
+inner join coverage using ({{ keys }})
 {%- endmacro %}

@@ -1,7 +1,7 @@
 {#- Verbatim themes at one grain: per theme and per each of the columns `by` (period_start,
     touchpoint, both or none), the mentions, their sentiment and the mean scores of the answers
-    that mention the theme, and the share of the answers with a verbatim at the same grain
-    (definitions in _kpi__docs.md, block verbatim_themes). Each mart_verbatim_themes* model calls
+    that mention the theme, and the share of the answers with a verbatim at the same grain with its
+    95 % Wilson interval (survey answers are a sample of customers; definitions in _kpi__docs.md, block verbatim_themes). Each mart_verbatim_themes* model calls
     it once: every grain is counted from the answers, in a table of its own. -#}
 {% macro verbatim_themes_by(by) -%}
 {%- set keys = by | join(', ') ~ (', ' if by else '') -%}
@@ -51,7 +51,7 @@ final as (
         measured.theme,
         themes.label_fr as theme_label_fr,
         measured.mentions,
-        round(measured.mentions / verbatims.verbatims, 4) as share_of_verbatims,
+        {{ rate_interval('measured.mentions', 'verbatims.verbatims', 'share_of_verbatims') }},
         measured.positive_mentions,
         measured.negative_mentions,
         measured.neutral_mentions,

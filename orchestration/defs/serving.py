@@ -31,7 +31,7 @@ from orchestration.serving.report import write_report
 from orchestration.settings import get_settings
 
 MARTS = marts_from_manifest(ensure_manifest())
-MART_KEYS = [dg.AssetKey(["marts", m.name]) for m in MARTS]
+MART_KEYS = [dg.AssetKey(m.asset_key) for m in MARTS]
 PREVIEW_ROWS = 5
 TAGS = {"layer": "serving"}
 
@@ -70,12 +70,13 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             run_id=context.run.run_id,
         )
         changes.record(con, "serving", changes.plan(con, settings).inputs["serving"], context.run.run_id)
+    keys = {m.name: m.asset_key for m in MARTS}
     for mart, (columns, rows) in published_previews(publication.path, MARTS, PREVIEW_ROWS).items():
         # Row counts and previews land on the dbt assets themselves, as observations: the dbt step
         # cannot count while its subprocess holds the warehouse.
         context.log_event(
             dg.AssetObservation(
-                asset_key=dg.AssetKey(["marts", mart]),
+                asset_key=dg.AssetKey(keys[mart]),
                 metadata={
                     "dagster/row_count": publication.rows[mart],
                     "published_preview": dg.MetadataValue.md(markdown_table(columns, rows)),

@@ -311,8 +311,9 @@ KPI_RANGES: dict[str, list[tuple[str, float, float | None]]] = {
     "mart_cost_to_serve": [("cost_eur", 0, None)],
 }
 # A rate or share, by its name: ``*_rate``, ``*_share``, ``share_of_*``, or one of the first two
-# with its window (``retention_rate_12m``).
-FRACTION = re.compile(r"(_rate|_share)(_[0-9]+[dwmy])?$|^share_of_")
+# with its window (``retention_rate_12m``). A ``share_of_*`` rate's interval bounds are fractions
+# too; its ``_is_reliable`` flag is a boolean, not a fraction.
+FRACTION = re.compile(r"(_rate|_share)(_[0-9]+[dwmy])?$|^share_of_(?!.*_is_reliable$)")
 
 
 def _fraction_columns() -> dict[str, list[str]]:

@@ -10,6 +10,10 @@ tables are written as ``serving/parquet/<mart>.parquet``, each file renamed into
 Columns tagged ``meta: {pii: true}`` in the dbt project are published as pseudonymous keys
 (``email`` → ``email_key``, a salted SHA-256) unless ``CDP_SERVING_PII`` lists them, so the same
 e-mail gets the same key in every mart and every run, and nobody can read it back.
+
+Beside the marts, the vocabularies: every dbt seed with a ``label`` column (``channels``,
+``survey_touchpoints``, ``customer_segments``), so BI tools and the KPI report show a code's words
+(``click_and_collect`` → "Click & collect") from the one place a user edits them.
 """
 
 from __future__ import annotations
@@ -32,12 +36,19 @@ KEY_CHARS = 16
 
 @dataclass(frozen=True)
 class Mart:
-    """A dbt model of the marts layer, as the manifest describes it."""
+    """A table published for BI: a dbt model of the marts layer, or a vocabulary seed (schema
+    ``reference``), as the manifest describes it."""
 
     name: str
     description: str = ""
     column_descriptions: dict[str, str] = field(default_factory=dict)
     pii_columns: frozenset[str] = frozenset()
+    schema: str = "marts"
+
+    @property
+    def asset_key(self) -> list[str]:
+        """The Dagster asset key path of the dbt node (``marts/<name>``, ``reference/<name>``)."""
+        return [self.schema, self.name]
 
 
 @dataclass(frozen=True)
@@ -50,12 +61,24 @@ class Publication:
     bytes: int
 
 
+# The column that makes a seed a vocabulary, published with the marts.
+LABEL_COLUMN = "label"
+
+
+def _is_published(node: dict) -> bool:
+    """A model of the ``marts`` schema, or a seed that labels codes (a vocabulary)."""
+    if node["resource_type"] == "model":
+        return node["config"].get("schema") == "marts"
+    return node["resource_type"] == "seed" and LABEL_COLUMN in node.get("columns", {})
+
+
 def marts_from_manifest(manifest_path: Path) -> list[Mart]:
-    """Every model dbt builds in the ``marts`` schema, with descriptions and PII tags."""
+    """Every model dbt builds in the ``marts`` schema, and every seed with a ``label`` column,
+    with descriptions and PII tags."""
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     marts = []
     for node in manifest["nodes"].values():
-        if node["resource_type"] != "model" or node["config"].get("schema") != "marts":
+        if not _is_published(node):
             continue
         columns = node.get("columns", {})
         marts.append(
@@ -64,6 +87,7 @@ def marts_from_manifest(manifest_path: Path) -> list[Mart]:
                 description=node.get("description", ""),
                 column_descriptions={c: v.get("description", "") for c, v in columns.items()},
                 pii_columns=frozenset(c for c, v in columns.items() if v.get("meta", {}).get("pii")),
+                schema=node["config"]["schema"],
             )
         )
     return sorted(marts, key=lambda m: m.name)
@@ -80,14 +104,14 @@ def _select_list(con: duckdb.DuckDBPyConnection, mart: Mart, clear_pii: frozense
         r[0]
         for r in con.execute(
             "select column_name from information_schema.columns "
-            "where table_catalog = current_database() and table_schema = 'marts' and table_name = ? "
+            "where table_catalog = current_database() and table_schema = ? and table_name = ? "
             "order by ordinal_position",
-            [mart.name],
+            [mart.schema, mart.name],
         ).fetchall()
     ]
     if not columns:
         raise RuntimeError(
-            f"marts.{mart.name} is in the dbt manifest but not in the warehouse: run dbt first"
+            f"{mart.schema}.{mart.name} is in the dbt manifest but not in the warehouse: run dbt first"
         )
     select, hashed = [], []
     for column in columns:
@@ -133,7 +157,8 @@ def publish_marts(
         for mart in marts:
             select, hashed = _select_list(con, mart, clear_pii)
             table = f"cdp_publish.main.{identifier(mart.name)}"
-            con.execute(f"create table {table} as select {select} from marts.{identifier(mart.name)}")
+            source = f"{identifier(mart.schema)}.{identifier(mart.name)}"
+            con.execute(f"create table {table} as select {select} from {source}")
             _copy_descriptions(con, table, mart, hashed)
             rows[mart.name] = con.execute(f"select count(*) from {table}").fetchall()[0][0]
             if hashed:

@@ -1,8 +1,11 @@
 """The KPI report: ``serving/report/index.html``, one self-contained page for people.
 
 It reads only what BI tools read, the published ``serving/marts.duckdb`` (never the warehouse),
-plus the data quality results in ``serving/quality/validations/``. Charts are inline SVG
-(``charts.py``); the page has no script and no external resource, so it opens offline.
+plus the data quality results in ``serving/quality/validations/``. Codes are shown as words, read
+from the vocabularies published beside the marts (the dbt seeds ``channels``,
+``survey_touchpoints``, ``customer_segments``): a user renames a channel in one CSV, not here.
+Charts are inline SVG (``charts.py``); the page has no script and no external resource, so it
+opens offline.
 """
 
 from __future__ import annotations
@@ -84,6 +87,35 @@ def _table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+class Labels:
+    """The words for codes, from the published vocabulary seeds: ``labels.channel("web")``."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._words = {
+            (table, code): label
+            for table, key in VOCABULARIES.items()
+            for code, label in _rows(con, f"select {key}, label from {table}")
+        }
+
+    def word(self, table: str, code: str) -> str:
+        """The label of ``code`` in ``table``; the code itself when the seed has no row for it,
+        so a new code shows up (and is seen to need a label) rather than vanishing."""
+        return self._words.get((table, code), code)
+
+    def channel(self, code: str) -> str:
+        return self.word("channels", code)
+
+    def touchpoint(self, code: str) -> str:
+        return self.word("survey_touchpoints", code)
+
+    def segment(self, code: str) -> str:
+        return self.word("customer_segments", code)
+
+
+# Published vocabulary seed → its code column.
+VOCABULARIES = {"channels": "channel", "survey_touchpoints": "touchpoint", "customer_segments": "segment"}
+
+
 def _series(rows: list[tuple], key_index: int = 1, value_index: int = 2) -> tuple[list[str], dict[str, list]]:
     """(period, series, value) rows → period labels and one value list per series."""
     periods = sorted({r[0] for r in rows})
@@ -92,7 +124,7 @@ def _series(rows: list[tuple], key_index: int = 1, value_index: int = 2) -> tupl
     return [_period(p) for p in periods], {n: [lookup.get((p, n)) for p in periods] for n in names}
 
 
-def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
+def _journey_section(con: duckdb.DuckDBPyConnection, labels: Labels) -> list[str]:
     # Periods still running at as_of are left out (their counts are not the period's); the
     # trailing omnichannel rate is drawn only where the loaded history covers its window.
     rates = _rows(
@@ -111,16 +143,20 @@ def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
     # line for every customer (mart_retention), one per segment (mart_retention_by_segment), and
     # single-channel repeat buyers: every omnichannel customer has bought twice, so that line,
     # not single-channel as a whole, is what omnichannel compares with.
-    retention = _rows(
-        con,
-        "select period_start, 'every customer', retention_rate_12m from mart_retention "
-        "where is_complete_history and not is_partial_period "
-        "union all select period_start, replace(segment, '_', '-'), retention_rate_12m "
-        "from mart_retention_by_segment where is_complete_history and not is_partial_period "
-        "union all select period_start, 'single-channel repeat buyers', repeat_buyer_retention_rate_12m "
-        "from mart_retention_by_segment "
-        "where segment = 'single_channel' and is_complete_history and not is_partial_period order by 1, 2",
-    )
+    retention = [
+        (period, "every customer" if segment is None else labels.segment(segment) + suffix, rate)
+        for period, segment, suffix, rate in _rows(
+            con,
+            "select period_start, null, '', retention_rate_12m from mart_retention "
+            "where is_complete_history and not is_partial_period "
+            "union all select period_start, segment, '', retention_rate_12m "
+            "from mart_retention_by_segment where is_complete_history and not is_partial_period "
+            "union all select period_start, segment, ' repeat buyers', repeat_buyer_retention_rate_12m "
+            "from mart_retention_by_segment "
+            "where segment = 'single_channel' and is_complete_history and not is_partial_period "
+            "order by 1, 2",
+        )
+    ]
     incomplete = _rows(
         con, "select count(distinct period_start) from mart_retention where not is_complete_history"
     )[0][0]
@@ -152,7 +188,7 @@ def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
             "over the whole history, each return counted against the sale it returns), per "
             "customer and per buyer.",
         ),
-        _revenue_table(con),
+        _revenue_table(con, labels),
         _figure(
             "12-month retention, omnichannel vs single-channel",
             charts.line_chart(periods, retention_series, charts.percent)
@@ -175,16 +211,19 @@ REVENUE_COLUMNS = (
 )  # fmt: skip
 
 
-def _revenue_table(con: duckdb.DuckDBPyConnection) -> str:
+def _revenue_table(con: duckdb.DuckDBPyConnection, labels: Labels) -> str:
     """Net revenue per channel over the loaded history, from sales to net: a return counts in the
     channel of the sale it returns; one whose sale is not in the data on its own column."""
-    rows = _rows(
-        con,
-        "select channel, sum(sales), sum(gross_sales_amount)::double, sum(refunded_amount)::double, "
-        "sum(attributed_returns_amount)::double, sum(unattributed_returns_amount)::double, "
-        "sum(net_revenue)::double, sum(identified_net_revenue)::double "
-        "from mart_net_revenue group by channel order by sum(net_revenue) desc",
-    )
+    rows = [
+        (labels.channel(channel), *sums)
+        for channel, *sums in _rows(
+            con,
+            "select channel, sum(sales), sum(gross_sales_amount)::double, sum(refunded_amount)::double, "
+            "sum(attributed_returns_amount)::double, sum(unattributed_returns_amount)::double, "
+            "sum(net_revenue)::double, sum(identified_net_revenue)::double "
+            "from mart_net_revenue group by channel order by sum(net_revenue) desc",
+        )
+    ]
     return (
         "<div><h3>Net revenue by channel</h3>"
         + _table(REVENUE_COLUMNS, rows)
@@ -195,13 +234,16 @@ def _revenue_table(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
-def _satisfaction_section(con: duckdb.DuckDBPyConnection) -> list[str]:
-    touchpoints = _rows(
-        con,
-        "select segment, nps, csat, ces_mean, responses, irritant_rank, delight_rank, nps_ci_low, "
-        "nps_ci_high, csat_ci_low, csat_ci_high, is_reliable from mart_satisfaction "
-        "where level = 'touchpoint' order by responses desc",
-    )
+def _satisfaction_section(con: duckdb.DuckDBPyConnection, labels: Labels) -> list[str]:
+    touchpoints = [
+        (labels.touchpoint(r[0]), *r[1:])
+        for r in _rows(
+            con,
+            "select segment, nps, csat, ces_mean, responses, irritant_rank, delight_rank, nps_ci_low, "
+            "nps_ci_high, csat_ci_low, csat_ci_high, is_reliable from mart_satisfaction "
+            "where level = 'touchpoint' order by responses desc",
+        )
+    ]
     themes = verbatim_themes(con)
     # Scores on too few answers are noise: greyed in the charts and the table, and said.
     greyed = [not r[11] for r in touchpoints]
@@ -273,10 +315,13 @@ def _interval(low: float | None, high: float | None) -> str:
     return "" if low is None or high is None else f"{low:.1f} to {high:.1f}"
 
 
-def _operations_section(con: duckdb.DuckDBPyConnection) -> list[str]:
-    transitions = _rows(
-        con, "select from_channel, to_channel, share_of_from_channel from mart_channel_transitions"
-    )
+def _operations_section(con: duckdb.DuckDBPyConnection, labels: Labels) -> list[str]:
+    transitions = [
+        (labels.channel(a), labels.channel(b), share)
+        for a, b, share in _rows(
+            con, "select from_channel, to_channel, share_of_from_channel from mart_channel_transitions"
+        )
+    ]
     channels = sorted({r[0] for r in transitions} | {r[1] for r in transitions})
     pickups = _rows(
         con,
@@ -285,6 +330,7 @@ def _operations_section(con: duckdb.DuckDBPyConnection) -> list[str]:
         "from mart_click_and_collect order by 1",
     )
     return [
+        _rate_tiles(con),
         _figure(
             "Channel transitions",
             charts.heatmap(channels, channels, {(r[0], r[1]): float(r[2]) for r in transitions}),
@@ -305,6 +351,63 @@ def _operations_section(con: duckdb.DuckDBPyConnection) -> list[str]:
             "Hours between 'ready for pickup' and collection, per period of the order.",
         ),
     ]
+
+
+RATE_TILES_TITLE = "Cross-channel, click & collect and service, latest complete period"
+
+
+def _rate_tiles(con: duckdb.DuckDBPyConnection) -> str:
+    """The rates with an interval of the latest period that had ended, each greyed when its base is
+    below min_sample_size, beside the coverage that says what they cannot see (not greyed: a
+    count of everything, not a sample)."""
+    cross = dict(
+        (direction, (rate, reliable, tickets, sessions))
+        for direction, rate, reliable, tickets, sessions in _rows(
+            con,
+            "select direction, cross_channel_rate, cross_channel_rate_is_reliable, "
+            "identified_till_ticket_share, identified_session_share from mart_cross_channel_purchases "
+            "where period_start = (select max(period_start) from mart_cross_channel_purchases "
+            "where not is_partial_period)",
+        )
+    )
+    pickups = _rows(
+        con,
+        "select click_and_collect_share, click_and_collect_share_is_reliable, late_pickup_rate, "
+        "late_pickup_rate_is_reliable from mart_click_and_collect where not is_partial_period "
+        "order by period_start desc limit 1",
+    )
+    service = _rows(
+        con,
+        "select repeat_contact_rate, repeat_contact_rate_is_reliable, first_contact_resolution_rate, "
+        "first_contact_resolution_rate_is_reliable from mart_service_contacts where not is_partial_period "
+        "order by period_start desc limit 1",
+    )
+    web_to_store = cross.get("web_to_store", (None, False, None, None))
+    store_to_web = cross.get("store_to_web", (None, False, None, None))
+    c_and_c = pickups[0] if pickups else (None, False, None, False)
+    contacts = service[0] if service else (None, False, None, False)
+    # (label, rate, is_reliable, unit of its base); coverage is a count of everything: reliable.
+    tiles = [
+        ("web-to-store purchases", web_to_store[0], web_to_store[1], "purchases"),
+        ("store-to-web purchases", store_to_web[0], store_to_web[1], "purchases"),
+        ("click & collect share of web orders", c_and_c[0], c_and_c[1], "web orders"),
+        ("late pickups (> 3 days)", c_and_c[2], c_and_c[3], "click & collect orders"),
+        ("repeat contacts", contacts[0], contacts[1], "contacts"),
+        ("first-contact resolution", contacts[2], contacts[3], "contacts"),
+        ("till sales identified", web_to_store[2], True, ""),
+        ("web sessions identified", web_to_store[3], True, ""),
+    ]
+    return (
+        f"<div><h3>{escape(RATE_TILES_TITLE)}</h3>"
+        + '<div class="tiles">'
+        + "".join(
+            _tile(label, "-" if value is None else charts.percent(value), not reliable, unit)
+            for label, value, reliable, unit in tiles
+        )
+        + "</div><p class=sub>Greyed: a base below the dbt var min_sample_size (30 by default), too "
+        "small to read. Web-to-store and store-to-web count identified customers only: the last two "
+        "tiles say how much of the store and web activity names a customer.</p></div>"
+    )
 
 
 def _identity_section(con: duckdb.DuckDBPyConnection) -> tuple[list[str], dict]:
@@ -378,9 +481,10 @@ def _quality_section(quality_dir: Path) -> tuple[list[str], dict]:
     }
 
 
-def _tile(label: str, value: str, greyed: bool) -> str:
-    """A headline figure; greyed out (with the reason on hover) when its sample is too small."""
-    attributes = ' class="tile greyed" title="too few customers to read"' if greyed else ' class="tile"'
+def _tile(label: str, value: str, greyed: bool, unit: str = "customers") -> str:
+    """A headline figure; greyed out (with the reason on hover) when its base of ``unit`` is too
+    small."""
+    attributes = f' class="tile greyed" title="too few {escape(unit)} to read"' if greyed else ' class="tile"'
     return f"<div{attributes}><b>{escape(value)}</b>{escape(label)}</div>"
 
 
@@ -405,9 +509,10 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
             "where is_complete_history and not is_partial_period order by period_start desc limit 1",
         )
         overall = _rows(con, "select nps, csat, ces_mean from mart_satisfaction where level = 'global'")
-        journeys = _journey_section(con)
-        satisfaction = _satisfaction_section(con)
-        operations = _operations_section(con)
+        labels = Labels(con)
+        journeys = _journey_section(con, labels)
+        satisfaction = _satisfaction_section(con, labels)
+        operations = _operations_section(con, labels)
         identity, identity_summary = _identity_section(con)
     finally:
         con.close()

@@ -20,7 +20,7 @@ measured as (
         period_start,
         count(*) as web_orders,
         count(*) filter (where channel = 'click_and_collect') as click_and_collect_orders,
-        round(count(*) filter (where channel = 'click_and_collect') / count(*), 4) as click_and_collect_share,
+        {{ rate_interval("count(*) filter (where channel = 'click_and_collect')", 'count(*)', 'click_and_collect_share') }},
         count(collected_at) as collected_orders,
         round(median(date_diff('minute', ready_for_pickup_at, collected_at)) / 60.0, 1)
             as median_hours_ready_to_collected,
@@ -37,7 +37,7 @@ measured as (
 final as (
     select
         measured.*,
-        round(measured.late_pickups / nullif(measured.click_and_collect_orders, 0), 4) as late_pickup_rate,
+        {{ rate_interval('measured.late_pickups', 'measured.click_and_collect_orders', 'late_pickup_rate') }},
         coalesce(pickup_surveys.responses, 0) as pickup_survey_responses,
         coalesce(pickup_surveys.nps_responses, 0) as pickup_nps_responses,
         pickup_surveys.nps as pickup_nps,

@@ -17,7 +17,7 @@ activity as (
     group by cohort_period, is_complete_history, periods_since_first, is_partial_period
 ),
 
-final as (
+sized as (
     select
         cohort_period,
         is_complete_history,
@@ -25,10 +25,16 @@ final as (
         is_partial_period,
         -- Every member of a cohort bought in its first period.
         first_value(active_customers) over cohort as cohort_customers,
-        active_customers,
-        round(active_customers / first_value(active_customers) over cohort, 4) as retention_share
+        active_customers
     from activity
     window cohort as (partition by cohort_period order by periods_since_first)
+),
+
+final as (
+    select
+        *,
+        {{ rate_interval('active_customers', 'cohort_customers', 'retention_share') | indent(4) }}
+    from sized
 )
 
 select * from final

@@ -50,7 +50,7 @@ final as (
             as is_partial_period,
         grid.cohort_customers,
         coalesce(activity.active_customers, 0) as active_customers,
-        round(coalesce(activity.active_customers, 0) / grid.cohort_customers, 4) as retention_share
+        {{ rate_interval('coalesce(activity.active_customers, 0)', 'grid.cohort_customers', 'retention_share') }}
     from grid
     left join activity
         on grid.cohort_period = activity.cohort_period

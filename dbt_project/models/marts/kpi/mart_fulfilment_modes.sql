@@ -47,10 +47,12 @@ measured as (
         round(count(*) / sum(count(*)) over (partition by period_start), 4) as share_of_web_orders,
         {{ average_order_value('sum(sale_net_merchandise_amount_ht)', 'count(*)') }} as average_order_value,
         count(*) filter (where refunded_amount <> 0) as refunded_orders,
-        round(count(*) filter (where refunded_amount <> 0) / count(*), 4) as refund_rate,
+        {{ rate_interval('count(*) filter (where refunded_amount <> 0)', 'count(*)', 'refund_rate') }},
         count(*) filter (where order_id in (select order_id from returned_in_store)) as returned_in_store_orders,
-        round(count(*) filter (where order_id in (select order_id from returned_in_store)) / count(*), 4)
-            as returned_in_store_rate,
+        {{ rate_interval(
+            'count(*) filter (where order_id in (select order_id from returned_in_store))', 'count(*)',
+            'returned_in_store_rate'
+        ) }},
         -- Only click & collect is dated beyond the order: ready in store, then collected.
         round(median(date_diff('minute', ordered_at, ready_for_pickup_at)) / 60.0, 1) as median_hours_to_ready,
         round(median(date_diff('minute', ready_for_pickup_at, collected_at)) / 60.0, 1)

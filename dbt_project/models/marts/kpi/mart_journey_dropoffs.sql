@@ -1,6 +1,8 @@
--- Where journeys stop: web sessions without a purchase, abandoned carts, service tickets without
--- a resolution; and how many of the identified customers who stopped there still bought, on any
--- channel, within var('cross_channel_days') days (definitions in _kpi__docs.md, block journeys).
+-- Where journeys stop: web sessions that left before adding to cart, carts not checked out,
+-- service tickets without a resolution; and how many of the identified customers who stopped there
+-- still bought, on any channel, within var('cross_channel_days') days (definitions in
+-- _kpi__docs.md, block journeys). The points are disjoint: a session stops at one point at most
+-- (its furthest step, macro session_furthest_step), so drop-offs add up across points.
 with sessions as (
     select * from {{ ref('fct_web_sessions') }}
 ),
@@ -14,18 +16,26 @@ purchases as (
     where touchpoint_type = 'order' and customer_id is not null
 ),
 
+staged_sessions as (
+    select *, {{ session_furthest_step() }} as furthest_step from sessions
+),
+
+-- One row per unit entering a point. Every session enters the first point; one that reached the
+-- cart enters the second too, but it stops (is a drop-off) at one of them at most.
 steps as (
     select
-        'session_without_purchase' as drop_off_point,
+        'session_without_cart' as drop_off_point,
+        'web_session' as journey_unit,
+        true as is_entry_point,
         session_id as step_id, customer_id, started_at as occurred_at,
-        not has_checkout_completed as is_drop_off
-    from sessions
+        furthest_step < 2 as is_drop_off
+    from staged_sessions
     union all
-    select 'cart_abandoned', session_id, customer_id, started_at, is_cart_abandoned
-    from sessions
-    where add_to_cart_events > 0
+    select 'cart_abandoned', 'web_session', false, session_id, customer_id, started_at, furthest_step < 4
+    from staged_sessions
+    where furthest_step >= 2
     union all
-    select 'ticket_unresolved', ticket_id, customer_id, created_at, not is_resolved
+    select 'ticket_unresolved', 'service_ticket', true, ticket_id, customer_id, created_at, not is_resolved
     from tickets
 ),
 
@@ -46,7 +56,12 @@ followed as (
 ),
 
 entered as (
-    select {{ kpi_period('occurred_at') }} as period_start, drop_off_point, count(*) as entries
+    select
+        {{ kpi_period('occurred_at') }} as period_start,
+        drop_off_point,
+        journey_unit,
+        is_entry_point,
+        count(*) as entries
     from steps
     group by all
 ),
@@ -68,6 +83,8 @@ final as (
     select
         entered.period_start,
         entered.drop_off_point,
+        entered.journey_unit,
+        entered.is_entry_point,
         entered.entries,
         coalesce(dropped.drop_offs, 0) as drop_offs,
         {{ rate_interval('coalesce(dropped.drop_offs, 0)', 'entered.entries', 'drop_off_rate') }},

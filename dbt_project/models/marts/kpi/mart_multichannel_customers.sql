@@ -1,13 +1,18 @@
 -- Multichannel and omnichannel rates per period (definitions in _kpi__docs.md, blocks
 -- multichannel and channel_definitions). The headline rates count buyers and purchase channels;
 -- the interaction-based figures (visits, service contacts, pickups count) carry "interaction" in
--- their name.
+-- their name. Beside them, what they cannot see: the period's share of till tickets, web sessions,
+-- web orders and service tickets that name a customer (macro identification_coverage).
 with customer_channels as (
     select * from {{ ref('int_customer_channels_by_period') }}
 ),
 
 purchases as (
     select * from {{ ref('int_customer_purchases_by_period') }}
+),
+
+coverage as (
+    {{ identification_coverage(['till_ticket', 'web_order', 'web_session', 'service_ticket']) | indent(4) }}
 ),
 
 interacting as (
@@ -39,9 +44,14 @@ joined as (
         coalesce(buying.multichannel_buyers, 0) as multichannel_buyers,
         coalesce(buying.trailing_multichannel_buyers, 0) as trailing_multichannel_buyers,
         coalesce(buying.omnichannel_buyers, 0) as omnichannel_buyers,
-        coalesce(buying.cumulative_omnichannel_buyers, 0) as cumulative_omnichannel_buyers
+        coalesce(buying.cumulative_omnichannel_buyers, 0) as cumulative_omnichannel_buyers,
+        coverage.identified_till_ticket_share,
+        coverage.identified_web_order_share,
+        coverage.identified_session_share,
+        coverage.identified_service_ticket_share
     from interacting
     left join buying on interacting.period_start = buying.period_start
+    left join coverage on interacting.period_start = coverage.period_start
 ),
 
 final as (
@@ -57,11 +67,15 @@ final as (
         trailing_multichannel_buyers,
         {{ rate_interval('trailing_multichannel_buyers', 'buyers', 'trailing_multichannel_rate') }},
         cumulative_omnichannel_buyers,
-        round(cumulative_omnichannel_buyers / nullif(buyers, 0), 4) as cumulative_omnichannel_rate,
+        {{ rate_interval('cumulative_omnichannel_buyers', 'buyers', 'cumulative_omnichannel_rate') }},
         active_customers,
         interaction_multichannel_customers,
         {{ rate_interval('interaction_multichannel_customers', 'active_customers', 'interaction_multichannel_rate') }},
-        channels_per_active_customer
+        channels_per_active_customer,
+        identified_till_ticket_share,
+        identified_web_order_share,
+        identified_session_share,
+        identified_service_ticket_share
     from joined
 )
 

@@ -1,9 +1,14 @@
 -- Retention per period, every customer whatever their segment: one row per period, the headline
 -- (definitions in _kpi__docs.md, block retention). Each segment's customers are counted once in
 -- mart_retention_by_segment (a customer has one segment at a time), so the counts here are their
--- sums and the rates are computed again from them.
+-- sums and the rates are computed again from them. Beside them, what they cannot see: the period's
+-- share of till tickets and web orders that name a customer (macro identification_coverage).
 with by_segment as (
     select * from {{ ref('mart_retention_by_segment') }}
+),
+
+coverage as (
+    {{ identification_coverage(['till_ticket', 'web_order']) | indent(4) }}
 ),
 
 summed as (
@@ -26,11 +31,14 @@ summed as (
 
 final as (
     select
-        period_start,
-        is_complete_history,
-        is_partial_period,
-        {{ retention_measures() | indent(4) }}
+        summed.period_start,
+        summed.is_complete_history,
+        summed.is_partial_period,
+        {{ retention_measures() | indent(4) }},
+        coverage.identified_till_ticket_share,
+        coverage.identified_web_order_share
     from summed
+    left join coverage on summed.period_start = coverage.period_start
 )
 
 select * from final
