@@ -29,6 +29,11 @@ retention; repeat-contact rate 0.151 vs
 (split fragments are single-channel). On the 300-customer test data every gap is 0. Net revenue
 per person and channel with returns netted to their sale, on a resolved 10,000-customer generated
 sample: channel totals exact, 50 of 6,489 people (0.8 %) with some channel off (identity errors).
+Value by number of purchase channels without look-ahead on that sample (as_of 2026-11-01, its
+till returns linked to their sale from the return ticket, which its older journeys do not name):
+windows and coverage exact; 1-channel buyers 5.5 % more than the true people and worth 7.3 % less,
+2 and 3 channels within 2 % and 1 %; per tenure band, the 1-channel buyers of 0-5 months +16 % and
+-17 % (split fragments look new), every other cell of 20 buyers or more within 6 %.
 """
 
 from __future__ import annotations
