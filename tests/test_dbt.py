@@ -52,6 +52,7 @@ KPI_MARTS = {
     "mart_verbatim_themes_by_period_and_touchpoint", "mart_fulfilment_modes",
     "mart_spend_by_purchase_channels", "mart_lifecycle_stages", "mart_checkout_funnel",
     "mart_net_revenue", "mart_cost_per_order", "mart_kpi_restatements",
+    "mart_clv_window", "mart_clv_buyers", "mart_value_by_channel_count_and_tenure",
 }  # fmt: skip
 
 

@@ -26,7 +26,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("CDP_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
 REPORT_CHARTS = {
     "Omnichannel and multichannel rates",
-    "Customer value by number of interaction channels",
+    "Customer value by number of purchase channels",
     "12-month retention, omnichannel vs single-channel",
     "NPS and CSAT by touchpoint",
     "Customer effort (CES) by touchpoint",

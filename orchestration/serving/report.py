@@ -132,12 +132,27 @@ def _journey_section(con: duckdb.DuckDBPyConnection, labels: Labels) -> list[str
         "select period_start, case when is_complete_window then omnichannel_rate end, multichannel_rate "
         "from mart_multichannel_customers where not is_partial_period order by 1",
     )
+    # Value of the next 12 months by the purchase channels of the 12 before (no look-ahead), for
+    # every buyer and within each tenure band; a cell on too few buyers is not drawn.
     value = _rows(
         con,
-        "select interaction_channel_count, historical_clv, historical_clv_per_buyer, customers from "
-        "mart_value_by_channel_count "
-        "where interaction_channel_count > 0 order by 1",
+        "select purchase_channel_count, buyers, case when clv_ht_is_reliable then clv_ht end "
+        "from mart_value_by_channel_count order by 1",
     )
+    by_tenure = _rows(
+        con,
+        "select 'tenure ' || tenure_band, purchase_channel_count, "
+        "case when clv_ht_is_reliable then clv_ht end "
+        "from mart_value_by_channel_count_and_tenure order by tenure_band_start_months",
+    )
+    value_series = {"every buyer (€ HT per buyer)": [r[2] for r in value]}
+    for band, count, clv in by_tenure:
+        value_series.setdefault(band, [None] * len(value))[[r[0] for r in value].index(count)] = clv
+    window = _rows(
+        con,
+        "select observation_months, value_months, identified_sale_share, identified_revenue_share "
+        "from mart_clv_window",
+    )[0]
     # Periods whose 24 months are not all loaded count old customers as new and have no 12-month
     # base: they are left out, and the caption says how many; so is a period still running. One
     # line for every customer (mart_retention), one per segment (mart_retention_by_segment), and
@@ -179,14 +194,24 @@ def _journey_section(con: duckdb.DuckDBPyConnection, labels: Labels) -> list[str
             "A period still running at the data's as-of date is left out.",
         ),
         _figure(
-            "Customer value by number of interaction channels",
+            "Customer value by number of purchase channels",
             charts.bar_chart(
-                [f"{r[0]} ({r[3]:,} customers)" for r in value],
-                {"revenue per customer (€)": [r[1] for r in value], "per buyer (€)": [r[2] for r in value]},
+                [f"{r[0]} ({r[1]:,} buyers)" for r in value],
+                value_series,
             ),
-            "By number of channels interacted through: historical customer value (net revenue "
-            "over the whole history, each return counted against the sale it returns), per "
-            "customer and per buyer.",
+            f"Buyers of the {window[0]} months before the split date, by the purchase channels (store, "
+            f"web, click & collect) they bought in during those months; value = their net revenue "
+            f"without VAT in the {window[1]} months after it, up to the data's as-of date (each "
+            "return counted against the sale it returns), per buyer, for every buyer and within each "
+            "band of tenure (months since the first purchase): a customer who stays longer has more "
+            "time to try channels. Bars on too few buyers to read (min_sample_size) are not drawn. "
+            "Anonymous till tickets belong to no customer: these figures see "
+            + (
+                f"{charts.percent(window[2])} of the value window's sales and "
+                f"{charts.percent(window[3])} of its revenue."
+                if window[2] is not None
+                else "no sale of the value window."
+            ),
         ),
         _revenue_table(con, labels),
         _figure(

@@ -1,5 +1,7 @@
 -- One row per customer: what they brought (net revenue, gross margin) against what serving them
--- cost over their whole history (definitions in _kpi__docs.md, block cost_to_serve). The margin is
+-- cost over their whole history (definitions in _kpi__docs.md, block cost_to_serve). Lifetime and
+-- descriptive: longer-standing customers have had more time to cost and to bring, so groups of
+-- customers are compared in mart_cost_to_serve_by_channel_count, not here. The margin is
 -- on merchandise without VAT (HT): VAT is collected for the state, and shipping is passed on at
 -- cost, not sold at the merchandise margin.
 with customers as (

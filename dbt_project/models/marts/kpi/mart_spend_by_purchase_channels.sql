@@ -1,36 +1,36 @@
--- Do omnichannel customers spend more, in store and online? Per purchase-channel segment over
--- the customers' whole history: store-only, online-only, omnichannel (bought in both) buyers,
--- with their store and online spend (definitions in _kpi__docs.md, block spend_by_purchase_channels).
-with customers as (
-    select * from {{ ref('dim_customers') }}
-    where orders > 0
+-- Do omnichannel customers spend more, in store and online? Buyers of the observation window by
+-- where they bought in it (store only, online only, both: omnichannel), with their store and
+-- online spend in the value window that follows (definitions in _kpi__docs.md, block
+-- spend_by_purchase_channels): the same buyers and windows as mart_value_by_channel_count.
+with buyers as (
+    select * from {{ ref('mart_clv_buyers') }}
 ),
 
-segmented as (
-    select
-        *,
-        case
-            when is_omnichannel then 'omnichannel'
-            when list_contains(purchase_channels, 'store') then 'store_only'
-            else 'online_only'
-        end as purchase_segment,
-        web_revenue + click_and_collect_revenue as online_revenue
-    from customers
+clv_window as (
+    select * from {{ ref('mart_clv_window') }}
 ),
 
-final as (
+measured as (
     select
         purchase_segment,
         count(*) as buyers,
         round(count(*) / sum(count(*)) over (), 4) as share_of_buyers,
-        sum(orders) as orders,
-        round(sum(orders) / count(*), 3) as orders_per_buyer,
-        round(sum(store_revenue) / count(*), 2) as store_revenue_per_buyer,
-        round(sum(online_revenue) / count(*), 2) as online_revenue_per_buyer,
-        round(sum(lifetime_revenue) / count(*), 2) as revenue_per_buyer,
-        round(sum(lifetime_revenue) / sum(sum(lifetime_revenue)) over (), 4) as share_of_revenue
-    from segmented
+        sum(value_orders) as value_orders,
+        round(sum(value_orders) / count(*), 3) as orders_per_buyer,
+        round(sum(value_store_net_revenue_ht) / count(*), 2) as store_net_revenue_ht_per_buyer,
+        round(sum(value_online_net_revenue_ht) / count(*), 2) as online_net_revenue_ht_per_buyer,
+        round(sum(value_net_revenue_ht) / count(*), 2) as net_revenue_ht_per_buyer,
+        round(sum(value_net_revenue_ht) / nullif(sum(sum(value_net_revenue_ht)) over (), 0), 4) as share_of_revenue
+    from buyers
     group by purchase_segment
+),
+
+final as (
+    select
+        measured.*,
+        {{ clv_window_columns('clv_window') }}
+    from measured
+    cross join clv_window
 )
 
 select * from final
