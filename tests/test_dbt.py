@@ -96,19 +96,6 @@ def test_dbt_models_are_assets_grouped_by_folder_with_checks_and_upstream_lineag
     assert {"unique_fct_orders_order_id", "assert_orders_reconcile_with_raw"} <= checks
 
 
-# Rates of KPI marts that other work owns and has not yet reviewed for an interval. Listed, not
-# skipped silently: the test below fails when one gains its interval or note, so the list shrinks.
-RATES_NOT_YET_REVIEWED = {
-    ("mart_value_by_channel_count", "share_of_revenue"),
-    ("mart_satisfaction", "detractor_share"), ("mart_satisfaction", "promoter_share"),
-    ("mart_satisfaction", "ces_easy_share"), ("mart_satisfaction_by_period", "detractor_share"),
-    ("mart_satisfaction_by_period", "promoter_share"), ("mart_satisfaction_by_period", "ces_easy_share"),
-    ("mart_cost_to_serve", "share_of_period_cost"),
-    ("mart_cost_to_serve_by_channel_count", "unprofitable_share"),
-    ("mart_cost_to_serve_by_channel_count", "unprofitable_buyer_share"),
-    ("mart_spend_by_purchase_channels", "share_of_buyers"),
-    ("mart_spend_by_purchase_channels", "share_of_revenue"),
-}  # fmt: skip
 NOT_A_SAMPLE_ESTIMATE = re.compile(r"not a sample estimate\W+\w+", re.IGNORECASE)
 
 
@@ -131,9 +118,7 @@ def test_every_kpi_rate_has_an_interval_or_says_it_is_not_a_sample_estimate() ->
             else:
                 missing.append((node["name"], column))
     assert len(reviewed) > 30
-    assert sorted(set(missing) - RATES_NOT_YET_REVIEWED) == []
-    # An entry of the list that now has its interval or note (or is gone) must leave the list.
-    assert sorted(RATES_NOT_YET_REVIEWED - set(missing)) == []
+    assert sorted(missing) == []
 
 
 def test_full_run_builds_every_model_and_every_dbt_test_passes(pipeline) -> None:

@@ -9,6 +9,8 @@
       wilson_half);
     - CES: mean ± 1.96 standard errors (sample standard deviation), clipped to [1, 7]; none on a
       single answer;
+    - detractor, promoter and easy-effort shares: Wilson intervals and <share>_is_reliable
+      (macro rate_interval, at least var('min_sample_size') answers);
     - is_reliable: every measure that has answers has at least var('min_responses') of them. -#}
 {% macro satisfaction_measures() -%}
     {%- set z = 1.96 -%}
@@ -30,8 +32,8 @@
         round(greatest(-100, 100 * ({{ p_adj }} - {{ d_adj }} - {{ z }} * {{ nps_se }})), 1) end as nps_ci_low,
     case when {{ n_nps }} > 0 then
         round(least(100, 100 * ({{ p_adj }} - {{ d_adj }} + {{ z }} * {{ nps_se }})), 1) end as nps_ci_high,
-    round({{ detractors }} / nullif({{ n_nps }}, 0), 4) as detractor_share,
-    round({{ promoters }} / nullif({{ n_nps }}, 0), 4) as promoter_share,
+    {{ rate_interval(detractors, n_nps, 'detractor_share') }},
+    {{ rate_interval(promoters, n_nps, 'promoter_share') }},
     count(csat_score) as csat_responses,
     round(100.0 * {{ satisfied }}, 1) as csat,
     -- greatest / least skip nulls: each bound is computed only where there are answers.
@@ -45,7 +47,7 @@
         as ces_mean_ci_low,
     case when count(ces_score) > 1 then round(least(7, avg(ces_score) + {{ ces_half }}), 2) end
         as ces_mean_ci_high,
-    round(count(*) filter (where ces_score >= 5) / nullif(count(ces_score), 0), 4) as ces_easy_share,
+    {{ rate_interval('count(*) filter (where ces_score >= 5)', 'count(ces_score)', 'ces_easy_share') }},
     ({{ n_nps }} = 0 or {{ n_nps }} >= {{ var('min_responses') }})
         and (count(csat_score) = 0 or count(csat_score) >= {{ var('min_responses') }})
         and (count(ces_score) = 0 or count(ces_score) >= {{ var('min_responses') }})
