@@ -1,15 +1,23 @@
 -- Revenue and order counts in fct_orders equal the raw layer's (quarantined rows never reach raw),
 -- counting the latest delivered version of each ticket and order (a corrected re-delivery
--- replaces the earlier one; raw keeps both). Returns one row per measure that differs.
+-- replaces the earlier one; raw keeps both), as at var as_of when it is set (macros in as_of.sql:
+-- tickets and orders after it left out, refunds after it undone). Returns one row per measure
+-- that differs.
 {{ config(meta={'dagster': {'ref': {'name': 'fct_orders'}}}) }}
 
 with pos_tickets as (
     select * from {{ source('pos', 'pos_tickets') }}
+    where {{ happened_by_as_of("timezone('Europe/Paris', date_heure)") }}
     {{ latest_delivered('num_ticket') }}
 ),
 
 ecommerce_orders as (
-    select * from {{ source('ecommerce', 'ecommerce_orders') }}
+    select * replace (
+        case when {{ reached_after_as_of(web_refund_at('created_at')) }} then 0 else refunded_amount end
+            as refunded_amount
+    )
+    from {{ source('ecommerce', 'ecommerce_orders') }}
+    where {{ happened_by_as_of('created_at') }}
     {{ latest_delivered('order_id') }}
 ),
 

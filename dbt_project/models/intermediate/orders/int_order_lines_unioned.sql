@@ -1,7 +1,7 @@
 -- Till ticket lines and web order lines in one grain, with their order's channel and customer.
 -- Incremental (docs/dbt.md, "Incremental models"): a build rewrites only what changed since the
 -- last one (the filter at the end).
-{{ config(materialized='incremental', unique_key='order_line_id') }}
+{{ config(materialized='incremental', unique_key='order_line_id', full_refresh=full_refresh_at_as_of()) }}
 
 with ticket_lines as (
     select * from {{ ref('stg_pos__ticket_lines') }}

@@ -1,7 +1,7 @@
 -- Till tickets and web orders in one grain: one row per order (a sale or a store return).
 -- Incremental (docs/dbt.md, "Incremental models"): a build rewrites only what changed since the
 -- last one (the filter at the end).
-{{ config(materialized='incremental', unique_key='order_id') }}
+{{ config(materialized='incremental', unique_key='order_id', full_refresh=full_refresh_at_as_of()) }}
 
 with tickets as (
     select * from {{ ref('stg_pos__tickets') }}

@@ -10,7 +10,7 @@ final as (
     select
         min(occurred_at) as history_start_at,
         {% if var('as_of', none) -%}
-        '{{ var("as_of") }}'::timestamptz as as_of,
+        {{ as_of_var() }} as as_of,
         'var as_of' as as_of_source
         {%- else -%}
         max(occurred_at) as as_of,

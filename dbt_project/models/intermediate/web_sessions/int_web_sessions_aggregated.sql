@@ -2,7 +2,7 @@
 -- Incremental (docs/dbt.md, "Incremental models"): a build aggregates again the sessions with an
 -- event delivered since the last one (a session can span two deliveries) and gives a new customer
 -- to the sessions whose customer changed.
-{{ config(materialized='incremental', unique_key='session_id') }}
+{{ config(materialized='incremental', unique_key='session_id', full_refresh=full_refresh_at_as_of()) }}
 
 with events as (
     select * from {{ ref('stg_ecommerce__web_events') }}

@@ -1,6 +1,6 @@
 -- Incremental (docs/dbt.md, "Incremental models"): a build writes only the rows that differ from
 -- what the model holds: new, delivered again, or of another customer.
-{{ config(materialized='incremental', unique_key='order_line_id') }}
+{{ config(materialized='incremental', unique_key='order_line_id', full_refresh=full_refresh_at_as_of()) }}
 
 with lines as (
     select * from {{ ref('int_order_lines_taxed') }}

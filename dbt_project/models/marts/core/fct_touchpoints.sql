@@ -8,6 +8,7 @@
 {{ config(
     materialized='incremental',
     unique_key='touchpoint_id',
+    full_refresh=full_refresh_at_as_of(),
     post_hook="delete from {{ this }} where touchpoint_id not in (select touchpoint_id from {{ ref('int_touchpoints_unioned') }})"
 ) }}
 

@@ -1,6 +1,6 @@
 -- Incremental (docs/dbt.md, "Incremental models"): a build writes only the rows that differ from
 -- what the model holds: new, delivered again, or of another customer.
-{{ config(materialized='incremental', unique_key='session_id') }}
+{{ config(materialized='incremental', unique_key='session_id', full_refresh=full_refresh_at_as_of()) }}
 
 with sessions as (
     select * from {{ ref('int_web_sessions_aggregated') }}

@@ -16,6 +16,12 @@ renamed as (
         stated_at,
         collected_via
     from latest
+),
+
+at_as_of as (
+    -- Statements made after as_of are not there yet (the latest one before it wins downstream).
+    select * from renamed
+    where {{ happened_by_as_of('stated_at') }}
 )
 
-select * from renamed
+select * from at_as_of

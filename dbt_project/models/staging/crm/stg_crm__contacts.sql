@@ -3,9 +3,14 @@ with source as (
 ),
 
 latest as (
-    -- A contact is exported again when it changes: the last modification wins.
+    -- A contact is exported again when it changes: the last modification wins, among those made
+    -- by as_of when var as_of is set (a contact delivered only as modified later keeps that
+    -- version: the export has no earlier one).
     select * from source
-    {{ latest_delivered('contact_id', first_order_by='lastmodifieddate desc nulls last') }}
+    {{ latest_delivered(
+        'contact_id',
+        first_order_by=reached_after_as_of('lastmodifieddate') ~ ', lastmodifieddate desc nulls last'
+    ) }}
 ),
 
 renamed as (
@@ -27,6 +32,12 @@ renamed as (
         createdate as created_at,
         lastmodifieddate as updated_at
     from latest
+),
+
+at_as_of as (
+    -- A contact created after as_of is not there yet.
+    select * from renamed
+    where {{ happened_by_as_of('created_at') }}
 )
 
-select * from renamed
+select * from at_as_of

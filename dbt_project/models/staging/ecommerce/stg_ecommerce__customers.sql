@@ -23,6 +23,12 @@ renamed as (
         accepts_sms_marketing,
         created_at
     from latest
+),
+
+at_as_of as (
+    -- Web accounts created after as_of are not there yet.
+    select * from renamed
+    where {{ happened_by_as_of('created_at') }}
 )
 
-select * from renamed
+select * from at_as_of

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_ecommerce__orders') }} (the cut at var as_of keeps the lines of the orders it keeps)
 with source as (
     select * from {{ source('ecommerce', 'ecommerce_order_lines') }}
 ),
@@ -21,6 +22,20 @@ renamed as (
         coalesce(refunded_quantity, 0) as refunded_quantity,
         _loaded_at as loaded_at
     from latest
+),
+
+at_as_of as (
+    -- A line is dated by its order: the lines of an order placed after as_of are not there yet,
+    -- and a refund the order had not had at as_of is not on its lines either.
+    {% if as_of_var() -%}
+    select renamed.* replace (
+        case when orders.refunded_amount = 0 then 0 else renamed.refunded_quantity end as refunded_quantity
+    )
+    from renamed
+    inner join {{ ref('stg_ecommerce__orders') }} as orders on renamed.order_id = orders.order_id
+    {%- else -%}
+    select * from renamed
+    {%- endif %}
 )
 
-select * from renamed
+select * from at_as_of

@@ -32,6 +32,24 @@ renamed as (
         coalesce(upper(trim(currency)), 'EUR') as currency,
         _loaded_at as loaded_at
     from latest
+),
+
+at_as_of as (
+    -- As an export taken at as_of shows them (macros in as_of.sql): an order placed later is not
+    -- there yet; readiness and collection reached later are not reached. The export dates no
+    -- refund: a refund is taken to happen at the order's last dated step (collection, else
+    -- readiness for pickup, else the order itself), so one after as_of has not happened: the
+    -- order is paid and nothing is refunded.
+    select * replace (
+        {{ reached_by_as_of('ready_for_pickup_at') }} as ready_for_pickup_at,
+        {{ reached_by_as_of('collected_at') }} as collected_at,
+        case when {{ reached_after_as_of(web_refund_at()) }} then 'paid' else financial_status end
+            as financial_status,
+        case when {{ reached_after_as_of(web_refund_at()) }} then 0::decimal(18, 2) else refunded_amount end
+            as refunded_amount
+    )
+    from renamed
+    where {{ happened_by_as_of('ordered_at') }}
 )
 
-select * from renamed
+select * from at_as_of

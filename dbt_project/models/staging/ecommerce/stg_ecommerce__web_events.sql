@@ -22,6 +22,12 @@ renamed as (
         utm_source,
         _loaded_at as loaded_at
     from latest
+),
+
+at_as_of as (
+    -- Events after as_of are not there yet (a session running at as_of has its events so far).
+    select * from renamed
+    where {{ happened_by_as_of('event_at') }}
 )
 
-select * from renamed
+select * from at_as_of

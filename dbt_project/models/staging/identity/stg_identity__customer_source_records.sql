@@ -13,6 +13,13 @@ renamed as (
         in_flagged_cluster,
         seen_at
     from source
+),
+
+at_as_of as (
+    -- A record first seen after as_of is not there yet: a customer all of whose records are
+    -- later does not exist at as_of.
+    select * from renamed
+    where {{ happened_by_as_of('seen_at') }}
 )
 
-select * from renamed
+select * from at_as_of

@@ -25,6 +25,13 @@ renamed as (
         store_code,
         seen_at
     from source
+),
+
+at_as_of as (
+    -- A record first seen after as_of is not there yet. Who each record belongs to is identity
+    -- resolution's answer on all the records it read, not cut (docs/kpis.md).
+    select * from renamed
+    where {{ happened_by_as_of('seen_at') }}
 )
 
-select * from renamed
+select * from at_as_of

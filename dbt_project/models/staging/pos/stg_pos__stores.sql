@@ -17,6 +17,12 @@ renamed as (
         lower(trim(email_magasin)) as store_email,
         date_ouverture as opened_on
     from latest
+),
+
+at_as_of as (
+    -- A store opened after as_of is not there yet.
+    select * from renamed
+    where opened_on is null or {{ happened_by_as_of('opened_on') }}
 )
 
-select * from renamed
+select * from at_as_of

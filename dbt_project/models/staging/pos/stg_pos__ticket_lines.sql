@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_pos__tickets') }} (the cut at var as_of keeps the lines of the tickets it keeps)
 with source as (
     select * from {{ source('pos', 'pos_ticket_lines') }}
 ),
@@ -20,6 +21,14 @@ renamed as (
         montant_ttc as line_amount,
         _loaded_at as loaded_at
     from latest
+),
+
+at_as_of as (
+    -- A line is dated by its ticket: the lines of a ticket after as_of are not there yet.
+    select * from renamed
+    {% if as_of_var() -%}
+    where ticket_id in (select ticket_id from {{ ref('stg_pos__tickets') }})
+    {%- endif %}
 )
 
-select * from renamed
+select * from at_as_of

@@ -22,6 +22,12 @@ renamed as (
         ticket_ref,
         upper(trim(store_code)) as store_code
     from latest
+),
+
+at_as_of as (
+    -- Answers submitted after as_of are not there yet.
+    select * from renamed
+    where {{ happened_by_as_of('submitted_at') }}
 )
 
-select * from renamed
+select * from at_as_of
