@@ -23,6 +23,7 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,27 @@ class folder_path(property):
 
 class file_path(property):
     """A ``Settings`` property naming a file of the data folder."""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("a date YYYY-MM-DD, e.g. '1990-01-01'") from None
+
+
+def _earliest(source: str, default: str = "1990-01-01") -> Any:
+    """The earliest plausible transaction date of one source system."""
+    return field(
+        default=date.fromisoformat(default),
+        metadata=variable(
+            f"CDP_EARLIEST_DATE_{source.upper()}",
+            f"a `{source}` transaction (till ticket, web order, service ticket, survey answer) dated "
+            "before this day is quarantined with its value, not loaded "
+            "([raw-layer.md](raw-layer.md#what-happens-to-a-bad-delivery))",
+            _date,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -152,6 +174,10 @@ class Settings:
             "`orchestration/activation/audiences.yml`",
         ),
     )
+    earliest_date_pos: date = _earliest("pos")  # noqa: RUF009 (a date is immutable)
+    earliest_date_ecommerce: date = _earliest("ecommerce")  # noqa: RUF009 (a date is immutable)
+    earliest_date_crm: date = _earliest("crm")  # noqa: RUF009 (a date is immutable)
+    earliest_date_survey: date = _earliest("survey")  # noqa: RUF009 (a date is immutable)
     clear_pii: frozenset[str] = field(
         default=frozenset(),
         metadata=variable(
@@ -275,6 +301,10 @@ class Settings:
     def tmp_dir(self) -> Path:
         """scratch of running steps, emptied when no run is alive"""
         return self.data_dir / "tmp"
+
+    def earliest_date(self, source: str) -> date | None:
+        """The earliest plausible transaction date of ``source`` (None: a source without one)."""
+        return getattr(self, f"earliest_date_{source}", None)
 
     def in_folder(self, data_dir: Path) -> Settings:
         """These settings for another data folder (one a caller names, a benchmark's)."""

@@ -45,18 +45,20 @@ import shutil
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Protocol
 
 import duckdb
 
 from orchestration.exports.spec import ExportTable
+from orchestration.ingest.casting import RowRules
 from orchestration.ingest.files import FileFingerprint, fingerprint
 from orchestration.ingest.formats import FileRejected, Write, may_be_truncated, write_csv, write_ndjson
 from orchestration.ingest.landing import already_logged, landing_files, settle
 from orchestration.ingest.results import FileResult, TableResult
 from orchestration.lib.sql import literal
+from orchestration.settings import get_settings
 from orchestration.warehouse.raw import ensure_raw_schema, log_file
 
 
@@ -102,6 +104,7 @@ def load_table(
     loaded, and counted; ``orchestration.privacy.suppression.SuppressionList``); None for a scratch
     load (inspect, benchmarks). Given by the caller, so that ingestion does not depend on privacy."""
     ensure_raw_schema(con, spec)
+    earliest = get_settings().earliest_date(spec.source)  # CDP_EARLIEST_DATE_<SOURCE>
     suppressing = suppression if suppression is not None and suppression.prepare(con) else None
     result = TableResult(table=spec.table)
     scratch = quarantine_dir.parent / "tmp" / "ingest"
@@ -121,7 +124,7 @@ def load_table(
                 result.files.append(FileResult(rel, "skipped", note="already loaded"))
                 continue
             file_result = _load_file(
-                con, spec, path, rel, stat, next(fingerprints), quarantine_dir, run_id, suppressing
+                con, spec, path, rel, stat, next(fingerprints), quarantine_dir, run_id, suppressing, earliest
             )
             result.files.append(file_result)
             _log_result(log, file_result)
@@ -188,6 +191,7 @@ def _load_file(
     quarantine_dir: Path,
     run_id: str,
     suppressing: Suppression | None = None,
+    earliest: date | None = None,
 ) -> FileResult:
     try:
         earlier = con.execute(
@@ -212,7 +216,7 @@ def _load_file(
                 raise FileRejected(fp.decode_error)
             if fp.size == 0 and spec.format.kind == "csv":
                 raise FileRejected("empty file: no header row (a failed or truncated export?)")
-            return _load_records(con, spec, fp, rel, stat.st_mtime, run_id, suppressing)
+            return _load_records(con, spec, fp, rel, stat.st_mtime, run_id, suppressing, earliest)
         except FileRejected as exc:
             return _quarantine_file(con, spec, path, rel, fp, stat.st_mtime, str(exc), quarantine_dir, run_id)
     finally:
@@ -264,12 +268,15 @@ def _load_records(
     mtime: float,
     run_id: str,
     suppressing: Suppression | None = None,
+    earliest: date | None = None,
 ) -> FileResult:
     """Read, type and write one file in one transaction; its counts must reconcile to commit.
 
-    ``suppressing``: the privacy suppression list that applies (None: none)."""
+    ``suppressing``: the privacy suppression list that applies (None: none). ``earliest``: the
+    source's earliest plausible transaction date (None: not checked)."""
     notes = list(fp.notes)
-    write = Write(con, spec, fp, rel, datetime.now(UTC), run_id)
+    rules = RowRules(nul_bytes=fp.nul_bytes > 0, earliest=earliest)
+    write = Write(con, spec, fp, rel, datetime.now(UTC), run_id, rules)
     con.execute("begin transaction")
     try:
         try:
