@@ -87,15 +87,15 @@ def _date(text: str) -> date:
         raise ValueError("a date YYYY-MM-DD, e.g. '1990-01-01'") from None
 
 
-def _earliest(source: str, default: str = "1990-01-01") -> Any:
-    """The earliest plausible transaction date of one source system."""
+def _earliest(source: str, transactions: str) -> Any:
+    """The earliest plausible transaction date of one source system: a date before it is a
+    placeholder (1900-01-01) or a typo, which would open a period of its own in the marts."""
     return field(
-        default=date.fromisoformat(default),
+        default=date(1990, 1, 1),
         metadata=variable(
             f"CDP_EARLIEST_DATE_{source.upper()}",
-            f"a `{source}` transaction (till ticket, web order, service ticket, survey answer) dated "
-            "before this day is quarantined with its value, not loaded "
-            "([raw-layer.md](raw-layer.md#what-happens-to-a-bad-delivery))",
+            f"{transactions} of the `{source}` source dated before this day are quarantined with the "
+            "value, row by row ([raw-layer.md](raw-layer.md#what-happens-to-a-bad-delivery))",
             _date,
         ),
     )
@@ -174,10 +174,10 @@ class Settings:
             "`orchestration/activation/audiences.yml`",
         ),
     )
-    earliest_date_pos: date = _earliest("pos")  # noqa: RUF009 (a date is immutable)
-    earliest_date_ecommerce: date = _earliest("ecommerce")  # noqa: RUF009 (a date is immutable)
-    earliest_date_crm: date = _earliest("crm")  # noqa: RUF009 (a date is immutable)
-    earliest_date_survey: date = _earliest("survey")  # noqa: RUF009 (a date is immutable)
+    earliest_date_pos: date = _earliest("pos", "till tickets")  # noqa: RUF009 (a date is immutable)
+    earliest_date_ecommerce: date = _earliest("ecommerce", "web orders")  # noqa: RUF009 (a date is immutable)
+    earliest_date_crm: date = _earliest("crm", "service tickets")  # noqa: RUF009 (a date is immutable)
+    earliest_date_survey: date = _earliest("survey", "survey answers")  # noqa: RUF009 (a date is immutable)
     clear_pii: frozenset[str] = field(
         default=frozenset(),
         metadata=variable(

@@ -16,6 +16,8 @@ import pytest
 
 from orchestration.exports import ALL_TABLES, ExportTable, ecommerce, pos
 from orchestration.exports.spec import Column, CsvFormat
+from orchestration.ingest import files
+from orchestration.ingest.casting import NUL_BYTE
 from orchestration.settings import Settings
 from tests.test_ingest import POS_HEADER, load, pos_ticket, scalar, write
 from tests.test_ingest_faults import WEB_HEADER, log_row, reconciled, web_order
@@ -97,10 +99,32 @@ def test_every_line_ending_reads_every_record_as_written(
     reconciled(con)
 
 
+@pytest.mark.parametrize("ending", ["CR", "CRLF", "mixed"])
+def test_line_breaks_split_across_read_chunks_read_the_same(
+    settings: Settings, con, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    """The decoding pass reads a file in chunks: with chunks of a few bytes, a CR ends one chunk
+    and its LF (or the next line) starts the next, everywhere in the file."""
+    monkeypatch.setattr(files, "CHUNK_BYTES", 7)
+    rows = records(pos.TICKETS, 6)
+    write_bytes = settings.landing_dir / "pos" / "tickets_2026-01.csv"
+    write_bytes.parent.mkdir(parents=True)
+    write_bytes.write_bytes(csv_bytes(pos.TICKETS, rows, ending))
+    (f,) = load(con, settings, pos.TICKETS).files
+    assert (f.status, f.rows_read, f.rows_loaded) == ("loaded", 6, 6), f
+    assert scalar(con, "select count(distinct num_ticket) from raw.pos_tickets") == 6
+    reconciled(con)
+
+
+@pytest.mark.parametrize("chunk", [files.CHUNK_BYTES, 7], ids=["one-chunk", "7-byte-chunks"])
 @pytest.mark.parametrize("ending", ["\n", "\r"], ids=["LF", "CR"])
-def test_a_cr_only_file_quarantined_whole_counts_every_line(settings: Settings, con, ending: str) -> None:
+def test_a_cr_only_file_quarantined_whole_counts_every_line(
+    settings: Settings, con, monkeypatch: pytest.MonkeyPatch, ending: str, chunk: int
+) -> None:
     """A file that cannot be decoded is quarantined whole, every line counted as a quarantined
-    row: with CR-only line breaks, as many rows and the same line as with LF."""
+    row: with CR-only line breaks, as many rows and the same line as with LF (counting LF only,
+    a CR-only file reported one row for all its lines)."""
+    monkeypatch.setattr(files, "CHUNK_BYTES", chunk)
     lines = [WEB_HEADER, web_order("W1"), web_order("W2"), web_order("W3", currency="EU\xe8")]
     path = settings.landing_dir / "ecommerce" / "orders_2026-01.csv"
     path.parent.mkdir(parents=True)
@@ -157,6 +181,37 @@ def test_a_till_file_delimited_by_comma_says_so(settings: Settings, con) -> None
     write(settings.landing_dir / "pos" / "tickets_2026-02.csv", "a,b;c\n1,2;3\n", "cp1252")
     (_, g) = load(con, settings, pos.TICKETS).files
     assert g.status == "quarantined" and "delimited" not in (g.error or "")
+    reconciled(con)
+
+
+@pytest.mark.parametrize(("delimiter", "shown", "looks"), [("\t", "\\t", "tab"), ("|", "|", "pipe")])
+def test_a_web_file_delimited_otherwise_says_which(
+    settings: Settings, con, delimiter: str, shown: str, looks: str
+) -> None:
+    lines = [WEB_HEADER.replace(",", delimiter), web_order("W1").replace(",", delimiter)]
+    write(settings.landing_dir / "ecommerce" / "orders_2026-01.csv", "\n".join(lines) + "\n")
+    (f,) = load(con, settings, ecommerce.ORDERS).files
+    assert (f.status, f.rows_read, f.rows_quarantined) == ("quarantined", 1, 1)
+    assert (f.error or "").endswith(
+        f"the header splits on '{shown}' into the expected columns: this file looks {looks}-delimited; "
+        "the spec expects ','"
+    )
+    reconciled(con)
+
+
+def test_a_nul_byte_in_an_ndjson_line_quarantines_that_line(settings: Settings, con) -> None:
+    event = (
+        '{"event_id": "%s", "event_type": "page_view", "event_at": "2026-01-05T10:00:00+01:00", '
+        '"visitor_id": "V", "session_id": "S"}'
+    )
+    body = "\n".join([event % "E1", event % "E\x002", event % "E3", ""])
+    write(settings.landing_dir / "ecommerce" / "web_events_2026-01.ndjson", body)
+    (f,) = load(con, settings, ecommerce.WEB_EVENTS).files
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_quarantined) == ("loaded", 3, 2, 1), f
+    ((line, reason),) = con.execute("select line_number, reason from raw.quarantine_rows").fetchall()
+    assert line == 2
+    # The NUL first: it is why the line is not valid JSON either.
+    assert reason == f"{NUL_BYTE}; not a JSON object"
     reconciled(con)
 
 
