@@ -131,7 +131,8 @@ def _check_required(spec: ExportTable, mapping: dict[str, str | None], first_lin
 def _delimiter_hint(spec: ExportTable, first_line: str) -> str:
     """``; the header splits on ',' into the expected columns: ...`` when another delimiter finds
     every required column, else ''."""
-    expected = spec.format.delimiter if isinstance(spec.format, CsvFormat) else ","
+    assert isinstance(spec.format, CsvFormat)
+    expected = spec.format.delimiter
     names = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
     for other in COMMON_DELIMITERS:
         if other == expected or other not in first_line:

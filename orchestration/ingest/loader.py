@@ -45,7 +45,7 @@ import shutil
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -104,7 +104,6 @@ def load_table(
     loaded, and counted; ``orchestration.privacy.suppression.SuppressionList``); None for a scratch
     load (inspect, benchmarks). Given by the caller, so that ingestion does not depend on privacy."""
     ensure_raw_schema(con, spec)
-    earliest = get_settings().earliest_date(spec.source)  # CDP_EARLIEST_DATE_<SOURCE>
     suppressing = suppression if suppression is not None and suppression.prepare(con) else None
     result = TableResult(table=spec.table)
     scratch = quarantine_dir.parent / "tmp" / "ingest"
@@ -124,7 +123,7 @@ def load_table(
                 result.files.append(FileResult(rel, "skipped", note="already loaded"))
                 continue
             file_result = _load_file(
-                con, spec, path, rel, stat, next(fingerprints), quarantine_dir, run_id, suppressing, earliest
+                con, spec, path, rel, stat, next(fingerprints), quarantine_dir, run_id, suppressing
             )
             result.files.append(file_result)
             _log_result(log, file_result)
@@ -191,7 +190,6 @@ def _load_file(
     quarantine_dir: Path,
     run_id: str,
     suppressing: Suppression | None = None,
-    earliest: date | None = None,
 ) -> FileResult:
     try:
         earlier = con.execute(
@@ -216,7 +214,7 @@ def _load_file(
                 raise FileRejected(fp.decode_error)
             if fp.size == 0 and spec.format.kind == "csv":
                 raise FileRejected("empty file: no header row (a failed or truncated export?)")
-            return _load_records(con, spec, fp, rel, stat.st_mtime, run_id, suppressing, earliest)
+            return _load_records(con, spec, fp, rel, stat.st_mtime, run_id, suppressing)
         except FileRejected as exc:
             return _quarantine_file(con, spec, path, rel, fp, stat.st_mtime, str(exc), quarantine_dir, run_id)
     finally:
@@ -268,14 +266,14 @@ def _load_records(
     mtime: float,
     run_id: str,
     suppressing: Suppression | None = None,
-    earliest: date | None = None,
 ) -> FileResult:
     """Read, type and write one file in one transaction; its counts must reconcile to commit.
 
-    ``suppressing``: the privacy suppression list that applies (None: none). ``earliest``: the
-    source's earliest plausible transaction date (None: not checked)."""
+    ``suppressing``: the privacy suppression list that applies (None: none)."""
     notes = list(fp.notes)
-    rules = RowRules(nul_bytes=fp.nul_bytes > 0, earliest=earliest)
+    # Rows holding a NUL byte, and transactions dated before CDP_EARLIEST_DATE_<SOURCE>, are
+    # quarantined one by one.
+    rules = RowRules(nul_bytes=fp.nul_bytes > 0, earliest=get_settings().earliest_date(spec.source))
     write = Write(con, spec, fp, rel, datetime.now(UTC), run_id, rules)
     con.execute("begin transaction")
     try:
