@@ -96,6 +96,12 @@ def test_every_line_ending_reads_every_record_as_written(
     loaded = con.execute(f"select {', '.join(text)} from raw.{spec.table} order by _source_line").fetchall()
     written = [tuple(r[spec.column_names.index(c)] or None for c in text) for r in rows]
     assert loaded == written
+    # The same lineage whatever the style: each record at the line it starts on (the header is
+    # line 1; a record with a line break inside a value spans two lines).
+    starts = [2 + sum(1 + sum(v.count("\n") for v in r) for r in rows[:i]) for i in range(len(rows))]
+    assert con.execute(f"select _source_line from raw.{spec.table} order by 1").fetchall() == [
+        (n,) for n in starts
+    ]
     reconciled(con)
 
 
