@@ -52,11 +52,13 @@ from typing import Protocol
 import duckdb
 
 from orchestration.exports.spec import ExportTable
+from orchestration.ingest.casting import RowRules
 from orchestration.ingest.files import FileFingerprint, fingerprint
 from orchestration.ingest.formats import FileRejected, Write, may_be_truncated, write_csv, write_ndjson
 from orchestration.ingest.landing import already_logged, landing_files, settle
 from orchestration.ingest.results import FileResult, TableResult
 from orchestration.lib.sql import literal
+from orchestration.settings import get_settings
 from orchestration.warehouse.raw import ensure_raw_schema, log_file
 
 
@@ -269,7 +271,10 @@ def _load_records(
 
     ``suppressing``: the privacy suppression list that applies (None: none)."""
     notes = list(fp.notes)
-    write = Write(con, spec, fp, rel, datetime.now(UTC), run_id)
+    # Rows holding a NUL byte, and transactions dated before CDP_EARLIEST_DATE_<SOURCE>, are
+    # quarantined one by one.
+    rules = RowRules(nul_bytes=fp.nul_bytes > 0, earliest=get_settings().earliest_date(spec.source))
+    write = Write(con, spec, fp, rel, datetime.now(UTC), run_id, rules)
     con.execute("begin transaction")
     try:
         try:
