@@ -107,8 +107,10 @@ def inspect(
         str | None, typer.Option(help="Raw table it belongs to [default: found from its name and folder].")
     ] = None,
 ) -> None:
-    """Preview how FILE would load (mapping file applied): columns matched, the first rows and
-    what would be quarantined and why. Writes nothing: the warehouse is never opened."""
+    """Preview how FILE would load (mapping file applied): columns matched, the first rows, what
+    would be quarantined and why, and the blocking quality checks a run would stop on (file, line,
+    value). Writes nothing: the warehouse is never opened. Exit code 1 when the run would not
+    load it or would stop on it."""
     from orchestration.exports import MappingError, effective_tables
     from orchestration.ingest.inspect import inspect_file, table_for
 
@@ -138,5 +140,14 @@ def inspect(
             typer.echo("  " + " | ".join("" if v is None else str(v) for v in row))
     for line, reason in report.quarantined:
         typer.echo(f"would quarantine line {line}: {reason}")
-    if r.status == "quarantined":
+    for warning in [n for n in (r.note or "").split("; ") if n.startswith("WARNING")]:
+        typer.echo(warning)
+    if report.blocking:
+        typer.echo(
+            f"blocking checks of raw.{report.table} (a run stops on these): "
+            f"{len(report.blocking) - len(report.failed)} of {len(report.blocking)} would pass"
+        )
+    for check, says in report.failed:
+        typer.echo(f"would FAIL blocking check {check}: {says}")
+    if r.status == "quarantined" or report.failed:
         raise typer.Exit(1)
