@@ -1,8 +1,9 @@
-"""``cdp generate`` and ``cdp inspect``: sample exports to try the pipeline on, and how one of your
-files would load before you deliver it."""
+"""``cdp generate``, ``cdp inspect`` and ``cdp unload``: sample exports to try the pipeline on, how
+one of your files would load before you deliver it, and taking a bad delivery back out."""
 
 from __future__ import annotations
 
+import getpass
 import resource
 import shutil
 from datetime import date
@@ -151,3 +152,37 @@ def inspect(
         typer.echo(f"would FAIL blocking check {check}: {says}")
     if r.status == "quarantined" or report.failed:
         raise typer.Exit(1)
+
+
+def unload(
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="The delivered file: its path, or as the load log names it (ecommerce/customers_x.csv); "
+            "it may already be gone from landing/."
+        ),
+    ],
+    by: Annotated[
+        str | None, typer.Option(help="Who asks, for the load log [default: your user name].")
+    ] = None,
+) -> None:
+    """Retire a delivered file: delete its rows from raw and raw.quarantine_rows and keep it in
+    raw.load_log as `retired` (who, when). The file is not read again while it stays in landing/;
+    a corrected file loads. The next `cdp run` derives identity and the marts again without its
+    rows. Exit code 2 when no loaded file has that name."""
+    from orchestration.defs.resources import build_resources
+    from orchestration.ingest.unload import UnloadError
+    from orchestration.ingest.unload import unload as retire
+
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        typer.echo(f"No warehouse at {settings.warehouse_path}: nothing loaded.", err=True)
+        raise typer.Exit(2)
+    try:
+        with build_resources(settings)["warehouse"].get_connection() as con:
+            done = retire(con, file, settings.landing_dir, by or getpass.getuser())
+    except UnloadError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(done.describe())
+    typer.echo("The next `cdp run` derives identity and the marts again without them.")
