@@ -112,9 +112,7 @@ def load_table(
     scratch = quarantine_dir.parent / "tmp" / "ingest"
     listed = landing_files(landing_dir, spec) if files is None else files
     if files is None:
-        result.removed = removed_from_landing(con, spec, landing_dir, listed)
-        for rel, rows, loaded_at in result.removed:
-            log(removed_message(spec, rel, rows, loaded_at))
+        result.removed = removed_from_landing(con, spec, landing_dir, listed)  # the raw asset warns
     settled, growing = settle(listed, settle_seconds)
     for path in growing:
         rel = path.relative_to(landing_dir).as_posix()
