@@ -12,6 +12,7 @@ from orchestration.ingest.loader import load_table
 from orchestration.ingest.unload import UnloadError, unload
 from orchestration.runtime.changes import raw_state, tables_with_rows_removed
 from orchestration.settings import Settings
+from tests.conftest import query, run_job
 from tests.test_ingest import scalar, write
 
 HEADER = "customer_id,created_at\n"
@@ -83,3 +84,13 @@ def test_cdp_unload_names_what_it_took_out(settings: Settings, con) -> None:
     assert "retired ecommerce/customers_2026-01.csv: 1 rows of raw.ecommerce_customers" in result.output
     unknown = CliRunner().invoke(app, ["unload", "ecommerce/nothing.csv"])
     assert unknown.exit_code == 2 and "no loaded file of that name" in unknown.output
+
+
+def test_the_unload_job_does_the_same_from_the_dagster_ui(settings: Settings, con) -> None:
+    write(settings.landing_dir / "ecommerce" / "customers_2026-01.csv", HEADER + "C1,2026-01-05T10:00:00Z\n")
+    _load(con, settings)
+    con.close()
+    config = {"ops": {"unload_file": {"config": {"file": "ecommerce/customers_2026-01.csv", "by": "dana"}}}}
+    assert run_job("unload", settings, run_config=config).success
+    assert query(settings, "select status, retired_by from raw.load_log") == [("retired", "dana")]
+    assert query(settings, "select count(*) from raw.ecommerce_customers") == [(0,)]
