@@ -17,6 +17,7 @@ each is a function of the module for its concern (``pipeline``, ``data``, ``docs
 - ``cdp formats``: the reference of every export format, generated from ``orchestration/exports``;
 - ``cdp settings``: every environment variable and data-folder path in force (``orchestration/settings.py``);
 - ``cdp inspect FILE``: how a file would load (mapping file applied), without writing anything;
+- ``cdp unload FILE``: take a delivered file's rows back out of raw (kept in the load log as retired);
 - ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance;
 - ``cdp privacy export``: everything held about one person (right of access), as JSON and HTML;
 - ``cdp privacy erase``: remove one person everywhere and keep them out of later loads;
@@ -34,6 +35,7 @@ app.command("generate")(data.generate)
 app.command("run")(pipeline.run)
 app.command("check")(pipeline.check)
 app.command("inspect")(data.inspect)
+app.command("unload")(data.unload)
 app.command("formats")(docs.formats)
 app.command("settings")(docs.settings_command)
 app.command("dev")(pipeline.dev)

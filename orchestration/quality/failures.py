@@ -89,26 +89,33 @@ def files_not_loaded(warehouse: Path, run_id: str) -> list[tuple[str, str, str]]
 
 
 def landing_lines(con: duckdb.DuckDBPyConnection, suite: Suite, outcome: Outcome) -> list[str]:
-    """Where a failed raw column check's example values came from: ``landing/<file> line <n>``.
+    """Where a failed raw column check's values came from: ``landing/<file> line <n> (<column>: <value>)``.
 
     Raw rows carry their lineage, so a failing value is traced to its delivered file and line
-    (up to five); other checks (aggregates, other layers) have no single row to point at.
+    (up to five); other checks (aggregates, other layers) have no single row to point at. A check
+    on a predicate the batch query computes (``created_at__not_in_future``) shows the column it
+    is about, read from the same query.
     """
     column = outcome.check.expectation.configuration.kwargs.get("column")
     if suite.asset_key[0] != "raw" or not column or not outcome.unexpected_count:
         return []
+    shown, _, derived = column.partition("__")
     values = [str(v) for v in outcome.examples if v is not None]
     conditions = [f'"{column}" is null'] if None in outcome.examples else []
-    if values:
-        conditions.append(f'"{column}"::varchar in ({", ".join("?" for _ in values)})')
+    if derived:
+        relation, conditions, values = f"({suite.query})", [f'"{column}" = false'], []
+    else:
+        relation = f"raw.{suite.asset_key[1]}"
+        if values:
+            conditions.append(f'"{column}"::varchar in ({", ".join("?" for _ in values)})')
     if not conditions:
         return []
     try:
         rows = con.execute(
-            f"select _source_file, _source_line from raw.{suite.asset_key[1]} "
+            f'select _source_file, _source_line, "{shown}" from {relation} '
             f"where {' or '.join(conditions)} order by 1, 2 limit 5",
             values,
         ).fetchall()
     except duckdb.Error:
         return []
-    return [f"landing/{f} line {n}" for f, n in rows]
+    return [f"landing/{f} line {n} ({shown}: {'empty' if v is None else repr(str(v))})" for f, n, v in rows]
