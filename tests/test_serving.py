@@ -212,7 +212,9 @@ def test_labels_follow_the_report_language(pipeline: tuple, tmp_path: Path) -> N
     seeds' French ones: a French reader sees "Espèces" for ``especes``, an English one "Cash"."""
     settings, _ = pipeline
     marts = marts_from_manifest(ensure_manifest())
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    con = duckdb.connect()  # the warehouse read-only, the published file written beside
+    con.execute(f"attach '{settings.warehouse_path}' as wh (read_only)")
+    con.execute("use wh")
     try:
         publication = publish_marts(
             con, marts, tmp_path / "marts.duckdb", tmp_path / "parquet",
