@@ -152,6 +152,7 @@ EXAMPLES = {
     "CDP_IDENTITY_CONFIG": ("/srv/identity.yml", "identity_config", Path("/srv/identity.yml")),
     "CDP_AUDIENCES_CONFIG": ("/srv/audiences.yml", "audiences_config", Path("/srv/audiences.yml")),
     "CDP_SERVING_PII": ("email, phone", "clear_pii", frozenset({"email", "phone"})),
+    "CDP_REPORT_LANGUAGE": ("FR", "report_language", "fr"),
     "CDP_FRESHNESS_HOURS_POS": ("24", "freshness_hours_pos", 24),
     "CDP_FRESHNESS_HOURS_ECOMMERCE": ("12", "freshness_hours_ecommerce", 12),
     "CDP_FRESHNESS_HOURS_CRM": ("96", "freshness_hours_crm", 96),
@@ -205,6 +206,7 @@ def test_the_landing_settle_time_and_the_mapping_file_reach_the_code(
         ("CDP_QUALITY_PROBABILISTIC_SHARE", "0.3"),
         ("CDP_QUALITY_SINGLETON_SHARE", "0.0,1.5"),
         ("CDP_QUALITY_IDENTITY_MAX_JUMP", "10"),
+        ("CDP_REPORT_LANGUAGE", "de"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_the_variable(

@@ -181,6 +181,8 @@ def _base_type(data_type: str) -> str:
 
 # A vocabulary seed as published (its table) and what it labels.
 Labeller = tuple[Mart, Vocabulary]
+# How a label column's comment names its language (another language is named by its code).
+LANGUAGE_NAMES = {"en": "English", "fr": "French"}
 
 
 def _label_sql(labeller: Labeller, column: str, language: str) -> str:
@@ -213,10 +215,9 @@ def _label_column(
     if not used:
         return None
     seeds = ", ".join(seed.name for seed, _ in used)
-    return Column(sql, name, column, f"Label of {column} in {LANGUAGE_NAMES[language]} (seed {seeds}).")
-
-
-LANGUAGE_NAMES = {"en": "English", "fr": "French"}
+    return Column(
+        sql, name, column, f"Label of {column} in {LANGUAGE_NAMES.get(language, language)} (seed {seeds})."
+    )
 
 
 def _columns(
@@ -276,7 +277,7 @@ def _columns(
                     f"m.{identifier('label_' + language)}",
                     LABEL_COLUMN,
                     column,
-                    f"Label of {column} in {LANGUAGE_NAMES[language]} (label_{language}).",
+                    f"Label of {column} in {LANGUAGE_NAMES.get(language, language)} (label_{language}).",
                 )
             )
         label = _label_column(mart, column, names, labellers, language)
