@@ -72,6 +72,17 @@ def _names(text: str) -> frozenset[str]:
     return frozenset(name.strip() for name in text.split(",") if name.strip())
 
 
+# The languages the vocabulary seeds have labels in (``label_<language>`` columns).
+REPORT_LANGUAGES = ("en", "fr")
+
+
+def _language(text: str) -> str:
+    language = text.strip().lower()
+    if language not in REPORT_LANGUAGES:
+        raise ValueError(" or ".join(REPORT_LANGUAGES))
+    return language
+
+
 class folder_path(property):
     """A ``Settings`` property naming a folder of the data folder."""
 
@@ -186,6 +197,16 @@ class Settings:
             "column tagged `meta: {pii: true}` in dbt is published as a pseudonymous key",
             _names,
             "empty",
+        ),
+    )
+    report_language: str = field(
+        default="en",
+        metadata=variable(
+            "CDP_REPORT_LANGUAGE",
+            "language of the labels beside codes in `serving/` (`payment_method_label`...) and in the "
+            "KPI report: `en` or `fr`, from the `label_en` / `label_fr` columns of the vocabulary seeds "
+            "([serving.md](serving.md#labels-and-language))",
+            _language,
         ),
     )
 
