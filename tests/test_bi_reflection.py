@@ -100,7 +100,9 @@ def test_every_published_table_reflects_with_known_types_and_a_plain_comment(pub
     engine.dispose()  # one configuration per open DuckDB file and process
     # Column reflection: SQLAlchemy warns "Did not recognize type" and returns NullType for a type
     # it cannot map (a DuckDB list, a struct); make that an error.
-    engine = _engine(published, "duckdb+collationless")
+    # The plain driver where SQLAlchemy is what the project pins (< 2.1, as docs/serving.md tells a
+    # BI tool); the workaround only in an environment that has 2.1 anyway.
+    engine = _engine(published, "duckdb+collationless" if NAMED_TYPE_LOADER else "duckdb")
     inspector = sqlalchemy.inspect(engine)
     with warnings.catch_warnings():
         warnings.simplefilter("error", sa_exc.SAWarning)
