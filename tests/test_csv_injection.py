@@ -48,7 +48,8 @@ def test_an_activation_file_neutralises_a_formula_typed_as_a_name(tmp_path: Path
     )
     con.execute(
         """create table marts.dim_customer_consents as select 'A' as customer_id,
-           'email' as consent_channel, true as is_granted, timestamptz '2026-01-05 10:00:00+00' as last_granted_at"""
+           'email' as consent_channel, true as is_granted,
+           timestamptz '2026-01-05 10:00:00+00' as last_granted_at"""
     )
     audience = Audience("everyone", "", "email", "true", ("city",))
     path = write_audience(con, audience, tmp_path).path
