@@ -24,7 +24,6 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import ALL_TABLES
 from orchestration.exports.spec import ExportTable
 from orchestration.quality import scope
-from orchestration.quality.failures import landing_lines
 from orchestration.quality.gx import Outcome, Suite, validate
 from orchestration.quality.report import write_results
 from orchestration.quality.suites import build_suites
@@ -133,18 +132,16 @@ def _validate(
     outcomes, gx_result = validate(con, suite)
     if raw and not any(o.check.critical and not o.success for o in outcomes):
         scope.record_checked(con, suite.asset_key[1], run_id)
-    where = {o.check.name: landing_lines(con, suite, o) for o in outcomes if not o.success}
     report = write_results(get_settings().quality_dir, suite, outcomes, gx_result)
     for outcome in outcomes:
         if outcome.check.name not in wanted:
             continue
-        lines = where.get(outcome.check.name)
         yield dg.AssetCheckResult(
             asset_key=key,
             check_name=outcome.check.name,
             passed=outcome.success,
             severity=dg.AssetCheckSeverity.ERROR if outcome.check.critical else dg.AssetCheckSeverity.WARN,
-            description=outcome.reason + (f"; at {', '.join(lines)}" if lines else ""),
+            description=outcome.reason,
             metadata={**_metadata(outcome, str(report)), "rows_checked": dg.MetadataValue.text(rows)},
         )
 
