@@ -22,9 +22,9 @@ run: setup
 	else \
 		echo "Landing folder $(DATA_DIR)/landing has files: not generating sample data."; \
 	fi
-	@# Sample data was "exported" at the instant in truth/as_of.txt: freshness is judged then (real
-	@# data has no such file and keeps the real clock; CDP_QUALITY_AS_OF set by hand wins).
-	CDP_QUALITY_AS_OF="$${CDP_QUALITY_AS_OF:-$$(cat '$(DATA_DIR)/truth/as_of.txt' 2>/dev/null)}" $(BIN)/cdp run
+	@# Sample data was "exported" at the instant in truth/as_of.txt: `cdp run` judges freshness then
+	@# by itself (orchestration/settings.py, get_quality_settings).
+	$(BIN)/cdp run
 
 test: setup
 	$(BIN)/ruff check orchestration tests
