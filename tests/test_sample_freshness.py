@@ -23,4 +23,5 @@ def test_sample_data_is_judged_at_its_export_instant_and_the_variable_wins(
     assert get_quality_settings().as_of == "2026-11-01T00:00:00Z"
     fresh = next(s for s in build_suites(get_quality_settings()) if s.asset_key == ("raw", "pos_tickets"))
     assert "'2026-11-01T00:00:00Z'::timestamptz) / 60.0" in fresh.query  # not now()
+    monkeypatch.setenv("CDP_QUALITY_AS_OF", "2026-12-01T00:00:00Z")
     assert get_quality_settings().as_of == "2026-12-01T00:00:00Z"
