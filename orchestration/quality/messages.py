@@ -81,7 +81,7 @@ def what_failed(outcome: Outcome) -> str:
         return f"{column.removesuffix(NOT_IN_FUTURE)} is in the future"
     if kind == "expect_column_values_to_be_between":
         low, high = kwargs.get("min_value"), kwargs.get("max_value")
-        bounds = f"[{'-∞' if low is None else low}, {'∞' if high is None else high}]"
+        bounds = f"[{'-∞' if low is None else f'{low:g}'}, {'∞' if high is None else f'{high:g}'}]"
         return f"{column} is outside {bounds}"
     what = expectation.description or outcome.check.name
     return f'"{what}" does not hold'
