@@ -6,12 +6,17 @@ Real Great Expectations on a hand-made DuckDB table: a raw table with lineage (`
 
 from __future__ import annotations
 
+import html
+import re
+from pathlib import Path
+
 import duckdb
 import great_expectations.expectations as gxe
 import pytest
 
 from orchestration.quality.gx import Check, Suite, validate
 from orchestration.quality.messages import text_of
+from orchestration.quality.report import write_results
 from orchestration.quality.suites import PHONE, build_suites
 from orchestration.settings import get_quality_settings
 
@@ -76,7 +81,7 @@ def test_a_failed_raw_check_names_the_missing_value_its_file_and_line_and_what_t
     )
 
 
-def test_a_failed_identity_check_names_the_customer_in_words_not_a_python_dict() -> None:
+def test_a_failed_identity_check_names_the_customer_in_words_not_a_python_dict(tmp_path: Path) -> None:
     con = duckdb.connect()
     con.execute("create schema identity")
     con.execute(
@@ -94,7 +99,7 @@ def test_a_failed_identity_check_names_the_customer_in_words_not_a_python_dict()
         for s in build_suites(get_quality_settings())
         if s.asset_key == ("identity", "customer_source_records")
     )
-    outcomes, _ = validate(con, suite)
+    outcomes, gx_result = validate(con, suite)
     (flagged,) = [o for o in outcomes if o.check.name == "no_flagged_cluster"]
     assert not flagged.success
     assert flagged.reason.startswith('identity.customer_source_records: "no cluster above ')
@@ -103,6 +108,10 @@ def test_a_failed_identity_check_names_the_customer_in_words_not_a_python_dict()
         "to do: the run went on; look at the rows named here (docs/quality.md)"
     )
     assert "{" not in flagged.reason and "[" not in flagged.reason.split("does not hold")[1]
+    # The quality report (and the KPI report, which reads its results) shows the same words.
+    page = write_results(tmp_path, suite, outcomes, gx_result).read_text(encoding="utf-8")
+    assert html.escape('customer_id "C_CARD", records 80') in page
+    assert not re.search(r"\{'|\['|&#x27;: ", page), "a Python repr in the HTML report"
 
 
 def test_values_are_written_as_text() -> None:
