@@ -7,7 +7,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 DATA_DIR  := $(or $(CDP_DATA_DIR),data)
 
-.PHONY: setup run test dev lint clean
+.PHONY: setup run test dev lint clean screenshot
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: setup
 
 dev: setup
 	$(BIN)/cdp dev
+
+# The README's picture of the KPI report: run the pipeline on the 10,000-customer sample first
+# (`make run CUSTOMERS=10000`); headless Chromium (Debian package `chromium`), offline.
+screenshot: setup
+	$(BIN)/cdp screenshot
 
 clean:
 	rm -rf '$(DATA_DIR)/warehouse' '$(DATA_DIR)/quarantine' '$(DATA_DIR)/serving' '$(DATA_DIR)/dagster' '$(DATA_DIR)/tmp'

@@ -16,6 +16,7 @@ each is a function of the module for its concern (``pipeline``, ``data``, ``docs
   what each guard earns on them;
 - ``cdp formats``: the reference of every export format, generated from ``orchestration/exports``;
 - ``cdp settings``: every environment variable and data-folder path in force (``orchestration/settings.py``);
+- ``cdp screenshot``: the KPI report of the data folder as ``docs/kpi-report.png`` (``make screenshot``);
 - ``cdp inspect FILE``: how a file would load (mapping file applied), without writing anything;
 - ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance;
 - ``cdp privacy export``: everything held about one person (right of access), as JSON and HTML;
@@ -56,6 +57,7 @@ app.command("check", cls=Command)(pipeline.check)
 app.command("inspect", cls=Command)(data.inspect)
 app.command("formats", cls=Command)(docs.formats)
 app.command("settings", cls=Command)(docs.settings_command)
+app.command("screenshot", cls=Command)(docs.screenshot)
 app.command("dev", cls=Command)(pipeline.dev)
 app.command("bench", cls=Command)(bench.bench_command)
 app.command("bench-identity", cls=Command)(bench.bench_identity)
