@@ -260,7 +260,7 @@ def test_revenue_mismatch_fails_the_reconciliation_test(warehouse_copy: Settings
     assert test.returncode == 1, test.stdout
     assert "FAIL 1 assert_orders_reconcile_with_raw" in test.stdout
     rows = failing_rows(warehouse_copy.warehouse_path, "assert_orders_reconcile_with_raw")
-    assert rows.total == 1 and "measure='revenue'" in rows.lines[0]
+    assert rows.total == 1 and 'measure "revenue"' in rows.lines[0]
 
 
 def ticket_without_date(con: duckdb.DuckDBPyConnection) -> tuple[str, int]:
