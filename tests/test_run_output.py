@@ -1,4 +1,5 @@
-"""What ``cdp run`` prints: a step's cause once and on one line; libraries' warnings in the log file."""
+"""What ``cdp run`` prints: a step's cause once and on one line; libraries' warnings and dbt's log
+in the run's log file, the progress lines on the console."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from dagster._utils.error import SerializableErrorInfo
 
 from orchestration.runtime.progress import root_cause, stopped_by_check
-from orchestration.runtime.run_log import run_log_path, third_party_output_to
+from orchestration.runtime.run_log import console, run_log_path, third_party_output_to
 
 
 def error(cls: str, message: str, cause: SerializableErrorInfo | None = None) -> SerializableErrorInfo:
@@ -40,10 +41,15 @@ def test_library_warnings_go_to_the_run_log_not_the_console(
     with third_party_output_to(path):
         logging.getLogger("splink.internals.linker").warning("You have called predict(), but there are no …")
         warnings.warn("max_pairs is deprecated", DeprecationWarning, stacklevel=1)
+        print("12 of 413 PASS not_null_dim_customers_customer_id")  # dagster-dbt copies dbt's log so
+        console().write("[   3.0s] ✔ raw__crm_contacts (1.2 s)\n")  # the progress lines stay
     logging.getLogger("splink.internals.linker").warning("after the run")  # back to Python's default
-    console = capsys.readouterr()
-    assert "predict()" not in console.out + console.err and "max_pairs" not in console.out + console.err
+    console_output = capsys.readouterr()
+    shown = console_output.out + console_output.err
+    assert "predict()" not in shown and "max_pairs" not in shown and "413 PASS" not in shown
+    assert "✔ raw__crm_contacts" in console_output.out
     logged = path.read_text(encoding="utf-8")
     assert "WARNING splink.internals.linker: You have called predict()" in logged
     assert "DeprecationWarning: max_pairs is deprecated" in logged
-    assert "after the run" not in logged
+    assert "12 of 413 PASS not_null_dim_customers_customer_id" in logged
+    assert "after the run" not in logged and "raw__crm_contacts" not in logged

@@ -72,7 +72,8 @@ def execute(job: str, launched_by: str, run_config: dict | None = None) -> None:
     # Definitions built now, not at import: their resources read CDP_DATA_DIR as it is now (a
     # command invoked in-process, by a test or another command, may have changed it since).
     job_def = build_definitions().resolve_job_def(job)
-    # Splink's, GX's and libraries' own warnings go to the run's log file, not between our lines.
+    # dbt's log lines and Splink's, GX's and Python's warnings go to the run's log file, not
+    # between our lines (orchestration/runtime/run_log.py).
     with third_party_output_to(run_log_path(settings.data_dir, run_id)) as log_path:
         result = job_def.execute_in_process(
             instance=instance,
@@ -113,7 +114,7 @@ def execute(job: str, launched_by: str, run_config: dict | None = None) -> None:
             f"{stopped} step(s) did not run: a critical check above failed upstream of them.", err=True
         )
     if log_path.exists() and log_path.stat().st_size:
-        typer.echo(f"Warnings of the libraries (Splink, Great Expectations, dbt): {log_path}")
+        typer.echo(f"dbt's log and the libraries' warnings (Splink, Great Expectations): {log_path}")
     if not result.success or errors:
         typer.echo(f"Run {result.run_id} FAILED after {elapsed:.0f} s.", err=True)
         raise typer.Exit(1)

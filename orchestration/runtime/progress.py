@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 
 import dagster as dg
 from dagster._core.log_manager import get_log_record_metadata, has_log_record_metadata
 from dagster._utils.error import SerializableErrorInfo
+
+from orchestration.runtime.run_log import console
 
 SHOWN_EVENTS = {
     "STEP_SUCCESS": "✔",
@@ -98,7 +99,7 @@ class ProgressFilter(logging.Filter):
 @dg.logger(description="One line per step and check, for the terminal (used by `cdp run`).")
 def progress_logger(_init_context: dg.InitLoggerContext) -> logging.Logger:
     logger = logging.Logger("cdp.progress", level=logging.DEBUG)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(console())  # not the run's log file that stdout is during a run
     handler.setFormatter(ProgressFormatter())
     handler.addFilter(ProgressFilter())
     logger.addHandler(handler)

@@ -1,23 +1,33 @@
-"""The run's log file: where third-party warnings go instead of the console.
+"""The run's log file: where libraries' output goes instead of the console.
 
 Splink warns on every run ("You have called predict()…", "max_pairs…"), Great Expectations and
-SQLAlchemy warn about their own internals, and libraries raise ``DeprecationWarning``s: none of it
-is something the person running ``cdp run`` can act on, and it buried the one line per step and
-check that is. Python's ``logging`` falls back to printing any warning to the console when no
-handler is configured; during a run, every record of the root logger and every Python warning
-goes to ``<data dir>/logs/run_<run id>.log`` instead, which the
-run's last line names.
+SQLAlchemy warn about their own internals, libraries raise ``DeprecationWarning``s, and
+dagster-dbt copies every line of dbt's own log (its deprecations included) to standard output:
+hundreds of lines that buried the one line per step and check a person can act on. During a
+run, every warning record of the root logger, every Python warning and everything written to
+``sys.stdout`` go to ``<data dir>/logs/run_<run id>.log``, which the run's output names; the
+progress lines keep the console (``console()``).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
+from typing import TextIO
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+# The console while a run's standard output goes to its log file (None outside a run).
+_console: TextIO | None = None
+
+
+def console() -> TextIO:
+    """Where the progress lines go: the console, also while standard output is redirected."""
+    return _console or sys.stdout
 
 
 def _to_log(message: Warning | str, category: type[Warning], filename: str, lineno: int, *_: object) -> None:
@@ -32,19 +42,22 @@ def run_log_path(data_dir: Path, run_id: str) -> Path:
 
 @contextmanager
 def third_party_output_to(path: Path) -> Iterator[Path]:
-    """Send root-logger warnings and Python warnings to ``path`` while the block runs."""
+    """Send root-logger warnings, Python warnings and standard output to ``path`` while the block runs."""
+    global _console
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter(FORMAT))
-    handler.setLevel(logging.WARNING)  # Dagster's own logger is at DEBUG: its chatter stays out
     root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        with warnings.catch_warnings():  # restores how warnings were shown, at the end
-            warnings.simplefilter("default")  # each warning once per place, in the file
-            # Not logging.captureWarnings: it does nothing when a library already turned it on.
-            warnings.showwarning = _to_log
-            yield path
-    finally:
-        root.removeHandler(handler)
-        handler.close()
+    with path.open("a", encoding="utf-8") as log:
+        handler = logging.StreamHandler(log)
+        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.setLevel(logging.WARNING)  # Dagster's own logger is at DEBUG: its chatter stays out
+        root.addHandler(handler)
+        _console = sys.stdout
+        try:
+            with warnings.catch_warnings(), redirect_stdout(log):  # both restored at the end
+                warnings.simplefilter("default")  # each warning once per place, in the file
+                # Not logging.captureWarnings: it does nothing when a library already turned it on.
+                warnings.showwarning = _to_log
+                yield path
+        finally:
+            _console = None
+            root.removeHandler(handler)
