@@ -25,6 +25,7 @@ from orchestration.exports import ALL_TABLES
 from orchestration.exports.spec import ExportTable
 from orchestration.quality import scope
 from orchestration.quality.gx import Outcome, Suite, validate
+from orchestration.quality.messages import text_of
 from orchestration.quality.report import write_results
 from orchestration.quality.suites import build_suites
 from orchestration.settings import get_quality_settings, get_settings
@@ -50,7 +51,10 @@ def _metadata(outcome: Outcome, report: str) -> dict[str, dg.MetadataValue]:
     if outcome.unexpected_percent is not None:
         metadata["unexpected_percent"] = dg.MetadataValue.float(round(float(outcome.unexpected_percent), 4))
     if outcome.examples:
-        metadata["failing_examples"] = dg.MetadataValue.json([str(e) for e in outcome.examples])
+        # A row a query check found reads "customer_id "C1", records 65", not as a Python dict.
+        metadata["failing_examples"] = dg.MetadataValue.json(
+            [text_of(e) if isinstance(e, dict) else str(e) for e in outcome.examples]
+        )
     if outcome.error:
         metadata["error"] = dg.MetadataValue.text(outcome.error)
     return metadata

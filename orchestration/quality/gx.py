@@ -102,8 +102,8 @@ class Outcome:
 
     @property
     def reason(self) -> str:
-        """Passed: the expectation. Failed: what went wrong, where, what to do (set by the check
-        step, which can read the failing rows; else said from the counts alone)."""
+        """Passed: the expectation. Failed: what went wrong, where, what to do (``message``, set by
+        ``validate``, which can read the failing rows; else said from the counts alone)."""
         if self.success:
             return f"passed: {self.check.expectation.description or self.check.name}"
         if self.message:

@@ -5,8 +5,9 @@ list of values (``[None, None]``, ``[False, False]`` for a predicate computed in
 Printed as is, that reads as the opposite of what failed and names no file. This module turns an
 ``Outcome`` into one line:
 
-    raw.ecommerce_orders: created_at is missing in 12 of 81 rows (14.81 %): (empty) at
-    landing/ecommerce/orders.csv line 14; … To do: …
+    raw.ecommerce_orders: created_at is missing in 12 rows (14.81 %); e.g. (empty) at
+    landing/ecommerce/orders_2026-10.csv line 14; …; to do: correct these rows in the source
+    export and deliver the file again; nothing downstream of this table ran (docs/operations.md)
 
 Raw rows carry ``_source_file`` and ``_source_line``, so the offending values of a raw check are
 read again from the rows that failed, with their file and line; other layers name the rows the
@@ -193,16 +194,12 @@ def _row_places(con: duckdb.DuckDBPyConnection, suite: Suite, outcome: Outcome) 
     return places
 
 
-def failure_message(con: duckdb.DuckDBPyConnection | None, suite: Suite, outcome: Outcome) -> str:
+def failure_message(con: duckdb.DuckDBPyConnection, suite: Suite, outcome: Outcome) -> str:
     """One line: asset, the check in words, how many, the offending values and where, what to do."""
     asset = ".".join(suite.asset_key)
     if outcome.error:
         failed = f"{outcome.check.name} could not be evaluated ({outcome.error})"
         return f"{asset}: {failed}; to do: {what_to_do(suite, outcome)}"
-    places: list[str] = []
-    if con is not None:
-        places = raw_places(con, suite, outcome) or _row_places(con, suite, outcome)
-    elif outcome.examples and not _column(outcome):
-        places = [text_of(e) for e in outcome.examples[:SHOWN]]
+    places = raw_places(con, suite, outcome) or _row_places(con, suite, outcome)
     found = f"; e.g. {'; '.join(places)}" if places else ""
     return f"{asset}: {what_failed(outcome)}{_how_many(outcome)}{found}; to do: {what_to_do(suite, outcome)}"
