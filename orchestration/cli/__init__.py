@@ -27,6 +27,7 @@ each is a function of the module for its concern (``pipeline``, ``data``, ``docs
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import typer
 from typer.core import TyperCommand
@@ -46,39 +47,44 @@ class Command(TyperCommand):
         ]
 
 
-# Help is plain text, not Rich markup: markup would swallow every "[...]" of a help string (the
-# "[default: ...]" of an option whose default is computed, "pip install -e '.[bench]'").
-PLAIN = {"no_args_is_help": True, "rich_markup_mode": None}
+class App(typer.Typer):
+    """Help as plain text, not Rich markup (markup swallowed every "[...]" of a help string: the
+    "[default: ...]" of an option whose default is computed, "pip install -e '.[bench]'"), and
+    every command a ``Command``."""
 
-app = typer.Typer(help="Omnichannel customer data platform pipeline.", **PLAIN)
-app.command("generate", cls=Command)(data.generate)
-app.command("run", cls=Command)(pipeline.run)
-app.command("check", cls=Command)(pipeline.check)
-app.command("inspect", cls=Command)(data.inspect)
-app.command("formats", cls=Command)(docs.formats)
-app.command("settings", cls=Command)(docs.settings_command)
-app.command("screenshot", cls=Command)(docs.screenshot)
-app.command("dev", cls=Command)(pipeline.dev)
-app.command("bench", cls=Command)(bench.bench_command)
-app.command("bench-identity", cls=Command)(bench.bench_identity)
-app.command("bench-rldata", cls=Command)(bench.bench_rldata)
-app.command("bench-guards", cls=Command)(bench.bench_guards)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(no_args_is_help=True, rich_markup_mode=None, **kwargs)
 
-identity_app = typer.Typer(
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        return super().command(*args, cls=kwargs.pop("cls", Command), **kwargs)
+
+
+app = App(help="Omnichannel customer data platform pipeline.")
+app.command("generate")(data.generate)
+app.command("run")(pipeline.run)
+app.command("check")(pipeline.check)
+app.command("inspect")(data.inspect)
+app.command("formats")(docs.formats)
+app.command("settings")(docs.settings_command)
+app.command("screenshot")(docs.screenshot)
+app.command("dev")(pipeline.dev)
+app.command("bench")(bench.bench_command)
+app.command("bench-identity")(bench.bench_identity)
+app.command("bench-rldata")(bench.bench_rldata)
+app.command("bench-guards")(bench.bench_guards)
+
+identity_app = App(
     help="Identity resolution: fit the Splink model to your records, measure its accuracy, explain a pair.",
-    **PLAIN,
 )
-identity_app.command("train", cls=Command)(identity.train)
-identity_app.command("eval", cls=Command)(identity.evaluate)
-identity_app.command("explain", cls=Command)(identity.explain)
+identity_app.command("train")(identity.train)
+identity_app.command("eval")(identity.evaluate)
+identity_app.command("explain")(identity.explain)
 app.add_typer(identity_app, name="identity")
 # The command's name before it moved under `cdp identity`; scripts that call it keep working.
-app.command("eval-identity", cls=Command, deprecated=True, help="Same as `cdp identity eval`.")(
-    identity.evaluate
-)
+app.command("eval-identity", deprecated=True, help="Same as `cdp identity eval`.")(identity.evaluate)
 
-privacy_app = typer.Typer(help="Privacy requests (GDPR): what is held about a person.", **PLAIN)
-privacy_app.command("export", cls=Command)(privacy.privacy_export)
-privacy_app.command("erase", cls=Command)(privacy.privacy_erase)
-privacy_app.command("retention", cls=Command)(privacy.privacy_retention)
+privacy_app = App(help="Privacy requests (GDPR): what is held about a person.")
+privacy_app.command("export")(privacy.privacy_export)
+privacy_app.command("erase")(privacy.privacy_erase)
+privacy_app.command("retention")(privacy.privacy_retention)
 app.add_typer(privacy_app, name="privacy")
