@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs import activation, automation, dbt, identity, privacy, quality, raw, serving
+from orchestration.defs import activation, automation, dbt, identity, privacy, quality, raw, serving, unload
 from orchestration.defs.resources import build_resources
 from orchestration.runtime.progress import progress_logger
 
@@ -19,6 +19,7 @@ def build_definitions() -> dg.Definitions:
         activation.defs,
         privacy.defs,
         automation.defs,
+        unload.defs,
         dg.Definitions(
             resources=build_resources(),
             executor=dg.in_process_executor,

@@ -23,6 +23,7 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +72,44 @@ def _names(text: str) -> frozenset[str]:
     return frozenset(name.strip() for name in text.split(",") if name.strip())
 
 
+# The languages the vocabulary seeds have labels in (``label_<language>`` columns).
+REPORT_LANGUAGES = ("en", "fr")
+
+
+def _language(text: str) -> str:
+    language = text.strip().lower()
+    if language not in REPORT_LANGUAGES:
+        raise ValueError(" or ".join(REPORT_LANGUAGES))
+    return language
+
+
 class folder_path(property):
     """A ``Settings`` property naming a folder of the data folder."""
 
 
 class file_path(property):
     """A ``Settings`` property naming a file of the data folder."""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("a date YYYY-MM-DD, e.g. '1990-01-01'") from None
+
+
+def _earliest(source: str, transactions: str) -> Any:
+    """The earliest plausible transaction date of one source system: a date before it is a
+    placeholder (1900-01-01) or a typo, which would open a period of its own in the marts."""
+    return field(
+        default=date(1990, 1, 1),
+        metadata=variable(
+            f"CDP_EARLIEST_DATE_{source.upper()}",
+            f"{transactions} of the `{source}` source dated before this day are quarantined with the "
+            "value, row by row ([raw-layer.md](raw-layer.md#what-happens-to-a-bad-delivery))",
+            _date,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -152,6 +185,10 @@ class Settings:
             "`orchestration/activation/audiences.yml`",
         ),
     )
+    earliest_date_pos: date = _earliest("pos", "till tickets")  # noqa: RUF009 (a date is immutable)
+    earliest_date_ecommerce: date = _earliest("ecommerce", "web orders")  # noqa: RUF009 (a date is immutable)
+    earliest_date_crm: date = _earliest("crm", "service tickets")  # noqa: RUF009 (a date is immutable)
+    earliest_date_survey: date = _earliest("survey", "survey answers")  # noqa: RUF009 (a date is immutable)
     clear_pii: frozenset[str] = field(
         default=frozenset(),
         metadata=variable(
@@ -160,6 +197,16 @@ class Settings:
             "column tagged `meta: {pii: true}` in dbt is published as a pseudonymous key",
             _names,
             "empty",
+        ),
+    )
+    report_language: str = field(
+        default="en",
+        metadata=variable(
+            "CDP_REPORT_LANGUAGE",
+            "language of the labels beside codes in `serving/` (`payment_method_label`...) and in the "
+            "KPI report: `en` or `fr`, from the `label_en` / `label_fr` columns of the vocabulary seeds "
+            "([serving.md](serving.md#labels-and-language))",
+            _language,
         ),
     )
 
@@ -275,6 +322,10 @@ class Settings:
     def tmp_dir(self) -> Path:
         """scratch of running steps, emptied when no run is alive"""
         return self.data_dir / "tmp"
+
+    def earliest_date(self, source: str) -> date | None:
+        """The earliest plausible transaction date of ``source`` (None: a source without one)."""
+        return getattr(self, f"earliest_date_{source}", None)
 
     def in_folder(self, data_dir: Path) -> Settings:
         """These settings for another data folder (one a caller names, a benchmark's)."""

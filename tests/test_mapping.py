@@ -57,9 +57,9 @@ def test_an_export_with_other_column_names_loads_through_a_mapping_file_alone(
     assert "created_at: cannot read '31/02/2026 09:00'" in scalar(
         con, "select reason from raw.quarantine_rows"
     )
-    # The contract's own files still match the contract's pattern only where the mapping says so.
-    assert [t.pattern for t in effective_tables(settings.data_dir) if t.table == "ecommerce_customers"] == [
-        "customers_export*.csv"
+    # The mapping's pattern comes first; the contract's own stays (pattern: adds).
+    assert [t.patterns for t in effective_tables(settings.data_dir) if t.table == "ecommerce_customers"] == [
+        ("customers_export*.csv", "customers_*.csv")
     ]
 
 
@@ -99,3 +99,57 @@ def test_cdp_inspect_previews_a_file_without_writing_anything(settings: Settings
     assert "total spent" in result.output
     assert "9001 |" in result.output and "zoe@example.fr" not in result.output  # PII left out
     assert not settings.warehouse_path.exists() and not settings.quarantine_dir.exists()
+
+
+def test_a_mapping_pattern_adds_to_the_contract_unless_it_replaces_it(settings: Settings, con) -> None:
+    path = settings.data_dir / "sources.yml"
+    path.write_text('ecommerce_customers:\n  pattern: "shopify_*.csv"\n', encoding="utf-8")
+    header = "customer_id,created_at\n"
+    write(settings.landing_dir / "ecommerce" / "customers_2026-01.csv", header + "C1,2026-01-05T10:00:00Z\n")
+    write(settings.landing_dir / "ecommerce" / "shopify_2026-01.csv", header + "S1,2026-01-05T10:00:00Z\n")
+    spec = effective_table(ecommerce.CUSTOMERS, settings.data_dir)
+    loaded = load_table(con, spec, settings.landing_dir, settings.quarantine_dir, log=lambda _: None)
+    assert sorted(f.file for f in loaded.files if f.status == "loaded") == [
+        "ecommerce/customers_2026-01.csv",
+        "ecommerce/shopify_2026-01.csv",
+    ]
+    path.write_text('ecommerce_customers:\n  pattern: "shopify_*.csv"\n  replace_patterns: true\n')
+    assert effective_table(ecommerce.CUSTOMERS, settings.data_dir).patterns == ("shopify_*.csv",)
+
+
+def test_spreadsheet_apostrophes_are_stripped_with_a_note_unless_turned_off(settings: Settings, con) -> None:
+    text = "customer_id,phone,first_name,created_at\n'7210448301100,'+33612345678,'Jo,2026-01-05T10:00:00Z\n"
+    write(settings.landing_dir / "ecommerce" / "customers_2026-01.csv", text)
+    (f,) = load_table(
+        con, ecommerce.CUSTOMERS, settings.landing_dir, settings.quarantine_dir, log=print
+    ).files
+    assert con.execute("select customer_id, phone, first_name from raw.ecommerce_customers").fetchall() == [
+        ("7210448301100", "+33612345678", "'Jo")  # only before digits or +: a name keeps its apostrophe
+    ]
+    assert "apostrophe (spreadsheet text protection) removed from 1 customer_id, 1 phone" in f.note
+    assert "removed from" in scalar(con, "select note from raw.load_log")
+    (settings.data_dir / "sources.yml").write_text("ecommerce_customers:\n  strip_apostrophes: false\n")
+    kept = effective_table(ecommerce.CUSTOMERS, settings.data_dir)
+    write(settings.landing_dir / "ecommerce" / "customers_2026-02.csv", text.replace("'72", "'82"))
+    load_table(con, kept, settings.landing_dir, settings.quarantine_dir, log=lambda _: None)
+    assert scalar(con, "select phone from raw.ecommerce_customers where _source_file like '%02.csv'") == (
+        "'+33612345678"
+    )
+
+
+def test_inspect_runs_the_blocking_checks_of_the_mapping_and_accepts_any_name_with_table(
+    settings: Settings,
+) -> None:
+    # required: [customer_id] in the mapping: an empty created_at is no blocking check any more.
+    (settings.data_dir / "sources.yml").write_text(
+        "ecommerce_customers:\n  columns:\n    zip: Postcode\n  required: [customer_id]\n", encoding="utf-8"
+    )
+    odd = write(
+        settings.data_dir / "elsewhere" / "export from shop.csv", "customer_id,created_at\nC1,\nC2,\n"
+    )
+    result = CliRunner().invoke(app, ["inspect", "--table", "ecommerce_customers", str(odd)])
+    assert result.exit_code == 0, result.output
+    assert "rows: 2 read = 2 would load + 0 quarantined" in result.output
+    assert "(a run stops on these): 3 of 3 would pass" in result.output
+    assert "created_at_not_null" not in result.output
+    assert "zip                          MISSING: mapped to 'Postcode'" in result.output

@@ -56,6 +56,11 @@ RUN_TIME_COLUMNS = {
     "intermediate.int_orders_unioned.loaded_at",
     "intermediate.int_order_lines_unioned.loaded_at",
     "intermediate.int_web_sessions_aggregated.loaded_at",
+    # When a build published a closed period's KPIs (the snapshot's clock).
+    "marts.mart_kpi_restatements.first_published_at",
+    "marts.mart_kpi_restatements.latest_published_at",
+    "main.mart_kpi_restatements.first_published_at",  # the same, published in serving/marts.duckdb
+    "main.mart_kpi_restatements.latest_published_at",
     "main._publication.run_id",  # serving/marts.duckdb
     "main._publication.published_at",
 }

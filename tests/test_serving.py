@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC
 from html import escape
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import sqlalchemy
 from orchestration.lib.dbt import ensure_manifest
 from orchestration.serving.charts import GREY
 from orchestration.serving.publish import marts_from_manifest, publish_marts
-from orchestration.serving.report import verbatim_themes
+from orchestration.serving.report import verbatim_themes, write_report
 from orchestration.settings import REPO_ROOT, Settings
 from tests.conftest import FRESH_AS_OF, query
 
@@ -28,7 +30,8 @@ REPORT_CHARTS = {
     "Omnichannel and multichannel rates",
     "Customer value by number of purchase channels",
     "12-month retention, omnichannel vs single-channel",
-    "NPS and CSAT by touchpoint",
+    "NPS by touchpoint (points)",
+    "CSAT by touchpoint (% satisfied)",
     "Customer effort (CES) by touchpoint",
     "Irritants and delights in verbatims",
     "Channel transitions",
@@ -60,9 +63,12 @@ def test_published_file_and_parquet_hold_every_mart_and_only_the_marts(pipeline:
     published = _names(con, "select table_name from duckdb_tables() where database_name = 'pub'")
     tables = marts_from_manifest(ensure_manifest())
     assert {m.name for m in tables if m.schema == "marts"} == marts
-    # The vocabularies (seeds with a label) come along, so BI tools can show words for codes.
+    # The vocabularies (seeds with labels) come along, so BI tools can show words for codes.
     vocabularies = {m.name for m in tables if m.schema == "reference"}
-    assert vocabularies == {"channels", "survey_touchpoints", "customer_segments"}
+    assert vocabularies == {
+        "channels", "survey_touchpoints", "customer_segments", "verbatim_themes", "payment_methods",
+        "order_types", "loyalty_tiers", "fulfilment_methods", "contact_channels",
+    }  # fmt: skip
     assert published == marts | vocabularies | {"_publication"}
     parquet = settings.serving_dir / "parquet"
     assert {p.stem for p in parquet.glob("*.parquet")} == marts | vocabularies
@@ -96,7 +102,7 @@ def test_report_counts_each_verbatim_mention_once(pipeline: tuple) -> None:
     finest = {
         label: (positive, negative)
         for label, positive, negative in con.execute(
-            "select theme_label_fr, sum(positive_mentions), sum(negative_mentions)"
+            "select theme_label, sum(positive_mentions), sum(negative_mentions)"
             " from pub.mart_verbatim_themes_by_period_and_touchpoint group by 1"
         ).fetchall()
     }
@@ -104,7 +110,7 @@ def test_report_counts_each_verbatim_mention_once(pipeline: tuple) -> None:
         label: (positive, negative)
         for label, positive, negative in con.execute(
             """
-            select themes.label_fr,
+            select themes.label_en,
                    count(*) filter (where mentions.sentiment = 'positive'),
                    count(*) filter (where mentions.sentiment = 'negative')
             from wh.intermediate.int_survey_verbatim_themes as mentions
@@ -140,6 +146,101 @@ def test_report_names_channels_touchpoints_and_segments_in_words_from_the_seeds(
         assert escape(label) in transitions and f">{code}<" not in transitions, code
     for code, label in touchpoints:
         assert escape(label) in html and code not in html, code
+
+
+def _figure_html(html: str, title: str) -> str:
+    return html[html.index(f"<h3>{escape(title)}</h3>") :].split("</figure>")[0]
+
+
+def test_report_scores_have_one_unit_per_axis_and_no_empty_bars(pipeline: tuple) -> None:
+    """NPS (points) and CSAT (%) are separate charts, each axis tick written in its unit; a
+    touchpoint whose survey does not ask a score has no bar in that chart and the caption names
+    it. (NPS and CSAT once shared an axis, with an empty slot for the service survey's NPS.)"""
+    settings, _ = pipeline
+    html = (settings.serving_dir / "report" / "index.html").read_text(encoding="utf-8")
+    scores = query(
+        settings,
+        "select t.label_en, s.nps, s.csat, s.ces_mean from marts.mart_satisfaction as s "
+        "inner join reference.survey_touchpoints as t on t.touchpoint = s.segment "
+        "where s.level = 'touchpoint' order by s.responses desc",
+    )
+    charts = {
+        "NPS by touchpoint (points)": (1, " pts<"),
+        "CSAT by touchpoint (% satisfied)": (2, " %<"),
+        "Customer effort (CES) by touchpoint": (3, None),
+    }
+    for title, (index, unit) in charts.items():
+        figure = _figure_html(html, title)
+        asked = [r[0] for r in scores if r[index] is not None]
+        not_asked = [r[0] for r in scores if r[index] is None]
+        assert asked, title
+        assert figure.count('<rect class="mark"') == len(asked), title
+        for label in asked:
+            assert f"· {escape(label)}:" in figure, (title, label)
+        if not_asked:
+            assert "Not asked by the survey of: " + escape(", ".join(not_asked)) in figure, title
+        if unit:
+            ticks = re.findall(r'text-anchor="end">([^<]*<)', figure)
+            assert ticks and all(t.endswith(unit) for t in ticks), (title, ticks)
+    # The test data ask CES of two touchpoints only: the note is exercised.
+    assert any(r[3] is None for r in scores)
+
+
+def test_report_headline_states_the_period_and_the_as_of_instant(pipeline: tuple) -> None:
+    settings, _ = pipeline
+    html = (settings.serving_dir / "report" / "index.html").read_text(encoding="utf-8")
+    (as_of,), (period,), (first, last) = (
+        query(settings, "select max(value_end_at) from marts.mart_clv_window")[0],
+        query(
+            settings,
+            "select strftime(max(period_start), '%Y-%m') from marts.mart_multichannel_customers "
+            "where not is_partial_period",
+        )[0],
+        query(
+            settings,
+            "select min(submitted_at)::date, max(submitted_at)::date from marts.fct_survey_responses",
+        )[0],
+    )
+    strip = html[html.index('<p class="period">') :].split("</p>")[0]
+    assert f"Latest complete period: {period}" in strip
+    assert f"data as of {as_of.astimezone(UTC):%Y-%m-%d %H:%M} UTC" in strip
+    assert f"answers of {first} to {last}" in strip
+
+
+def test_labels_follow_the_report_language(pipeline: tuple, tmp_path: Path) -> None:
+    """With CDP_REPORT_LANGUAGE=fr the published labels and the report's words for codes are the
+    seeds' French ones: a French reader sees "Espèces" for ``especes``, an English one "Cash"."""
+    settings, _ = pipeline
+    marts = marts_from_manifest(ensure_manifest())
+    con = duckdb.connect()  # the warehouse read-only, the published file written beside
+    con.execute(f"attach '{settings.warehouse_path}' as wh (read_only)")
+    con.execute("use wh")
+    try:
+        publication = publish_marts(
+            con, marts, tmp_path / "marts.duckdb", tmp_path / "parquet",
+            salt="s", clear_pii=frozenset(), run_id="fr", language="fr",
+        )  # fmt: skip
+        expected = dict(
+            con.execute("select payment_method, label_fr from reference.payment_methods").fetchall()
+        )
+        touchpoints = con.execute("select label_fr, label_en from reference.survey_touchpoints").fetchall()
+    finally:
+        con.close()
+    published = duckdb.connect(str(publication.path), read_only=True)
+    try:
+        labelled = dict(
+            published.execute(
+                "select distinct payment_method, payment_method_label from fct_orders "
+                "where payment_method is not null"
+            ).fetchall()
+        )
+    finally:
+        published.close()
+    assert labelled and all(labelled[code] == expected[code] for code in labelled)
+    report = write_report(publication.path, settings.quality_dir, tmp_path / "report")
+    html = report.path.read_text(encoding="utf-8")
+    french = [fr for fr, en in touchpoints if fr != en]
+    assert french and all(escape(label) in html for label in french)
 
 
 def test_report_greys_the_rate_tiles_whose_base_is_too_small(pipeline: tuple) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import os
 from dataclasses import fields
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,11 @@ EXAMPLES = {
     "CDP_IDENTITY_CONFIG": ("/srv/identity.yml", "identity_config", Path("/srv/identity.yml")),
     "CDP_AUDIENCES_CONFIG": ("/srv/audiences.yml", "audiences_config", Path("/srv/audiences.yml")),
     "CDP_SERVING_PII": ("email, phone", "clear_pii", frozenset({"email", "phone"})),
+    "CDP_EARLIEST_DATE_POS": ("2000-01-01", "earliest_date_pos", date(2000, 1, 1)),
+    "CDP_EARLIEST_DATE_ECOMMERCE": ("2010-06-01", "earliest_date_ecommerce", date(2010, 6, 1)),
+    "CDP_EARLIEST_DATE_CRM": ("1995-01-01", "earliest_date_crm", date(1995, 1, 1)),
+    "CDP_EARLIEST_DATE_SURVEY": ("2020-01-01", "earliest_date_survey", date(2020, 1, 1)),
+    "CDP_REPORT_LANGUAGE": ("FR", "report_language", "fr"),
     "CDP_FRESHNESS_HOURS_POS": ("24", "freshness_hours_pos", 24),
     "CDP_FRESHNESS_HOURS_ECOMMERCE": ("12", "freshness_hours_ecommerce", 12),
     "CDP_FRESHNESS_HOURS_CRM": ("96", "freshness_hours_crm", 96),
@@ -205,6 +211,7 @@ def test_the_landing_settle_time_and_the_mapping_file_reach_the_code(
         ("CDP_QUALITY_PROBABILISTIC_SHARE", "0.3"),
         ("CDP_QUALITY_SINGLETON_SHARE", "0.0,1.5"),
         ("CDP_QUALITY_IDENTITY_MAX_JUMP", "10"),
+        ("CDP_REPORT_LANGUAGE", "de"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_the_variable(

@@ -55,7 +55,8 @@
     round(count(*) / sum(count(*)) {{ over }}, 4) as share_of_buyers,
     count(*) filter (where value_orders > 0) as value_buyers,
     {{ rate_interval('count(*) filter (where value_orders > 0)', 'count(*)', 'repurchase_rate') }},
-    sum(value_orders) as value_orders,
+    -- sum() of a count(*) is a HUGEINT in DuckDB, which BI drivers cannot read: a BIGINT holds it.
+    sum(value_orders)::bigint as value_orders,
     round(sum(value_orders) / count(*), 3) as orders_per_buyer,
     sum(value_net_revenue) as net_revenue,
     sum(value_net_revenue_ht) as net_revenue_ht,

@@ -18,6 +18,7 @@ each is a function of the module for its concern (``pipeline``, ``data``, ``docs
 - ``cdp settings``: every environment variable and data-folder path in force (``orchestration/settings.py``);
 - ``cdp screenshot``: the KPI report of the data folder as ``docs/kpi-report.png`` (``make screenshot``);
 - ``cdp inspect FILE``: how a file would load (mapping file applied), without writing anything;
+- ``cdp unload FILE``: take a delivered file's rows back out of raw (kept in the load log as retired);
 - ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance;
 - ``cdp privacy export``: everything held about one person (right of access), as JSON and HTML;
 - ``cdp privacy erase``: remove one person everywhere and keep them out of later loads;
@@ -64,6 +65,7 @@ app.command("generate")(data.generate)
 app.command("run")(pipeline.run)
 app.command("check")(pipeline.check)
 app.command("inspect")(data.inspect)
+app.command("unload")(data.unload)
 app.command("formats")(docs.formats)
 app.command("settings")(docs.settings_command)
 app.command("screenshot")(docs.screenshot)

@@ -1,8 +1,9 @@
-"""``cdp generate`` and ``cdp inspect``: sample exports to try the pipeline on, and how one of your
-files would load before you deliver it."""
+"""``cdp generate``, ``cdp inspect`` and ``cdp unload``: sample exports to try the pipeline on, how
+one of your files would load before you deliver it, and taking a bad delivery back out."""
 
 from __future__ import annotations
 
+import getpass
 import resource
 import shutil
 from datetime import date
@@ -107,8 +108,10 @@ def inspect(
         str | None, typer.Option(help="Raw table it belongs to [default: found from its name and folder].")
     ] = None,
 ) -> None:
-    """Preview how FILE would load (mapping file applied): columns matched, the first rows and
-    what would be quarantined and why. Writes nothing: the warehouse is never opened."""
+    """Preview how FILE would load (mapping file applied): columns matched, the first rows, what
+    would be quarantined and why, and the blocking quality checks a run would stop on (file, line,
+    value). Writes nothing: the warehouse is never opened. Exit code 1 when the run would not
+    load it or would stop on it."""
     from orchestration.exports import MappingError, effective_tables
     from orchestration.ingest.inspect import inspect_file, table_for
 
@@ -138,5 +141,48 @@ def inspect(
             typer.echo("  " + " | ".join("" if v is None else str(v) for v in row))
     for line, reason in report.quarantined:
         typer.echo(f"would quarantine line {line}: {reason}")
-    if r.status == "quarantined":
+    for warning in [n for n in (r.note or "").split("; ") if n.startswith("WARNING")]:
+        typer.echo(warning)
+    if report.blocking:
+        typer.echo(
+            f"blocking checks of raw.{report.table} (a run stops on these): "
+            f"{len(report.blocking) - len(report.failed)} of {len(report.blocking)} would pass"
+        )
+    for check, says in report.failed:
+        typer.echo(f"would FAIL blocking check {check}: {says}")
+    if r.status == "quarantined" or report.failed:
         raise typer.Exit(1)
+
+
+def unload(
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="The delivered file: its path, or as the load log names it (ecommerce/customers_x.csv); "
+            "it may already be gone from landing/."
+        ),
+    ],
+    by: Annotated[
+        str | None, typer.Option(help="Who asks, for the load log [default: your user name].")
+    ] = None,
+) -> None:
+    """Retire a delivered file: delete its rows from raw and raw.quarantine_rows and keep it in
+    raw.load_log as `retired` (who, when). The file is not read again while it stays in landing/;
+    a corrected file loads. The next `cdp run` derives identity and the marts again without its
+    rows. Exit code 2 when no loaded file has that name."""
+    from orchestration.defs.resources import build_resources
+    from orchestration.ingest.unload import UnloadError
+    from orchestration.ingest.unload import unload as retire
+
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        typer.echo(f"No warehouse at {settings.warehouse_path}: nothing loaded.", err=True)
+        raise typer.Exit(2)
+    try:
+        with build_resources(settings)["warehouse"].get_connection() as con:
+            done = retire(con, file, settings.landing_dir, by or getpass.getuser())
+    except UnloadError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(done.describe())
+    typer.echo("The next `cdp run` derives identity and the marts again without them.")

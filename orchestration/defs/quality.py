@@ -21,7 +21,7 @@ from orchestration.defs.raw import (
     reconciliation_spec,
 )
 from orchestration.defs.resources import WarehouseResource
-from orchestration.exports import ALL_TABLES
+from orchestration.exports import ALL_TABLES, MappingError, effective_tables
 from orchestration.exports.spec import ExportTable
 from orchestration.quality import scope
 from orchestration.quality.gx import Outcome, Suite, validate
@@ -102,7 +102,10 @@ def build_suite_checks(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[dg.AssetCheckResult]:
         selected = context.selected_asset_check_keys
-        current = {s.asset_key: s for s in build_suites(get_quality_settings())}
+        # The mapping file as it is now (the raw assets loaded with it): required columns may
+        # have changed since the code location loaded.
+        tables = effective_tables(get_settings().data_dir)
+        current = {s.asset_key: s for s in build_suites(get_quality_settings(), tables)}
         every_row = context.run.tags.get(scope.ALL_ROWS_TAG) == "all"
         run_id = context.run.run_id
         with warehouse.get_connection() as con:
@@ -113,9 +116,27 @@ def build_suite_checks(
                 key = dg.AssetKey(list(suite.asset_key))
                 wanted = {c.name for c in suite.checks if dg.AssetCheckKey(key, c.name) in selected}
                 if wanted:
-                    yield from _validate(con, current[suite.asset_key], key, wanted, every_row, run_id)
+                    now = current[suite.asset_key]
+                    yield from _validate(
+                        con, now, key, wanted & {c.name for c in now.checks}, every_row, run_id
+                    )
+                    yield from _dropped(now, key, wanted)
 
     return _checks
+
+
+def _dropped(suite: Suite, key: dg.AssetKey, wanted: set[str]) -> Iterator[dg.AssetCheckResult]:
+    """Checks the code location defined that the mapping file no longer asks for (a column no
+    longer required): passed, saying why, until the code location is reloaded."""
+    for name in sorted(wanted - {c.name for c in suite.checks}):
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=name,
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="not part of the contract any more (sources.yml changed since the code "
+            "location loaded; reload it to drop this check)",
+        )
 
 
 def _validate(
@@ -150,7 +171,17 @@ def _validate(
         )
 
 
-SUITES = build_suites(get_quality_settings())
+def _tables_at_load() -> tuple[ExportTable, ...]:
+    """The effective export contracts, for the check names and severities the UI shows. A bad
+    mapping file must not stop the code location from loading: the raw assets fail on it, naming
+    the key; the checks are then the contract's own."""
+    try:
+        return effective_tables(get_settings().data_dir)
+    except MappingError:
+        return ALL_TABLES
+
+
+SUITES = build_suites(get_quality_settings(), _tables_at_load())
 CHECKS = [
     build_suite_checks(
         f"checks_{layer}",

@@ -12,7 +12,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import ALL_TABLES, effective_table, effective_tables
 from orchestration.exports.spec import ExportTable
 from orchestration.ingest.landing import record_unmatched
-from orchestration.ingest.loader import load_table
+from orchestration.ingest.loader import load_table, removed_message
 from orchestration.ingest.reconcile import reconciliation
 from orchestration.ingest.summary import files_per_status, preview, row_count
 from orchestration.privacy.suppression import SuppressionList
@@ -90,6 +90,8 @@ def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
                 suppression=SuppressionList(settings.data_dir),
             )
             for f in result.files:
+                for warning in [n for n in (f.note or "").split("; ") if n.startswith("WARNING")]:
+                    context.log.warning(f"{f.file}: {warning}")
                 if f.status == "quarantined":
                     context.log.error(f"File quarantined: {f.error}")
                 elif f.status == "growing":
@@ -99,6 +101,8 @@ def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
                         f"{f.file}: {f.rows_quarantined} of {f.rows_read} rows quarantined "
                         "(see raw.quarantine_rows)"
                     )
+            for rel, rows, loaded_at in result.removed:
+                context.log.warning(removed_message(mapped, rel, rows, loaded_at))
             total = row_count(con, spec)
             shown = _preview(con, spec)
         drift = sorted({c for f in result.files for c in f.drift_columns})
@@ -119,6 +123,7 @@ def build_raw_asset(spec: ExportTable) -> dg.AssetsDefinition:
                     "\n".join(f"- {e}" for e in quarantined_files) or "none"
                 ),
                 "schema_drift_columns": dg.MetadataValue.json(drift),
+                "files_gone_from_landing": dg.MetadataValue.json([rel for rel, _, _ in result.removed]),
                 "preview": dg.MetadataValue.md(shown),
             }
         )

@@ -53,7 +53,8 @@ def _file_link(path: Path) -> dict[str, dg.MetadataValue]:
         "The marts, published for BI tools: `serving/marts.duckdb` (written under a temporary name "
         "and renamed into place, so readers never see a half-written file and never lock the "
         "warehouse) and `serving/parquet/<mart>.parquet`. PII columns are pseudonymous keys unless "
-        "`CDP_SERVING_PII` lists them."
+        "`CDP_SERVING_PII` lists them; codes get a `<column>_label` in `CDP_REPORT_LANGUAGE`; "
+        "types, comments and labels are what BI drivers read (docs/serving.md)."
     ),
 )
 def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -68,6 +69,7 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             salt=pseudonym_salt(settings.pseudonym_salt_file),
             clear_pii=settings.clear_pii,
             run_id=context.run.run_id,
+            language=settings.report_language,
         )
         changes.record(con, "serving", changes.plan(con, settings).inputs["serving"], context.run.run_id)
     keys = {m.name: m.asset_key for m in MARTS}

@@ -34,7 +34,9 @@ what would be quarantined and why) without writing anything.
 
 ```yaml
 ecommerce_customers:                   # raw table, as in the headings below
-  pattern: "customers_export*.csv"     # file names of this export under landing/ecommerce/
+  pattern: "customers_export*.csv"     # more file names of this export under landing/ecommerce/
+  replace_patterns: false              # true: only the pattern(s) above, not customers_*.csv
+  strip_apostrophes: true              # false: keep a leading ' before digits or + as data
   format:                              # CSV exports only; each key optional
     delimiter: ";"                     # , ; tab |
     encoding: utf-8                    # utf-8 or cp1252
@@ -50,7 +52,22 @@ ecommerce_customers:                   # raw table, as in the headings below
 ```
 
 The file is validated when a run or `cdp inspect` reads it: an unknown table, key or column, or
-a bad value, stops with an error naming the file and the key.
+a bad value, stops with an error naming the file and the key. What it says applies everywhere:
+
+- `pattern:` (one pattern or a list) **adds** to the export's own pattern, so the files you
+  already deliver keep loading; `replace_patterns: true` makes it the only one.
+- `required:` decides both which rows are quarantined for a missing value and which blocking
+  `<column>_not_null` checks a run applies; `cdp inspect` runs the same blocking checks on the
+  file and prints what a run would stop on (check, file, line, value).
+- A column named under `columns:` that a file lacks is a warning naming the file and the column
+  (`cdp inspect`, the load log's note, the run log): its values would otherwise be silently empty.
+- A leading apostrophe before digits or `+` (`'7210448301100`, `'+33612345678`: how spreadsheets
+  and Shopify protect a number typed as text) is removed from text columns at load, with a note
+  in the load log; `strip_apostrophes: false` keeps it. Typed columns (numbers, dates) do not
+  accept it: such a value is quarantined.
+
+A delivered file that should not have been loaded is taken out again with `cdp unload FILE`
+([operations.md](operations.md#a-bad-delivery-start-to-finish)).
 
 Every raw table also has the lineage columns `_source_file`, `_source_line` (line where the record
 starts), `_file_sha256`, `_loaded_at` and `_extra_columns` (JSON).

@@ -4,7 +4,10 @@
 what differs from the built-in contract in ``orchestration/exports``::
 
     ecommerce_customers:                 # raw table: <source>_<export>, see `cdp formats`
-      pattern: "customers_export*.csv"   # file names of this export under landing/ecommerce/
+      pattern: "customers_export*.csv"   # file names of this export under landing/ecommerce/,
+                                         # added to the contract's (customers_*.csv) unless
+      replace_patterns: false            # true: only the pattern(s) above
+      strip_apostrophes: true            # false: keep a leading ' before digits or + as data
       format:
         delimiter: ";"
         encoding: cp1252                 # utf-8 or cp1252
@@ -33,7 +36,7 @@ import yaml
 from orchestration.exports.spec import CsvFormat, ExportTable
 from orchestration.settings import data_folder
 
-TABLE_KEYS = {"pattern", "format", "columns", "required"}
+TABLE_KEYS = {"pattern", "replace_patterns", "format", "columns", "required", "strip_apostrophes"}
 FORMAT_KEYS = {"delimiter", "encoding", "decimal", "date_format", "timestamp_format"}
 ENCODINGS = ("utf-8", "cp1252")
 
@@ -77,11 +80,15 @@ def _check_keys(settings: Any, allowed: set[str], where: str) -> None:
 def _apply(spec: ExportTable, settings: Any, where: str) -> ExportTable:
     _check_keys(settings, TABLE_KEYS, where)
     changes: dict[str, Any] = {}
+    for flag in ("replace_patterns", "strip_apostrophes"):
+        if flag in settings and not isinstance(settings[flag], bool):
+            raise MappingError(f"{where}.{flag}: true or false")
     if "pattern" in settings:
-        pattern = settings["pattern"]
-        if not isinstance(pattern, str) or "/" in pattern or not pattern.strip():
-            raise MappingError(f"{where}.pattern: a file name pattern such as 'orders_*.csv'")
-        changes["pattern"] = pattern
+        changes |= _patterns(spec, settings["pattern"], settings.get("replace_patterns", False), where)
+    elif settings.get("replace_patterns"):
+        raise MappingError(f"{where}.replace_patterns: needs a pattern to replace the contract's with")
+    if "strip_apostrophes" in settings:
+        changes["strip_apostrophes"] = settings["strip_apostrophes"]
     if "format" in settings:
         changes["format"] = _format(spec, settings["format"], f"{where}.format")
     columns = {c.name: c for c in spec.columns}
@@ -104,6 +111,23 @@ def _apply(spec: ExportTable, settings: Any, where: str) -> ExportTable:
         columns = {n: dataclasses.replace(c, required=n in required) for n, c in columns.items()}
     changes["columns"] = tuple(columns.values())
     return dataclasses.replace(spec, **changes)
+
+
+def _patterns(spec: ExportTable, given: Any, replace: bool, where: str) -> dict[str, Any]:
+    """``pattern`` and ``extra_patterns`` from the mapping's ``pattern:`` (one or a list).
+
+    The mapping's patterns come first (shown in the asset description and `cdp formats`); the
+    contract's own pattern stays unless ``replace_patterns: true``, so a retailer who adds a
+    Shopify export does not silently stop loading their usual ``customers_*.csv`` files."""
+    patterns = [given] if isinstance(given, str) else given
+    if (
+        not isinstance(patterns, list)
+        or not patterns
+        or any(not isinstance(p, str) or "/" in p or not p.strip() for p in patterns)
+    ):
+        raise MappingError(f"{where}.pattern: a file name pattern such as 'orders_*.csv', or a list of them")
+    kept = () if replace else (spec.pattern, *spec.extra_patterns)
+    return {"pattern": patterns[0], "extra_patterns": (*patterns[1:], *kept)}
 
 
 def _format(spec: ExportTable, settings: Any, where: str) -> CsvFormat:

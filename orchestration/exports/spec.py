@@ -91,6 +91,17 @@ class ExportTable:
     # when a record changed (e.g. ``lastmodifieddate desc nulls last``); mirrored by the dbt
     # staging model's ``latest_delivered`` call.
     version_order: str = ""
+    # More file name patterns of this export (a mapping file's ``pattern:`` adds to the contract's
+    # unless ``replace_patterns: true``), so a retailer's usual files keep matching.
+    extra_patterns: tuple[str, ...] = ()
+    # Spreadsheets protect a number typed as text with a leading apostrophe ('7210448301100,
+    # '+33612...); Shopify exports keep it. Stripped from text values at load, with a note.
+    strip_apostrophes: bool = True
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        """Every file name pattern of this export, the first being the one shown."""
+        return (self.pattern, *(p for p in self.extra_patterns if p != self.pattern))
 
     @property
     def table(self) -> str:

@@ -7,10 +7,14 @@ required value are written once for CSV and NDJSON alike.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 from orchestration.exports.spec import Column, ExportTable
 from orchestration.lib.sql import escaped, identifier, literal
 from orchestration.warehouse.raw import SQL_TYPES
 
+NUL_BYTE = "a NUL byte (0x00) in this line: a damaged transfer or a binary field in the export"
 TRUNCATED = "possibly truncated: the file ends without a line break, so this last record may be cut short"
 # A number written with a decimal comma, thousands optionally grouped by space, dot or NBSP.
 DECIMAL_COMMA = r"[+-]?(\d+|\d{1,3}([ .\x{00A0}\x{202F}]\d{3})+)(,\d+)?"
@@ -67,8 +71,38 @@ def _cast_expr(column: Column, spec: ExportTable) -> str:
     raise ValueError(f"unknown column type {column.type}")
 
 
+@dataclass(frozen=True)
+class RowRules:
+    """Per-file row checks beyond the types, set by the loader from the file and the settings.
+
+    ``nul_bytes``: the file holds NUL bytes, so each row is searched for one (only then: the
+    search is a pass over every value). ``earliest``: the first plausible date of the source's
+    transaction dates (``transaction_columns``); None: not checked.
+    """
+
+    nul_bytes: bool = False
+    earliest: date | None = None
+
+
+# The events that make periods in the marts (till tickets, web orders, service tickets, survey
+# answers): a date before the source's plausible range is a placeholder (1900-01-01) or a typo,
+# not history. Birth dates are a person's attribute with their own handling (keep_as_delivered).
+TRANSACTION_TABLES = frozenset({"pos_tickets", "ecommerce_orders", "crm_tickets", "survey_responses"})
+
+
+def transaction_columns(spec: ExportTable) -> list[Column]:
+    """The date and time columns of ``spec`` checked against the source's earliest plausible date."""
+    if spec.table not in TRANSACTION_TABLES:
+        return []
+    return [c for c in spec.columns if c.type in ("date", "timestamp", "timestamptz") and not c.pii]
+
+
 def typed_select(
-    spec: ExportTable, columns: dict[str, str | None], source: str, truncated_sql: str | None
+    spec: ExportTable,
+    columns: dict[str, str | None],
+    source: str,
+    truncated_sql: str | None,
+    rules: RowRules | None = None,
 ) -> str:
     """SQL typing ``source``'s rows: line number, typed columns, extra columns as JSON, ``_bad``
     with the row's error text when it is bad, ``_blank`` and ``_raw_text``.
@@ -85,7 +119,14 @@ def typed_select(
     checks = [("p._parse_error is not null", "p._parse_error")]  # (condition, message)
     if truncated_sql:
         checks.append((truncated_sql, f"'{TRUNCATED}'"))
+    rules = rules or RowRules()
+    if rules.nul_bytes:  # first: the reason that explains the others (a value cut by the NUL)
+        values = ", ".join(f"p.{identifier(c or h)}" for h, c in columns.items()) or "''"
+        nul = f"contains(coalesce(p._raw_text, concat_ws('', {values})), chr(0))"
+        checks.insert(0, (nul, f"'{NUL_BYTE}'"))
     parsed = "p._parse_error is null"
+    earliest = rules.earliest
+    checked_dates = {c.name for c in transaction_columns(spec)} if earliest else set()
     for column in spec.columns:
         if column.name not in present:
             typed.append(f'null::{SQL_TYPES[column.type]} as "{column.name}"')
@@ -106,6 +147,14 @@ def typed_select(
                 (
                     f"{parsed} and {text} is not null and ({expr}) is null",
                     f"'{column.name}: cannot read ''' || left({text}, 40) || ''' as {column.type}{form}'",
+                )
+            )
+        if earliest and column.name in checked_dates:
+            before = f"is before {earliest}, the earliest plausible date of {spec.source} transactions"
+            checks.append(
+                (
+                    f"{parsed} and ({expr}) < {literal(earliest.isoformat())}::date",
+                    f"'{column.name}: ''' || left({text}, 40) || ''' {before}'",
                 )
             )
         if column.values:

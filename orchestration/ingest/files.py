@@ -36,6 +36,9 @@ from typing import BinaryIO
 CHUNK_BYTES = 8 * 1024 * 1024
 HEAD_BYTES = 64 * 1024
 GLOB_CHARACTERS = frozenset("*?[]{}")
+# Text with fewer than one NUL byte per this many bytes (in its first 4 KiB) is text with stray
+# NULs; more, and it is binary data (or UTF-16 without a byte-order mark, told apart before).
+STRAY_NUL_RATIO = 100
 
 # UTF-8 read as Windows-1252 and saved again: a lead byte C2 / C3 ('Â', 'Ã') followed by one
 # continuation byte 80-BF rendered in Windows-1252, or E2 ('â') followed by two: 'é' -> 'Ã©',
@@ -71,6 +74,8 @@ class FileFingerprint:
     # No U+0001 in the text: DuckDB's CSV reader can split it into lines, with that character as
     # a delimiter that never occurs (see ``formats._read_lines``).
     plain_lines: bool = True
+    # NUL bytes (U+0000) in the text: each line holding one is quarantined, naming it.
+    nul_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,10 @@ def kind_of(head: bytes, name: str) -> Kind:
             return Kind("UTF-16 LE text without byte-order mark", readable=False)
         if even_zeros > 0.4 * half and odd_zeros < 0.1 * half:
             return Kind("UTF-16 BE text without byte-order mark", readable=False)
+        if sample.count(0) * STRAY_NUL_RATIO < len(sample):
+            # A few NUL bytes in text (a damaged transfer, a till's padding): the lines holding
+            # them are quarantined (``casting``), not the whole file of good rows.
+            return Kind("text")
         return Kind(f"binary data (a NUL byte at byte {head.index(0)})", readable=False)
     return Kind("text")
 
@@ -125,6 +134,7 @@ class _Pass:
     bare_lf: int = 0
     non_ascii: bool = False
     soh: bool = False  # U+0001 seen
+    nul: int = 0  # U+0000 seen
     error: str | None = None
     mojibake: str | None = None
 
@@ -164,13 +174,17 @@ def _stream(
                         break  # a probe: the answer is known
                     # Keep hashing (the checksum remembers the file) and counting lines (every
                     # line of a quarantined file counts as a quarantined row).
-                    stats.lines += chunk.count(b"\n")
+                    stats.lines += _line_breaks(chunk)
+                    stats.last_char = "\n" if chunk.endswith((b"\n", b"\r")) else "?"
                     continue
                 try:
                     text = carry + decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
-                    line = stats.lines + chunk[: exc.start].count(b"\n") + 1
-                    stats.lines += chunk.count(b"\n")
+                    # A CR held back from the previous chunk ends a line unless this one opens with LF.
+                    held = 1 if carry and not chunk.startswith(b"\n") else 0
+                    line = stats.lines + held + _line_breaks(chunk[: exc.start]) + 1
+                    stats.lines += held + _line_breaks(chunk)
+                    stats.last_char = "\n" if chunk.endswith((b"\n", b"\r")) else "?"
                     name = ENCODING_NAMES.get(encoding, encoding)
                     stats.error = (
                         f"not valid {name} at line {line} (byte {offset + exc.start}: "
@@ -190,6 +204,14 @@ def _stream(
     return stats
 
 
+def _line_breaks(data: bytes) -> int:
+    """Line breaks in raw bytes that could not be decoded: LF, CRLF and a lone CR (old Mac) each
+    end one line, as ``_count`` counts them in decoded text. Counting LF alone made a CR-only file
+    that is quarantined whole report one row for all of its lines."""
+    crlf = data.count(b"\r\n")
+    return data.count(b"\n") + data.count(b"\r") - crlf
+
+
 def _count(stats: _Pass, text: str) -> None:
     """Line-break styles, lines, non-ASCII and the first mojibake sequence of decoded text."""
     cr, lf = text.count("\r"), text.count("\n")
@@ -201,6 +223,8 @@ def _count(stats: _Pass, text: str) -> None:
     stats.lines += lf + cr - crlf
     if not stats.soh and "\x01" in text:
         stats.soh = True
+    if "\x00" in text:
+        stats.nul += text.count("\x00")
     if text.isascii():
         return
     stats.non_ascii = True
@@ -333,6 +357,8 @@ def fingerprint(path: Path, encoding: str, scratch_dir: Path) -> FileFingerprint
         only_cr = stats.bare_lf == 0 and stats.crlf == 0
         notes.append(f"{'CR (old Mac)' if only_cr else 'mixed CR / LF / CRLF'} line breaks read as line ends")
 
+    if stats.nul:
+        notes.append(f"{stats.nul} NUL byte(s) in the text: the lines holding them are quarantined")
     error = _explained(stats, declared, chosen, open_text)
     if not must_copy:
         copy_path.unlink(missing_ok=True)
@@ -347,4 +373,5 @@ def fingerprint(path: Path, encoding: str, scratch_dir: Path) -> FileFingerprint
         notes=tuple(notes),
         line_break="\r\n" if stats.crlf and not must_copy else "\n",
         plain_lines=not stats.soh,
+        nul_bytes=stats.nul,
     )

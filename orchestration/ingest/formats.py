@@ -17,13 +17,13 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
 
 from orchestration.exports.spec import CsvFormat, ExportTable
-from orchestration.ingest.casting import typed_select
+from orchestration.ingest.casting import RowRules, typed_select
 from orchestration.ingest.files import FileFingerprint
 from orchestration.lib.sql import identifier, literal
 
@@ -47,6 +47,7 @@ class Write:
     rel: str
     now: datetime
     run_id: str
+    rules: RowRules = field(default_factory=RowRules)
 
     def good(self, typed: str, params: list) -> int:
         names = [c.name for c in self.spec.columns] + [
@@ -110,12 +111,41 @@ def match_columns(names: list[str], spec: ExportTable) -> dict[str, str | None]:
     return mapping
 
 
-def _check_required(spec: ExportTable, mapping: dict[str, str | None]) -> None:
+COMMON_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _check_required(spec: ExportTable, mapping: dict[str, str | None], first_line: str | None = None) -> None:
+    """Reject a file without the export's required columns; ``first_line`` (a CSV file's header
+    as delivered) is split on the other common delimiters to say when the file looks delimited by
+    one of them, which "missing required columns" alone leaves a person to guess."""
     present = {c for c in mapping.values() if c}
     missing_required = [c for c in spec.required if c not in present]
     if missing_required:
         found = ", ".join(sorted(mapping)) or "none"
-        raise FileRejected(f"missing required column(s) {', '.join(missing_required)} (found: {found})")
+        reason = f"missing required column(s) {', '.join(missing_required)} (found: {found})"
+        if first_line is not None and isinstance(spec.format, CsvFormat):
+            reason += _delimiter_hint(spec, first_line)
+        raise FileRejected(reason)
+
+
+def _delimiter_hint(spec: ExportTable, first_line: str) -> str:
+    """``; the header splits on ',' into the expected columns: ...`` when another delimiter finds
+    every required column, else ''."""
+    assert isinstance(spec.format, CsvFormat)
+    expected = spec.format.delimiter
+    names = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
+    for other in COMMON_DELIMITERS:
+        if other == expected or other not in first_line:
+            continue
+        header = next(csv.reader([first_line], delimiter=other), [])
+        mapping = match_columns([h.strip().lower() for h in header], spec)
+        if all(c in set(mapping.values()) for c in spec.required):
+            shown = "\\t" if other == "\t" else other
+            return (
+                f"; the header splits on '{shown}' into the expected columns: this file looks "
+                f"{names[other]}-delimited; the spec expects '{expected}'"
+            )
+    return ""
 
 
 def may_be_truncated(spec: ExportTable, fp: FileFingerprint) -> bool:
@@ -230,9 +260,9 @@ def _split_records(con: duckdb.DuckDBPyConnection, fp: FileFingerprint, quoted: 
     )
 
 
-def _csv_header(fp: FileFingerprint, delimiter: str) -> tuple[list[str], bool]:
-    """The file's column names (lowercased) from its first line, and whether that line is the
-    whole header (``False``: a quoted name spans lines, read by the exact path)."""
+def _csv_header(fp: FileFingerprint, delimiter: str) -> tuple[list[str], bool, str]:
+    """The file's column names (lowercased) from its first line, whether that line is the
+    whole header (``False``: a quoted name spans lines, read by the exact path), and the line."""
     with fp.readable_path.open(encoding="utf-8-sig", newline="") as handle:
         first = handle.readline().rstrip("\r\n")
     header = next(csv.reader([first.lstrip("\ufeff")], delimiter=delimiter), [])
@@ -240,7 +270,7 @@ def _csv_header(fp: FileFingerprint, delimiter: str) -> tuple[list[str], bool]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates or "" in names:
         raise FileRejected(f"header has duplicate or empty column names: {duplicates or ['<empty>']}")
-    return names, first.count('"') % 2 == 0
+    return names, first.count('"') % 2 == 0, first.lstrip("\ufeff")
 
 
 def _read_csv_sql(fmt: CsvFormat, names: list[str], parallel: bool) -> str:
@@ -275,9 +305,9 @@ def write_csv(write: Write) -> tuple[dict[str, str | None], int, int, int]:
     assert isinstance(fmt, CsvFormat)
     if fp.size == 0:
         raise FileRejected("empty file: no header row")
-    names, one_line_header = _csv_header(fp, fmt.delimiter)
+    names, one_line_header, first_line = _csv_header(fp, fmt.delimiter)
     mapping = match_columns(names, spec)
-    _check_required(spec, mapping)
+    _check_required(spec, mapping, first_line)
     truncated = may_be_truncated(spec, fp)
     if one_line_header:
         con.execute("drop table if exists _rejects; drop table if exists _reject_scans")
@@ -286,7 +316,8 @@ def write_csv(write: Write) -> tuple[dict[str, str | None], int, int, int]:
             f"(select row_number() over () + 1 as _line, {selected}, null::varchar as _raw_text, "
             f"null::varchar as _parse_error, false as _blank from {_read_csv_sql(fmt, names, parallel=True)})"
         )
-        typed = typed_select(spec, mapping, source, f"p._line = {fp.lines}" if truncated else None)
+        truncated_line = f"p._line = {fp.lines}" if truncated else None
+        typed = typed_select(spec, mapping, source, truncated_line, write.rules)
         params = [str(fp.readable_path)]
         records = fp.lines - 1
         loaded = write.good(typed, params)
@@ -307,7 +338,7 @@ def write_csv(write: Write) -> tuple[dict[str, str | None], int, int, int]:
         "from _parsed p join _records r using (record_no))"
     )
     truncated_sql = "p.record_no = (select max(record_no) from _records)" if truncated else None
-    typed = typed_select(spec, mapping, source, truncated_sql)
+    typed = typed_select(spec, mapping, source, truncated_sql, write.rules)
     records = _count(con, "select count(*) from _records") - 1
     return mapping, records, write.good(typed, []), write.bad(typed, [])
 
@@ -440,7 +471,7 @@ def write_ndjson(write: Write) -> tuple[dict[str, str | None], int, int, int]:
         from (select line_number as _line, line, _shape, case when _shape = 'object' then {extract} end as v
               from (select line_number, line, {shape} as _shape from _lines))
     )"""
-    typed = typed_select(spec, mapping, source, None)
+    typed = typed_select(spec, mapping, source, None, write.rules)
     loaded = write.good(typed, [])
     quarantined = write.bad(typed, []) if loaded < records else 0
     return mapping, records, loaded, quarantined

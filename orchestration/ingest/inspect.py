@@ -2,11 +2,14 @@
 
 The file goes through the real loader (the same sniffing, parsing, typing and quarantine rules)
 into a throw-away in-memory DuckDB database, with the mapping file applied; the warehouse, the
-load log and the quarantine folder are never touched.
+load log and the quarantine folder are never touched. The raw table's blocking quality checks
+(the same suite a run applies, ``quality.suites.raw_suite``, from the same effective contract)
+then run on what loaded, so inspect says what the run would stop on, file, line and value.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +35,8 @@ class Inspection:
     preview_header: list[str]
     preview: list[tuple]
     quarantined: list[tuple[int, str]]
+    blocking: list[str]  # names of the run's blocking raw checks
+    failed: list[tuple[str, str]]  # (check, what the run would say) for each that would fail
 
 
 def table_for(
@@ -65,8 +70,11 @@ def inspect_file(path: Path, spec: ExportTable) -> Inspection:
         target.symlink_to(path.resolve())
         con = duckdb.connect()
         try:
-            result = load_table(con, spec, landing, Path(tmp) / "quarantine", log=lambda _: None)
+            result = load_table(
+                con, spec, landing, Path(tmp) / "quarantine", log=lambda _: None, files=[target]
+            )
             (file_result,) = result.files
+            blocking, failed = _blocking_checks(con, spec) if file_result.status == "loaded" else ([], [])
             columns = _column_report(con, spec)
             shown = [*[c.name for c in spec.columns if not c.pii][:8], "_source_line"]
             select = ", ".join(f'"{c}"' for c in shown)
@@ -80,7 +88,24 @@ def inspect_file(path: Path, spec: ExportTable) -> Inspection:
         finally:
             con.close()
     file_result.file = str(path)
-    return Inspection(spec.table, file_result, columns, shown, preview, quarantined)
+    return Inspection(spec.table, file_result, columns, shown, preview, quarantined, blocking, failed)
+
+
+def _blocking_checks(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> tuple[list[str], list[str]]:
+    """The run's blocking raw checks on the rows that loaded, and what each failing one would say.
+
+    Freshness is left out: it reads the source's other tables and is a warning, not a block.
+    Great Expectations is imported here only (2-3 s), when a file did load."""
+    from orchestration.quality.gx import validate
+    from orchestration.quality.suites import raw_suite
+    from orchestration.settings import get_quality_settings
+
+    suite = raw_suite(spec, get_quality_settings(), freshness=False)
+    suite = dataclasses.replace(suite, checks=tuple(c for c in suite.checks if c.critical))
+    outcomes, _ = validate(con, suite)
+    # A failed check's reason names the failing values with their file and line, as in a run.
+    failed = [(o.check.name, o.reason) for o in outcomes if not o.success]
+    return [c.name for c in suite.checks], failed
 
 
 def _column_report(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> list[tuple[str, str]]:
@@ -89,6 +114,8 @@ def _column_report(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> list[tu
     report = []
     for c in spec.columns:
         state = "absent (optional)" if c.name in missing else f"read as {c.type}"
+        if c.aliases and c.name in missing:
+            state = f"MISSING: mapped to '{c.aliases[0]}' in sources.yml, not in the file (empty)"
         if c.required:
             state += ", required"
         report.append((c.name, state))

@@ -33,7 +33,7 @@ def matches(spec: ExportTable, rel: str) -> bool:
     name = rest.rsplit("/", 1)[-1].lower()
     if source != spec.source or not rest or any(fnmatch(name, t) for t in TEMPORARY) or name.startswith("."):
         return False
-    return fnmatch(name.removesuffix(".gz"), spec.pattern.lower())
+    return any(fnmatch(name.removesuffix(".gz"), pattern.lower()) for pattern in spec.patterns)
 
 
 def landing_files(landing_dir: Path, spec: ExportTable) -> list[Path]:
@@ -68,15 +68,17 @@ def settle(paths: list[Path], settle_seconds: float) -> tuple[list[Path], list[P
     return [p for p in paths if p not in growing and p.exists()], growing
 
 
-def already_logged(con: duckdb.DuckDBPyConnection, spec: ExportTable, rel: str, stat: os.stat_result) -> bool:
-    """Was this path, with this size and modification time, already logged (no re-hash needed)?"""
-    return bool(
-        con.execute(
-            "select 1 from raw.load_log where table_name = ? and file_path = ? and file_size = ?"
-            " and file_mtime = ?",
-            [spec.table, rel, stat.st_size, stat.st_mtime],
-        ).fetchall()
-    )
+def already_logged(
+    con: duckdb.DuckDBPyConnection, spec: ExportTable, rel: str, stat: os.stat_result
+) -> str | None:
+    """The status this path, with this size and modification time, was logged with (no re-hash
+    needed), or None. ``retired`` first: ``cdp unload`` took it out, and the run says so."""
+    row = con.execute(
+        "select status from raw.load_log where table_name = ? and file_path = ? and file_size = ?"
+        " and file_mtime = ? order by status = 'retired' desc limit 1",
+        [spec.table, rel, stat.st_size, stat.st_mtime],
+    ).fetchall()
+    return row[0][0] if row else None
 
 
 def record_unmatched(
@@ -111,7 +113,11 @@ def record_unmatched(
             kind = kind_of(handle.read(HEAD_BYTES), path.name)
         source, _, rest = rel.partition("/")
         stem = path.name.lower().split(".", 1)[0]
-        near = [t for t in tables if t.source == source and fnmatch(stem, t.pattern.lower().split(".", 1)[0])]
+        near = [
+            t
+            for t in tables
+            if t.source == source and any(fnmatch(stem, p.lower().split(".", 1)[0]) for p in t.patterns)
+        ]
         name = path.name.lower()
         if not rest:
             status, why = "ignored", "not in a source folder (landing/<source>/...)"
@@ -120,10 +126,10 @@ def record_unmatched(
         elif name.startswith(".") or any(fnmatch(name, t) for t in TEMPORARY):
             status, why = "ignored", "hidden or temporary file (renamed when complete?)"
         elif near:
-            expected = ", ".join(f"{t.pattern} ({t.format.kind})" for t in near)
+            expected = ", ".join(f"{' or '.join(t.patterns)} ({t.format.kind})" for t in near)
             status, why = "unsupported", f"{kind.name}: the export {expected} is read from text files only"
         else:
-            patterns = ", ".join(t.pattern for t in tables if t.source == source)
+            patterns = ", ".join(p for t in tables if t.source == source for p in t.patterns)
             status, why = "ignored", f"matches no export of {source} ({patterns})"
         log_file(
             con,

@@ -52,11 +52,14 @@ from typing import Protocol
 import duckdb
 
 from orchestration.exports.spec import ExportTable
+from orchestration.ingest.apostrophes import strip_protection
+from orchestration.ingest.casting import RowRules
 from orchestration.ingest.files import FileFingerprint, fingerprint
 from orchestration.ingest.formats import FileRejected, Write, may_be_truncated, write_csv, write_ndjson
 from orchestration.ingest.landing import already_logged, landing_files, settle
 from orchestration.ingest.results import FileResult, TableResult
 from orchestration.lib.sql import literal
+from orchestration.settings import get_settings
 from orchestration.warehouse.raw import ensure_raw_schema, log_file
 
 
@@ -95,8 +98,12 @@ def load_table(
     log: Callable[[str], None] = print,
     settle_seconds: float = 0.0,
     suppression: Suppression | None = None,
+    files: list[Path] | None = None,
 ) -> TableResult:
     """Load every new landing file of ``spec`` into ``raw.<table>``. Safe to call again.
+
+    ``files``: these files only (under ``landing_dir``), whatever their names: ``cdp inspect
+    --table`` tries a file under the name it has, which need not match the export's patterns.
 
     ``suppression``: the privacy suppression list that applies (rows of erased persons are not
     loaded, and counted; ``orchestration.privacy.suppression.SuppressionList``); None for a scratch
@@ -105,7 +112,10 @@ def load_table(
     suppressing = suppression if suppression is not None and suppression.prepare(con) else None
     result = TableResult(table=spec.table)
     scratch = quarantine_dir.parent / "tmp" / "ingest"
-    settled, growing = settle(landing_files(landing_dir, spec), settle_seconds)
+    listed = landing_files(landing_dir, spec) if files is None else files
+    if files is None:
+        result.removed = removed_from_landing(con, spec, landing_dir, listed)  # the raw asset warns
+    settled, growing = settle(listed, settle_seconds)
     for path in growing:
         rel = path.relative_to(landing_dir).as_posix()
         result.files.append(FileResult(rel, "growing", note="still being written: left for the next run"))
@@ -118,7 +128,8 @@ def load_table(
     try:
         for path, rel, stat, seen in entries:
             if seen:
-                result.files.append(FileResult(rel, "skipped", note="already loaded"))
+                note = "retired (cdp unload): not loaded again" if seen == "retired" else "already loaded"
+                result.files.append(FileResult(rel, "skipped", note=note))
                 continue
             file_result = _load_file(
                 con, spec, path, rel, stat, next(fingerprints), quarantine_dir, run_id, suppressing
@@ -128,6 +139,30 @@ def load_table(
     finally:
         fingerprints.close()
     return result
+
+
+def removed_from_landing(
+    con: duckdb.DuckDBPyConnection, spec: ExportTable, landing_dir: Path, present: list[Path]
+) -> list[tuple[str, int, datetime]]:
+    """(file, rows, loaded at) of every file of ``spec`` loaded and no longer under landing/.
+
+    Removing a file does not unload it: its rows stay in raw (a delivery folder is often cleaned
+    after a load). The run says so each time, and how to retire them (``cdp unload``)."""
+    here = {p.relative_to(landing_dir).as_posix() for p in present}
+    loaded = con.execute(
+        "select file_path, sum(rows_loaded), max(loaded_at) from raw.load_log"
+        " where table_name = ? and status = 'loaded' group by file_path order by file_path",
+        [spec.table],
+    ).fetchall()
+    return [(rel, int(rows or 0), at) for rel, rows, at in loaded if rel not in here]
+
+
+def removed_message(spec: ExportTable, rel: str, rows: int, loaded_at: datetime) -> str:
+    """The run log's line for a loaded file no longer under landing/."""
+    return (
+        f"{rel} was loaded ({rows} rows, {loaded_at:%Y-%m-%d %H:%M}) and is no longer under landing/: "
+        f"its rows stay in raw.{spec.table}; to take them out: cdp unload {rel}"
+    )
 
 
 def _log_result(log: Callable[[str], None], file_result: FileResult) -> None:
@@ -191,7 +226,9 @@ def _load_file(
 ) -> FileResult:
     try:
         earlier = con.execute(
-            "select file_path from raw.load_log where table_name = ? and file_sha256 = ? limit 1",
+            # A retired file's content may be delivered again (after fixing the mapping): it loads.
+            "select file_path from raw.load_log where table_name = ? and file_sha256 = ?"
+            " and status in ('loaded', 'quarantined') limit 1",
             [spec.table, fp.sha256],
         ).fetchall()
         if earlier:
@@ -269,7 +306,10 @@ def _load_records(
 
     ``suppressing``: the privacy suppression list that applies (None: none)."""
     notes = list(fp.notes)
-    write = Write(con, spec, fp, rel, datetime.now(UTC), run_id)
+    # Rows holding a NUL byte, and transactions dated before CDP_EARLIEST_DATE_<SOURCE>, are
+    # quarantined one by one.
+    rules = RowRules(nul_bytes=fp.nul_bytes > 0, earliest=get_settings().earliest_date(spec.source))
+    write = Write(con, spec, fp, rel, datetime.now(UTC), run_id, rules)
     con.execute("begin transaction")
     try:
         try:
@@ -283,6 +323,8 @@ def _load_records(
         except duckdb.Error as exc:
             message = str(exc).strip().splitlines()[0][:300]
             raise FileRejected(f"DuckDB's reader failed on it: {type(exc).__name__}: {message}") from exc
+        # Before suppression, which matches identifiers as they will be read downstream.
+        notes += filter(None, [strip_protection(con, spec, fp.sha256, write.now)])
         suppressed = 0
         if suppressing:  # erased persons: their rows come out again before the counts are logged
             suppressed_rows, suppressed_lines, earlier = suppressing.suppress_loaded(
@@ -300,6 +342,13 @@ def _load_records(
         drift = [h for h, c in columns.items() if c is None]
         notes += [f"column '{h}' read as {c}" for h, c in columns.items() if c and h != c]
         missing_optional = [c.name for c in spec.columns if c.name not in present]
+        # A column the mapping file names, absent from the file: its values would be silently empty.
+        notes += [
+            f"WARNING: column '{c.name}' is mapped to '{c.aliases[0]}' in sources.yml, which is not in "
+            f"{rel}: {c.name} is empty for every row of it"
+            for c in spec.columns
+            if c.aliases and c.name not in present
+        ]
         if may_be_truncated(spec, fp):
             notes.append("no line break at the end: the last record was quarantined as possibly cut short")
         if rows_read != loaded + quarantined + suppressed:

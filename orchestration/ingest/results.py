@@ -7,6 +7,7 @@ files no export reads in the same shape, and the loader needs the landing rules.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass
@@ -30,6 +31,8 @@ class TableResult:
 
     table: str
     files: list[FileResult] = field(default_factory=list)
+    # (file, rows, loaded at) of files loaded before and no longer under landing/: kept in raw.
+    removed: list[tuple[str, int, datetime]] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)

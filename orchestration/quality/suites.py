@@ -6,10 +6,12 @@ Severity decides what a failure does (``gx.Check.critical``):
   downstream materializes in that run;
 - ``warning``: worth a look; the check fails with WARN and the run goes on.
 
-Raw suites are derived from the export contracts (``orchestration/exports``): every required
-column not null, the key unique within each delivered file, dates and timestamps not in the
-future. Hand-written rules add ranges (scores, amounts) and formats (messy by nature, so they
-are warnings with a tolerated share of bad values, ``mostly``). Identity and marts suites check
+Raw suites are derived from the *effective* export contracts (``orchestration/exports`` with the
+retailer's mapping file applied, ``effective_tables``), so the required columns are those the
+loader and ``cdp inspect`` apply too: every required column not null, the key unique within each
+delivered file, dates and timestamps not in the future. Hand-written rules add ranges (scores,
+amounts) and formats (messy by nature, so they are warnings with a tolerated share of bad values,
+``mostly``). Identity and marts suites check
 the invariants the rest of the product relies on; the identity shares (linked only by Splink,
 left alone) are judged against the warehouse's previous identity run rather than a fixed band
 (``_share_checks``). To add a rule, add a ``Check`` below.
@@ -85,7 +87,9 @@ def _in_set_true(name: str, column: str, description: str, severity: str, mostly
     )
 
 
-def _raw_suite(spec: ExportTable, quality: QualitySettings) -> Suite:
+def raw_suite(spec: ExportTable, quality: QualitySettings, freshness: bool = True) -> Suite:
+    """The suite of ``raw.<spec.table>``; ``freshness=False`` leaves out the source's freshness,
+    which reads the other raw tables of the source (``cdp inspect`` has only the file's)."""
     checks: list[Check] = []
     predicates: list[str] = []
     for column in spec.columns:
@@ -145,7 +149,7 @@ def _raw_suite(spec: ExportTable, quality: QualitySettings) -> Suite:
             )
         )
     sources = FRESHNESS.get(spec.source, [])
-    if sources and sources[0][0] == spec.table:
+    if freshness and sources and sources[0][0] == spec.table:
         hours = quality.freshness_hours[spec.source]
         as_of = f"'{quality.as_of}'::timestamptz" if quality.as_of else "now()"
         newest = " union all ".join(
@@ -361,6 +365,7 @@ def _marts_suites() -> list[Suite]:
     ]
 
 
-def build_suites(quality: QualitySettings) -> list[Suite]:
-    """Every suite, with thresholds from ``quality`` (check names do not depend on them)."""
-    return [_raw_suite(spec, quality) for spec in ALL_TABLES] + _identity_suites(quality) + _marts_suites()
+def build_suites(quality: QualitySettings, tables: tuple[ExportTable, ...] = ALL_TABLES) -> list[Suite]:
+    """Every suite, with thresholds from ``quality`` (check names do not depend on them) and the
+    raw suites of ``tables`` (``effective_tables``: the mapping file applied)."""
+    return [raw_suite(spec, quality) for spec in tables] + _identity_suites(quality) + _marts_suites()

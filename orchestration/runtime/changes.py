@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,32 +74,53 @@ def dbt_project_hash() -> str:
 
 
 def raw_state(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[str, str]:
-    """``raw.<table>`` → ``"<rows> rows, last loaded <time>"`` (``absent`` before its first load)."""
+    """``raw.<table>`` → ``"<rows> rows, last loaded <time>"`` (``absent`` before its first load),
+    with ``", <n> files retired"`` once ``cdp unload`` took some out: a file retired and a
+    corrected one loaded in its place may leave the row count as it was."""
     present = tables_in(con, "raw")
+    retired: dict[str, int] = {}
+    if "load_log" in present and "retired_by" in {
+        c
+        for (c,) in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = 'load_log'"
+        ).fetchall()
+    }:
+        retired = dict(
+            con.execute(
+                "select table_name, count(*) from raw.load_log where status = 'retired' group by 1"
+            ).fetchall()
+        )
     state = {}
     for table in tables:
         if table not in present:
             state[f"raw.{table}"] = "absent"
             continue
         rows, last = con.execute(f'select count(*), max(_loaded_at) from raw."{table}"').fetchall()[0]
-        state[f"raw.{table}"] = f"{rows} rows, last loaded {last}"
+        state[f"raw.{table}"] = f"{rows} rows, last loaded {last}" + (
+            f", {retired[table]} files retired" if retired.get(table) else ""
+        )
     return state
 
 
 def tables_with_rows_removed(before: dict[str, str], now: dict[str, str]) -> list[str]:
-    """Raw tables holding fewer rows than ``before`` (``raw_state`` values): rows were deleted
-    (an erasure, a table restored by hand). Loads only append, so incremental models never look
-    for rows gone from raw; such a change calls for rebuilding them in full."""
+    """Raw tables holding fewer rows than ``before`` (``raw_state`` values), or more retired files:
+    rows were deleted (an erasure, a table restored by hand, ``cdp unload``). Loads only append, so
+    incremental models never look for rows gone from raw; such a change calls for rebuilding them in full."""
 
     def rows(state: str | None) -> int | None:
         return int(state.split(" ", 1)[0]) if state and state[0].isdigit() else None
+
+    def retired(state: str | None) -> int:
+        found = re.search(r", ([0-9]+) files retired", state or "")
+        return int(found.group(1)) if found else 0
 
     return [
         part
         for part, state in now.items()
         if part.startswith("raw.")
         and (was := rows(before.get(part))) is not None
-        and (rows(state) or 0) < was
+        and ((rows(state) or 0) < was or retired(state) > retired(before.get(part)))
     ]
 
 

@@ -30,6 +30,16 @@ def percent(value: float) -> str:
     return f"{value:.0%}" if abs(value) >= 0.1 else f"{value:.1%}"
 
 
+def points(value: float) -> str:
+    """A score in points (NPS: -100 to +100), the unit written on every tick."""
+    return f"{value:.0f} pts" if value == round(value) else f"{value:.1f} pts"
+
+
+def percent_points(value: float) -> str:
+    """A share already in percent (CSAT: 0 to 100), not a fraction."""
+    return f"{value:.0f} %" if value == round(value) else f"{value:.1f} %"
+
+
 def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round tick values covering [low, high] (1, 2, 5 x a power of ten apart)."""
     if high <= low:

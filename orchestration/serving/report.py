@@ -1,9 +1,11 @@
 """The KPI report: ``serving/report/index.html``, one self-contained page for people.
 
 It reads only what BI tools read, the published ``serving/marts.duckdb`` (never the warehouse),
-plus the data quality results in ``serving/quality/validations/``. Codes are shown as words, read
-from the vocabularies published beside the marts (the dbt seeds ``channels``,
-``survey_touchpoints``, ``customer_segments``): a user renames a channel in one CSV, not here.
+plus the data quality results in ``serving/quality/validations/``. Codes are shown as words: the
+``<code>_label`` columns the publication joins from the vocabulary seeds, in the language of
+``CDP_REPORT_LANGUAGE`` (``publish.py``), so a user renames a channel in one CSV, not here, and a
+BI tool shows the same words. One unit per axis: NPS (points) and CSAT (%) are separate charts, and
+a touchpoint whose survey does not ask a score is left out of that score's chart, with a note.
 Charts are inline SVG (``charts.py``); the page has no script and no external resource, so it
 opens offline.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 from html import escape
 from pathlib import Path
 
@@ -28,6 +30,7 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1400px;
        color: #222; }
 h1 { margin-bottom: 0; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
 .sub { color: #666; margin-top: .2em; }
+.period { font-weight: 600; margin: .6em 0; }
 .tiles { display: flex; flex-wrap: wrap; gap: 12px; }
 .tile { border: 1px solid #ddd; border-radius: 6px; padding: 8px 14px; min-width: 130px; }
 .tile b { display: block; font-size: 22px; }
@@ -87,35 +90,6 @@ def _table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-class Labels:
-    """The words for codes, from the published vocabulary seeds: ``labels.channel("web")``."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._words = {
-            (table, code): label
-            for table, key in VOCABULARIES.items()
-            for code, label in _rows(con, f"select {key}, label from {table}")
-        }
-
-    def word(self, table: str, code: str) -> str:
-        """The label of ``code`` in ``table``; the code itself when the seed has no row for it,
-        so a new code shows up (and is seen to need a label) rather than vanishing."""
-        return self._words.get((table, code), code)
-
-    def channel(self, code: str) -> str:
-        return self.word("channels", code)
-
-    def touchpoint(self, code: str) -> str:
-        return self.word("survey_touchpoints", code)
-
-    def segment(self, code: str) -> str:
-        return self.word("customer_segments", code)
-
-
-# Published vocabulary seed → its code column.
-VOCABULARIES = {"channels": "channel", "survey_touchpoints": "touchpoint", "customer_segments": "segment"}
-
-
 def _series(rows: list[tuple], key_index: int = 1, value_index: int = 2) -> tuple[list[str], dict[str, list]]:
     """(period, series, value) rows → period labels and one value list per series."""
     periods = sorted({r[0] for r in rows})
@@ -124,7 +98,7 @@ def _series(rows: list[tuple], key_index: int = 1, value_index: int = 2) -> tupl
     return [_period(p) for p in periods], {n: [lookup.get((p, n)) for p in periods] for n in names}
 
 
-def _journey_section(con: duckdb.DuckDBPyConnection, labels: Labels) -> list[str]:
+def _journey_section(con: duckdb.DuckDBPyConnection) -> list[str]:
     # Periods still running at as_of are left out (their counts are not the period's); the
     # trailing omnichannel rate is drawn only where the loaded history covers its window.
     rates = _rows(
@@ -158,20 +132,17 @@ def _journey_section(con: duckdb.DuckDBPyConnection, labels: Labels) -> list[str
     # line for every customer (mart_retention), one per segment (mart_retention_by_segment), and
     # single-channel repeat buyers: every omnichannel customer has bought twice, so that line,
     # not single-channel as a whole, is what omnichannel compares with.
-    retention = [
-        (period, "every customer" if segment is None else labels.segment(segment) + suffix, rate)
-        for period, segment, suffix, rate in _rows(
-            con,
-            "select period_start, null, '', retention_rate_12m from mart_retention "
-            "where is_complete_history and not is_partial_period "
-            "union all select period_start, segment, '', retention_rate_12m "
-            "from mart_retention_by_segment where is_complete_history and not is_partial_period "
-            "union all select period_start, segment, ' repeat buyers', repeat_buyer_retention_rate_12m "
-            "from mart_retention_by_segment "
-            "where segment = 'single_channel' and is_complete_history and not is_partial_period "
-            "order by 1, 2",
-        )
-    ]
+    retention = _rows(
+        con,
+        "select period_start, 'every customer', retention_rate_12m from mart_retention "
+        "where is_complete_history and not is_partial_period "
+        "union all select period_start, segment_label, retention_rate_12m "
+        "from mart_retention_by_segment where is_complete_history and not is_partial_period "
+        "union all select period_start, segment_label || ' repeat buyers', repeat_buyer_retention_rate_12m "
+        "from mart_retention_by_segment "
+        "where segment = 'single_channel' and is_complete_history and not is_partial_period "
+        "order by 1, 2",
+    )
     incomplete = _rows(
         con, "select count(distinct period_start) from mart_retention where not is_complete_history"
     )[0][0]
@@ -213,7 +184,7 @@ def _journey_section(con: duckdb.DuckDBPyConnection, labels: Labels) -> list[str
                 else "no sale of the value window."
             ),
         ),
-        _revenue_table(con, labels),
+        _revenue_table(con),
         _figure(
             "12-month retention, omnichannel vs single-channel",
             charts.line_chart(periods, retention_series, charts.percent)
@@ -236,19 +207,16 @@ REVENUE_COLUMNS = (
 )  # fmt: skip
 
 
-def _revenue_table(con: duckdb.DuckDBPyConnection, labels: Labels) -> str:
+def _revenue_table(con: duckdb.DuckDBPyConnection) -> str:
     """Net revenue per channel over the loaded history, from sales to net: a return counts in the
     channel of the sale it returns; one whose sale is not in the data on its own column."""
-    rows = [
-        (labels.channel(channel), *sums)
-        for channel, *sums in _rows(
-            con,
-            "select channel, sum(sales), sum(gross_sales_amount)::double, sum(refunded_amount)::double, "
-            "sum(attributed_returns_amount)::double, sum(unattributed_returns_amount)::double, "
-            "sum(net_revenue)::double, sum(identified_net_revenue)::double "
-            "from mart_net_revenue group by channel order by sum(net_revenue) desc",
-        )
-    ]
+    rows = _rows(
+        con,
+        "select channel_label, sum(sales), sum(gross_sales_amount)::double, sum(refunded_amount)::double, "
+        "sum(attributed_returns_amount)::double, sum(unattributed_returns_amount)::double, "
+        "sum(net_revenue)::double, sum(identified_net_revenue)::double "
+        "from mart_net_revenue group by channel_label order by sum(net_revenue) desc",
+    )
     return (
         "<div><h3>Net revenue by channel</h3>"
         + _table(REVENUE_COLUMNS, rows)
@@ -259,16 +227,32 @@ def _revenue_table(con: duckdb.DuckDBPyConnection, labels: Labels) -> str:
     )
 
 
-def _satisfaction_section(con: duckdb.DuckDBPyConnection, labels: Labels) -> list[str]:
-    touchpoints = [
-        (labels.touchpoint(r[0]), *r[1:])
-        for r in _rows(
-            con,
-            "select segment, nps, csat, ces_mean, responses, irritant_rank, delight_rank, nps_ci_low, "
-            "nps_ci_high, csat_ci_low, csat_ci_high, is_reliable from mart_satisfaction "
-            "where level = 'touchpoint' order by responses desc",
-        )
-    ]
+def _asked(names: list[str], values: list, greyed: list[bool]) -> tuple[list[str], list, list[bool], str]:
+    """The touchpoints whose survey asks a score, their values and grey flags, and a note naming
+    the ones left out: a touchpoint the survey does not ask about is not an empty bar."""
+    kept = [i for i, v in enumerate(values) if v is not None]
+    left_out = [names[i] for i, v in enumerate(values) if v is None]
+    note = f" Not asked by the survey of: {', '.join(left_out)}." if left_out else ""
+    return [names[i] for i in kept], [values[i] for i in kept], [greyed[i] for i in kept], note
+
+
+def _score_chart(title: str, series: str, names: list[str], values: list, greyed: list[bool],
+                 fmt: charts.Format, caption: str) -> str:  # fmt: skip
+    """One score, one unit, one axis: a bar per touchpoint whose survey asks it."""
+    names, values, greyed, note = _asked(names, values, greyed)
+    svg = (
+        charts.bar_chart(names, {series: values}, fmt, greyed=greyed) if names else charts.empty("not asked")
+    )
+    return _figure(title, svg, caption + note)
+
+
+def _satisfaction_section(con: duckdb.DuckDBPyConnection) -> list[str]:
+    touchpoints = _rows(
+        con,
+        "select segment_label, nps, csat, ces_mean, responses, irritant_rank, delight_rank, nps_ci_low, "
+        "nps_ci_high, csat_ci_low, csat_ci_high, is_reliable from mart_satisfaction "
+        "where level = 'touchpoint' order by responses desc",
+    )
     themes = verbatim_themes(con)
     # Scores on too few answers are noise: greyed in the charts and the table, and said.
     greyed = [not r[11] for r in touchpoints]
@@ -281,22 +265,33 @@ def _satisfaction_section(con: duckdb.DuckDBPyConnection, labels: Labels) -> lis
     names = [r[0] for r in touchpoints]
     ranked = sorted(touchpoints, key=lambda r: (r[5] is None, r[5] or 0))
     return [
-        _figure(
-            "NPS and CSAT by touchpoint",
-            charts.bar_chart(
-                names,
-                {"NPS": [r[1] for r in touchpoints], "CSAT (% satisfied)": [r[2] for r in touchpoints]},
-                greyed=greyed,
-            ),
-            "NPS = % promoters (9-10) - % detractors (0-6); CSAT = % answering 4 or 5 of 5. "
-            "Surveys per touchpoint rated; 95 % intervals in the table below." + few_note,
+        _score_chart(
+            "NPS by touchpoint (points)",
+            "NPS",
+            names,
+            [r[1] for r in touchpoints],
+            greyed,
+            charts.points,
+            "NPS = % promoters (9-10) - % detractors (0-6), from -100 to +100 points; 95 % intervals "
+            "in the table below." + few_note,
         ),
-        _figure(
+        _score_chart(
+            "CSAT by touchpoint (% satisfied)",
+            "CSAT",
+            names,
+            [r[2] for r in touchpoints],
+            greyed,
+            charts.percent_points,
+            "CSAT = % of answers 4 or 5 of 5; 95 % intervals in the table below." + few_note,
+        ),
+        _score_chart(
             "Customer effort (CES) by touchpoint",
-            charts.bar_chart(
-                names, {"CES mean (1 hard - 7 easy)": [r[3] for r in touchpoints]}, greyed=greyed
-            ),
-            "Mean Customer Effort Score where the survey asked it." + few_note,
+            "CES mean (1 hard - 7 easy)",
+            names,
+            [r[3] for r in touchpoints],
+            greyed,
+            charts.number,
+            "Mean Customer Effort Score, 1 (hard) to 7 (easy)." + few_note,
         ),
         _figure(
             "Irritants and delights in verbatims",
@@ -317,17 +312,18 @@ def _satisfaction_section(con: duckdb.DuckDBPyConnection, labels: Labels) -> lis
         )
         + "<p class=sub>Irritant rank 1 = highest detractor share; delight rank 1 = highest "
         "promoter share. Greyed: fewer answers than the dbt var min_responses (30 by default), "
-        "too few to read.</p></div>",
+        "too few to read. Empty: the survey of that touchpoint does not ask the score.</p></div>",
     ]
 
 
 def verbatim_themes(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """(French label, positive, negative, mentions) per theme over every period and touchpoint,
-    most negative first: one row per theme of ``mart_verbatim_themes``, each answer counted once."""
+    """(label, positive, negative, mentions) per theme over every period and touchpoint, most
+    negative first: one row per theme of ``mart_verbatim_themes``, each answer counted once; the
+    label in the report's language (``theme_label``, joined at publication)."""
     return _rows(
         con,
-        "select theme_label_fr, positive_mentions, negative_mentions, mentions from mart_verbatim_themes "
-        "order by negative_mentions - positive_mentions desc, theme_label_fr",
+        "select theme_label, positive_mentions, negative_mentions, mentions from mart_verbatim_themes "
+        "order by negative_mentions - positive_mentions desc, theme_label",
     )
 
 
@@ -340,13 +336,11 @@ def _interval(low: float | None, high: float | None) -> str:
     return "" if low is None or high is None else f"{low:.1f} to {high:.1f}"
 
 
-def _operations_section(con: duckdb.DuckDBPyConnection, labels: Labels) -> list[str]:
-    transitions = [
-        (labels.channel(a), labels.channel(b), share)
-        for a, b, share in _rows(
-            con, "select from_channel, to_channel, share_of_from_channel from mart_channel_transitions"
-        )
-    ]
+def _operations_section(con: duckdb.DuckDBPyConnection) -> list[str]:
+    transitions = _rows(
+        con,
+        "select from_channel_label, to_channel_label, share_of_from_channel from mart_channel_transitions",
+    )
     channels = sorted({r[0] for r in transitions} | {r[1] for r in transitions})
     pickups = _rows(
         con,
@@ -513,6 +507,18 @@ def _tile(label: str, value: str, greyed: bool, unit: str = "customers") -> str:
     return f"<div{attributes}><b>{escape(value)}</b>{escape(label)}</div>"
 
 
+def _headline_period(headline: dict, surveys: tuple) -> str:
+    """What the headline figures cover: the latest month that had ended, the surveys the scores
+    are over, and the instant the data describe (a reader of a printed report cannot ask)."""
+    parts = [
+        f"Latest complete period: {headline['period'] or 'none yet'}",
+        "survey scores over the answers of "
+        + (f"{surveys[0]} to {surveys[1]}" if surveys[0] else "no survey yet"),
+        f"data as of {headline['as_of'] or 'unknown'}",
+    ]
+    return " · ".join(parts)
+
+
 def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
     """Render ``out_dir/index.html`` (``serving/report/``) from the published marts (``marts_file``)
     and the quality results in ``quality_dir``: ``Settings.published_marts_path``, ``quality_dir``
@@ -530,14 +536,19 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
         )
         retention_12m = _rows(
             con,
-            "select retention_rate_12m, retention_rate_12m_is_reliable from mart_retention "
+            "select retention_rate_12m, retention_rate_12m_is_reliable, period_start from mart_retention "
             "where is_complete_history and not is_partial_period order by period_start desc limit 1",
         )
         overall = _rows(con, "select nps, csat, ces_mean from mart_satisfaction where level = 'global'")
-        labels = Labels(con)
-        journeys = _journey_section(con, labels)
-        satisfaction = _satisfaction_section(con, labels)
-        operations = _operations_section(con, labels)
+        # The instant the data describe (dbt var as_of: the value window ends there) and the
+        # surveys the scores are over, for the headline strip.
+        as_of = _rows(con, "select max(value_end_at) from mart_clv_window")[0][0]
+        surveys = _rows(
+            con, "select min(submitted_at)::date, max(submitted_at)::date from fct_survey_responses"
+        )[0]
+        journeys = _journey_section(con)
+        satisfaction = _satisfaction_section(con)
+        operations = _operations_section(con)
         identity, identity_summary = _identity_section(con)
     finally:
         con.close()
@@ -551,6 +562,7 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
         "retention_rate_12m": retention_12m[0][0] if retention_12m else None,
         "retention_rate_12m_is_reliable": bool(retention_12m and retention_12m[0][1]),
         "period": _period(latest[0][0]) if latest else None,
+        "as_of": as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if as_of else None,
         "nps": nps,
         "csat": csat,
         "ces_mean": ces,
@@ -565,7 +577,12 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
             not headline["omnichannel_rate_is_reliable"],
         ),
         (
-            "12-month retention",
+            "12-month retention"
+            + (
+                f" (12 months to {_period(retention_12m[0][2])})"
+                if retention_12m
+                else " (no period with 24 months)"
+            ),
             "-" if headline["retention_rate_12m"] is None else charts.percent(headline["retention_rate_12m"]),
             not headline["retention_rate_12m_is_reliable"],
         ),
@@ -574,9 +591,9 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
             "-" if headline["multichannel_rate"] is None else charts.percent(headline["multichannel_rate"]),
             not headline["multichannel_rate_is_reliable"],
         ),
-        ("NPS", "-" if nps is None else f"{nps:.1f}", False),
-        ("CSAT", "-" if csat is None else f"{csat:.1f} %", False),
-        ("CES (1-7)", "-" if ces is None else f"{ces:.2f}", False),
+        ("NPS (points, all surveys)", "-" if nps is None else f"{nps:.1f}", False),
+        ("CSAT (% satisfied, all surveys)", "-" if csat is None else f"{csat:.1f} %", False),
+        ("CES (1-7, all surveys)", "-" if ces is None else f"{ces:.2f}", False),
         ("customers", f"{identity_summary['customers']:,}", False),
     ]
     sections = [
@@ -591,6 +608,7 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
 <h1>Omnichannel KPI report</h1>
 <p class="sub">Published {escape(str(published[1]))} by run {escape(str(published[0]))} ·
 from <code>serving/marts.duckdb</code> · definitions in the <a href="../dbt_docs/index.html">dbt docs</a></p>
+<p class="period">{escape(_headline_period(headline, surveys))}</p>
 <div class="tiles">{"".join(_tile(*tile) for tile in tiles)}</div>
 {body}
 <h2>Identity resolution</h2>{"".join(identity)}

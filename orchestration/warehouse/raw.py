@@ -67,6 +67,9 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> None
     )
     # Warehouses created before the columns existed.
     con.execute("alter table raw.load_log add column if not exists note varchar")
+    # A file taken out again with `cdp unload` (status 'retired'): who and when.
+    con.execute("alter table raw.load_log add column if not exists retired_at timestamptz")
+    con.execute("alter table raw.load_log add column if not exists retired_by varchar")
     # Rows of erased persons: not loaded (suppressed at load), or loaded then erased, from the raw
     # table or from quarantine (orchestration/privacy). They keep every file's counts reconciled.
     for column in ("rows_suppressed", "rows_erased", "quarantine_rows_erased"):

@@ -15,7 +15,8 @@ measured as (
         purchase_segment,
         count(*) as buyers,
         round(count(*) / sum(count(*)) over (), 4) as share_of_buyers,
-        sum(value_orders) as value_orders,
+        -- sum() of a count(*) is a HUGEINT in DuckDB, which BI drivers cannot read: a BIGINT holds it.
+        sum(value_orders)::bigint as value_orders,
         round(sum(value_orders) / count(*), 3) as orders_per_buyer,
         round(sum(value_store_net_revenue_ht) / count(*), 2) as store_net_revenue_ht_per_buyer,
         round(sum(value_online_net_revenue_ht) / count(*), 2) as online_net_revenue_ht_per_buyer,
