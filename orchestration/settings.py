@@ -432,7 +432,7 @@ class QualitySettings:
             "CDP_QUALITY_AS_OF",
             "instant freshness is judged at (ISO 8601), to check replayed or sample exports",
             str,
-            "now (`make run`: the sample's `truth/as_of.txt` when there is one)",
+            "now, or the sample data's `truth/as_of.txt` when there is one",
         ),
     )
     max_cluster_records: int | None = field(
@@ -488,5 +488,18 @@ class QualitySettings:
         }
 
 
+# Where ``cdp generate`` writes the instant its sample exports were "taken" (the generator's
+# ``AS_OF_FILE``, named here because settings import nothing from the project).
+SAMPLE_AS_OF = Path("truth") / "as_of.txt"
+
+
 def get_quality_settings() -> QualitySettings:
-    return QualitySettings(**_from_environment(QualitySettings))
+    """The check thresholds; freshness is judged at ``CDP_QUALITY_AS_OF``, else, on generated sample
+    data, at the instant its exports were taken: a plain ``cdp run`` (or the Dagster UI) on a sample
+    generated weeks ago would otherwise warn that every source is stale."""
+    quality = QualitySettings(**_from_environment(QualitySettings))
+    if quality.as_of is None:
+        sample = get_settings().data_dir / SAMPLE_AS_OF
+        with contextlib.suppress(OSError):
+            quality = dataclasses.replace(quality, as_of=sample.read_text(encoding="utf-8").strip() or None)
+    return quality

@@ -118,5 +118,5 @@ def test_generate_then_run_builds_the_raw_layer_and_records_the_run(tmp_path: Pa
     con.close()
     broken = cdp("run", data_dir=data)
     assert broken.returncode == 1
-    assert "check failed (ERROR): raw/survey_responses:rows_reconcile" in broken.stderr
+    assert "check failed (critical): raw/survey_responses:rows_reconcile" in broken.stderr
     assert "FAILED" in broken.stderr

@@ -43,7 +43,7 @@ BAD = (
 def _blocking_failures(output: str) -> set[str]:
     """Names of the blocking checks a command says fail (inspect: would fail; run: failed)."""
     return set(re.findall(r"would FAIL blocking check (\w+)", output)) | set(
-        re.findall(r"check failed \(ERROR\): raw/\w+:(\w+)", output)
+        re.findall(r"check failed \(critical\): raw/\w+:(\w+)", output)
     )
 
 
@@ -89,14 +89,14 @@ def test_the_first_hour_from_sample_data_to_a_bad_delivery_undone(tmp_path: Path
     assert warned.returncode == 1
     assert "rows: 3 read = 3 would load + 0 quarantined" in warned.stdout
     assert _blocking_failures(warned.stdout) == {"created_at_not_in_future"}
-    where = "at landing/ecommerce/customers_2026-10-late.csv line 4 (created_at: '2099-10-22"
-    assert where in warned.stdout
+    where = "at landing/ecommerce/customers_2026-10-late.csv line 4"  # after the value
+    assert where in warned.stdout and "e.g. 2099-10-22 08:00:00" in warned.stdout
 
     # The run does what inspect said: same counts, and it stops on the same check, same place.
     failed = cdp("run", data_dir=data)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert _blocking_failures(failed.stderr) == {"created_at_not_in_future"}
-    assert where in failed.stderr
+    assert where in failed.stderr and "e.g. 2099-10-22 08:00:00" in failed.stderr
     log = _load_log(data)
     assert log["ecommerce/shopify_customers_2026-10.csv"][:4] == ("loaded", 3, 3, 0)
     assert log["ecommerce/customers_2026-10-late.csv"][:4] == ("loaded", 3, 3, 0)

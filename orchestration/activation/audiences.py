@@ -11,13 +11,13 @@ names, ``EMAIL`` (or ``SMS``, or the postal address), ``PRENOM``, ``NOM``, ``DAT
 
 These files are the one place where the platform writes contact data in clear (the BI copy holds
 pseudonymous keys): each is written under a temporary name, readable by its owner only, and
-renamed into place, so a tool picking it up never reads half of one.
+renamed into place, so a tool picking it up never reads half of one. A cell that a spreadsheet
+would run as a formula (``=HYPERLINK(…)`` typed as a name, but also a phone ``+336…``) is written
+as text, ``"'+336…"`` (``orchestration/lib/spreadsheet_safe.py``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ import duckdb
 import yaml
 
 from orchestration.lib.atomic import write_text_atomically
+from orchestration.lib.spreadsheet_safe import csv_text
 from orchestration.settings import get_settings
 
 SHIPPED_CONFIG = Path(__file__).resolve().parent / "audiences.yml"
@@ -136,12 +137,9 @@ def write_audience(con: duckdb.DuckDBPyConnection, audience: Audience, folder: P
         raise AudienceConfigError(f"{config_path()}: audiences.{audience.name}: {error}") from error
     columns = [d[0] for d in result.description]
     rows = result.fetchall()
-    text = io.StringIO()
-    writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
     folder.mkdir(parents=True, exist_ok=True)
-    path = write_text_atomically(folder / f"{audience.name}.csv", text.getvalue(), 0o600)
+    text = csv_text(columns, rows, delimiter=";")  # formula-looking cells neutralised
+    path = write_text_atomically(folder / f"{audience.name}.csv", text, 0o600)
     contact_columns = len(CONTACTS[audience.channel]) + 2  # the contact, first and last name
     preview = [
         tuple(_mask(v) for v in row[:contact_columns]) + tuple(row[contact_columns:]) for row in rows[:5]

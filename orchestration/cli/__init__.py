@@ -16,6 +16,7 @@ each is a function of the module for its concern (``pipeline``, ``data``, ``docs
   what each guard earns on them;
 - ``cdp formats``: the reference of every export format, generated from ``orchestration/exports``;
 - ``cdp settings``: every environment variable and data-folder path in force (``orchestration/settings.py``);
+- ``cdp screenshot``: the KPI report of the data folder as ``docs/kpi-report.png`` (``make screenshot``);
 - ``cdp inspect FILE``: how a file would load (mapping file applied), without writing anything;
 - ``cdp unload FILE``: take a delivered file's rows back out of raw (kept in the load log as retired);
 - ``cdp dev``: start the Dagster UI on ``workspace.yaml`` with the same instance;
@@ -26,11 +27,40 @@ each is a function of the module for its concern (``pipeline``, ``data``, ``docs
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import typer
+from typer.core import TyperCommand
 
 from orchestration.cli import bench, data, docs, identity, pipeline, privacy
 
-app = typer.Typer(help="Omnichannel customer data platform pipeline.", no_args_is_help=True)
+
+class Command(TyperCommand):
+    """A command whose usage line names arguments as Unix tools do: ``inspect [OPTIONS] FILE``.
+
+    Typer writes a required argument ``{file}``, which reads as a placeholder left unfilled.
+    """
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        return [
+            re.sub(r"^\{(.+)\}", lambda m: m.group(1).upper(), p) for p in super().collect_usage_pieces(ctx)
+        ]
+
+
+class App(typer.Typer):
+    """Help as plain text, not Rich markup (markup swallowed every "[...]" of a help string: the
+    "[default: ...]" of an option whose default is computed, "pip install -e '.[bench]'"), and
+    every command a ``Command``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(no_args_is_help=True, rich_markup_mode=None, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        return super().command(*args, cls=kwargs.pop("cls", Command), **kwargs)
+
+
+app = App(help="Omnichannel customer data platform pipeline.")
 app.command("generate")(data.generate)
 app.command("run")(pipeline.run)
 app.command("check")(pipeline.check)
@@ -38,15 +68,15 @@ app.command("inspect")(data.inspect)
 app.command("unload")(data.unload)
 app.command("formats")(docs.formats)
 app.command("settings")(docs.settings_command)
+app.command("screenshot")(docs.screenshot)
 app.command("dev")(pipeline.dev)
 app.command("bench")(bench.bench_command)
 app.command("bench-identity")(bench.bench_identity)
 app.command("bench-rldata")(bench.bench_rldata)
 app.command("bench-guards")(bench.bench_guards)
 
-identity_app = typer.Typer(
+identity_app = App(
     help="Identity resolution: fit the Splink model to your records, measure its accuracy, explain a pair.",
-    no_args_is_help=True,
 )
 identity_app.command("train")(identity.train)
 identity_app.command("eval")(identity.evaluate)
@@ -55,7 +85,7 @@ app.add_typer(identity_app, name="identity")
 # The command's name before it moved under `cdp identity`; scripts that call it keep working.
 app.command("eval-identity", deprecated=True, help="Same as `cdp identity eval`.")(identity.evaluate)
 
-privacy_app = typer.Typer(help="Privacy requests (RGPD): what is held about a person.", no_args_is_help=True)
+privacy_app = App(help="Privacy requests (GDPR): what is held about a person.")
 privacy_app.command("export")(privacy.privacy_export)
 privacy_app.command("erase")(privacy.privacy_erase)
 privacy_app.command("retention")(privacy.privacy_retention)

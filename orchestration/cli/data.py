@@ -43,7 +43,7 @@ def generate(
     churn: Annotated[
         float,
         typer.Option(
-            help="Yearly hazard of a customer lapsing (0.35: 30 %% lapse a year); arrivals keep "
+            help="Yearly hazard of a customer lapsing (0.35: 30 % lapse a year); arrivals keep "
             "the active population steady."
         ),
     ] = 0.35,

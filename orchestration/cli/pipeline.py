@@ -57,7 +57,8 @@ def execute(job: str, launched_by: str, run_config: dict | None = None) -> None:
     from orchestration.definitions import build_definitions
     from orchestration.quality.failures import failing_rows, files_not_loaded
     from orchestration.runtime.instance import ensure_instance, process_tags, recover_dead_runs
-    from orchestration.runtime.progress import root_cause
+    from orchestration.runtime.progress import root_cause, stopped_by_check
+    from orchestration.runtime.run_log import run_log_path, third_party_output_to
 
     settings = get_settings()
     instance = ensure_instance(settings)
@@ -71,33 +72,49 @@ def execute(job: str, launched_by: str, run_config: dict | None = None) -> None:
     # Definitions built now, not at import: their resources read CDP_DATA_DIR as it is now (a
     # command invoked in-process, by a test or another command, may have changed it since).
     job_def = build_definitions().resolve_job_def(job)
-    result = job_def.execute_in_process(
-        instance=instance,
-        run_config={"loggers": {"progress": {}}, **(run_config or {})},
-        run_id=run_id,
-        tags={"cdp/warehouse": "write", "cdp/launched_by": launched_by, **process_tags()},
-        raise_on_error=False,
-    )
+    # dbt's log lines and Splink's, GX's and Python's warnings go to the run's log file, not
+    # between our lines (orchestration/runtime/run_log.py).
+    with third_party_output_to(run_log_path(settings.data_dir, run_id)) as log_path:
+        result = job_def.execute_in_process(
+            instance=instance,
+            run_config={"loggers": {"progress": {}}, **(run_config or {})},
+            run_id=run_id,
+            tags={"cdp/warehouse": "write", "cdp/launched_by": launched_by, **process_tags()},
+            raise_on_error=False,
+        )
     elapsed = time.monotonic() - started
     failed_checks = [c for c in result.get_asset_check_evaluations() if not c.passed]
     errors = [c for c in failed_checks if c.severity.value == "ERROR"]
     typer.echo("")
+    # One line per failed check: a GX check's description says what, where and what to do; a dbt
+    # test's names its first failing row (the others are in test_failures.<test>).
     for check in failed_checks:
+        severity = "critical" if check.severity.value == "ERROR" else "warning"
         name = f"{check.asset_key.to_user_string()}:{check.check_name}"
-        typer.echo(f"check failed ({check.severity.value}): {name}", err=True)
-        if check.description:
-            typer.echo(f"  {check.description}", err=True)
-        rows = failing_rows(settings.warehouse_path, check.check_name)
+        # A GX message opens with the asset ("raw.crm_contacts: …"), which the check's name holds.
+        said = (check.description or "").removeprefix(".".join(check.asset_key.path) + ": ")
+        line = f"{name}: {said}" if said else name
+        rows = failing_rows(settings.warehouse_path, check.check_name, limit=1)
         if rows is not None and rows.total:
-            typer.echo(f"  {rows.total} failing row(s), in test_failures.{rows.test}:", err=True)
-            for line in rows.lines:
-                typer.echo(f"    {line}", err=True)
+            line += f"; {rows.total} failing row(s) in test_failures.{rows.test}, e.g. {rows.lines[0]}"
+        typer.echo(f"check failed ({severity}): {' '.join(line.split())}", err=True)
     for status, path, why in files_not_loaded(settings.warehouse_path, result.run_id):
         typer.echo(f"not loaded ({status}): {why or path}", err=True)
+    stopped = 0
     for event in result.all_events:
         if event.is_step_failure:
-            cause = root_cause(event.step_failure_data.error)
-            typer.echo(f"step failed: {event.step_key}: {cause}", err=True)
+            if stopped_by_check(event.step_failure_data.error):
+                stopped += 1
+                continue
+            typer.echo(
+                f"step failed: {event.step_key}: {root_cause(event.step_failure_data.error)}", err=True
+            )
+    if stopped:
+        typer.echo(
+            f"{stopped} step(s) did not run: a critical check above failed upstream of them.", err=True
+        )
+    if log_path.exists() and log_path.stat().st_size:
+        typer.echo(f"dbt's log and the libraries' warnings (Splink, Great Expectations): {log_path}")
     if not result.success or errors:
         typer.echo(f"Run {result.run_id} FAILED after {elapsed:.0f} s.", err=True)
         raise typer.Exit(1)

@@ -13,7 +13,7 @@ import dagster as dg
 from orchestration.defs.raw import raw_asset_key
 from orchestration.exports import SOURCES, effective_tables
 from orchestration.ingest.landing import matches
-from orchestration.runtime.changes import nothing_to_do
+from orchestration.runtime.changes import landing_files_not_logged, nothing_to_do
 from orchestration.settings import get_settings
 
 WRITE_TAGS = {"cdp/warehouse": "write"}
@@ -54,14 +54,19 @@ def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Watches landing/<source>/ and starts ingestion of the tables that received new or changed "
-        "files, once each file has kept the same size and modification time for one tick (a file "
-        "still being copied is not picked up)."
+        "Watches landing/<source>/ and starts ingestion of the tables that received files the "
+        "warehouse's raw.load_log has not logged at their size and modification time, once each file "
+        "has kept them for one tick (a file still being copied is not picked up)."
     ),
 )
 def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     settings = get_settings()
     landing = settings.landing_dir
+    new = landing_files_not_logged(settings)
+    if new is None:
+        return dg.SkipReason(
+            "The warehouse is being written (a run): new files are looked for at the next tick."
+        )
     exports = effective_tables(settings.data_dir)
     state = json.loads(context.cursor) if context.cursor else {"pending": {}, "submitted": {}}
     pending: dict[str, list[float]] = state["pending"]
@@ -73,9 +78,13 @@ def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.
         if not path.is_file() or path.name.startswith("."):
             continue
         rel = path.relative_to(landing).as_posix()
+        if rel not in new:  # loaded, quarantined or ignored already: raw.load_log has it
+            submitted.pop(rel, None)
+            pending.pop(rel, None)
+            continue
         stat = path.stat()
         signature = [stat.st_size, stat.st_mtime_ns]
-        if submitted.get(rel) == signature:
+        if submitted.get(rel) == signature:  # asked for, not yet logged (the run is queued)
             continue
         matching = [t for t in exports if matches(t, rel)]
         if not matching:

@@ -24,8 +24,8 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.exports import ALL_TABLES, MappingError, effective_tables
 from orchestration.exports.spec import ExportTable
 from orchestration.quality import scope
-from orchestration.quality.failures import landing_lines
 from orchestration.quality.gx import Outcome, Suite, validate
+from orchestration.quality.messages import text_of
 from orchestration.quality.report import write_results
 from orchestration.quality.suites import build_suites
 from orchestration.settings import get_quality_settings, get_settings
@@ -51,7 +51,10 @@ def _metadata(outcome: Outcome, report: str) -> dict[str, dg.MetadataValue]:
     if outcome.unexpected_percent is not None:
         metadata["unexpected_percent"] = dg.MetadataValue.float(round(float(outcome.unexpected_percent), 4))
     if outcome.examples:
-        metadata["failing_examples"] = dg.MetadataValue.json([str(e) for e in outcome.examples])
+        # A row a query check found reads "customer_id "C1", records 65", not as a Python dict.
+        metadata["failing_examples"] = dg.MetadataValue.json(
+            [text_of(e) if isinstance(e, dict) else str(e) for e in outcome.examples]
+        )
     if outcome.error:
         metadata["error"] = dg.MetadataValue.text(outcome.error)
     return metadata
@@ -154,18 +157,16 @@ def _validate(
     outcomes, gx_result = validate(con, suite)
     if raw and not any(o.check.critical and not o.success for o in outcomes):
         scope.record_checked(con, suite.asset_key[1], run_id)
-    where = {o.check.name: landing_lines(con, suite, o) for o in outcomes if not o.success}
     report = write_results(get_settings().quality_dir, suite, outcomes, gx_result)
     for outcome in outcomes:
         if outcome.check.name not in wanted:
             continue
-        lines = where.get(outcome.check.name)
         yield dg.AssetCheckResult(
             asset_key=key,
             check_name=outcome.check.name,
             passed=outcome.success,
             severity=dg.AssetCheckSeverity.ERROR if outcome.check.critical else dg.AssetCheckSeverity.WARN,
-            description=outcome.reason + (f"; at {', '.join(lines)}" if lines else ""),
+            description=outcome.reason,
             metadata={**_metadata(outcome, str(report)), "rows_checked": dg.MetadataValue.text(rows)},
         )
 

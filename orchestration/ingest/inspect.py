@@ -96,7 +96,6 @@ def _blocking_checks(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> tuple
 
     Freshness is left out: it reads the source's other tables and is a warning, not a block.
     Great Expectations is imported here only (2-3 s), when a file did load."""
-    from orchestration.quality.failures import landing_lines
     from orchestration.quality.gx import validate
     from orchestration.quality.suites import raw_suite
     from orchestration.settings import get_quality_settings
@@ -104,13 +103,8 @@ def _blocking_checks(con: duckdb.DuckDBPyConnection, spec: ExportTable) -> tuple
     suite = raw_suite(spec, get_quality_settings(), freshness=False)
     suite = dataclasses.replace(suite, checks=tuple(c for c in suite.checks if c.critical))
     outcomes, _ = validate(con, suite)
-    failed = []
-    for outcome in outcomes:
-        if not outcome.success:
-            lines = landing_lines(con, suite, outcome)
-            failed.append(
-                (outcome.check.name, outcome.reason + (f"; at {', '.join(lines)}" if lines else ""))
-            )
+    # A failed check's reason names the failing values with their file and line, as in a run.
+    failed = [(o.check.name, o.reason) for o in outcomes if not o.success]
     return [c.name for c in suite.checks], failed
 
 

@@ -119,8 +119,8 @@ explained in [quality.md](quality.md).
 {chr(10).join(table)}
 
 dbt reads some of them itself, through `env_var` in `dbt_project/profiles.yml`, with its own
-defaults: {dbt}. `make run` sets `CDP_QUALITY_AS_OF` to the sample data's `truth/as_of.txt` when
-there is one and the variable is not set.
+defaults: {dbt}. On sample data from `cdp generate`, freshness is judged at the instant its exports
+were taken (`truth/as_of.txt`) unless `CDP_QUALITY_AS_OF` is set.
 
 The pipeline sets these for the processes it starts; they are not settings:
 

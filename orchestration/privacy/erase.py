@@ -38,6 +38,7 @@ import duckdb
 
 from orchestration.exports import ALL_TABLES
 from orchestration.lib.atomic import write_text_atomically
+from orchestration.lib.spreadsheet_safe import csv_text
 from orchestration.privacy import suppression
 from orchestration.privacy.subject import Subject, create_subject_records
 from orchestration.warehouse.raw import ensure_raw_schema
@@ -198,8 +199,7 @@ def beyond_retention(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, obj
 def write_retention_review(rows: list[tuple], data_dir: Path) -> Path:
     """The dry run's report, ``privacy/retention_review.csv``: customer ids and dates, no personal
     value; what ``--apply`` would erase."""
-    lines = ["customer_id,retention_rule,last_activity_at,retained_until"]
-    lines += [",".join(str(value) for value in row) for row in rows]
+    header = ["customer_id", "retention_rule", "last_activity_at", "retained_until"]
     folder = suppression.privacy_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    return write_text_atomically(folder / "retention_review.csv", "\n".join(lines) + "\n")
+    return write_text_atomically(folder / "retention_review.csv", csv_text(header, rows))

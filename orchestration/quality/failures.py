@@ -12,14 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 
+from orchestration.quality.messages import text_of
 from orchestration.warehouse import raw, table_exists
-
-if TYPE_CHECKING:  # annotations only: reading failing rows needs no Great Expectations (2-3 s to import)
-    from orchestration.quality.gx import Outcome, Suite
 
 FAILURES_SCHEMA = "test_failures"
 SHOWN_ROWS = 5
@@ -67,10 +64,10 @@ def drop_stored(con: duckdb.DuckDBPyConnection, tests: Iterable[str]) -> None:
 
 
 def _describe(row: dict[str, object]) -> str:
-    """``col=value, ...`` then ``(from landing/<file>, line <n>)`` when the row has lineage."""
+    """``col value, ...`` then ``(from landing/<file>, line <n>)`` when the row has lineage."""
     source = row.pop("source_file", None) or row.pop("_source_file", None)
     line = row.pop("source_line", None) or row.pop("_source_line", None)
-    values = ", ".join(f"{k}={v!r}" for k, v in list(row.items())[:8])
+    values = text_of(dict(list(row.items())[:8]))
     return values + (f" (from landing/{source}, line {line})" if source else "")
 
 
@@ -86,36 +83,3 @@ def files_not_loaded(warehouse: Path, run_id: str) -> list[tuple[str, str, str]]
         return []
     finally:
         con.close()
-
-
-def landing_lines(con: duckdb.DuckDBPyConnection, suite: Suite, outcome: Outcome) -> list[str]:
-    """Where a failed raw column check's values came from: ``landing/<file> line <n> (<column>: <value>)``.
-
-    Raw rows carry their lineage, so a failing value is traced to its delivered file and line
-    (up to five); other checks (aggregates, other layers) have no single row to point at. A check
-    on a predicate the batch query computes (``created_at__not_in_future``) shows the column it
-    is about, read from the same query.
-    """
-    column = outcome.check.expectation.configuration.kwargs.get("column")
-    if suite.asset_key[0] != "raw" or not column or not outcome.unexpected_count:
-        return []
-    shown, _, derived = column.partition("__")
-    values = [str(v) for v in outcome.examples if v is not None]
-    conditions = [f'"{column}" is null'] if None in outcome.examples else []
-    if derived:
-        relation, conditions, values = f"({suite.query})", [f'"{column}" = false'], []
-    else:
-        relation = f"raw.{suite.asset_key[1]}"
-        if values:
-            conditions.append(f'"{column}"::varchar in ({", ".join("?" for _ in values)})')
-    if not conditions:
-        return []
-    try:
-        rows = con.execute(
-            f'select _source_file, _source_line, "{shown}" from {relation} '
-            f"where {' or '.join(conditions)} order by 1, 2 limit 5",
-            values,
-        ).fetchall()
-    except duckdb.Error:
-        return []
-    return [f"landing/{f} line {n} ({shown}: {'empty' if v is None else repr(str(v))})" for f, n, v in rows]

@@ -33,6 +33,8 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from sqlalchemy.dialects import registry
 from sqlalchemy.pool import StaticPool
 
+from orchestration.quality.messages import failure_message
+
 EXAMPLES = 5
 
 # GX logs every metric it computes and draws progress bars; a pipeline step wants neither.
@@ -96,20 +98,21 @@ class Outcome:
     unexpected_percent: float | None = None
     examples: list[Any] = field(default_factory=list)
     error: str | None = None
+    message: str | None = None  # the failure in words, with places (``messages.failure_message``)
 
     @property
     def reason(self) -> str:
+        """Passed: the expectation. Failed: what went wrong, where, what to do (``message``, set by
+        ``validate``, which can read the failing rows; else said from the counts alone)."""
+        if self.success:
+            return f"passed: {self.check.expectation.description or self.check.name}"
+        if self.message:
+            return self.message
         if self.error:
             return f"could not be evaluated: {self.error}"
         what = self.check.expectation.description or self.check.name
-        if self.success:
-            return f"passed: {what}"
-        if self.unexpected_count is not None:
-            share = f" ({self.unexpected_percent:.2f} %)" if self.unexpected_percent is not None else ""
-            examples = f", e.g. {self.examples}" if self.examples else ""
-            return f"failed: {what}: {self.unexpected_count} rows{share}{examples}"
-        examples = f", e.g. {self.examples}" if self.examples else ""
-        return f"failed: {what}: observed {self.observed}{examples}"
+        count = f" in {self.unexpected_count} rows" if self.unexpected_count is not None else ""
+        return f'failed: "{what}" does not hold{count}'
 
 
 @contextmanager
@@ -137,15 +140,18 @@ def _exception_message(info: dict[str, Any]) -> str | None:
 
 
 def validate(con: duckdb.DuckDBPyConnection, suite: Suite) -> tuple[list[Outcome], dict[str, Any]]:
-    """Prepare and validate ``suite`` on ``con``: one outcome per check and GX's own result."""
+    """Prepare and validate ``suite`` on ``con``: one outcome per check (a failed one with its
+    message) and GX's own result."""
     for statement in suite.prepare:
         con.execute(statement)
     with gx_context(con) as context:
         outcomes, result = run_suite(context, suite)
-    return [
+    outcomes = [
         o if o.success or o.examples else replace(o, examples=_unexpected_rows(con, suite, o.check))
         for o in outcomes
-    ], result
+    ]
+    # A failure in one line: the values that failed, their landing file and line, what to do.
+    return [o if o.success else replace(o, message=failure_message(con, suite, o)) for o in outcomes], result
 
 
 def run_suite(context: Any, suite: Suite) -> tuple[list[Outcome], dict[str, Any]]:

@@ -281,6 +281,26 @@ def new_landing_files(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> list
     ]
 
 
+def landing_files_not_logged(settings: Settings) -> set[str] | None:
+    """Landing files the warehouse has not logged at their current size and modification time (the
+    landing sensor's "new"), or None while another process writes the warehouse (ask again later).
+
+    ``raw.load_log`` is the truth of what was read: a sensor that kept its own list took every
+    file of a landing folder loaded by ``cdp run`` for new, and started a run of its own.
+    """
+    if not settings.warehouse_path.exists():
+        con = duckdb.connect()  # no warehouse yet: every file is new
+    else:
+        try:
+            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        except duckdb.Error:
+            return None
+    try:
+        return set(new_landing_files(con, settings.landing_dir))
+    finally:
+        con.close()
+
+
 def nothing_to_do(settings: Settings) -> str | None:
     """The line to print when a full run would have nothing to do, else None.
 

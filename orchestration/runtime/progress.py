@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 
 import dagster as dg
 from dagster._core.log_manager import get_log_record_metadata, has_log_record_metadata
 from dagster._utils.error import SerializableErrorInfo
+
+from orchestration.runtime.run_log import console
 
 SHOWN_EVENTS = {
     "STEP_SUCCESS": "✔",
@@ -19,19 +20,40 @@ SHOWN_EVENTS = {
 }
 
 
+# Raised in every step downstream of a failed blocking check; its message lists the checks by op
+# name, one per line. The checks themselves are already printed, one line each.
+CHECK_STOPPED = "DagsterAssetCheckFailedError"
+
+
 def root_cause(error: SerializableErrorInfo | None) -> str:
-    """The innermost exception of a step failure, as ``Class: message``.
+    """The innermost exception of a step failure, as ``Class: first line of the message``.
 
     Dagster wraps what an asset raised in "Error occurred while executing op …"; the cause a user
     can act on (Splink's, DuckDB's, ours) is at the bottom of the ``cause`` / ``context`` chain.
+    Its class is named once, without its module path; a message of several lines (a list of op
+    names, a traceback) is cut to its first.
     """
     if error is None:
         return "unknown error"
     while error.cause is not None or error.context is not None:
         error = error.cause or error.context
+    cls = error.cls_name or ""
     message = error.message.strip()
-    # SerializableErrorInfo.message already starts with the class name for most exceptions.
-    return message if message.startswith(error.cls_name or "") else f"{error.cls_name}: {message}"
+    # SerializableErrorInfo.message often starts with the class, sometimes with its module path too.
+    head, _, rest = message.partition(": ")
+    if cls and head.split(".")[-1] == cls:
+        message = rest
+    first = message.splitlines()[0].strip() if message else ""
+    return f"{cls}: {first}" if cls else first
+
+
+def stopped_by_check(error: SerializableErrorInfo | None) -> bool:
+    """True when a step failed only because a blocking check upstream failed (listed already)."""
+    while error is not None:
+        if error.cls_name == CHECK_STOPPED:
+            return True
+        error = error.cause or error.context
+    return False
 
 
 class ProgressFormatter(logging.Formatter):
@@ -57,7 +79,10 @@ class ProgressFormatter(logging.Formatter):
             duration = event.step_success_data.duration_ms / 1000
             return f"{elapsed} ✔ {step} ({duration:.1f} s)"
         if kind == "STEP_FAILURE":
-            return f"{elapsed} ✘ {step} failed: {root_cause(event.step_failure_data.error)}"
+            error = event.step_failure_data.error
+            if stopped_by_check(error):
+                return f"{elapsed} ✘ {step} stopped: a critical check failed"
+            return f"{elapsed} ✘ {step} failed: {root_cause(error)}"
         return f"{elapsed} {SHOWN_EVENTS[kind]} {step} {event.message or ''}".rstrip()
 
 
@@ -74,7 +99,7 @@ class ProgressFilter(logging.Filter):
 @dg.logger(description="One line per step and check, for the terminal (used by `cdp run`).")
 def progress_logger(_init_context: dg.InitLoggerContext) -> logging.Logger:
     logger = logging.Logger("cdp.progress", level=logging.DEBUG)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(console())  # not the run's log file that stdout is during a run
     handler.setFormatter(ProgressFormatter())
     handler.addFilter(ProgressFilter())
     logger.addHandler(handler)
