@@ -131,6 +131,9 @@ def test_a_link_refused_by_the_first_name_guard(data_dir: Path) -> None:
         e.verdict
     )
     assert e.score is not None and e.score.source == "kept" and e.score.probability >= 0.5
+    # Every comparison of the kept pair says its level in words, with the weight the run gave it.
+    levels = {level.comparison: level for level in e.score.levels}
+    assert "first_name_last_name" in levels and all(level.label for level in levels.values())
 
 
 def test_one_customer_directly_and_through_other_records(data_dir: Path) -> None:

@@ -56,10 +56,12 @@ def test_every_identity_record_is_clustered_once_and_merges_are_explained(
     assert {
         "match_weight",
         "match_probability",
-        "gamma_email",
         "mw_email",
-        "gamma_first_name_last_name",
+        "mw_tf_adj_email",
+        "mw_first_name_last_name",
     } <= columns
+    # Not the compared values nor the blocking keys (in identity.records and identity.blocking_keys).
+    assert not {"email_l", "block_name_l", "gamma_email"} & columns
 
 
 def test_model_beats_the_deterministic_baseline(

@@ -212,11 +212,26 @@ def _blocking(
     return True, {rule: (rows[a][i], rows[b][i]) for i, rule in enumerate(rules)}
 
 
-def _kept_score(con: duckdb.DuckDBPyConnection, a: str, b: str, labels: dict) -> Score | None:
+def _kept_score(
+    con: duckdb.DuckDBPyConnection, a: str, b: str, labels: dict, gammas: dict[str, int] | None = None
+) -> Score | None:
+    """The pair as the run scored it (``identity.scored_edges``), each comparison with its weight.
+
+    Scored pairs keep each comparison's weight (``mw_``, ``mw_tf_adj_``) but not its level: Splink
+    writes ``gamma_`` only beside the compared values, which scoring leaves out
+    (``model.fit_to_plan``). The levels are then ``gammas``: the pair compared again with the run's
+    model, which gives the same levels for the same records (a warehouse scored before keeps its
+    ``gamma_`` columns, read as they are)."""
     columns = _columns(con, "scored_edges")
-    comparisons = [c.removeprefix("gamma_") for c in columns if c.startswith("gamma_")]
+    comparisons = [
+        c.removeprefix("mw_") for c in columns if c.startswith("mw_") and not c.startswith("mw_tf_")
+    ]
     adjusted = {c: f"mw_tf_adj_{c}" if f"mw_tf_adj_{c}" in columns else "0" for c in comparisons}
-    parts = "".join(f", gamma_{c}, coalesce(mw_{c}, 0) + coalesce({adjusted[c]}, 0)" for c in comparisons)
+    level = {
+        c: f"gamma_{c}" if f"gamma_{c}" in columns else f"{(gammas or {}).get(c, 'null')}"
+        for c in comparisons
+    }
+    parts = "".join(f", {level[c]}, coalesce(mw_{c}, 0) + coalesce({adjusted[c]}, 0)" for c in comparisons)
     rows = _rows(
         con,
         f"select match_probability, match_weight{parts} from wh.identity.scored_edges "
@@ -449,6 +464,10 @@ def _explain(
     fitted = _run_model(state, models) if named else None
     labels = _level_labels(fitted)
     score = _kept_score(con, a, b, labels)
+    if score is not None and not score.levels and named and fitted is not None:
+        again = _rescore(con, a, b, fitted, labels)
+        if again is not None:
+            score = _kept_score(con, a, b, labels, {x.comparison: x.level for x in again.levels})
     notes = []
     if score is None and named and fitted is not None:
         score = _rescore(con, a, b, fitted, labels)
