@@ -67,7 +67,10 @@ def test_published_file_and_parquet_hold_every_mart_and_only_the_marts(pipeline:
     vocabularies = {m.name for m in tables if m.schema == "reference"}
     assert vocabularies == {
         "channels", "survey_touchpoints", "customer_segments", "verbatim_themes", "payment_methods",
-        "order_types", "loyalty_tiers", "fulfilment_methods", "contact_channels",
+        "order_types", "loyalty_tiers", "fulfilment_methods", "contact_channels", "lifecycle_stages",
+        "ticket_statuses", "ticket_resolutions", "ticket_categories", "devices",
+        "cross_channel_directions", "rfm_segments", "purchase_segments", "match_methods",
+        "drop_off_points", "journey_units",
     }  # fmt: skip
     assert published == marts | vocabularies | {"_publication"}
     parquet = settings.serving_dir / "parquet"
