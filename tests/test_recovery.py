@@ -71,6 +71,8 @@ WAREHOUSE_SCHEMAS = ["raw", "identity", "intermediate", "marts", "reference"]
 # The first line the identity step logs, and dbt's line for a node it starts.
 IDENTITY_STARTED = "identity_resolution: fields populated"
 DBT_NODE_START = re.compile(r"^\d+ of \d+ START ")
+# The console's line for the dbt step starting; dbt's own lines go to the run's log file.
+DBT_COMMAND = "cdp_dbt_models: Running dbt command"
 RUN_TIMEOUT_SECONDS = 400
 
 
@@ -104,6 +106,17 @@ def _finish(proc: subprocess.Popen[str], output: Path) -> str:
     return text
 
 
+def _wait_for_a_dbt_node(data: Path, proc: subprocess.Popen) -> None:
+    """Until dbt starts its first node: its lines are in the run's log file (data/logs/run_<id>.log,
+    the newest), not on the console, which keeps the progress lines."""
+    deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+    while proc.poll() is None and time.monotonic() < deadline:
+        logs = sorted((data / "logs").glob("run_*.log"), key=lambda p: p.stat().st_mtime)
+        if logs and any(DBT_NODE_START.match(line) for line in logs[-1].read_text().splitlines()):
+            return
+        time.sleep(0.02)
+
+
 def _run_and_kill(data: Path, at: str) -> str:
     """Start `cdp run`, SIGKILL it (its process alone, as `kill -9 PID` does) at a line of its output."""
     proc = _start(data)
@@ -113,7 +126,9 @@ def _run_and_kill(data: Path, at: str) -> str:
     assert proc.stdout is not None
     for line in proc.stdout:
         output.append(line)
-        if (at == "identity" and IDENTITY_STARTED in line) or (at == "dbt" and DBT_NODE_START.match(line)):
+        if (at == "identity" and IDENTITY_STARTED in line) or (at == "dbt" and DBT_COMMAND in line):
+            if at == "dbt":
+                _wait_for_a_dbt_node(data, proc)
             os.kill(proc.pid, signal.SIGKILL)
             break
     proc.wait()
