@@ -32,6 +32,7 @@ import duckdb
 from orchestration.identity.cluster import FIRST_NAME_GUARD
 from orchestration.identity.config import IdentitySettings, load_identity_settings
 from orchestration.identity.evaluate import NOT_RULES
+from orchestration.identity.model import TERM_FREQUENCY_COLUMNS, full_name_sql
 from orchestration.identity.scoring import EXPLAIN_MIN_PROBABILITY
 from orchestration.lib.sql import literal
 
@@ -40,10 +41,9 @@ ATTRIBUTES = (
     "first_name", "last_name", "email", "phone", "birth_date", "birth_year", "birth_month", "birth_day",
     "postcode", "city", "street", "house_number", "loyalty_card", "account_id",
 )  # fmt: skip
-# Columns Splink's comparisons read, and those whose value frequencies adjust their weights.
+# Columns Splink's comparisons read.
 COMPARED = ("first_name", "last_name", "full_name", "email", "phone", "birth_date", "postcode", "city",
             "street", "house_number")  # fmt: skip
-TERM_FREQUENCIES = ("full_name", "first_name", "last_name", "email", "phone", "postcode")
 # A customer this large is not searched for a path between two records (its size is given).
 MAX_PATH_RECORDS = 5000
 
@@ -308,7 +308,7 @@ def _rescore(con: duckdb.DuckDBPyConnection, a: str, b: str, fitted: dict, label
         f"""
         create or replace temp table _named as
         select r.unique_id, r.first_name, r.last_name,
-               nullif(concat_ws(' ', r.first_name, r.last_name), '') as full_name,
+               {full_name_sql("r.")} as full_name,
                {plain},
                -- the birth date as Splink compared it: its parts as text, placeholders removed
                k.birth_date_compared as birth_date, {parts}
@@ -318,7 +318,7 @@ def _rescore(con: duckdb.DuckDBPyConnection, a: str, b: str, fitted: dict, label
     frequencies = ", ".join(
         f"(select count(*) from _named x where x.{c} = n.{c})::double "
         f"/ nullif((select count({c}) from _named), 0) as tf_{c}"
-        for c in TERM_FREQUENCIES
+        for c in TERM_FREQUENCY_COLUMNS
     )
 
     def record(unique_id: str):

@@ -69,14 +69,12 @@ COMPARED_COLUMNS = (
     "first_name", "last_name", "email", "phone", "birth_date", "postcode", "city", "street",
     "house_number", *model.BLOCKING_KEYS,
 )  # fmt: skip
-# The columns whose term frequencies weigh a comparison (``model._comparisons``: the names, the
-# full name, e-mail, phone, postcode). When records holding a value arrive or go, the pairs of the
-# other records holding it weigh otherwise: a full name held by one record and now by two loses a
-# bit of evidence. A record holding a value whose count moved by more than TF_DRIFT_BITS (in
-# log2 of the count: 0.05 bits is a count of 28 or more growing by one) is scored again, so that an
-# increment's pairs weigh what a full resolution would give them; a common value's drift is
-# smaller than that and is left, as the growth of the records (the prior) is.
-TERM_FREQUENCY_COLUMNS = ("first_name", "last_name", "full_name", "email", "phone", "postcode")
+# When records holding a value of a term-frequency column (``model.TERM_FREQUENCY_COLUMNS``)
+# arrive or go, the pairs of the other records holding it weigh otherwise: a full name held by one
+# record and now by two loses a bit of evidence. A record holding a value whose count moved by
+# more than TF_DRIFT_BITS (in log2 of the count: 0.05 bits is a count of 28 or more growing by one)
+# is scored again, so that an increment's pairs weigh what a full resolution would give them; a
+# common value's drift is smaller than that and is left, as the growth of the records (the prior) is.
 TF_DRIFT_BITS = 0.05
 # Where each setting lives in identity.yml, to name it when it changed.
 SETTING_KEYS = {
@@ -216,7 +214,7 @@ def stores_digest(con: duckdb.DuckDBPyConnection) -> str:
 _TERM_SOURCE = {
     "first_name": "r.first_name",
     "last_name": "r.last_name",
-    "full_name": "nullif(concat_ws(' ', r.first_name, r.last_name), '')",
+    "full_name": model.full_name_sql("r."),
     "email": "k.email",
     "phone": "k.phone",
     "postcode": "r.postcode",
@@ -240,7 +238,7 @@ def snapshot_previous(con: duckdb.DuckDBPyConnection, schema: str) -> None:
         select unique_id, hash(r) as digest from identity.records r;
         create or replace table {schema}.previous_named as
         select unique_id, hash({compared}) as digest,
-               {", ".join(f"{_TERM_SOURCE[c]} as {c}" for c in TERM_FREQUENCY_COLUMNS)}
+               {", ".join(f"{_TERM_SOURCE[c]} as {c}" for c in model.TERM_FREQUENCY_COLUMNS)}
         from identity.blocking_keys k join identity.records r using (unique_id);
         """
     )
@@ -256,7 +254,7 @@ def mark_rescored(con: duckdb.DuckDBPyConnection, schema: str, keyed: str) -> No
             join (select {c} as v, count(*) as was from {schema}.previous_named group by 1) using (v)
             where v is not null and abs(log2(now / was)) > {TF_DRIFT_BITS}
         ) d on d.v = k.{c}"""
-        for c in TERM_FREQUENCY_COLUMNS
+        for c in model.TERM_FREQUENCY_COLUMNS
     )
     con.execute(
         f"""

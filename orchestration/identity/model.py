@@ -50,6 +50,15 @@ MODEL_PATH = Path(__file__).resolve().parent / "model.json"
 
 # Fields a comparison, a blocking rule or a training rule may need, as columns of the Splink inputs.
 FIELDS = ("first_name", "last_name", "email", "phone", "birth_date", "postcode", "city", "street")
+# The columns whose value frequencies adjust a comparison's weight (``_comparisons``: the names,
+# the full name, e-mail, phone, postcode).
+TERM_FREQUENCY_COLUMNS = ("full_name", "first_name", "last_name", "email", "phone", "postcode")
+
+
+def full_name_sql(alias: str = "") -> str:
+    """The full name Splink compares, from a record's names (``alias``: a table alias and a dot)."""
+    return f"nullif(concat_ws(' ', {alias}first_name, {alias}last_name), '')"
+
 
 # Capped blocking keys: name → (fields needed, SQL expressions from the coarsest to the most
 # refined); a record gets the first one that at most the key's block cap of records share, or none.

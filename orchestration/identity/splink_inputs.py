@@ -61,7 +61,7 @@ def named_records(con: duckdb.DuckDBPyConnection) -> None:
             where coalesce(r.first_name, r.last_name) is not null
         )
         select unique_id, source_system, first_name, last_name,
-               nullif(concat_ws(' ', first_name, last_name), '') as full_name,
+               {model.full_name_sql()} as full_name,
                email, phone,
                case when dated then lpad(birth_year::varchar, 4, '0') || lpad(birth_month::varchar, 2, '0')
                                     || lpad(birth_day::varchar, 2, '0') end as birth_date,
