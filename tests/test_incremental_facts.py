@@ -1,6 +1,6 @@
-"""Incremental facts (issue 19, point 3): after a day of new files, the pipeline's incremental dbt
-build equals a full rebuild row for row, and a merge of two existing customers caused by the new
-day reaches every fact row of both.
+"""Incremental facts and customer-grain models: after a day of new files, the pipeline's
+incremental dbt build equals a full rebuild row for row, and a merge of two existing customers
+caused by the new day reaches every fact row of both.
 
 On a copy of the session pipeline's data directory, a day of deliveries lands:
 
@@ -45,6 +45,18 @@ INCREMENTAL_MODELS = (
     "marts.fct_order_lines",
     "marts.fct_web_sessions",
     "marts.fct_touchpoints",
+)
+# Incremental by customer (docs/dbt.md, "Customer-grain models"): a build recomputes the customers
+# whose inputs changed (intermediate.int_customer_changes) and only them.
+CUSTOMER_GRAIN_MODELS = (
+    "intermediate.int_customers_survived",
+    "intermediate.int_customer_profiles",
+    "intermediate.int_consents_latest",
+    "intermediate.int_customer_purchase_features",
+    "intermediate.int_customer_purchases_by_period",
+    "intermediate.int_customer_channels_by_period",
+    "marts.dim_customer_consents",
+    "marts.mart_customer_profitability",
 )
 # Facts keyed by their own id, and the intermediate models they copy.
 FACT_KEYS = {
@@ -354,6 +366,83 @@ def test_the_day_is_loaded_and_the_dbt_build_is_incremental(increment) -> None:
         node = run_results[f"model.cdp.{model.split('.')[1]}"]
         assert node["status"] == "success"
         assert node["relation_name"] in node["compiled_code"], model
+    # Each customer-grain model read only the customers changed since it last applied the changes.
+    for model in CUSTOMER_GRAIN_MODELS:
+        node = run_results[f"model.cdp.{model.split('.')[1]}"]
+        assert node["status"] == "success"
+        assert "customer_changes_applied" in node["compiled_code"], model
+
+
+def test_the_day_recomputes_only_the_customers_whose_inputs_changed(increment) -> None:
+    """The new day changes the customers it brings records, facts or a merge for: a part of them,
+    including both merged customers, and the customer-grain models applied exactly that change."""
+    _, after, _, _, _, case, _ = increment
+    latest = "(select max(changed_at) from intermediate.int_customer_changes)"
+    changed = {
+        c
+        for (c,) in _rows(
+            after, f"select customer_id from intermediate.int_customer_changes where changed_at = {latest}"
+        )
+    }
+    customers = _rows(
+        after, "select count(*) from intermediate.int_customer_changes where fingerprint is not null"
+    )[0][0]
+    new_day_buyers = {
+        c
+        for (c,) in _rows(
+            after,
+            "select distinct customer_id from marts.fct_orders "
+            "where order_id like '%-N' and customer_id is not null",
+        )
+    }
+    assert new_day_buyers <= changed
+    assert set(case["customers"]) <= changed  # the survivor (recomputed) and the absorbed id (deleted)
+    assert 0 < len(changed) < customers / 2, (len(changed), customers)
+    applied = dict(_rows(after, "select model_name, applied_through from dbt_state.customer_changes_applied"))
+    newest = _rows(after, f"select {latest}")[0][0]
+    assert {applied[m.split(".")[1]] for m in CUSTOMER_GRAIN_MODELS} == {newest}
+
+
+def test_a_days_tests_read_the_changed_customers_and_the_full_suite_every_row(
+    increment, tmp_path: Path
+) -> None:
+    """The trade-off of scoped tests (docs/dbt.md, "Tests of a day"): a row broken outside dbt for a
+    customer the day did not change passes the day's scoped test; the full suite fails on it."""
+    _, after, _, _, _, _, _ = increment
+    broken = Settings(tmp_path / "broken", after.duckdb_threads, after.duckdb_memory_limit)
+    broken.warehouse_path.parent.mkdir(parents=True)
+    shutil.copy(after.warehouse_path, broken.warehouse_path)
+    con = duckdb.connect(str(broken.warehouse_path))
+    try:
+        con.execute(
+            """
+            insert into intermediate.int_customer_profiles
+            select * from intermediate.int_customer_profiles
+            where customer_id = (
+                select min(customer_id) from intermediate.int_customer_changes
+                where changed_at < (select max(changed_at) from intermediate.int_customer_changes)
+                  and fingerprint is not null
+            )
+            """
+        )
+    finally:
+        con.close()
+    select = ["--select", "unique_int_customer_profiles_customer_id"]
+    scoped = _dbt_test(broken.data_dir, tmp_path / "scoped", *select)
+    assert scoped == {"unique_int_customer_profiles_customer_id": "pass"}
+    full = _dbt_test(broken.data_dir, tmp_path / "full", *select, "--vars", "{test_scope: all}")
+    assert full == {"unique_int_customer_profiles_customer_id": "fail"}
+
+
+def _dbt_test(data_dir: Path, target: Path, *args: str) -> dict[str, str]:
+    """``dbt test`` on ``data_dir``'s warehouse: each test's status."""
+    env = {**os.environ, "CDP_DATA_DIR": str(data_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    subprocess.run(
+        [dbt_executable(), "test", *args, "--target-path", str(target), "--log-path", str(target)],
+        cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".")[2]: r["status"] for r in results}
 
 
 def test_incremental_build_equals_a_full_rebuild_row_for_row(increment) -> None:
@@ -368,7 +457,7 @@ def test_incremental_build_equals_a_full_rebuild_row_for_row(increment) -> None:
             "and schema_name in ('intermediate', 'marts') order by all"
         ).fetchall()
     ]
-    assert set(INCREMENTAL_MODELS) <= set(tables)
+    assert set(INCREMENTAL_MODELS) | set(CUSTOMER_GRAIN_MODELS) <= set(tables)
     differences = {}
     for table in tables:
         only_incremental, only_rebuilt, rows = con.execute(

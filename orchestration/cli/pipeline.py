@@ -43,13 +43,28 @@ def run(
     execute(job, "cdp run", config)
 
 
-def check() -> None:
+def check(
+    all_tests: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Also run every dbt data test on every row (a pipeline run tests the rows it "
+            "wrote; every row is tested weekly too).",
+        ),
+    ] = False,
+) -> None:
     """Run every data quality check (GX suites, raw reconciliation) on the warehouse as it is.
 
     Materializes nothing; results in the output, in the Dagster UI's run history and in
     serving/quality/index.html. Exits 1 when a critical check fails.
     """
-    execute("quality_checks", "cdp check")
+    if not all_tests:
+        execute("quality_checks", "cdp check")
+        return
+    try:
+        execute("quality_checks", "cdp check --all")
+    finally:  # the dbt tests also when a GX check failed: one command, every finding
+        execute("dbt_tests_every_row", "cdp check --all")
 
 
 def execute(job: str, launched_by: str, run_config: dict | None = None) -> None:

@@ -154,4 +154,70 @@ def _store_failures(
         context.log.info(f"failing rows of {len(failing)} test(s) kept in schema {failures.FAILURES_SCHEMA}")
 
 
-defs = dg.Definitions(assets=[cdp_dbt_models])
+# A build tests the rows it wrote (customer-grain models: the customers whose inputs changed;
+# docs/dbt.md, "Tests of a day"). Every row is tested weekly and on demand (`cdp check --all`).
+ALL_ROWS_VARS = '{"test_scope": "all"}'
+
+
+@dg.op(
+    name="dbt_test_every_row",
+    description="Every dbt data test on every row of the warehouse as it is (a build tests the rows "
+    "it wrote); materializes nothing. Fails when a test of severity error fails.",
+    pool=WAREHOUSE_POOL,
+)
+def dbt_test_every_row(context: dg.OpExecutionContext, dbt: DbtCliResource) -> dg.Output[int]:
+    """``dbt test --vars '{test_scope: all}'``: what a daily build scopes to its rows, on all of them.
+
+    The failures are the dbt log's lines (names, counts) in the step's output and metadata; by hand,
+    ``dbt test --store-failures --select <test> --vars '{test_scope: all}'`` keeps their rows.
+    """
+    settings = get_settings()
+    target = new_target(settings.dbt_target_dir, f"full-tests-{context.run.run_id[:7]}")
+    invocation = dbt.cli(
+        ["test", "--exclude-resource-type", "unit_test", "--vars", ALL_ROWS_VARS],
+        target_path=target,
+        raise_on_error=False,
+    ).wait()
+    results = invocation.get_artifact("run_results.json")["results"]
+    failed = sorted(r["unique_id"].split(".")[2] for r in results if r["status"] in ("fail", "error"))
+    warned = sorted(r["unique_id"].split(".")[2] for r in results if r["status"] == "warn")
+    metadata = {
+        "tests": len(results),
+        "failed": ", ".join(failed) or "none",
+        "warned": ", ".join(warned) or "none",
+    }
+    for name in failed:
+        context.log.error(f"dbt test failed on every row: {name}")
+    if failed:
+        raise dg.Failure(
+            f"{len(failed)} of {len(results)} dbt test(s) failed on every row: {', '.join(failed)}",
+            metadata=metadata,
+        )
+    return dg.Output(len(results), metadata=metadata)
+
+
+@dg.job(
+    name="dbt_tests_every_row",
+    description="Every dbt data test on every row (daily builds test the rows they wrote).",
+    tags={"cdp/warehouse": "write"},
+)
+def dbt_tests_every_row_job() -> None:
+    dbt_test_every_row()
+
+
+@dg.schedule(
+    name="weekly_dbt_tests_every_row",
+    job=dbt_tests_every_row_job,
+    cron_schedule="0 6 * * 0",
+    execution_timezone="Europe/Paris",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every Sunday at 06:00 Paris time, every dbt data test on every row (a daily build "
+    "tests only the rows it wrote).",
+)
+def weekly_dbt_tests_every_row(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    return dg.RunRequest()
+
+
+defs = dg.Definitions(
+    assets=[cdp_dbt_models], jobs=[dbt_tests_every_row_job], schedules=[weekly_dbt_tests_every_row]
+)

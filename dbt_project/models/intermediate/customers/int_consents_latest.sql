@@ -1,6 +1,10 @@
 -- Marketing consent per customer and channel: the latest statement wins, whichever system
 -- recorded it (CRM consent log, or the web account's opt-in boxes at sign-up), with where it
 -- comes from (its provenance: system, record, how it was collected).
+-- Customer-grain incremental (docs/dbt.md): a build recomputes the customers whose inputs changed.
+-- depends_on: {{ ref('int_customer_changes') }}
+{{ config(**customer_grain_config()) }}
+
 with consents as (
     select * from {{ ref('stg_crm__consents') }}
 ),
@@ -11,6 +15,7 @@ web_customers as (
 
 customer_ids as (
     select * from {{ ref('int_customer_ids_by_source_record') }}
+    where {{ only_affected_customers() }}
 ),
 
 statements as (

@@ -1,7 +1,12 @@
 -- The golden record's identity attributes: one row per customer, each attribute chosen by a
 -- survivorship rule (documented in _customers__docs.md, block "survivorship").
+-- Customer-grain incremental (docs/dbt.md): a build recomputes the customers whose inputs changed.
+-- depends_on: {{ ref('int_customer_changes') }}
+{{ config(**customer_grain_config()) }}
+
 with records as (
     select * from {{ ref('int_customer_records_enriched') }}
+    where {{ only_affected_customers() }}
 ),
 
 named as (

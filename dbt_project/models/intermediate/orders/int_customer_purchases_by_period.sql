@@ -2,9 +2,13 @@
 -- multichannel, omnichannel and retention KPIs. Purchase channels come from the seed `channels`
 -- (definitions in _kpi__docs.md, block channel_definitions). Every flag is point in time: it
 -- reads this period and earlier ones, never what the customer does later.
+-- Customer-grain incremental (docs/dbt.md): a build recomputes the customers whose inputs changed.
+-- depends_on: {{ ref('int_customer_changes') }}
+{{ config(**customer_grain_config()) }}
+
 with orders as (
     select customer_id, ordered_at, channel from {{ ref('int_orders_unioned') }}
-    where order_type = 'sale' and customer_id is not null
+    where order_type = 'sale' and customer_id is not null and {{ only_affected_customers() }}
 ),
 
 channels as (

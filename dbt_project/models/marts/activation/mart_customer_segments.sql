@@ -5,94 +5,21 @@ with customers as (
     select * from {{ ref('dim_customers') }}
 ),
 
-orders as (
-    select * from {{ ref('fct_orders') }}
-),
-
-order_lines as (
-    select * from {{ ref('fct_order_lines') }}
-),
-
-products as (
-    select * from {{ ref('stg_ecommerce__products') }}
-),
-
-contacts as (
-    select * from {{ ref('stg_crm__contacts') }}
-),
-
-customer_ids as (
-    select * from {{ ref('int_customer_ids_by_source_record') }}
-),
-
-sales as (
-    select
-        customer_id,
-        channel,
-        ordered_at,
-        -- Days since the customer's previous purchase (null for the first).
-        date_diff('day', lag(ordered_at) over (partition by customer_id order by ordered_at), ordered_at)
-            as days_since_previous
-    from orders
-    where order_type = 'sale' and customer_id is not null
-),
-
-purchase_rhythm as (
-    select
-        customer_id,
-        count(*) as purchases,
-        median(days_since_previous) as median_days_between_purchases
-    from sales
-    group by customer_id
-),
-
--- The channel of most purchases; a tie goes to the channel of the latest of them.
-preferred_channel as (
-    select customer_id, channel as preferred_channel
-    from sales
-    group by customer_id, channel
-    qualify row_number() over (partition by customer_id order by count(*) desc, max(ordered_at) desc, channel) = 1
-),
-
--- The product universe of most net spend (lines of sales and returns, signed; a returned line
--- counts for the customer of the sale it returns, as revenue does), else the one the customer
--- declared in the CRM.
-spend_by_universe as (
-    select
-        orders.revenue_customer_id as customer_id,
-        products.universe,
-        sum(order_lines.line_amount) as net_spend
-    from order_lines
-    inner join orders on order_lines.order_id = orders.order_id
-    inner join products on order_lines.sku = products.sku
-    where orders.revenue_customer_id is not null and products.universe is not null
-    group by all
-),
-
-bought_universe as (
-    select customer_id, universe
-    from spend_by_universe
-    where net_spend > 0
-    qualify row_number() over (partition by customer_id order by net_spend desc, universe) = 1
-),
-
-declared_universe as (
-    select customer_ids.customer_id, contacts.favourite_universe
-    from contacts
-    inner join customer_ids
-        on customer_ids.source_system = 'crm_contacts' and contacts.contact_id = customer_ids.source_record_id
-    where contacts.favourite_universe is not null
-    qualify row_number() over (partition by customer_ids.customer_id order by contacts.contact_id) = 1
+-- Purchase rhythm, preferred channel and universes: recomputed for the customers whose data
+-- changed (int_customer_purchase_features); recency and the quintiles below move with as_of.
+features as (
+    select * from {{ ref('int_customer_purchase_features') }}
 ),
 
 buyers as (
     select
         customers.customer_id,
         date_diff('day', customers.last_purchase_at, {{ as_of() }}) as recency_days,
-        purchase_rhythm.purchases as frequency,
+        features.purchases as frequency,
         customers.lifetime_revenue as monetary
     from customers
-    inner join purchase_rhythm using (customer_id)
+    inner join features using (customer_id)
+    where features.purchases is not null
 ),
 
 -- Quintile scores among buyers, 5 the best: the customer's percent rank (0 for the lowest value,
@@ -128,26 +55,23 @@ final as (
             when rfm.r_score <= 2 then 'hibernating'
             else 'needs attention'
         end as rfm_segment,
-        preferred_channel.preferred_channel,
-        coalesce(bought_universe.universe, declared_universe.favourite_universe) as favourite_universe,
+        features.preferred_channel,
+        coalesce(features.bought_universe, features.declared_universe) as favourite_universe,
         case
-            when bought_universe.universe is not null then 'purchases'
-            when declared_universe.favourite_universe is not null then 'crm'
+            when features.bought_universe is not null then 'purchases'
+            when features.declared_universe is not null then 'crm'
         end as favourite_universe_source,
-        purchase_rhythm.median_days_between_purchases,
+        features.median_days_between_purchases,
         -- Churn risk: a repeat buyer silent for longer than twice (var churn_rhythm_factor) their
         -- own usual gap between purchases. One purchase gives no rhythm: never flagged.
         coalesce(
-            purchase_rhythm.purchases >= 2
-            and rfm.recency_days > {{ var('churn_rhythm_factor') }} * purchase_rhythm.median_days_between_purchases,
+            features.purchases >= 2
+            and rfm.recency_days > {{ var('churn_rhythm_factor') }} * features.median_days_between_purchases,
             false
         ) as is_churn_risk
     from customers
     left join rfm using (customer_id)
-    left join purchase_rhythm using (customer_id)
-    left join preferred_channel using (customer_id)
-    left join bought_universe using (customer_id)
-    left join declared_universe using (customer_id)
+    left join features using (customer_id)
 )
 
 select * from final

@@ -1,12 +1,18 @@
 -- Marketing consent of every customer for every channel (e-mail, SMS, post), with its provenance.
 -- A customer with no statement for a channel is 'unknown' and is_granted is false: never
 -- consented by default: whatever contacts customers on a channel filters on is_granted.
+-- Customer-grain incremental (docs/dbt.md): a build recomputes the customers whose inputs changed.
+-- depends_on: {{ ref('int_customer_changes') }}
+{{ config(**customer_grain_config()) }}
+
 with customers as (
-    select * from {{ ref('dim_customers') }}
+    select customer_id from {{ ref('int_customer_profiles') }}
+    where {{ only_affected_customers() }}
 ),
 
 consents as (
     select * from {{ ref('int_consents_latest') }}
+    where {{ only_affected_customers() }}
 ),
 
 channels as (

@@ -4,8 +4,13 @@
 -- customers are compared in mart_cost_to_serve_by_channel_count, not here. The margin is
 -- on merchandise without VAT (HT): VAT is collected for the state, and shipping is passed on at
 -- cost, not sold at the merchandise margin.
+-- Customer-grain incremental (docs/dbt.md): a build recomputes the customers whose inputs changed.
+-- depends_on: {{ ref('int_customer_changes') }}
+{{ config(**customer_grain_config()) }}
+
 with customers as (
-    select * from {{ ref('dim_customers') }}
+    select * from {{ ref('int_customer_profiles') }}
+    where {{ only_affected_customers() }}
 ),
 
 costs as (
@@ -14,7 +19,7 @@ costs as (
         count(*) as interactions,
         sum(unit_cost_eur) as cost_to_serve
     from {{ ref('int_touchpoint_costs') }}
-    where customer_id is not null
+    where customer_id is not null and {{ only_affected_customers() }}
     group by customer_id
 ),
 
