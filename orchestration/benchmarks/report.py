@@ -49,7 +49,7 @@ def summary(result: dict) -> str:
                 f"{describe(d['io_pressure'])}"
                 for d in inc["days"]
             ),
-            f"full identity {inc['full_identity_run_seconds']} s; "
+            f"full identity {inc['full_identity_run_seconds']} s (cdp run --full-identity); "
             f"{describe(inc['full_identity_run_io_pressure'])}",
             f"identity     incremental vs full re-resolution: pairwise F1 {agree['pairwise_f1']} "
             f"(P {agree['pairwise_precision']}, R {agree['pairwise_recall']}); vs truth: incremental "
