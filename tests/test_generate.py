@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import json
 import math
@@ -16,10 +17,12 @@ import duckdb
 import pytest
 
 from orchestration import generate as generation
+from orchestration.benchmarks.floor import floor_scan
 from orchestration.exports import ALL_TABLES, pos, survey
 from orchestration.generate import generate
 from orchestration.generate.noise import REALISM, Messiness, Noise
 from orchestration.generate.reference.names import FIRST_NAME_VARIANTS
+from orchestration.ingest.landing import landing_files
 from tests.conftest import Generated
 
 
@@ -57,6 +60,35 @@ def test_output_does_not_depend_on_the_number_of_processes(tmp_path: Path, monke
     ]
     assert len(tickets) == len(set(tickets)) > 0  # ids stay unique across shards
     assert not list(tmp_path.glob("*/.cdp-generate-*"))  # scratch folders are removed
+
+
+def test_gzip_writes_the_same_records_compressed_and_ingestion_and_the_floor_find_them(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # 3 shards joined by 2 workers, and daily files: every way a file is put together.
+    monkeypatch.setattr(generation, "SHARD_PERSONS", 25)
+    plain, packed = tmp_path / "plain", tmp_path / "gzip"
+    options = {"customers": 70, "seed": 5, "days": 40, "daily_days": 3, "workers": 2}
+    generate(plain / "landing", plain / "truth", **options)
+    generate(packed / "landing", packed / "truth", gzip=True, **options)
+
+    plain_files = sorted(p.relative_to(plain / "landing") for p in (plain / "landing").rglob("*.*"))
+    packed_files = sorted(p.relative_to(packed / "landing") for p in (packed / "landing").rglob("*.*"))
+    assert [f.as_posix() + ".gz" for f in plain_files] == [f.as_posix() for f in packed_files]
+    assert any(re.search(r"_\d{4}-\d{2}-\d{2}\.csv\.gz$", f.name) for f in packed_files)
+    for name in plain_files:
+        inside = gzip.decompress((packed / "landing" / f"{name}.gz").read_bytes())
+        assert inside == (plain / "landing" / name).read_bytes(), name
+    assert _digest(plain / "truth") == _digest(packed / "truth")  # the truth stays plain
+    size = sum((packed / "landing" / f).stat().st_size for f in packed_files)
+    assert size < 0.5 * sum((plain / "landing" / f).stat().st_size for f in plain_files)
+
+    # Ingestion takes every compressed file for its table; the floor reads the same records.
+    for spec in ALL_TABLES:
+        assert len(landing_files(packed / "landing", spec)) == len(landing_files(plain / "landing", spec)) > 0
+    plain_floor, packed_floor = floor_scan(plain / "landing", 1), floor_scan(packed / "landing", 1)
+    assert packed_floor["rows"] == plain_floor["rows"] > 0
+    assert packed_floor["files"] == plain_floor["files"]
 
 
 def test_every_export_table_is_written_with_its_declared_file_pattern(generated: Generated) -> None:

@@ -19,6 +19,10 @@ itself against it as it would on a data folder holding truth.
    customer ids are compared (pairwise F1) with a full re-resolution (``cdp run --full-identity``)
    of the same records, and both with the truth.
 
+Beside every stage's time (generation, floor, full run, nothing new, each day, full identity) it
+records the disk's IO pressure over the stage (``disk``), and the bytes written: the landing files
+(gzip-compressed with ``--gzip``) and what the warehouse and serving folders occupy after the run.
+
 Results go to ``bench.json`` in the folder, and optionally as a row of the results table in
 ``docs/benchmarks.md``. This module runs the steps in order; each has a module of its own: ``floor``
 (2), ``pipeline_run`` and ``memory`` (3), ``increments`` (5), ``report`` (the terminal table and
@@ -35,6 +39,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orchestration.benchmarks.disk import IoPressure, folder_bytes
 from orchestration.benchmarks.floor import floor_scan
 from orchestration.benchmarks.increments import hold_daily_files, increments
 from orchestration.benchmarks.memory import RssSampler
@@ -57,12 +62,13 @@ from orchestration.settings import Settings, data_folder
 
 @dataclass(frozen=True)
 class FullRun:
-    """The full run: wall seconds, memory samples, row counts, stages."""
+    """The full run: wall seconds, memory samples, row counts, stages, IO pressure."""
 
     seconds: float
     sampler: RssSampler
     counts: dict[str, int]
     stages: list[Stage]
+    io_pressure: dict | None
 
 
 def bench(
@@ -74,22 +80,25 @@ def bench(
     echo=print,
     realism: float = 1.0,
     increment_days: int = 0,
+    gzip: bool = False,
 ) -> dict:
     """Run the benchmark in ``folder`` (its warehouse, trained model, serving and instance are wiped first).
 
     ``realism`` is passed to the generator (0: data without the habits of real data in
     ``generate.noise.REALISM``), to measure identity accuracy with and without them.
     ``increment_days``: replay that many last days as daily deliveries after the full run
-    (``increments``).
+    (``increments``). ``gzip``: generate the landing files gzip-compressed.
     """
     data, truth = data_folder(folder / "data"), folder / "truth"
     landing = data.landing_dir
     commit = code_commit()  # the code measured: read before the minutes the run takes
     generation = None
     if not (reuse_data and landing.exists() and any(landing.rglob("*.*"))):
-        generation = _generate(landing, truth, customers, seed, realism, increment_days, echo)
+        generation = _generate(landing, truth, customers, seed, realism, increment_days, gzip, echo)
     _clear_run_state(data)
     held = folder / "held"
+    landing_bytes = folder_bytes(landing) + folder_bytes(held)  # held days of an earlier bench too
+    landing_gzip = any(p.suffix == ".gz" for p in (*landing.rglob("*"), *held.rglob("*")))
     days = _hold_back_days(landing, held) if increment_days else []
     floor = _floor(data, echo)
     run = _full_run(data, folder, echo)
@@ -103,12 +112,22 @@ def bench(
         "duckdb_threads": data.duckdb_threads,
         "generation": generation,
         "floor": floor,
-        "pipeline": {"seconds": round(run.seconds, 2), "peak_rss_mb": run.sampler.peak_mb()},
+        "pipeline": {
+            "seconds": round(run.seconds, 2),
+            "peak_rss_mb": run.sampler.peak_mb(),
+            "io_pressure": run.io_pressure,
+        },
         "total_to_floor": round(round(run.seconds, 2) / floor["seconds"], 1),
         "counts": run.counts,
         "stages": [asdict(s) for s in run.stages],
         "row_basis": ROW_BASIS,
         "identity": identity,
+        "bytes": {
+            "landing": landing_bytes,
+            "landing_gzip": landing_gzip,
+            "warehouse": folder_bytes(data.warehouse_path.parent),
+            "serving": folder_bytes(data.serving_dir),
+        },
     }
     if increment_days:
         result["increments"] = increments(
@@ -119,22 +138,39 @@ def bench(
 
 
 def _generate(
-    landing: Path, truth: Path, customers: int, seed: int, realism: float, daily_days: int, echo
+    landing: Path,
+    truth: Path,
+    customers: int,
+    seed: int,
+    realism: float,
+    daily_days: int,
+    gzip: bool,
+    echo,
 ) -> dict:
-    """Fresh landing files and truth, the generation timed and its peak memory sampled."""
+    """Fresh landing files and truth, the generation timed, its peak memory sampled and the IO
+    pressure over it read."""
     shutil.rmtree(landing, ignore_errors=True)
     shutil.rmtree(truth, ignore_errors=True)
-    echo(f"generating {customers:,} customers (seed {seed}, realism {realism}) into {landing}")
-    with RssSampler(os.getpid()) as sampler:
+    echo(f"generating {customers:,} customers (seed {seed}, realism {realism}, gzip {gzip}) into {landing}")
+    with RssSampler(os.getpid()) as sampler, IoPressure() as pressure:
         stats = generate(
-            landing, truth, customers=customers, seed=seed, realism=realism, daily_days=daily_days
+            landing,
+            truth,
+            customers=customers,
+            seed=seed,
+            realism=realism,
+            daily_days=daily_days,
+            gzip=gzip,
         )
     return {
         "realism": realism,
+        "gzip": gzip,
         "seconds": round(stats.seconds, 2),
         "peak_rss_mb": sampler.peak_mb(),
         "rows": sum(stats.rows.values()),
         "identity_records": stats.identity_records,
+        "landing_bytes": folder_bytes(landing),
+        "io_pressure": pressure.figures,
     }
 
 
@@ -165,7 +201,9 @@ def _hold_back_days(landing: Path, held: Path) -> list[str]:
 
 def _floor(data: Settings, echo) -> dict:
     echo("floor: one DuckDB scan of every landing file")
-    floor = floor_scan(data.landing_dir, data.duckdb_threads)
+    with IoPressure() as pressure:
+        floor = floor_scan(data.landing_dir, data.duckdb_threads)
+    floor["io_pressure"] = pressure.figures
     echo(
         f"  {floor['rows']:,} records, {floor['files']} files, {floor['megabytes']} MB: {floor['seconds']} s"
     )
@@ -175,12 +213,14 @@ def _floor(data: Settings, echo) -> dict:
 def _full_run(data: Settings, folder: Path, echo) -> FullRun:
     """``cdp run`` on the fresh warehouse, its time split into stages."""
     echo("pipeline: cdp run on a fresh warehouse")
-    total, returncode, sampler = run_cdp(data, folder / "cdp-run.log")
+    with IoPressure() as pressure:
+        total, returncode, sampler = run_cdp(data, folder / "cdp-run.log")
     if returncode != 0:
         raise RuntimeError(f"cdp run failed (exit {returncode}); see {folder / 'cdp-run.log'}")
     spans, identity = step_spans(data)
     counts = row_counts(data)
-    return FullRun(total, sampler, counts, stage_figures(spans, identity, counts, total, sampler))
+    stages = stage_figures(spans, identity, counts, total, sampler)
+    return FullRun(total, sampler, counts, stages, pressure.figures)
 
 
 def _identity_accuracy(data: Settings, truth: Path, run: FullRun) -> dict:

@@ -4,7 +4,8 @@ by one afterwards.
 First a run with nothing new (it should cost a fraction of a second), then one ``cdp run`` per
 delivered day, timed against the full run; after the last day the incremental customer ids are
 compared (pairwise F1) with a full re-resolution (``cdp run --full-identity``) of the same records,
-and both with the truth. (``identity_increments`` measures the identity step alone, in-process.)
+and both with the truth. Each run's IO pressure is read (``disk``), and the bytes the warehouse and
+serving folders occupy after each day. (``identity_increments`` measures the identity step alone, in-process.)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.benchmarks.disk import IoPressure, folder_bytes
 from orchestration.benchmarks.pipeline_run import identity_mode, run_cdp, stage_split
 from orchestration.identity import evaluate_warehouse, score
 from orchestration.settings import Settings
@@ -88,7 +90,8 @@ def increments(
     warehouse = data.warehouse_path
     landing = data.landing_dir
     echo("increments: cdp run with nothing new")
-    seconds, code, _ = run_cdp(data, folder / "cdp-run-nothing-new.log")
+    with IoPressure() as pressure:
+        seconds, code, _ = run_cdp(data, folder / "cdp-run-nothing-new.log")
     if code != 0:
         raise RuntimeError(f"cdp run failed (exit {code}); see {folder / 'cdp-run-nothing-new.log'}")
     result: dict = {
@@ -97,6 +100,7 @@ def increments(
             "to_floor": round(seconds / floor_seconds, 2),
             "to_full_run": round(seconds / full_seconds, 4),
             "output": (folder / "cdp-run-nothing-new.log").read_text(encoding="utf-8").strip()[:300],
+            "io_pressure": pressure.figures,
         },
         "days": [],
     }
@@ -104,7 +108,8 @@ def increments(
     for day in days:
         files = _deliver(held, landing, day)
         log = folder / f"cdp-run-{day}.log"
-        seconds, code, sampler = run_cdp(data, log)
+        with IoPressure() as pressure:
+            seconds, code, sampler = run_cdp(data, log)
         if code != 0:
             raise RuntimeError(f"cdp run failed on day {day} (exit {code}); see {log}")
         row = {
@@ -115,6 +120,12 @@ def increments(
             "peak_rss_mb": sampler.peak_mb(),
             "stages": stage_split(data),
             "identity": identity_mode(data),
+            "io_pressure": pressure.figures,
+            "bytes": {
+                "landing": sum(p.stat().st_size for p in landing.rglob(f"*_{day}.*") if p.is_file()),
+                "warehouse": folder_bytes(warehouse.parent),
+                "serving": folder_bytes(data.serving_dir),
+            },
         }
         result["days"].append(row)
         echo(f"  {day}: {files} files, {seconds:.1f} s = {seconds / full_seconds:.1%} of the full run")
@@ -122,7 +133,8 @@ def increments(
     _customer_ids(warehouse, incremental_ids)
     incremental_accuracy = evaluate_warehouse(warehouse, truth / "identities.csv").model
     echo("increments: cdp run --full-identity (a full re-resolution of the same records)")
-    seconds, code, _ = run_cdp(data, folder / "cdp-run-full-identity.log", "--full-identity")
+    with IoPressure() as pressure:
+        seconds, code, _ = run_cdp(data, folder / "cdp-run-full-identity.log", "--full-identity")
     if code != 0:
         raise RuntimeError(f"cdp run --full-identity failed (exit {code})")
     full_ids = folder / "customer_ids_full.parquet"
@@ -142,6 +154,7 @@ def increments(
             "full_identity_run_seconds": round(seconds, 2),
             "full_identity_run_stages": stage_split(data),
             "full_identity_run_identity": identity_mode(data),
+            "full_identity_run_io_pressure": pressure.figures,
             "incremental_vs_full": agreement(incremental_ids, full_ids),
             "pairwise_f1_vs_truth": {
                 "incremental": round(incremental_accuracy.pairwise_f1, 4),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orchestration.benchmarks.disk import describe
+
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -17,13 +19,19 @@ def summary(result: dict) -> str:
             f"{s['peak_rss_mb'] or '':>13}"
         )
     pipeline, floor, identity = result["pipeline"], result["floor"], result["identity"]
-    generation = result["generation"]
+    generation, written = result["generation"], result["bytes"]
+    landing = f"{written['landing'] / 1e6:,.1f} MB{' gzip' if written['landing_gzip'] else ''}"
     lines += [
         "",
-        f"generation   {generation['seconds'] if generation else 'reused'} s",
-        f"floor        {floor['seconds']} s ({floor['rows']:,} records, {floor['megabytes']} MB)",
+        f"generation   {generation['seconds']} s, landing {landing}; {describe(generation['io_pressure'])}"
+        if generation
+        else f"generation   reused, landing {landing}",
+        f"floor        {floor['seconds']} s ({floor['rows']:,} records, {floor['megabytes']} MB); "
+        f"{describe(floor['io_pressure'])}",
         f"pipeline     {pipeline['seconds']} s = {result['total_to_floor']} x floor, "
-        f"peak RSS {pipeline['peak_rss_mb']} MB",
+        f"peak RSS {pipeline['peak_rss_mb']} MB; {describe(pipeline['io_pressure'])}",
+        f"written      warehouse {written['warehouse'] / 1e6:,.1f} MB, serving "
+        f"{written['serving'] / 1e6:,.1f} MB after the run",
         f"identity     {identity['records_per_minute']:,} records/min, pairwise F1 {identity['pairwise_f1']} "
         f"(baseline {identity['baseline_f1']})",
     ]
@@ -32,9 +40,17 @@ def summary(result: dict) -> str:
         nothing = inc["nothing_new"]
         agree = inc["incremental_vs_full"]
         lines += [
-            f"nothing new  {nothing['seconds']} s = {nothing['to_floor']} x floor",
+            f"nothing new  {nothing['seconds']} s = {nothing['to_floor']} x floor; "
+            f"{describe(nothing['io_pressure'])}",
             f"daily runs   {len(inc['days'])} days, median {inc['median_day_seconds']} s = "
             f"{inc['median_day_to_full_run']:.1%} of the full run",
+            *(
+                f"  {d['day']}   {d['seconds']} s, warehouse {d['bytes']['warehouse'] / 1e6:,.1f} MB; "
+                f"{describe(d['io_pressure'])}"
+                for d in inc["days"]
+            ),
+            f"full identity {inc['full_identity_run_seconds']} s (cdp run --full-identity); "
+            f"{describe(inc['full_identity_run_io_pressure'])}",
             f"identity     incremental vs full re-resolution: pairwise F1 {agree['pairwise_f1']} "
             f"(P {agree['pairwise_precision']}, R {agree['pairwise_recall']}); vs truth: incremental "
             f"{inc['pairwise_f1_vs_truth']['incremental']}, full {inc['pairwise_f1_vs_truth']['full']}",

@@ -62,6 +62,13 @@ def generate(
             "receives them) instead of into the month's file; same records."
         ),
     ] = 0,
+    gzip: Annotated[
+        bool,
+        typer.Option(
+            help="Write every landing file gzip-compressed (contacts_2026-10.csv.gz; the truth stays "
+            "plain): same records, a fraction of the bytes on disk; ingestion reads them as they are."
+        ),
+    ] = False,
     force: Annotated[bool, typer.Option(help="Empty the landing and truth folders first.")] = False,
 ) -> None:
     """Generate sample exports of a French kitchenware retailer, with ground truth."""
@@ -89,6 +96,7 @@ def generate(
         realism=realism,
         lifecycle=Lifecycle(history_days, churn),
         daily_days=daily_days,
+        gzip=gzip,
         progress=True,
     )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -99,6 +107,8 @@ def generate(
     )
     for table, rows in sorted(stats.rows.items()):
         typer.echo(f"  {table:<24} {rows:>12,} rows")
+    landing_bytes = sum(p.stat().st_size for p in landing.rglob("*") if p.is_file())
+    typer.echo(f"Landing files: {landing_bytes / 1e6:,.1f} MB{' (gzip)' if gzip else ''}")
     typer.echo(f"Ground truth in {truth_dir}")
 
 

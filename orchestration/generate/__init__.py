@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -50,6 +51,7 @@ class _Shard:
     messiness: Messiness
     lifecycle: Lifecycle
     daily_days: int = 0
+    gzip: bool = False
 
 
 def _run_shard(shard: _Shard) -> GenerationStats:
@@ -65,19 +67,40 @@ def _run_shard(shard: _Shard) -> GenerationStats:
         first_person=shard.first_person,
         lifecycle=shard.lifecycle,
         daily_days=shard.daily_days,
+        gzip=shard.gzip,
     )
     return simulation.run(shard.persons)
 
 
+def _skip_gzip_member(src) -> bytes:
+    """Read past the first gzip member of ``src`` (a compressed CSV's header line, which
+    ``ExportWriter`` writes as a member of its own); return the bytes read beyond it."""
+    member = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer around the deflate stream
+    while not member.eof:
+        chunk = src.read(64 * 1024)
+        if not chunk:
+            raise ValueError(f"{src.name}: ends inside its first gzip member")
+        member.decompress(chunk)
+    return member.unused_data
+
+
 def _concatenate(parts: list[Path], target: Path) -> None:
-    """Join shard files: the first whole, the others without their header line (CSV only)."""
+    """Join shard files: the first whole, the others without their header line (CSV only).
+
+    Gzip files are joined as they are, member after member (a valid gzip file), without
+    decompressing the rows: a compressed CSV's header line is its first member.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    has_header = target.suffix == ".csv"
+    compressed = target.suffix == ".gz"
+    has_header = Path(target.name.removesuffix(".gz")).suffix == ".csv"
     with target.open("wb") as out:
         for i, part in enumerate(parts):
             with part.open("rb") as src:
                 if i > 0 and has_header:
-                    src.readline()
+                    if compressed:
+                        out.write(_skip_gzip_member(src))
+                    else:
+                        src.readline()
                 shutil.copyfileobj(src, out, 16 * 1024 * 1024)
 
 
@@ -111,6 +134,7 @@ def generate(
     realism: float = 1.0,
     lifecycle: Lifecycle = DEFAULT_LIFECYCLE,
     daily_days: int = 0,
+    gzip: bool = False,
 ) -> GenerationStats:
     """Generate ``customers`` persons' exports; deterministic for the same arguments.
 
@@ -120,7 +144,9 @@ def generate(
     says how much history precedes the period and how fast customers lapse and arrive
     (``Lifecycle``); ``FIXED_POPULATION`` is the population of the generator before issue 17.
     ``daily_days`` writes the last days of the period one file per day (daily deliveries) instead
-    of into the month's file; the records are the same.
+    of into the month's file; the records are the same. ``gzip`` writes every landing file
+    gzip-compressed (``contacts_2026-10.csv.gz``; the truth stays plain), with the same bytes
+    inside: the exports of a large population without gigabytes of plain text on the disk.
     """
     if customers < 1 or days < 1:
         raise ValueError("customers and days must be at least 1")
@@ -142,6 +168,7 @@ def generate(
                 rates,
                 lifecycle,
                 daily_days,
+                gzip,
             )
             for i, first in enumerate(starts)
         ]

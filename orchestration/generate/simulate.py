@@ -151,6 +151,7 @@ class Simulation:
         shards: int = 1,
         lifecycle: Lifecycle = FIXED_POPULATION,
         daily_days: int = 0,
+        gzip: bool = False,
     ) -> None:
         # Each shard has its own random stream; the catalogue and stores come from a stream of
         # their own, so every shard sees the same ones.
@@ -168,6 +169,7 @@ class Simulation:
         self.out_dir = out_dir
         # The last ``daily_days`` days go to one file per day (``ExportWriter``), the rest per month.
         self.daily_from = end_date - timedelta(days=daily_days - 1) if daily_days > 0 else None
+        self.gzip = gzip  # landing files gzip-compressed (``ExportWriter``); truth stays plain
         self.writers: dict[str, ExportWriter] = {}
         self.truth_ids = TruthWriter(
             truth_dir / "identities.csv", ["source_system", "source_record_id", "person_id"]
@@ -224,7 +226,9 @@ class Simulation:
 
     def writer(self, spec: ExportTable) -> ExportWriter:
         if spec.table not in self.writers:
-            self.writers[spec.table] = ExportWriter(spec, self.out_dir, self.start.date(), self.daily_from)
+            self.writers[spec.table] = ExportWriter(
+                spec, self.out_dir, self.start.date(), self.daily_from, self.gzip
+            )
         return self.writers[spec.table]
 
     def next_id(self, name: str) -> int:
