@@ -407,7 +407,7 @@ def _open_previous(
             reason = f"the previous publication has no fingerprints to compare ({type(error).__name__})"
         else:
             previous = {mart: _Written(fp, run, at) for mart, fp, run, at in rows}
-            if all(w.fingerprint.startswith(f"{FINGERPRINT_FORMAT}:") for w in previous.values()):
+            if all((w.fingerprint or "").startswith(f"{FINGERPRINT_FORMAT}:") for w in previous.values()):
                 return previous, None
             reason = "fingerprints of another format"
         con.execute("detach database if exists cdp_publish")
