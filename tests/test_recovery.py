@@ -63,6 +63,10 @@ RUN_TIME_COLUMNS = {
     "main.mart_kpi_restatements.latest_published_at",
     "main._publication.run_id",  # serving/marts.duckdb
     "main._publication.published_at",
+    "main._publication.written_run_id",  # the run that last wrote each published table, when
+    "main._publication.written_at",
+    # A table's fingerprint covers its rows, mart_kpi_restatements' publication times included.
+    "main._publication.fingerprint",
 }
 # One row per identity resolution: the run killed in dbt had resolved identities once more. Its
 # latest row (the figures of the current resolution) must be equal.

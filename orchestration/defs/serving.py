@@ -52,13 +52,15 @@ def _file_link(path: Path) -> dict[str, dg.MetadataValue]:
     description=(
         "The marts, published for BI tools: `serving/marts.duckdb` (written under a temporary name "
         "and renamed into place, so readers never see a half-written file and never lock the "
-        "warehouse) and `serving/parquet/<mart>.parquet`. PII columns are pseudonymous keys unless "
-        "`CDP_SERVING_PII` lists them; codes get a `<column>_label` in `CDP_REPORT_LANGUAGE`; "
-        "types, comments and labels are what BI drivers read (docs/serving.md)."
+        "warehouse) and `serving/parquet/<mart>.parquet`; only the tables whose content fingerprint "
+        "changed are written again, the others are kept from the previous publication. PII "
+        "columns are pseudonymous keys unless `CDP_SERVING_PII` lists them; codes get a "
+        "`<column>_label` in `CDP_REPORT_LANGUAGE`; types, comments and labels are what BI "
+        "drivers read (docs/serving.md)."
     ),
 )
 def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Copy every mart out of the warehouse; record each mart's row count and a preview on it."""
+    """Copy the marts that changed out of the warehouse; record each mart's row count and a preview on it."""
     settings = get_settings()
     with warehouse.get_connection() as con:
         publication = publish_marts(
@@ -72,6 +74,7 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             language=settings.report_language,
         )
         changes.record(con, "serving", changes.plan(con, settings).inputs["serving"], context.run.run_id)
+    context.log.info(f"published {publication.path}: {publication.summary}")
     keys = {m.name: m.asset_key for m in MARTS}
     for mart, (columns, rows) in published_previews(publication.path, MARTS, PREVIEW_ROWS).items():
         # Row counts and previews land on the dbt assets themselves, as observations: the dbt step
@@ -91,6 +94,10 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             **_file_link(publication.path),
             "parquet_dir": dg.MetadataValue.path(str(publication.parquet_dir)),
             "marts": len(publication.rows),
+            "publication": publication.summary,
+            "tables_rewritten": len(publication.rewritten),
+            "tables_kept": len(publication.kept),
+            "rewritten": dg.MetadataValue.json(publication.rewritten),
             "size_mb": round(publication.bytes / 1e6, 1),
             "rows_per_mart": dg.MetadataValue.md(markdown_table(["mart", "rows"], publication.rows.items())),
             "pseudonymised_columns": dg.MetadataValue.json(publication.pseudonymised),
