@@ -73,9 +73,10 @@
 
 {#- Data tests of customer-grain models test the rows of the customers whose inputs changed in
     the latest build: the only rows that build wrote (the others passed the same tests when they
-    were written). Every test of a model configured by customer_grain_config() (meta
-    test_scope: changed_customers) is scoped so, on top of its own `where`; dbt's generic tests,
-    and this project's, read the tested model through this macro. `--vars '{test_scope: all}'`
+    were written). Every test of a model with meta test_scope: changed_customers (those configured
+    by customer_grain_config(), and the incremental facts downstream of int_customer_changes, whose
+    rewritten rows are all of a changed customer or of none) is scoped so, on top of its own
+    `where`; dbt's generic tests, and this project's, read the tested model through this macro. `--vars '{test_scope: all}'`
     (`cdp check --all`, and the weekly full check) tests every row. -#}
 {% macro duckdb__get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
@@ -88,8 +89,9 @@
         {#- Named, not ref()'d: a test depends on the model it tests only. -#}
         {%- set node = graph.nodes['model.cdp.int_customer_changes'] -%}
         {%- set changes = api.Relation.create(node.database, node.schema, node.alias) -%}
-        {%- do conditions.append('customer_id in (select customer_id from ' ~ changes
-            ~ ' where changed_at = (select max(changed_at) from ' ~ changes ~ '))') -%}
+        {#- Anonymous rows (facts of no known customer) are not scoped: no customer says they changed. -#}
+        {%- do conditions.append('(customer_id is null or customer_id in (select customer_id from ' ~ changes
+            ~ ' where changed_at = (select max(changed_at) from ' ~ changes ~ ')))') -%}
     {%- endif -%}
     {%- if conditions -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') -%}

@@ -1,6 +1,6 @@
 -- Which customers' inputs changed since the last build: one row per customer id ever seen, with a
 -- fingerprint of everything the customer-grain models read about them (their identity records,
--- touchpoints, orders and lines with the products bought, the revenue attributed to them, CRM
+-- touchpoints, web sessions, orders and lines with the products bought, the revenue attributed to them, CRM
 -- contacts and consent statements, web accounts, the cost of their interactions) and changed_at,
 -- the build that last saw it change. A customer merged away, split off or erased keeps a row
 -- with a null fingerprint. The customer-grain incremental models recompute the customers changed
@@ -26,8 +26,11 @@ input_rows as (
     select customer_id, hash(touchpoints)
     from {{ ref('int_touchpoints_unioned') }} as touchpoints
     union all
-    select customer_id, hash(orders)
+    -- An order counts for its customer with whose revenue it is (a return of another customer's
+    -- sale is rewritten in the facts when that sale changes customer), and for that customer.
+    select orders.customer_id, hash(orders, revenue.revenue_customer_id)
     from {{ ref('int_orders_unioned') }} as orders
+    left join {{ ref('int_order_revenue_attributed') }} as revenue on orders.order_id = revenue.order_id
     union all
     select revenue_customer_id, hash(revenue)
     from {{ ref('int_order_revenue_attributed') }} as revenue
@@ -35,6 +38,9 @@ input_rows as (
     select lines.customer_id, hash(lines, products.universe)
     from {{ ref('int_order_lines_unioned') }} as lines
     left join products on lines.sku = products.sku
+    union all
+    select customer_id, hash(sessions)
+    from {{ ref('int_web_sessions_aggregated') }} as sessions
     union all
     select customer_ids.customer_id, hash(contacts)
     from {{ ref('stg_crm__contacts') }} as contacts

@@ -1,6 +1,13 @@
 -- Incremental (docs/dbt.md, "Incremental models"): a build writes only the rows that differ from
 -- what the model holds: new, delivered again, or of another customer.
-{{ config(materialized='incremental', unique_key='order_line_id', full_refresh=full_refresh_at_as_of()) }}
+-- Its tests read the rows of the customers changed in the build and the anonymous rows
+-- (docs/dbt.md, "Tests of a day"); depends_on: {{ ref('int_customer_changes') }}
+{{ config(
+    materialized='incremental',
+    unique_key='order_line_id',
+    full_refresh=full_refresh_at_as_of(),
+    meta={'test_scope': 'changed_customers'},
+) }}
 
 with lines as (
     select * from {{ ref('int_order_lines_taxed') }}

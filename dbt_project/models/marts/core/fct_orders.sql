@@ -1,7 +1,14 @@
 -- Incremental (docs/dbt.md, "Incremental models"): a build writes only the rows that differ from
 -- what the model holds: new, delivered again, of another customer, or a return whose sale is of
 -- another customer (revenue_customer_id, from int_order_revenue_attributed).
-{{ config(materialized='incremental', unique_key='order_id', full_refresh=full_refresh_at_as_of()) }}
+-- Its tests read the rows of the customers changed in the build and the anonymous rows
+-- (docs/dbt.md, "Tests of a day"); depends_on: {{ ref('int_customer_changes') }}
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    full_refresh=full_refresh_at_as_of(),
+    meta={'test_scope': 'changed_customers'},
+) }}
 
 with orders as (
     select * from {{ ref('int_orders_unioned') }}

@@ -1,14 +1,17 @@
 -- The journey table: every interaction in time order, numbered per customer, with the channel,
 -- type and time of the customer's previous interaction. A survey answer is numbered but is never
 -- "the previous interaction": it rates a channel, it is not one. The journey marts group these
--- into steps (a web session with the order it placed is one: macro journey_steps).
+-- into steps (a web session with the order it placed is one: int_customer_journey_steps).
 -- Incremental (docs/dbt.md, "Incremental models"): a build renumbers the timeline of every
 -- customer with a touchpoint that is new, changed (another customer, a corrected record) or gone
 -- since the last build; the post-hook removes the touchpoints that are gone.
+-- Its tests read the rows of the customers changed in the build and the anonymous rows
+-- (docs/dbt.md, "Tests of a day"); depends_on: {{ ref('int_customer_changes') }}
 {{ config(
     materialized='incremental',
     unique_key='touchpoint_id',
     full_refresh=full_refresh_at_as_of(),
+    meta={'test_scope': 'changed_customers'},
     post_hook="delete from {{ this }} where touchpoint_id not in (select touchpoint_id from {{ ref('int_touchpoints_unioned') }})"
 ) }}
 
