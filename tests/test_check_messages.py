@@ -14,7 +14,7 @@ import duckdb
 import great_expectations.expectations as gxe
 import pytest
 
-from orchestration.quality.gx import Check, Suite, validate
+from orchestration.quality.gx import Check, Suite, gx_context, validate
 from orchestration.quality.messages import text_of
 from orchestration.quality.report import write_results
 from orchestration.quality.suites import PHONE, build_suites
@@ -118,3 +118,22 @@ def test_values_are_written_as_text() -> None:
     assert text_of(None) == "(empty)"
     assert text_of({"customer_id": "C1", "records": 65}) == 'customer_id "C1", records 65'
     assert text_of(["a", None]) == '"a"; (empty)'
+
+
+def test_suites_sharing_one_gx_context_report_what_each_reports_alone(con) -> None:
+    """A check step validates all its suites through one GX context: a failing suite and a
+    passing one say exactly what they say when each has its own context."""
+    con.execute("create table raw.crm_ok as select * from raw.crm_contacts where created_at is not null")
+
+    def suites() -> list[Suite]:
+        """Fresh ones each time: GX gives an expectation an id when a context first adds it."""
+        failing = raw_suite()
+        query = failing.query.replace("raw.crm_contacts", "raw.crm_ok")
+        return [failing, Suite(("raw", "crm_ok"), query, raw_suite().checks)]
+
+    alone = [[(o.success, o.reason) for o in validate(con, s)[0]] for s in suites()]
+    with gx_context(con) as shared:
+        together = [[(o.success, o.reason) for o in validate(con, s, shared)[0]] for s in suites()]
+    assert together == alone
+    assert [ok for ok, _ in together[0]] == [False, False]
+    assert [ok for ok, _ in together[1]] == [True, True]
