@@ -21,6 +21,7 @@ from orchestration.identity import (
     ResolutionResult,
     RunReport,
     assign_stable_ids,
+    keep_previous,
     load_identity_settings,
     record_resolution_run,
     report_run,
@@ -126,6 +127,16 @@ def identity_resolution(
         if not forced and (plan.nothing_to_do or plan.reasons["identity"] is None):
             yield from _not_recomputed(context, plan, identity_resolution.specs)
             return
+        started = time.perf_counter()
+        kept = None if forced else keep_previous(con, resolution, log=context.log.info)
+        if kept is not None:
+            # The run's record a resolution would append (the same counts and shares as before).
+            record_resolution_run(con, context.run.run_id)
+            changes.record(
+                con, "identity", changes.stage_inputs(con, settings)["identity"], context.run.run_id
+            )
+            yield from _kept(kept, time.perf_counter() - started, identity_resolution.specs)
+            return
         result = resolve(con, resolution, log=context.log.info, full=config.full_identity)
         started = time.perf_counter()
         ids = assign_stable_ids(con, context.run.run_id)
@@ -170,6 +181,19 @@ def _not_recomputed(
     context.log.info(reason)
     for spec in specs:
         yield dg.MaterializeResult(asset_key=spec.key, metadata={"recomputed": False, "reason": reason})
+
+
+def _kept(reason: str, seconds: float, specs: Iterable[dg.AssetSpec]) -> Iterator[dg.MaterializeResult]:
+    """Identity's inputs changed, none of its records did: every output is the previous run's.
+    Materialized all the same, so that dbt builds the day's other facts."""
+    metadata = {
+        "recomputed": False,
+        "reason": reason,
+        "mode": "kept",
+        "stage_seconds": dg.MetadataValue.json({"keep_previous": round(seconds, 2)}),
+    }
+    for spec in specs:
+        yield dg.MaterializeResult(asset_key=spec.key, metadata=metadata)
 
 
 def _run_metadata(

@@ -30,6 +30,7 @@ _EXPORTS = {
     "ResolutionConfig": "resolution",
     "ResolutionResult": "resolution",
     "train_model": "resolution",
+    "keep_previous": "resolution",
     # Stable customer ids, the run's record, its report.
     "assign_stable_ids": "stable_ids",
     "record_resolution_run": "history",

@@ -64,7 +64,13 @@ from orchestration.identity.cluster_increment import can_cluster_part, cluster_p
 from orchestration.identity.config import IdentitySettings, load_identity_settings
 from orchestration.identity.links import build_deterministic_edges
 from orchestration.identity.splink_inputs import Inputs, linker_over, prepare_inputs
-from orchestration.identity.standardise import READ_TABLES, build_identity_records, update_identity_records
+from orchestration.identity.stable_ids import stable_ids_settled
+from orchestration.identity.standardise import (
+    READ_TABLES,
+    build_identity_records,
+    records_unchanged,
+    update_identity_records,
+)
 from orchestration.identity.timing import Steps
 
 # Intermediate tables (ours and Splink's) live here and are dropped after every run, so the
@@ -158,6 +164,55 @@ def train_model(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log=pr
             return False, "no record with a name and a comparable field: nothing to train on"
         _, source, trained = _train_here(con, inputs.tables, inputs.plan, config, log)
         return trained, source
+
+
+def keep_previous(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log=print) -> str | None:
+    """Keep the previous resolution as it is when this run's changes leave every identity record
+    as it was; returns the line saying so, or None: ``resolve`` has work to do.
+
+    A day may bring deliveries of identity tables without a new or changed identity record (web
+    events of known visitors, a file delivered again). An incremental run would then standardise,
+    plan, load the model, score nothing new, cluster nothing and assign no id, and write what the
+    warehouse already holds: ``keep_previous`` finds that out from the raw deliveries, standardising
+    only their records, and writes only what an increment would change (``identity.raw_batches``,
+    ``identity.resolution_state``). It keeps when the increment would build on the previous
+    resolution with the same code, settings, model (the one trained on this warehouse), stores and
+    clustering state, no raw row was removed, and no id is pending; anything else is ``resolve``'s.
+    """
+    with _work_schema(con):
+        previous = incremental.read_previous(con)
+        if incremental.reason_for_full(con, previous, config.identity, retrain=False) is not None:
+            return None
+        # The model an increment would score with: the one trained on this warehouse, unchanged.
+        # Without one, a run may train (automatic training): left to ``resolve``.
+        saved = model.read_model(config.trained_model) if config.trained_model else None
+        if saved is None or incremental.model_digest(saved) != previous.model_digest:
+            return None
+        if not can_cluster_part(con) or not stable_ids_settled(con):
+            return None
+        incremental.read_raw_batches(con, WORK_SCHEMA)
+        stores = incremental.stores_digest(con)
+        if stores != previous.stores or incremental.raw_delta(con, WORK_SCHEMA) is not None:
+            return None
+        deliveries = con.execute(f"select count(*) from {WORK_SCHEMA}.new_batches").fetchall()[0][0]
+        touched = con.execute(f"select count(*) from {WORK_SCHEMA}.touched").fetchall()[0][0]
+        relations = {table: f"{WORK_SCHEMA}.delta_{table}" for table in READ_TABLES}
+        if touched and not records_unchanged(
+            con, config.identity, relations, f"{WORK_SCHEMA}.touched", WORK_SCHEMA
+        ):
+            return None
+        # What an increment that changed nothing writes: its state (the previous one's model, plan
+        # and prior, now) and the deliveries it read.
+        incremental.write_state(
+            con, "incremental", config.identity, saved, previous.plan, previous.prior, previous, stores
+        )
+        incremental.write_raw_batches(con, WORK_SCHEMA)
+    line = (
+        f"no identity record changed ({deliveries:,} new deliveries of identity tables, "
+        f"{touched:,} records in them standardised again, all as before): kept the previous resolution"
+    )
+    log(line)
+    return line
 
 
 # --- One run, stage by stage ---------------------------------------------------------------------

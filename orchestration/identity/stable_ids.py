@@ -83,6 +83,17 @@ def assign_stable_ids(con: duckdb.DuckDBPyConnection, run_id: str = "") -> dict[
     return dict(zip(("created", "merged", "split", "customers"), counts, strict=True))
 
 
+def stable_ids_settled(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether every record has its customer id: ids were assigned, and no record waits for one
+    (a run that stopped between clustering and ids leaves some pending)."""
+    if not (
+        table_exists(con, "identity", "customer_source_records")
+        and table_exists(con, "identity", IDS_PENDING_TABLE)
+    ):
+        return False
+    return con.execute(f"select count(*) from {IDS_PENDING}").fetchall()[0][0] == 0
+
+
 def _pending(partial: bool, column: str = "unique_id", keyword: str = "where") -> str:
     """SQL restricting ``column`` to the pending records when only they are mapped again
     (``partial``), else nothing: ``where unique_id in (…)``, ``and unique_id_l in (…)``."""

@@ -437,8 +437,7 @@ def update_identity_records(
     disappears. A record depends on its own raw row (a visitor on its events) and on the stores'
     e-mails only, so the others are what a full standardisation would make of them. Returns the
     number of records."""
-    _prepare(con, identity)
-    con.execute(records_sql(f"{work}.records_delta", relations))
+    _standardise_delta(con, identity, relations, work)
     con.execute(
         f"""
         delete from identity.records where unique_id in (select unique_id from {touched});
@@ -447,3 +446,38 @@ def update_identity_records(
         """
     )
     return con.execute("select count(*) from identity.records").fetchall()[0][0]
+
+
+def _standardise_delta(
+    con: duckdb.DuckDBPyConnection, identity: IdentitySettings, relations: Mapping[str, str], work: str
+) -> None:
+    """``{work}.records_delta``: the records made from ``relations`` (see ``update_identity_records``)."""
+    _prepare(con, identity)
+    con.execute(records_sql(f"{work}.records_delta", relations))
+
+
+def records_unchanged(
+    con: duckdb.DuckDBPyConnection,
+    identity: IdentitySettings,
+    relations: Mapping[str, str],
+    touched: str,
+    work: str,
+) -> bool:
+    """Whether ``update_identity_records`` with the same arguments would leave ``identity.records``
+    exactly as it is: every record ``touched`` names is made again with the same values (NULLs
+    equal), none appears, none disappears. Reads and writes nothing else: a day whose deliveries
+    only repeat what the warehouse holds is told apart without replacing a record."""
+    _standardise_delta(con, identity, relations, work)
+    mine = f"unique_id in (select unique_id from {touched})"
+    differing = con.execute(
+        f"""
+        select count(*) from (
+            (select * from {work}.records_delta where {mine}
+             except all select * from identity.records where {mine})
+            union all
+            (select * from identity.records where {mine}
+             except all select * from {work}.records_delta where {mine})
+        )
+        """
+    ).fetchall()[0][0]
+    return differing == 0
