@@ -1,6 +1,6 @@
 {#- The channel sequences that lead to a purchase, over all periods (`by` empty) or per period of
     the purchase (`by` = ['period_start']): for every identified sale, the channels of the
-    customer's journey steps (int_customer_journey_steps: a web session with the order it placed is one
+    customer's journey steps (macro journey_steps: a web session with the order it placed is one
     step, on the order's channel) begun in the var('journey_lookback_days') days before it,
     consecutive repeats collapsed, ending with the sale's step (definitions in _kpi__docs.md, block
     journeys). Shares and ranks are within the grain, so each grain is counted from the sales, in
@@ -9,7 +9,7 @@
 {%- set keys = by | join(', ') ~ (', ' if by else '') -%}
 {%- set within = ('partition by ' ~ by | join(', ')) if by else '' -%}
 with steps as (
-    select * from {{ ref('int_customer_journey_steps') }}
+    {{ journey_steps() | indent(4) }}
 ),
 
 sales_netted as (
