@@ -432,6 +432,17 @@ def test_a_days_tests_read_the_changed_customers_and_the_full_suite_every_row(
     assert scoped == {"unique_int_customer_profiles_customer_id": "pass"}
     full = _dbt_test(broken.data_dir, tmp_path / "full", *select, "--vars", "{test_scope: all}")
     assert full == {"unique_int_customer_profiles_customer_id": "fail"}
+    # The weekly job (and `cdp check --all`) runs every test on every row: it fails, naming it.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CDP_DATA_DIR", str(broken.data_dir))
+        result = (
+            build_definitions()
+            .resolve_job_def("dbt_tests_every_row")
+            .execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+        )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert "unique_int_customer_profiles_customer_id" in failure.step_failure_data.error.message
 
 
 def _dbt_test(data_dir: Path, target: Path, *args: str) -> dict[str, str]:

@@ -141,10 +141,12 @@ def test_ui_shows_the_asset_graph_and_launches_a_full_run(dagster_dev: tuple[Dag
         "quality_checks",
         "privacy_erase",
         "privacy_retention",
+        "dbt_tests_every_row",
     } <= {j["name"] for j in repository["jobs"]}
-    assert [(s["name"], s["scheduleState"]["status"]) for s in repository["schedules"]] == [
-        ("daily_full_pipeline", "RUNNING")
-    ]
+    assert {(s["name"], s["scheduleState"]["status"]) for s in repository["schedules"]} == {
+        ("daily_full_pipeline", "RUNNING"),
+        ("weekly_dbt_tests_every_row", "RUNNING"),
+    }
     assert {(s["name"], s["sensorState"]["status"]) for s in repository["sensors"]} == {
         ("landing_sensor", "RUNNING"),
         ("rebuild_after_erasure", "RUNNING"),
