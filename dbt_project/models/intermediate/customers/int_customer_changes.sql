@@ -61,8 +61,22 @@ input_rows as (
     from {{ ref('int_touchpoint_costs') }} as costs
 ),
 
+-- What the customer-grain models read besides the customer's own rows (vars and the channels
+-- seed): part of every fingerprint, so that changing one, even by hand with --vars, recomputes
+-- every customer.
+settings as (
+    select hash(
+        '{{ var("kpi_period") }}', '{{ var("reporting_timezone") }}', {{ var('trailing_months') }},
+        {{ var('gross_margin_rate') }},
+        (select list(channels order by channels.channel) from {{ ref('channels') }} as channels)
+    ) as settings_hash
+),
+
 fingerprints as (
-    select customer_id, bit_xor(row_hash) as fingerprint, count(*) as input_rows
+    select
+        customer_id,
+        xor(bit_xor(row_hash), (select settings_hash from settings)) as fingerprint,
+        count(*) as input_rows
     from input_rows
     where customer_id is not null
     group by customer_id
