@@ -56,6 +56,8 @@ RUN_TIME_COLUMNS = {
     "intermediate.int_orders_unioned.loaded_at",
     "intermediate.int_order_lines_unioned.loaded_at",
     "intermediate.int_web_sessions_aggregated.loaded_at",
+    # The build that last saw a customer's inputs change (a build's start).
+    "intermediate.int_customer_changes.changed_at",
     # When a build published a closed period's KPIs (the snapshot's clock).
     "marts.mart_kpi_restatements.first_published_at",
     "marts.mart_kpi_restatements.latest_published_at",
