@@ -18,7 +18,8 @@ products as (
 ),
 
 -- One hash per input row, under the customer it belongs to (a row of two customers, such as a
--- return of another customer's sale, counts for both).
+-- return of another customer's sale, counts for both). When a row was loaded is left out: the
+-- same record loaded again changes no customer.
 input_rows as (
     select customer_id, hash(records) as row_hash
     from {{ ref('int_customer_records_enriched') }} as records
@@ -29,18 +30,18 @@ input_rows as (
     -- An order counts for its customer with whose revenue it is (a return of another customer's
     -- sale is rewritten in the facts when that sale changes customer), and for that customer.
     select orders.customer_id, hash(orders, revenue.revenue_customer_id)
-    from {{ ref('int_orders_unioned') }} as orders
+    from (select * exclude (loaded_at) from {{ ref('int_orders_unioned') }}) as orders
     left join {{ ref('int_order_revenue_attributed') }} as revenue on orders.order_id = revenue.order_id
     union all
     select revenue_customer_id, hash(revenue)
     from {{ ref('int_order_revenue_attributed') }} as revenue
     union all
     select lines.customer_id, hash(lines, products.universe)
-    from {{ ref('int_order_lines_unioned') }} as lines
+    from (select * exclude (loaded_at) from {{ ref('int_order_lines_unioned') }}) as lines
     left join products on lines.sku = products.sku
     union all
     select customer_id, hash(sessions)
-    from {{ ref('int_web_sessions_aggregated') }} as sessions
+    from (select * exclude (loaded_at) from {{ ref('int_web_sessions_aggregated') }}) as sessions
     union all
     select customer_ids.customer_id, hash(contacts)
     from {{ ref('stg_crm__contacts') }} as contacts
