@@ -13,6 +13,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
+from orchestration.defs.automation import WRITE_TAGS
 from orchestration.defs.common import OWNERS, WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.dbt import dbt_project, ensure_manifest
@@ -206,7 +207,7 @@ def dbt_test_every_row(context: dg.OpExecutionContext, dbt: DbtCliResource) -> d
 @dg.job(
     name="dbt_tests_every_row",
     description="Every dbt data test on every row (daily builds test the rows they wrote).",
-    tags={"cdp/warehouse": "write"},
+    tags=WRITE_TAGS,
 )
 def dbt_tests_every_row_job() -> None:
     dbt_test_every_row()
