@@ -55,6 +55,8 @@ CUSTOMER_GRAIN_MODELS = (
     "intermediate.int_customer_purchase_features",
     "intermediate.int_customer_purchases_by_period",
     "intermediate.int_customer_channels_by_period",
+    "intermediate.int_customer_journey_steps",
+    "intermediate.int_purchase_paths",
     "marts.dim_customer_consents",
     "marts.mart_customer_profitability",
 )

@@ -1,13 +1,13 @@
 {#- The channel transition matrix, over all periods (`by` empty) or per period (`by` =
     ['period_start']): how customers move from one step of their journey to the next (a web
-    session with the order it placed is one step: macro journey_steps), and how satisfied they are
-    after each move (definitions in _kpi__docs.md, block journeys). Distinct customers, medians and
+    session with the order it placed is one step: int_customer_journey_steps), and how satisfied
+    they are after each move (definitions in _kpi__docs.md, block journeys). Distinct customers, medians and
     scores do not add up across periods, so each grain is counted from the steps, in a table of
     its own. -#}
 {% macro channel_transitions_by(by) -%}
 {%- set keys = by | join(', ') ~ (', ' if by else '') -%}
 with steps as (
-    {{ journey_steps() | indent(4) }}
+    select * from {{ ref('int_customer_journey_steps') }}
 ),
 
 transitions as (

@@ -1,7 +1,8 @@
 -- Which customers' inputs changed since the last build: one row per customer id ever seen, with a
 -- fingerprint of everything the customer-grain models read about them (their identity records,
--- touchpoints, web sessions, orders and lines with the products bought, the revenue attributed to them, CRM
--- contacts and consent statements, web accounts, the cost of their interactions) and changed_at,
+-- touchpoints, web sessions and the sessions that placed their orders, orders and lines with the
+-- products bought, the revenue attributed to them, CRM contacts and consent statements, web
+-- accounts, the cost of their interactions) and changed_at,
 -- the build that last saw it change. A customer merged away, split off or erased keeps a row
 -- with a null fingerprint. The customer-grain incremental models recompute the customers changed
 -- since they last applied these changes (macros in customer_changes.sql; docs/dbt.md).
@@ -43,6 +44,12 @@ input_rows as (
     select customer_id, hash(sessions)
     from (select * exclude (loaded_at) from {{ ref('int_web_sessions_aggregated') }}) as sessions
     union all
+    -- The session that placed an order is part of the order's customer's journey (one step with
+    -- the order), whoever the session's own customer is.
+    select orders.customer_id, hash(sessions.session_id, sessions.order_id)
+    from {{ ref('int_web_sessions_aggregated') }} as sessions
+    inner join {{ ref('int_orders_unioned') }} as orders on sessions.order_id = orders.order_id
+    union all
     select customer_ids.customer_id, hash(contacts)
     from {{ ref('stg_crm__contacts') }} as contacts
     inner join customer_ids
@@ -68,7 +75,7 @@ input_rows as (
 settings as (
     select hash(
         '{{ var("kpi_period") }}', '{{ var("reporting_timezone") }}', {{ var('trailing_months') }},
-        {{ var('gross_margin_rate') }},
+        {{ var('gross_margin_rate') }}, {{ var('journey_lookback_days') }},
         (select list(channels order by channels.channel) from {{ ref('channels') }} as channels)
     ) as settings_hash
 ),

@@ -1,7 +1,7 @@
 -- The journey table: every interaction in time order, numbered per customer, with the channel,
 -- type and time of the customer's previous interaction. A survey answer is numbered but is never
 -- "the previous interaction": it rates a channel, it is not one. The journey marts group these
--- into steps (a web session with the order it placed is one: macro journey_steps).
+-- into steps (a web session with the order it placed is one: int_customer_journey_steps).
 -- Incremental (docs/dbt.md, "Incremental models"): a build renumbers the timeline of every
 -- customer with a touchpoint that is new, changed (another customer, a corrected record) or gone
 -- since the last build; the post-hook removes the touchpoints that are gone.

@@ -1,18 +1,22 @@
-{#- An identified customer's journey in steps, one row per step: what the journey marts count
-    transitions and paths between (definitions in _kpi__docs.md, block journeys). A step is one
-    visit: a web session with its cart and the order it placed (fct_web_sessions.order_id), on that
-    order's channel (a session that placed a click & collect order is a click & collect purchase,
-    not a web visit followed by a switch); a till ticket, a return, a pickup, a service ticket.
-    Survey answers rate a step, they are not one. A query to use as a CTE: `steps as ({{
-    journey_steps() }})`. -#}
-{% macro journey_steps() -%}
+-- An identified customer's journey in steps, one row per step: what the journey marts count
+-- transitions and paths between (definitions in _kpi__docs.md, block journeys). A step is one
+-- visit: a web session with its cart and the order it placed, on that order's channel (a session
+-- that placed a click & collect order is a click & collect purchase, not a web visit followed by
+-- a switch); a till ticket, a return, a pickup, a service ticket. Survey answers rate a step,
+-- they are not one.
+-- Customer-grain incremental (docs/dbt.md): a build recomputes the customers whose inputs changed
+-- (a customer's steps read only their own touchpoints, and the session that placed each of their
+-- orders, which int_customer_changes counts for the order's customer).
+-- depends_on: {{ ref('int_customer_changes') }}
+{{ config(**customer_grain_config()) }}
+
 with touchpoints as (
-    select * from {{ ref('fct_touchpoints') }}
-    where customer_id is not null and touchpoint_type <> 'survey'
+    select * from {{ ref('int_touchpoints_unioned') }}
+    where customer_id is not null and touchpoint_type <> 'survey' and {{ only_affected_customers() }}
 ),
 
 checkout_sessions as (
-    select session_id, order_id from {{ ref('fct_web_sessions') }}
+    select session_id, order_id from {{ ref('int_web_sessions_aggregated') }}
     where order_id is not null
 ),
 
@@ -66,4 +70,3 @@ final as (
 )
 
 select * from final
-{%- endmacro %}
