@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from dagster._utils.error import SerializableErrorInfo
 
-from orchestration.runtime.progress import root_cause, stopped_by_check
+from orchestration.runtime.progress import progress_logger, root_cause, stopped_by_check
 from orchestration.runtime.run_log import console, run_log_path, third_party_output_to
 
 
@@ -53,3 +55,22 @@ def test_library_warnings_go_to_the_run_log_not_the_console(
     assert "DeprecationWarning: max_pairs is deprecated" in logged
     assert "12 of 413 PASS not_null_dim_customers_customer_id" in logged
     assert "after the run" not in logged and "raw__crm_contacts" not in logged
+
+
+def test_checks_a_step_did_not_report_are_counted_not_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    """A day's dbt build leaves the seeds' own tests out: Dagster then notes every one of their
+    checks by name; the progress line gives their number instead of a hundred names."""
+    specs = [dg.AssetCheckSpec(f"left_out_test_{i}", asset="seed_table") for i in range(40)]
+
+    # Subsettable, as dbt's assets are: an output (a check) a run does not report is not an error.
+    @dg.multi_asset(specs=[dg.AssetSpec("seed_table")], check_specs=specs, can_subset=True)
+    def seed_table() -> Iterator[dg.MaterializeResult]:
+        yield dg.MaterializeResult()  # reports none of its 40 checks, as a build that excluded them
+
+    job = dg.define_asset_job("build", [seed_table])
+    defs = dg.Definitions(assets=[seed_table], jobs=[job], loggers={"progress": progress_logger})
+    result = defs.resolve_job_def("build").execute_in_process(run_config={"loggers": {"progress": {}}})
+    assert result.success
+    lines = [line for line in capsys.readouterr().out.splitlines() if "seed_table" in line]
+    assert any("40 check(s) not evaluated in this run" in line for line in lines), lines
+    assert not any("left_out_test_" in line for line in lines)

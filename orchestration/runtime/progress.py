@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import dagster as dg
@@ -56,6 +57,20 @@ def stopped_by_check(error: SerializableErrorInfo | None) -> bool:
     return False
 
 
+# Dagster's note for checks a step did not report lists every one of them: a day's dbt build leaves
+# the seeds' own tests out (about a hundred), which would fill the screen with their names.
+NOT_REPORTED = re.compile(r"did not yield or return expected outputs \{(?P<names>.*)\}\.?$", re.DOTALL)
+
+
+def _shortened(message: str) -> str:
+    """Dagster's message, with a list of unreported checks shortened to its count."""
+    found = NOT_REPORTED.search(message)
+    if found is None:
+        return message
+    count = found.group("names").count(",") + 1
+    return f"{count} check(s) not evaluated in this run (their dbt tests were not selected)"
+
+
 class ProgressFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__()
@@ -69,7 +84,7 @@ class ProgressFormatter(logging.Formatter):
         event = meta["dagster_event"]
         step = meta["step_key"] or meta["job_name"] or ""
         if event is None:
-            return f"{elapsed}   {step}: {meta['orig_message']}"
+            return f"{elapsed}   {step}: {_shortened(meta['orig_message'])}"
         kind = event.event_type_value
         if kind == "ASSET_CHECK_EVALUATION":
             data = event.asset_check_evaluation_data
