@@ -57,6 +57,7 @@ CUSTOMER_GRAIN_MODELS = (
     "intermediate.int_customer_channels_by_period",
     "intermediate.int_customer_journey_steps",
     "intermediate.int_purchase_paths",
+    "intermediate.int_cross_channel_purchases",
     "marts.dim_customer_consents",
     "marts.mart_customer_profitability",
 )

@@ -2,37 +2,12 @@
 -- var('cross_channel_days') days before (definitions in _kpi__docs.md, block cross_channel), and
 -- what they cannot see: the period's share of till tickets, web sessions and web orders that name
 -- a customer (macro identification_coverage).
-with touchpoints as (
-    select * from {{ ref('fct_touchpoints') }}
-    where customer_id is not null and touchpoint_type <> 'survey'
+with purchases as (
+    select * from {{ ref('int_cross_channel_purchases') }}
 ),
 
 coverage as (
     {{ identification_coverage(['till_ticket', 'web_session', 'web_order']) | indent(4) }}
-),
-
-timeline as (
-    select
-        *,
-        -- The customer's latest web visit and latest store interaction strictly before this one.
-        max(case when channel = 'web' and touchpoint_type = 'visit' then occurred_at end) over earlier
-            as last_web_visit_at,
-        max(case when channel = 'store' then occurred_at end) over earlier as last_store_visit_at
-    from touchpoints
-    window earlier as (
-        partition by customer_id order by occurred_at, touchpoint_id
-        rows between unbounded preceding and 1 preceding
-    )
-),
-
-purchases as (
-    select
-        {{ kpi_period('occurred_at') }} as period_start,
-        case when channel = 'store' then 'web_to_store' else 'store_to_web' end as direction,
-        occurred_at,
-        case when channel = 'store' then last_web_visit_at else last_store_visit_at end as prepared_at
-    from timeline
-    where touchpoint_type = 'order'
 ),
 
 windowed as (
