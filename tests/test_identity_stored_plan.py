@@ -110,3 +110,32 @@ def test_an_increment_that_turns_full_estimates_the_plan_afresh(days) -> None:
     assert "estimating the field plan and the blocking afresh for a full run" in lines
     assert estimates, "the pairs per cap are estimated as a full run's"
     assert _caps(con) == result.blocking["block_caps"]
+
+
+def test_given_caps_key_the_records_as_estimated_caps_do_even_without_person_evidence() -> None:
+    """Data with names and addresses only (no e-mail, phone or birth date to weigh a block by): the
+    caps are estimated, and the same caps given back key every record alike."""
+    con = duckdb.connect()
+    con.execute("create schema identity")
+    con.execute(
+        """
+        create temp table splink_named as
+        select 'crm_contacts:' || i as unique_id, 'crm_contacts' as source_system,
+               ['Anne', 'Paul', 'Marie'][i % 3 + 1] as first_name,
+               ['Martin', 'Bernard'][i % 2 + 1] as last_name,
+               null::varchar as full_name, null::varchar as email, null::varchar as phone,
+               null::varchar as birth_date, null::int as birth_year, null::int as birth_month,
+               null::int as birth_day, ['44000', '69001', '75011', '13001'][i % 4 + 1] as postcode,
+               null::varchar as city, 'rue ' || (i % 7) as street, (i % 5)::varchar as house_number,
+               ['MRTN', 'BRNR'][i % 2 + 1] as last_name_sound
+        from range(200) t(i)
+        """
+    )
+    plan = model.ModelPlan({"first_name": 1.0, "last_name": 1.0, "postcode": 1.0, "street": 1.0}, 0.01, 200)
+    keyed = "select * from splink_keyed order by unique_id"
+    _, estimated = splink_inputs.build_inputs(con, 2.0, plan)
+    assert set(estimated.block_caps) == set(plan.blocking_keys) and estimated.pairs
+    first = con.execute(keyed).fetchall()
+    _, given = splink_inputs.build_inputs(con, 2.0, plan, blocking=estimated)
+    assert given == estimated
+    assert con.execute(keyed).fetchall() == first

@@ -212,11 +212,13 @@ def choose_block_caps(
     )
 
 
-def _size_tiers(con: duckdb.DuckDBPyConnection, tiers: dict[str, list[str]], evidence: list[str]) -> None:
+def _size_tiers(
+    con: duckdb.DuckDBPyConnection, tiers: dict[str, list[str]], evidence: list[str] | None
+) -> None:
     """Temp table ``splink_tiered``: the named records with every tier of every capped key
-    (``<key>_<i>``), the records sharing it (``n_<key>_<i>``) and, for each field of ``evidence``
-    (none: the caps are known), its share of the pairs that also share an evidence field
-    (``e_<key>_<i>``, what ``_pairs_by_cap`` sums).
+    (``<key>_<i>``), the records sharing it (``n_<key>_<i>``) and, unless ``evidence`` is None
+    (the caps are known: sizes only), its share of the pairs that also share a field of
+    ``evidence`` (``e_<key>_<i>``, what ``_pairs_by_cap`` sums).
 
     Each capped blocking key (model.BLOCKING_KEYS): the first tier at most its cap of records
     share, counted across every source (link_and_dedupe compares across and within them). Per
@@ -226,6 +228,8 @@ def _size_tiers(con: duckdb.DuckDBPyConnection, tiers: dict[str, list[str]], evi
     so each record is given its block's mean of such partners).
     """
     columns = [f"{key}_{i}" for key, ts in tiers.items() for i in range(len(ts))]
+    sizes_only = evidence is None
+    evidence = evidence or []
     values = "".join(f",\n {t} as {key}_{i}" for key, ts in tiers.items() for i, t in enumerate(ts))
     # Counted by 64-bit hashes of the values, not the text: a third of the time.
     hashes = "".join(f", hash({c}) as h_{c}" for c in columns) + "".join(
@@ -235,7 +239,7 @@ def _size_tiers(con: duckdb.DuckDBPyConnection, tiers: dict[str, list[str]], evi
     alone = "grouping_id(" + ", ".join(f"h_{f}" for f in evidence) + ")" if evidence else "0"
     full = 2 ** len(evidence) - 1  # the grouping id of the set (v) alone
     shared = "coalesce(" + ", ".join([*(f"h_{f}" for f in evidence), "null"]) + ")"  # a set (v, field)
-    if evidence:
+    if not sizes_only:
         counts = ",\n".join(
             f"""
             g_{c} as (select h_{c} as v{"".join(f", h_{f}" for f in evidence)}, {alone} as g, count(*) as n
@@ -295,7 +299,7 @@ def build_inputs(
         named_records(con)
         plan = plan_model(con, 0.0)
     tiers = {k: [f"({t})" for t in model.BLOCKING_KEYS[k][1]] for k in plan.blocking_keys}
-    evidence = [] if blocking is not None else [f for f in PERSON_EVIDENCE if f in plan.present]
+    evidence = None if blocking is not None else [f for f in PERSON_EVIDENCE if f in plan.present]
     _size_tiers(con, tiers, evidence)
     if blocking is None:
         table = {key: _pairs_by_cap(con, key, len(ts)) for key, ts in tiers.items()}
