@@ -16,10 +16,10 @@ resolution was made by the same identity code, the same settings (``identity.yml
 overrides), the same model and the same plan of fields and blocking rules; and it scores with the
 prior of the last *full* resolution, kept in ``identity.resolution_state`` (a full run re-estimates
 the prior, which drifts as records are added; an increment keeps it so that old and new pairs
-weigh alike). It also reuses that full resolution's field plan and block caps (the records
-sharing each key's values are counted again, not the pairs every cap would compare): a day's records
-move neither, and with the caps unchanged the pairs compared are those the estimate would give
-again. Otherwise the run is full, and says why.
+weigh alike). It also reuses that full resolution's field plan and block caps
+(``splink_inputs.StoredPlan``): the records sharing each key's values are counted again, not the
+pairs every cap would compare; a day's records hardly move either, and with the same caps the
+pairs compared are those an estimate would give. Otherwise the run is full, and says why.
 """
 
 from __future__ import annotations

@@ -395,7 +395,7 @@ def _link(run: _Run) -> _Linked:
 
 def _stored_plan(previous: incremental.Previous) -> StoredPlan | None:
     """The field plan and block caps of the last full resolution, which an increment reuses (None:
-    the previous resolution kept none; they are estimated as a full run's are)."""
+    the previous resolution kept none, being older: they are estimated as a full run's are)."""
     if previous.field_plan is None:
         return None
     whose = f"the last full resolution's ({previous.full_resolved_at:%Y-%m-%d %H:%M})"

@@ -145,10 +145,8 @@ def plan_state(plan: model.ModelPlan, blocking: Blocking | None) -> str | None:
     )
 
 
-def read_plan_state(state: str | None, source: str) -> StoredPlan | None:
-    """A plan kept by ``plan_state`` (None: none was kept, by a resolution older than this)."""
-    if not state:
-        return None
+def read_plan_state(state: str, source: str) -> StoredPlan:
+    """The plan and blocking kept by ``plan_state``; ``source`` says whose they are."""
     kept = json.loads(state)
     plan = model.ModelPlan(kept["field_share"], kept["min_field_share"], kept["records"])
     return StoredPlan(plan, Blocking(**kept["blocking"]), source)
