@@ -16,7 +16,10 @@ resolution was made by the same identity code, the same settings (``identity.yml
 overrides), the same model and the same plan of fields and blocking rules; and it scores with the
 prior of the last *full* resolution, kept in ``identity.resolution_state`` (a full run re-estimates
 the prior, which drifts as records are added; an increment keeps it so that old and new pairs
-weigh alike). Otherwise the run is full, and says why.
+weigh alike). It also reuses that full resolution's field plan and block caps
+(``splink_inputs.StoredPlan``): the records sharing each key's values are counted again, not the
+pairs every cap would compare; a day's records hardly move either, and with the same caps the
+pairs compared are those an estimate would give. Otherwise the run is full, and says why.
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ create table if not exists identity.resolution_state (
     plan varchar,                      -- plan_fingerprint(): comparisons, blocking rules, inputs
     prior double,                      -- the refined prior of the last full resolution
     full_resolved_at timestamptz,      -- when that full resolution ran
-    stores varchar                     -- stores_digest(): the stores the records were resolved with
+    stores varchar,                    -- stores_digest(): the stores the records were resolved with
+    field_plan json                    -- the last full resolution's field plan and block caps
+                                       -- (splink_inputs.plan_state), which an increment reuses
 )
 """
 # The raw rows each resolution standardised, by delivery (file and load): the next one standardises
@@ -145,6 +150,7 @@ class Previous:
     prior: float | None
     full_resolved_at: object
     stores: str | None = None
+    field_plan: str | None = None
 
 
 def read_previous(con: duckdb.DuckDBPyConnection) -> Previous | None:
@@ -161,6 +167,7 @@ def read_previous(con: duckdb.DuckDBPyConnection) -> Previous | None:
     return Previous(
         state["mode"], state["code_version"], json.loads(state["settings"]), state["model_digest"],
         state["plan"], state["prior"], state["full_resolved_at"], state.get("stores"),
+        state.get("field_plan"),
     )  # fmt: skip
 
 
@@ -323,9 +330,11 @@ def write_state(
     prior: float | None,
     previous: Previous | None,
     stores: str | None = None,
+    field_plan: str | None = None,
 ) -> None:
     """Record what this resolution was made with, for the next run to decide whether it may build
-    on it. An increment carries over the prior (and its date) of the full run it builds on."""
+    on it. An increment carries over the prior (and its date) of the full run it builds on, and is
+    given that run's ``field_plan`` to carry over too."""
     # Created again: a state written by an earlier version may lack the later columns.
     con.execute("drop table if exists identity.resolution_state")
     con.execute(STATE_DDL)
@@ -333,8 +342,8 @@ def write_state(
     params = [mode, code_version(), json.dumps(settings_fingerprint(identity)), model_digest(saved), plan]
     params += [prior] + ([] if mode == "full" else [previous.full_resolved_at if previous else None])
     con.execute(
-        f"insert into identity.resolution_state values (now(), ?, ?, ?, ?, ?, ?, {full_at}, ?)",
-        [*params, stores],
+        f"insert into identity.resolution_state values (now(), ?, ?, ?, ?, ?, ?, {full_at}, ?, ?)",
+        [*params, stores, field_plan],
     )
 
 

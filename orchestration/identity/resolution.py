@@ -63,7 +63,14 @@ from orchestration.identity.cluster import Clustering, cluster_all
 from orchestration.identity.cluster_increment import can_cluster_part, cluster_part
 from orchestration.identity.config import IdentitySettings, load_identity_settings
 from orchestration.identity.links import build_deterministic_edges
-from orchestration.identity.splink_inputs import Inputs, linker_over, prepare_inputs
+from orchestration.identity.splink_inputs import (
+    Inputs,
+    StoredPlan,
+    linker_over,
+    plan_state,
+    prepare_inputs,
+    read_plan_state,
+)
 from orchestration.identity.stable_ids import stable_ids_settled
 from orchestration.identity.standardise import (
     READ_TABLES,
@@ -204,8 +211,9 @@ def keep_previous(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log=
         # What an increment that changed nothing writes: its state (the previous one's model, plan
         # and prior, now) and the deliveries it read.
         incremental.write_state(
-            con, "incremental", config.identity, saved, previous.plan, previous.prior, previous, stores
-        )
+            con, "incremental", config.identity, saved, previous.plan, previous.prior, previous, stores,
+            previous.field_plan,
+        )  # fmt: skip
         incremental.write_raw_batches(con, WORK_SCHEMA)
     line = (
         f"no identity record changed ({deliveries:,} new deliveries of identity tables, "
@@ -346,14 +354,24 @@ def _link(run: _Run) -> _Linked:
     deterministic = build_deterministic_edges(con)
     run.steps.done("deterministic links")
     mark = (lambda c, keyed: incremental.mark_rescored(c, WORK_SCHEMA, keyed)) if run.is_incremental else None
-    inputs = prepare_inputs(con, run.config.identity, run.log, WORK_SCHEMA, mark)
+    stored = _stored_plan(run.previous) if run.is_incremental else None
+    inputs = prepare_inputs(con, run.config.identity, run.log, WORK_SCHEMA, mark, stored)
     plan_digest = incremental.plan_fingerprint(inputs.plan, inputs.names)
     run.steps.done("named records, blocking keys, Splink inputs")
     changes = incremental.count_changes(con, WORK_SCHEMA) if run.is_incremental else None
     run.steps.done("count changes")
     if not run.is_incremental:
         scoring.start_scored_edges(con)
-    model_used = _model_for(run, inputs, plan_digest) if inputs.scorable else _ModelUsed()
+    model_used = _ModelUsed()
+    if inputs.scorable:
+        saved, source = _choose_model_for(run, inputs.plan, plan_digest)
+        if stored is not None and not run.is_incremental:
+            # Turned full: the plan and the caps are estimated afresh, as a full run's are.
+            run.log("estimating the field plan and the blocking afresh for a full run")
+            inputs = prepare_inputs(con, run.config.identity, run.log, WORK_SCHEMA)
+            plan_digest = incremental.plan_fingerprint(inputs.plan, inputs.names)
+            saved, source = _choose_model(run.config, inputs.plan, inputs.plan.records, run.log)
+        model_used = _model_for(run, inputs, saved, source) if inputs.scorable else _ModelUsed()
     scored = _score(run, inputs, model_used.saved)
     # The redundancy estimate reads every kept pair: a full run's figure (an increment keeps
     # almost all of them, and a day's run should cost what the day changed).
@@ -375,15 +393,29 @@ def _link(run: _Run) -> _Linked:
     return _Linked(deterministic, inputs, plan_digest, changes, model_used, scored, mode_reason, blocking)
 
 
-def _model_for(run: _Run, inputs: Inputs, plan_digest: str) -> _ModelUsed:
-    """The model to score with, trained now when there is none (``_choose_model``); a run still
-    incremental turns full here if the model or the plan differ from the previous resolution's."""
-    plan = inputs.plan
+def _stored_plan(previous: incremental.Previous) -> StoredPlan | None:
+    """The field plan and block caps of the last full resolution, which an increment reuses (None:
+    the previous resolution kept none, being older: they are estimated as a full run's are)."""
+    if previous.field_plan is None:
+        return None
+    whose = f"the last full resolution's ({previous.full_resolved_at:%Y-%m-%d %H:%M})"
+    return read_plan_state(previous.field_plan, whose)
+
+
+def _choose_model_for(run: _Run, plan: model.ModelPlan, plan_digest: str) -> tuple[dict | None, str]:
+    """The model to score with (``_choose_model``); a run still incremental turns full here if the
+    model or the plan differ from the previous resolution's."""
     saved, source = _choose_model(run.config, plan, plan.records, run.log)
     if run.is_incremental:
         run.reason = incremental.reason_for_full_model(run.previous, saved, plan_digest)
         if run.reason is not None:
             scoring.discard_scored_edges(run.con)
+    return saved, source
+
+
+def _model_for(run: _Run, inputs: Inputs, saved: dict | None, source: str) -> _ModelUsed:
+    """The model chosen (``_choose_model_for``), or one trained now when there is none."""
+    plan = inputs.plan
     trained = False
     if saved is None:
         training_started = time.perf_counter()
@@ -457,9 +489,14 @@ def _cluster(run: _Run, records: int) -> tuple[Clustering, tuple[int, int, int]]
 
 def _keep_state(run: _Run, linked: _Linked) -> None:
     """What this resolution was made with and read, for the next run to build on it."""
+    field_plan = (
+        run.previous.field_plan
+        if run.is_incremental
+        else plan_state(linked.inputs.plan, linked.inputs.blocking)
+    )
     incremental.write_state(
         run.con, run.mode, run.config.identity, linked.model_used.saved, linked.plan_digest,
-        linked.scored.prior, run.previous if run.is_incremental else None, run.stores,
+        linked.scored.prior, run.previous if run.is_incremental else None, run.stores, field_plan,
     )  # fmt: skip
     incremental.write_raw_batches(run.con, WORK_SCHEMA)
     run.steps.done("state")

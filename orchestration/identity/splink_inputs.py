@@ -7,6 +7,8 @@ namesakes sharing it: it never reaches Splink (``cluster._attach_by_unique_value
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -118,6 +120,38 @@ class Blocking:
         }
 
 
+@dataclass(frozen=True)
+class StoredPlan:
+    """The field plan and the blocking of the last full resolution, which an increment reuses:
+    estimating them reads every named record (the caps, pairs at every cap of every key), and a
+    day's few records move neither."""
+
+    plan: model.ModelPlan
+    blocking: Blocking
+    source: str  # whose they are, for the log: "the last full resolution's (2026-10-30 06:00)"
+
+
+def plan_state(plan: model.ModelPlan, blocking: Blocking | None) -> str | None:
+    """The field plan and blocking as kept in ``identity.resolution_state`` (None: no blocking)."""
+    if blocking is None:
+        return None
+    return json.dumps(
+        {
+            "field_share": plan.field_share,
+            "min_field_share": plan.min_field_share,
+            "records": plan.records,
+            "blocking": dataclasses.asdict(blocking),
+        }
+    )
+
+
+def read_plan_state(state: str, source: str) -> StoredPlan:
+    """The plan and blocking kept by ``plan_state``; ``source`` says whose they are."""
+    kept = json.loads(state)
+    plan = model.ModelPlan(kept["field_share"], kept["min_field_share"], kept["records"])
+    return StoredPlan(plan, Blocking(**kept["blocking"]), source)
+
+
 def _pairs_by_cap(con: duckdb.DuckDBPyConnection, key: str, tiers: int) -> dict[int, tuple[int, int]]:
     """Per block cap: the pairs ``key`` compares when each record takes its first tier of at most
     that many records, and how many of them also share person evidence (``splink_tiered``'s
@@ -176,33 +210,24 @@ def choose_block_caps(
     )
 
 
-def build_inputs(
-    con: duckdb.DuckDBPyConnection,
-    pairs_per_record: float,
-    plan: model.ModelPlan | None = None,
-    mark: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
-) -> tuple[list[str], Blocking]:
-    """One input table per source (link_and_dedupe), holding records with a name, and how the
-    blocking spent its budget.
+def _size_tiers(
+    con: duckdb.DuckDBPyConnection, tiers: dict[str, list[str]], evidence: list[str] | None
+) -> None:
+    """Temp table ``splink_tiered``: the named records with every tier of every capped key
+    (``<key>_<i>``), the records sharing it (``n_<key>_<i>``) and, unless ``evidence`` is None
+    (the caps are known: sizes only), its share of the pairs that also share a field of
+    ``evidence`` (``e_<key>_<i>``, what ``_pairs_by_cap`` sums).
 
-    Temporary tables: Splink reads them by unqualified name, and they vanish with the connection.
-    The capped blocking keys the plan supports are computed here, and kept in
-    ``identity.blocking_keys`` so that an evaluation can tell which true pairs no rule compared.
-    ``mark(con, table)``, when given, may add columns to the keyed records before they are split by
-    source (an increment marks the records to score again).
+    Each capped blocking key (model.BLOCKING_KEYS): the first tier at most its cap of records
+    share, counted across every source (link_and_dedupe compares across and within them). Per
+    value of each tier, in one aggregate joined back (a window per tier, each partitioning every
+    named record again, cost 9 s at 100k customers): its records, and twice the pairs among them
+    that also share an evidence field (records of a block take the same tier when tiers nest,
+    so each record is given its block's mean of such partners).
     """
-    if plan is None:  # called on its own: build the named records first
-        named_records(con)
-        plan = plan_model(con, 0.0)
-    # Each capped blocking key (model.BLOCKING_KEYS): the first tier at most its cap of records
-    # share, counted across every source (link_and_dedupe compares across and within them). Per
-    # value of each tier, in one aggregate joined back (a window per tier, each partitioning every
-    # named record again, cost 9 s at 100k customers): its records, and twice the pairs among them
-    # that also share an evidence field (records of a block take the same tier when tiers nest,
-    # so each record is given its block's mean of such partners).
-    tiers = {k: [f"({t})" for t in model.BLOCKING_KEYS[k][1]] for k in plan.blocking_keys}
     columns = [f"{key}_{i}" for key, ts in tiers.items() for i in range(len(ts))]
-    evidence = [f for f in PERSON_EVIDENCE if f in plan.present]
+    sizes_only = evidence is None
+    evidence = evidence or []
     values = "".join(f",\n {t} as {key}_{i}" for key, ts in tiers.items() for i, t in enumerate(ts))
     # Counted by 64-bit hashes of the values, not the text: a third of the time.
     hashes = "".join(f", hash({c}) as h_{c}" for c in columns) + "".join(
@@ -212,19 +237,28 @@ def build_inputs(
     alone = "grouping_id(" + ", ".join(f"h_{f}" for f in evidence) + ")" if evidence else "0"
     full = 2 ** len(evidence) - 1  # the grouping id of the set (v) alone
     shared = "coalesce(" + ", ".join([*(f"h_{f}" for f in evidence), "null"]) + ")"  # a set (v, field)
-    counts = ",\n".join(
-        f"""
-        g_{c} as (select h_{c} as v{"".join(f", h_{f}" for f in evidence)}, {alone} as g, count(*) as n
-                  from splink_tiers where {c} is not null group by grouping sets ({sets})),
-        b_{c} as (select v, sum(n) filter (where g = {full}) as n,
-                         coalesce(sum(n * (n - 1)) filter (
-                             where g <> {full} and {shared} is not null
-                         ), 0) as e
-                  from g_{c} group by v)"""
-        for c in columns
-    )
+    if not sizes_only:
+        counts = ",\n".join(
+            f"""
+            g_{c} as (select h_{c} as v{"".join(f", h_{f}" for f in evidence)}, {alone} as g, count(*) as n
+                      from splink_tiers where {c} is not null group by grouping sets ({sets})),
+            b_{c} as (select v, sum(n) filter (where g = {full}) as n,
+                             coalesce(sum(n * (n - 1)) filter (
+                                 where g <> {full} and {shared} is not null
+                             ), 0) as e
+                      from g_{c} group by v)"""
+            for c in columns
+        )
+        sized = "".join(
+            f", b_{c}.n as n_{c}, least(b_{c}.e / b_{c}.n, b_{c}.n - 1) as e_{c}" for c in columns
+        )
+    else:
+        counts = ",\n".join(
+            f"b_{c} as (select h_{c} as v, count(*) as n from splink_tiers where {c} is not null group by v)"
+            for c in columns
+        )
+        sized = "".join(f", b_{c}.n as n_{c}" for c in columns)
     joins = "".join(f"\n left join b_{c} on b_{c}.v = t.h_{c} and t.{c} is not null" for c in columns)
-    sized = "".join(f", b_{c}.n as n_{c}, least(b_{c}.e / b_{c}.n, b_{c}.n - 1) as e_{c}" for c in columns)
     con.execute(
         f"create or replace temp table splink_tiers as "
         f"select *{hashes} from (select *{values} from splink_named)"
@@ -239,10 +273,38 @@ def build_inputs(
         drop table splink_tiers;
         """
     )
-    table = {key: _pairs_by_cap(con, key, len(ts)) for key, ts in tiers.items()}
-    records = con.execute("select count(*) from splink_named").fetchall()[0][0]
-    budget = int(pairs_per_record * records)
-    caps, pairs, evidence_pairs = choose_block_caps(table, budget)
+
+
+def build_inputs(
+    con: duckdb.DuckDBPyConnection,
+    pairs_per_record: float,
+    plan: model.ModelPlan | None = None,
+    mark: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
+    blocking: Blocking | None = None,
+) -> tuple[list[str], Blocking]:
+    """One input table per source (link_and_dedupe), holding records with a name, and how the
+    blocking spent its budget.
+
+    Temporary tables: Splink reads them by unqualified name, and they vanish with the connection.
+    The capped blocking keys the plan supports are computed here, and kept in
+    ``identity.blocking_keys`` so that an evaluation can tell which true pairs no rule compared.
+    ``mark(con, table)``, when given, may add columns to the keyed records before they are split by
+    source (an increment marks the records to score again). ``blocking``, when given (an increment:
+    the last full resolution's), fixes the block caps: only the block sizes are counted, not the
+    pairs every cap would compare.
+    """
+    if plan is None:  # called on its own: build the named records first
+        named_records(con)
+        plan = plan_model(con, 0.0)
+    tiers = {k: [f"({t})" for t in model.BLOCKING_KEYS[k][1]] for k in plan.blocking_keys}
+    evidence = None if blocking is not None else [f for f in PERSON_EVIDENCE if f in plan.present]
+    _size_tiers(con, tiers, evidence)
+    if blocking is None:
+        table = {key: _pairs_by_cap(con, key, len(ts)) for key, ts in tiers.items()}
+        records = con.execute("select count(*) from splink_named").fetchall()[0][0]
+        budget = int(pairs_per_record * records)
+        blocking = Blocking(records, budget, *choose_block_caps(table, budget))
+    caps = blocking.block_caps
     keys = "".join(
         ",\n case "
         + " ".join(f"when n_{key}_{i} <= {caps[key]} then {key}_{i}" for i in range(len(ts)))
@@ -275,7 +337,7 @@ def build_inputs(
             f"from splink_keyed where source_system = '{source}'"
         )
         names.append(name)
-    return names, Blocking(records, budget, caps, pairs, evidence_pairs)
+    return names, blocking
 
 
 @dataclass(frozen=True)
@@ -300,14 +362,17 @@ def prepare_inputs(
     log,
     work: str,
     mark: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
+    stored: StoredPlan | None = None,
 ) -> Inputs:
     """Named records, the plan of the fields they populate (logged), blocking keys, and one
     registered Splink input per source that has records (needs ``identity.records``); Splink
-    writes its tables in schema ``work``."""
+    writes its tables in schema ``work``. ``stored`` (an increment): the plan and block caps to
+    use, instead of estimating them over every named record."""
     named_records(con)
-    plan = plan_model(con, identity.min_field_share)
+    plan = plan_model(con, identity.min_field_share) if stored is None else stored.plan
+    whose = "" if stored is None else f"{stored.source}, "
     log(
-        "fields populated (share of named records): "
+        f"fields populated ({whose}share of named records): "
         + ", ".join(f"{f} {s:.1%}" for f, s in plan.field_share.items())
         + f"; used from {identity.min_field_share:.0%}: {', '.join(sorted(plan.present)) or 'none'}"
     )
@@ -320,9 +385,12 @@ def prepare_inputs(
             f"birth dates taken for placeholders (given with too many surnames): {len(placeholders)}, "
             + ", ".join(f"{y:04d}-{m:02d}-{d:02d} ({n} surnames)" for y, m, d, n in placeholders[:5])
         )
-    names, blocking = build_inputs(con, identity.pairs_per_record, plan, mark)
+    names, blocking = build_inputs(
+        con, identity.pairs_per_record, plan, mark, None if stored is None else stored.blocking
+    )
     log(
-        f"blocking: budget {blocking.budget:,} pairs ({identity.pairs_per_record:g} per named record), "
+        f"blocking: {whose}budget {blocking.budget:,} pairs "
+        f"({identity.pairs_per_record:g} per named record), "
         "per key: blocks refined beyond (cap) records, estimated pairs: "
         + ", ".join(f"{k} ({blocking.block_caps[k]}) {n:,}" for k, n in blocking.pairs.items())
     )
