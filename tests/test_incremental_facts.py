@@ -38,6 +38,11 @@ from orchestration.settings import Settings, get_settings
 from tests.conftest import FRESH_AS_OF, failed_checks, query
 
 INCREMENTAL_MODELS = (
+    "staging.stg_pos__tickets",
+    "staging.stg_pos__ticket_lines",
+    "staging.stg_ecommerce__orders",
+    "staging.stg_ecommerce__order_lines",
+    "staging.stg_ecommerce__web_events",
     "intermediate.int_orders_unioned",
     "intermediate.int_order_lines_unioned",
     "intermediate.int_web_sessions_aggregated",
@@ -464,7 +469,7 @@ def test_incremental_build_equals_a_full_rebuild_row_for_row(increment) -> None:
         f"{schema}.{name}"
         for schema, name in con.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = 'rebuilt' "
-            "and schema_name in ('intermediate', 'marts') order by all"
+            "and schema_name in ('staging', 'intermediate', 'marts') order by all"
         ).fetchall()
     ]
     assert set(INCREMENTAL_MODELS) | set(CUSTOMER_GRAIN_MODELS) <= set(tables)

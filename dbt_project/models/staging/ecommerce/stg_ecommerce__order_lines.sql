@@ -1,6 +1,8 @@
 -- depends_on: {{ ref('stg_ecommerce__orders') }} (the cut at var as_of keeps the lines of the orders it keeps)
+{{ config(**incremental_staging('order_line_id')) }}
 with source as (
     select * from {{ source('ecommerce', 'ecommerce_order_lines') }}
+    {{ delivered_since_last_build(source('ecommerce', 'ecommerce_order_lines'), 'order_id, line_number') }}
 ),
 
 latest as (

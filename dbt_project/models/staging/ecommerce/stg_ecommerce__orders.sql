@@ -1,5 +1,7 @@
+{{ config(**incremental_staging('order_id')) }}
 with source as (
     select * from {{ source('ecommerce', 'ecommerce_orders') }}
+    {{ delivered_since_last_build(source('ecommerce', 'ecommerce_orders'), 'order_id') }}
 ),
 
 latest as (

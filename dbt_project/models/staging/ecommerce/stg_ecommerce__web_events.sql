@@ -1,5 +1,7 @@
+{{ config(**incremental_staging('event_id')) }}
 with source as (
     select * from {{ source('ecommerce', 'ecommerce_web_events') }}
+    {{ delivered_since_last_build(source('ecommerce', 'ecommerce_web_events'), 'event_id') }}
 ),
 
 latest as (

@@ -1,6 +1,8 @@
 -- depends_on: {{ ref('stg_pos__tickets') }} (the cut at var as_of keeps the lines of the tickets it keeps)
+{{ config(**incremental_staging('ticket_line_id')) }}
 with source as (
     select * from {{ source('pos', 'pos_ticket_lines') }}
+    {{ delivered_since_last_build(source('pos', 'pos_ticket_lines'), 'num_ticket, num_ligne') }}
 ),
 
 latest as (

@@ -1,5 +1,7 @@
+{{ config(**incremental_staging('ticket_id')) }}
 with source as (
     select * from {{ source('pos', 'pos_tickets') }}
+    {{ delivered_since_last_build(source('pos', 'pos_tickets'), 'num_ticket') }}
 ),
 
 latest as (
