@@ -264,14 +264,16 @@ def test_revenue_mismatch_fails_the_reconciliation_test(warehouse_copy: Settings
 
 
 def ticket_without_date(con: duckdb.DuckDBPyConnection) -> tuple[str, int]:
-    """Blank the sale time of the first raw ticket, a value ingestion would have refused, written
-    behind its back (the staging test ``not_null_stg_pos__tickets_sold_at`` catches it); return
-    the ticket's landing file and line."""
+    """Deliver the first raw ticket again without its sale time, a value ingestion would have
+    refused, appended behind its back as a load appends (a later ``_loaded_at``, so that the
+    incremental staging table takes this version at its next build, and the staging test
+    ``not_null_stg_pos__tickets_sold_at`` catches it); return the ticket's landing file and line."""
     source_file, line = con.execute(
         "select _source_file, _source_line from raw.pos_tickets order by 1, 2 limit 1"
     ).fetchall()[0]
     con.execute(
-        "update raw.pos_tickets set date_heure = null where _source_file = ? and _source_line = ?",
+        "insert into raw.pos_tickets select * replace (null as date_heure, now() as _loaded_at) "
+        "from raw.pos_tickets where _source_file = ? and _source_line = ?",
         [source_file, line],
     )
     return source_file, line
@@ -283,6 +285,11 @@ def test_a_failed_dbt_test_names_the_failing_values_and_their_landing_file_and_l
     con = duckdb.connect(str(warehouse_copy.warehouse_path))
     source_file, line = ticket_without_date(con)
     con.close()
+    run = subprocess.run(
+        [dbt_executable(), "run", "--select", "stg_pos__tickets"],
+        cwd=DBT_PROJECT_DIR, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout
     test = dbt_test("stg_pos__tickets")
     assert test.returncode == 1, test.stdout
     rows = failing_rows(warehouse_copy.warehouse_path, "not_null_stg_pos__tickets_sold_at")

@@ -2,7 +2,9 @@
 {{ config(**incremental_staging('order_line_id')) }}
 with source as (
     select * from {{ source('ecommerce', 'ecommerce_order_lines') }}
+    {% if is_incremental() -%}
     {{ delivered_since_last_build(source('ecommerce', 'ecommerce_order_lines'), 'order_id, line_number') }}
+    {%- endif %}
 ),
 
 latest as (

@@ -1,7 +1,9 @@
 {{ config(**incremental_staging('order_id')) }}
 with source as (
     select * from {{ source('ecommerce', 'ecommerce_orders') }}
+    {% if is_incremental() -%}
     {{ delivered_since_last_build(source('ecommerce', 'ecommerce_orders'), 'order_id') }}
+    {%- endif %}
 ),
 
 latest as (

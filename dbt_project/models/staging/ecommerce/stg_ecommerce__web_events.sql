@@ -1,7 +1,9 @@
 {{ config(**incremental_staging('event_id')) }}
 with source as (
     select * from {{ source('ecommerce', 'ecommerce_web_events') }}
+    {% if is_incremental() -%}
     {{ delivered_since_last_build(source('ecommerce', 'ecommerce_web_events'), 'event_id') }}
+    {%- endif %}
 ),
 
 latest as (

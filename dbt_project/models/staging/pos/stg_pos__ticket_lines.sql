@@ -2,7 +2,9 @@
 {{ config(**incremental_staging('ticket_line_id')) }}
 with source as (
     select * from {{ source('pos', 'pos_ticket_lines') }}
+    {% if is_incremental() -%}
     {{ delivered_since_last_build(source('pos', 'pos_ticket_lines'), 'num_ticket, num_ligne') }}
+    {%- endif %}
 ),
 
 latest as (

@@ -1,7 +1,9 @@
 {{ config(**incremental_staging('ticket_id')) }}
 with source as (
     select * from {{ source('pos', 'pos_tickets') }}
+    {% if is_incremental() -%}
     {{ delivered_since_last_build(source('pos', 'pos_tickets'), 'num_ticket') }}
+    {%- endif %}
 ),
 
 latest as (
