@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 
 import dagster as dg
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -101,3 +102,22 @@ def test_a_changed_dbt_project_rebuilds_with_full_refresh_and_regenerates_the_do
     assert any(m.startswith("docs from the project compiled by the build") for m in docs_log), docs_log
     # Everything is recorded: the next run has nothing to do.
     assert changes.nothing_to_do(copied) is not None
+
+
+def test_a_data_folder_moved_elsewhere_holds_the_same_identity_inputs(
+    copied: Settings, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Identity's settings and trained model count by content: restoring the data folder under
+    another path must not make the next run resolve every record again for nothing."""
+    copied.trained_model_path.parent.mkdir(parents=True, exist_ok=True)
+    copied.trained_model_path.write_text('{"trained": "on this warehouse"}')
+    with duckdb.connect(str(copied.warehouse_path), read_only=True) as con:
+        here = changes.stage_inputs(con, copied)["identity"]
+    moved = tmp_path / "restored" / "cdp"
+    shutil.copytree(copied.data_dir, moved)
+    monkeypatch.setenv("CDP_DATA_DIR", str(moved))
+    settings = get_settings()
+    assert settings.trained_model_path != copied.trained_model_path
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        there = changes.stage_inputs(con, settings)["identity"]
+    assert there == here

@@ -150,9 +150,11 @@ def stage_inputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str
     return {
         "identity": {
             **{k: v for k, v in raw.items() if k.removeprefix("raw.") in IDENTITY_RAW_TABLES},
-            "identity.yml": content_hash([config_path()]),
+            # By content and file name, not where the file is: a data folder moved or restored
+            # elsewhere holds the same settings and model.
+            "identity.yml": content_hash([config_path()], config_path().parent),
             # The shipped model (identity/model.json) is part of the identity code's folder.
-            "trained model": content_hash([settings.trained_model_path]),
+            "trained model": content_hash([settings.trained_model_path], settings.trained_model_path.parent),
             "identity code": content_hash([IDENTITY_CODE], REPO_ROOT),
         },
         "dbt": {**raw, "identity resolution": last("identity"), "dbt project": project},
