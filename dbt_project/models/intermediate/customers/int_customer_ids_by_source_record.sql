@@ -1,9 +1,5 @@
 -- Which customer each source record belongs to, keyed the way facts look it up
 -- (source system + the source's own id). Records that carried no identity are absent.
--- A view: a projection of the identity table, which each reader scans as it would this table; a
--- table cost a copy of every identity record at every build.
-{{ config(materialized='view') }}
-
 with customer_records as (
     select * from {{ ref('stg_identity__customer_source_records') }}
 )

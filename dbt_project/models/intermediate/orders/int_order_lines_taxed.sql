@@ -2,11 +2,6 @@
 -- tax included (TTC); the rate is the line's product universe's (seed vat_rates, the default row
 -- for a universe the seed does not list or a product not in the catalogue). Definitions in
 -- _core__docs.md, block vat_and_shipping.
--- A view: a row-by-row projection with two small lookups, read by two models (fct_order_lines and
--- int_order_revenue_attributed) that scan every line anyway; a table cost a copy of every line at
--- every build (15 s of a day's build at 1,000,000 customers).
-{{ config(materialized='view') }}
-
 with lines as (
     select * from {{ ref('int_order_lines_unioned') }}
 ),
