@@ -277,16 +277,34 @@ def test_only_runs_whose_process_is_gone_are_closed(tmp_path: Path, monkeypatch:
     time.sleep(CLOCK_SLACK_SECONDS + 2.0)
     newer = subprocess.Popen(["sleep", "60"])
     instance.add_run_tags(reused, {PID_TAG: str(newer.pid)})
-    left_running = subprocess.Popen(["sleep", "60"], env={**os.environ, RUN_ID_ENV: dead})
+    # What the dead run left running: it says when it can be stopped and how it was stopped. It
+    # sets its own SIGTERM handling: what the test process happens to ignore, block or catch at
+    # that instant (libraries install handlers) must not decide how the child dies.
+    script = tmp_path / "left_running.py"
+    script.write_text(
+        "import signal, sys, time\n"
+        "def stop(signum, frame):\n"
+        "    print('stopped by', signal.Signals(signum).name, flush=True)\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    left_running = subprocess.Popen(
+        [sys.executable, str(script)], env={**os.environ, RUN_ID_ENV: dead}, stdout=subprocess.PIPE, text=True
+    )
+    assert left_running.stdout is not None and left_running.stdout.readline().strip() == "ready"
     try:
         lines = recover_dead_runs(instance, settings)
     finally:
         newer.kill()
         newer.wait()
-    assert left_running.wait(timeout=5) == -signal.SIGTERM
+    said, _ = left_running.communicate(timeout=15)
+    assert (said.strip(), left_running.returncode) == ("stopped by SIGTERM", 0)  # asked first, not killed
     output = "\n".join(lines)
     assert f"Run {dead} did not finish: its process {ended.stdout.strip()} is gone" in output
-    assert f"Stopped what it had started and left running: sleep 60 (pid {left_running.pid})" in output
+    assert f"Stopped what it had started and left running: left_running.py (pid {left_running.pid})" in output
     assert f"Run {reused} did not finish: its process {newer.pid} is gone" in output
     assert f"Run {live} (the Dagster UI or daemon, pid {os.getpid()}) is running too" in output
     status = {run.run_id: run.status for run in instance.get_runs()}
