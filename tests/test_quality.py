@@ -240,13 +240,16 @@ def test_every_rate_and_share_in_the_marts_is_checked_between_0_and_1(pipeline) 
     assert len(rates) > 20 and rates <= checked, sorted(rates - checked)
 
 
-def dbt_test(select: str) -> subprocess.CompletedProcess:
-    """``dbt test --store-failures --select <select>`` in the project (what docs/operations.md
-    tells a user to run), on the warehouse CDP_DATA_DIR points at."""
+def dbt(*args: str) -> subprocess.CompletedProcess:
+    """dbt in the project, on the warehouse CDP_DATA_DIR points at."""
     return subprocess.run(
-        [dbt_executable(), "test", "--store-failures", "--select", select],
-        cwd=DBT_PROJECT_DIR, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [dbt_executable(), *args], cwd=DBT_PROJECT_DIR, capture_output=True, text=True, check=False
+    )
+
+
+def dbt_test(select: str) -> subprocess.CompletedProcess:
+    """``dbt test --store-failures --select <select>`` (what docs/operations.md tells a user to run)."""
+    return dbt("test", "--store-failures", "--select", select)
 
 
 def test_revenue_mismatch_fails_the_reconciliation_test(warehouse_copy: Settings) -> None:
@@ -285,10 +288,7 @@ def test_a_failed_dbt_test_names_the_failing_values_and_their_landing_file_and_l
     con = duckdb.connect(str(warehouse_copy.warehouse_path))
     source_file, line = ticket_without_date(con)
     con.close()
-    run = subprocess.run(
-        [dbt_executable(), "run", "--select", "stg_pos__tickets"],
-        cwd=DBT_PROJECT_DIR, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    run = dbt("run", "--select", "stg_pos__tickets")
     assert run.returncode == 0, run.stdout
     test = dbt_test("stg_pos__tickets")
     assert test.returncode == 1, test.stdout
