@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs import activation, automation, dbt, identity, privacy, quality, raw, serving, unload
+from orchestration.defs import (
+    activation,
+    automation,
+    dbt,
+    identity,
+    privacy,
+    quality,
+    raw,
+    serving,
+    steward,
+    unload,
+)
 from orchestration.defs.resources import build_resources
 from orchestration.runtime.progress import progress_logger
 
@@ -18,6 +29,7 @@ def build_definitions() -> dg.Definitions:
         serving.defs,
         activation.defs,
         privacy.defs,
+        steward.defs,
         automation.defs,
         unload.defs,
         dg.Definitions(

@@ -281,6 +281,12 @@ class Settings:
         the shipped one"""
         return self.data_dir / "identity" / "model.json"
 
+    @file_path
+    def steward_decisions_path(self) -> Path:
+        """the data steward's merge and split decisions (must-links and cannot-links), with who, when
+        and why, applied by every run ([identity.md](identity.md#steward-decisions)); append-only"""
+        return self.data_dir / "identity" / "steward_decisions.jsonl"
+
     @folder_path
     def activation_dir(self) -> Path:
         """one CSV per audience, `<audience>.csv`: consented contacts in clear, readable by their

@@ -10,6 +10,8 @@ each is a function of the module for its concern (``pipeline``, ``data``, ``docs
 - ``cdp identity eval``: accuracy of the customer ids against a truth file, next to a baseline
   (``cdp eval-identity`` is the older name, kept);
 - ``cdp identity explain A B``: why two records are one customer or two, and which rule decided;
+- ``cdp identity merge A B`` / ``split A B`` / ``decisions list|revoke``: a data steward's
+  corrections (must-links, cannot-links), applied by every run;
 - ``cdp bench``: generate N customers, run the pipeline, time each stage against a floor;
 - ``cdp bench-identity``: identity accuracy on labelled data sets (RLdata, FEBRL, the generator),
   each next to plain Splink; ``cdp bench-rldata`` runs it on one RLdata set; ``cdp bench-guards``
@@ -76,11 +78,18 @@ app.command("bench-rldata")(bench.bench_rldata)
 app.command("bench-guards")(bench.bench_guards)
 
 identity_app = App(
-    help="Identity resolution: fit the Splink model to your records, measure its accuracy, explain a pair.",
+    help="Identity resolution: fit the Splink model to your records, measure its accuracy, explain a "
+    "pair, correct it (merge, split, decisions).",
 )
 identity_app.command("train")(identity.train)
 identity_app.command("eval")(identity.evaluate)
 identity_app.command("explain")(identity.explain)
+identity_app.command("merge")(identity.merge)
+identity_app.command("split")(identity.split)
+decisions_app = App(help="The steward's merge and split decisions: list them, revoke one.")
+decisions_app.command("list")(identity.decisions_list)
+decisions_app.command("revoke")(identity.decisions_revoke)
+identity_app.add_typer(decisions_app, name="decisions")
 app.add_typer(identity_app, name="identity")
 # The command's name before it moved under `cdp identity`; scripts that call it keep working.
 app.command("eval-identity", deprecated=True, help="Same as `cdp identity eval`.")(identity.evaluate)

@@ -143,3 +143,106 @@ def explain(
         raise typer.Exit(2) from e
     for line in report_lines(explanation):
         typer.echo(line)
+
+
+# --- Steward decisions --------------------------------------------------------------------------
+
+_NAMED = "A customer id, or a record id (source_system:source_record_id)."
+Why = Annotated[str, typer.Option("--why", help="Why: kept with the decision, for the audit.")]
+By = Annotated[str | None, typer.Option("--by", help="Who decides [default: the system user].")]
+
+
+def _decide(kind: str, a: str, b: str, why: str, by: str | None) -> None:
+    """Record a decision between ``a`` (records or a customer, comma-separated) and ``b``."""
+    import duckdb
+
+    from orchestration.identity.decisions import DecisionError, decide
+
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        typer.echo(f"No warehouse at {settings.warehouse_path}: run `cdp run` first.", err=True)
+        raise typer.Exit(2)
+    try:
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    except duckdb.IOException as error:  # a run holds the warehouse: DuckDB has one writer or readers
+        typer.echo(f"The warehouse is in use ({error}); try again when the run has finished.", err=True)
+        raise typer.Exit(2) from error
+    try:
+        decision = decide(con, settings.steward_decisions_path, kind, a.split(","), b, why, by)
+    except DecisionError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    finally:
+        con.close()
+    what = "one customer" if kind == "must_link" else "kept apart"
+    typer.echo(
+        f"{decision.decision_id}: {decision.named_a} and {decision.named_b} {what} "
+        f"({len(decision.side_a)} + {len(decision.side_b)} records), by {decision.decided_by}. "
+        "The next `cdp run` applies it; `cdp identity decisions` lists the decisions."
+    )
+
+
+def merge(
+    a: Annotated[str, typer.Argument(help=_NAMED)],
+    b: Annotated[str, typer.Argument(help=_NAMED)],
+    why: Why,
+    by: By = None,
+) -> None:
+    """Make A and B one customer (a must-link), whatever the model and its guards say.
+
+    Two customers: their anchors (smallest records) are linked, their other records follow the
+    evidence; the older customer id survives, the other is recorded as merged into it."""
+    _decide("must_link", a, b, why, by)
+
+
+def split(
+    a: Annotated[str, typer.Argument(help=_NAMED + " Several records: comma-separated.")],
+    b: Annotated[str, typer.Argument(help=_NAMED)],
+    why: Why,
+    by: By = None,
+) -> None:
+    """Keep A and B apart for good (a cannot-link): no link joins them, not even an exact identifier.
+
+    `split pos_tickets:T1,crm_contacts:X9 C0123456789ab` takes these records out of that customer:
+    the part holding most of its records keeps the id, the other gets a new one."""
+    _decide("cannot_link", a, b, why, by)
+
+
+def decisions_list(
+    every: Annotated[bool, typer.Option("--all", help="Revoked decisions too.")] = False,
+) -> None:
+    """The steward's decisions in force (with --all, revoked ones too): what, who, when, why."""
+    from orchestration.identity.decisions import DecisionError, read_decisions
+
+    settings = get_settings()
+    try:
+        decisions = read_decisions(settings.steward_decisions_path)
+    except DecisionError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    shown = decisions.items if every else decisions.active
+    if not shown:
+        typer.echo(f"No decision{'' if every else ' in force'} ({settings.steward_decisions_path}).")
+        return
+    for d in shown:
+        kind = "merge" if d.kind == "must_link" else "split"
+        typer.echo(f"{d.decision_id}  {kind}  {d.named_a}  |  {d.named_b}")
+        typer.echo(f"      by {d.decided_by} at {d.decided_at}: {d.why}")
+        if not d.active:
+            typer.echo(f"      revoked by {d.revoked_by} at {d.revoked_at}: {d.revoked_why}")
+
+
+def decisions_revoke(
+    decision_id: Annotated[str, typer.Argument(help="The decision, e.g. D3.")],
+    why: Why,
+    by: By = None,
+) -> None:
+    """Revoke a decision: the next `cdp run` clusters its records as the model says."""
+    from orchestration.identity.decisions import DecisionError, revoke
+
+    try:
+        decision = revoke(get_settings().steward_decisions_path, decision_id, why, by)
+    except DecisionError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    typer.echo(f"{decision.decision_id} revoked by {decision.revoked_by}; the next `cdp run` applies it.")

@@ -57,6 +57,7 @@ def resolution_config(retrain: bool = False, **overrides: object) -> ResolutionC
         retrain=retrain,
         trained_model=settings.trained_model_path,
         report_dir=settings.identity_report_dir,
+        decisions_file=settings.steward_decisions_path,
     )
 
 
@@ -225,6 +226,10 @@ def _run_metadata(
         "step_seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in result.steps.items()}),
         # All records in a full run; in an increment the part its changes touched.
         "records_clustered": result.clustered_records,
+        # The steward's decisions in force, and whether each holds (cdp identity decisions list).
+        "steward_decisions": dg.MetadataValue.json(
+            [dict(zip(("decision_id", "kind", "holds", "note"), r, strict=True)) for r in result.decisions]
+        ),
     }
 
 

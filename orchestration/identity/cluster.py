@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from orchestration.identity import decisions
 from orchestration.identity.config import CONFLICT_ATTRIBUTES, IdentitySettings
 from orchestration.identity.graph import connected_components
 from orchestration.identity.merge import Link, merge_clusters
@@ -140,6 +141,11 @@ def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, identity: Identit
         select unique_id_l, unique_id_r, 1.0, null, 'deterministic:' || rule, null
         from identity.deterministic_edges
         where true {within("")}
+        union all
+        select unique_id_l, unique_id_r, 1.0, null, '{decisions.STEWARD_METHOD}', null
+        from {scope.work}.must_links
+        where unique_id_l in (select unique_id from {scope.records})
+          and unique_id_r in (select unique_id from {scope.records})
         """
     )
 
@@ -332,9 +338,91 @@ def _merge_along_links(
         identity.phonetic_first_names,
     )
     merged, refused = merge_clusters(
-        ((row[0], row[1:]) for row in attributes), links, identity.conflicts, facts
-    )
+        ((row[0], row[1:]) for row in attributes), links, identity.conflicts, facts,
+        _apart(con, scope, "_link_clusters"),
+    )  # fmt: skip
     _apply_merge(con, scope, start, merged, refused)
+
+
+def _apart(con: duckdb.DuckDBPyConnection, scope: Scope, clusters: str) -> dict[str, list[int]]:
+    """Per cluster of table ``clusters(unique_id, cluster_id)``, the tokens of the steward
+    cannot-links its records are a side of (``decisions.load``)."""
+    rows = con.execute(
+        f"""
+        select c.cluster_id, list(distinct a.token) from {clusters} c
+        join {scope.work}.apart a using (unique_id) group by c.cluster_id
+        """
+    ).fetchall()
+    return dict(rows)
+
+
+def _keep_apart(con: duckdb.DuckDBPyConnection, scope: Scope) -> int:
+    """Split the deterministic clusters (``{work}.clusters_deterministic``) that join the two sides
+    of a steward cannot-link; returns how many there were.
+
+    Such a cluster is walked again link by link: the steward's must-links first (oldest decision
+    first), then the exact links (by rule, then records), each refused when it would join the two
+    sides of a cannot-link (its edge's guard says which). Only the cannot-links are checked: an
+    exact identifier still outranks the model's guards.
+    """
+    work = scope.work
+    con.execute(
+        f"""
+        create or replace temp table _opposed as
+        select distinct c1.cluster_id
+        from {work}.apart a1 join {work}.clusters_deterministic c1 using (unique_id)
+        join {work}.apart a2 on a2.token = -a1.token
+        join {work}.clusters_deterministic c2 on c2.unique_id = a2.unique_id and c2.cluster_id = c1.cluster_id
+        """
+    )
+    opposed = con.execute("select count(*) from _opposed").fetchall()[0][0]
+    if not opposed:
+        return 0
+    con.execute(
+        f"""
+        create or replace temp table _opposed_records as
+        select unique_id, unique_id as cluster_id from {work}.clusters_deterministic
+        where cluster_id in (select cluster_id from _opposed);
+
+        create or replace temp table _apart_links as
+        select row_number() over (
+                   order by e.method <> '{decisions.STEWARD_METHOD}', m.number, e.method,
+                            e.unique_id_l, e.unique_id_r) - 1 as position,
+               e.unique_id_l, e.unique_id_r
+        from {scope.edges} e
+        left join {work}.must_links m using (unique_id_l, unique_id_r)
+        where e.guard is null and e.unique_id_l in (select unique_id from _opposed_records)
+          and (e.method like 'deterministic:%' or e.method = '{decisions.STEWARD_METHOD}')
+        """
+    )
+    links = [Link(left, right) for left, right in con.execute(
+        "select unique_id_l, unique_id_r from _apart_links order by position").fetchall()]  # fmt: skip
+    records = [r[0] for r in con.execute("select unique_id from _opposed_records").fetchall()]
+    allowed = {attribute: "allowed" for attribute in CONFLICT_ATTRIBUTES}
+    merged, refused = merge_clusters(
+        ((r, ()) for r in records), links, allowed, None, _apart(con, scope, "_opposed_records")
+    )
+    # The walk's labels are arbitrary: each cluster is labelled by its smallest record, as
+    # connected_components labels the others.
+    con.register("_walked", pa.table({"unique_id": records, "root": [merged.get(r, r) for r in records]}))
+    refused_table = pa.table(
+        {"position": [p for p, _ in refused], "conflict": [c for _, c in refused]}, schema=REFUSED_SCHEMA
+    )
+    con.register("_refused", refused_table)
+    con.execute(
+        f"""
+        update {scope.edges} e set guard = 'conflicting ' || f.conflict
+        from _refused f join _apart_links k using (position)
+        where e.unique_id_l = k.unique_id_l and e.unique_id_r = k.unique_id_r and e.guard is null;
+
+        create or replace table {work}.clusters_deterministic as
+        select d.unique_id, coalesce(min(w.unique_id) over (partition by w.root), d.cluster_id) as cluster_id
+        from {work}.clusters_deterministic d left join _walked w using (unique_id);
+        """
+    )
+    con.unregister("_walked")
+    con.unregister("_refused")
+    return opposed
 
 
 def _links_to_walk(con: duckdb.DuckDBPyConnection, scope: Scope, start: str, methods: str) -> list[Link]:
@@ -405,19 +493,22 @@ def _apply_merge(
 
 
 def cluster_scope(con: duckdb.DuckDBPyConnection, scope: Scope, identity: IdentitySettings) -> None:
-    """Cluster the scope's records into ``{work}.clusters`` and ``{work}.flagged``."""
+    """Cluster the scope's records into ``{work}.clusters`` and ``{work}.flagged``, under the
+    steward's decisions (``{work}.must_links`` and ``{work}.apart``, ``decisions.load``)."""
     work = scope.work
+    decisions.ensure_loaded(con, work)
     _build_edges(con, scope, identity)
     con.execute(
         f"create or replace table {work}.deterministic_links as "
         "select unique_id_l, unique_id_r, 1.0 as match_probability "
-        f"from {scope.edges} where method like 'deterministic:%'"
+        f"from {scope.edges} where method like 'deterministic:%' or method = '{decisions.STEWARD_METHOD}'"
     )
     components = connected_components(con, scope.records, f"{work}.deterministic_links")
     con.execute(
         f"create or replace table {work}.clusters_deterministic as "
         f"select unique_id, cluster_id from {components}"
     )
+    _keep_apart(con, scope)
     _merge_along_links(con, scope, "clusters_deterministic", "probabilistic", identity)
     # Shared identifiers and attachments need a first clustering to find who holds each value; their
     # links (all 'attached:…') then continue the walk.

@@ -531,6 +531,9 @@ def _refusal(guard: str, identity: IdentitySettings) -> str:
     if guard == FIRST_NAME_GUARD:
         return f"link refused by the first-name guard ({guard})"
     attribute = guard.removeprefix("conflicting ")
+    if attribute.startswith("steward cannot-link "):
+        decision = attribute.removeprefix("steward cannot-link ")
+        return f"link refused: a steward's decision keeps them apart ({decision}, cdp identity decisions)"
     policy = identity.conflicts.get(attribute)
     return f"link refused: their clusters hold different {attribute}" + (
         f" (conflicts.{attribute}: {policy})" if policy else ""

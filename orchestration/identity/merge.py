@@ -21,7 +21,9 @@ link from a record with **no first name** is refused when both clusters know fir
 of one is compatible with one of the other (``names.FirstNameFacts``): an unknown first name never
 bridges two people. (Links between two named records already passed the pair guard on names.)
 
-Deterministic links are never refused: an exact identifier outranks a model. This is a graph walk
+Deterministic links are never refused: an exact identifier outranks a model. A steward's
+cannot-link (``decisions``) outranks everything: clusters holding the two sides of one are never
+joined, whatever the link. This is a graph walk
 with state, so it runs in Python over compact lists fetched from DuckDB (one row per cluster and
 per candidate link), not per record.
 """
@@ -87,13 +89,16 @@ def merge_clusters(
     links: Iterable[Link | tuple[str, str]],
     policy: Mapping[str, str] | None = None,
     first_names: FirstNameFacts | None = None,
+    apart: Mapping[str, Iterable[int]] | None = None,
 ) -> tuple[dict[str, str], list[tuple[int, str]]]:
     """Greedy merge of clusters along ``links``, strongest first, refusing contradictory merges.
 
     ``attributes``: per cluster id, its values of each of ``CONFLICT_ATTRIBUTES`` then (optionally)
     its first names. ``links``: already sorted from the strongest to the weakest evidence.
     ``policy``: attribute → veto / weighed / allowed (default: veto for all). ``first_names``: the
-    facts to compare first names with (None: first names are not checked).
+    facts to compare first names with (None: first names are not checked). ``apart``: per cluster
+    id, the steward cannot-links it holds a side of, as tokens (+n for side a of decision Dn, -n
+    for side b): two clusters holding opposite tokens are never joined.
     Returns ``{cluster_id: merged_cluster_id}`` for every cluster that was merged into another,
     and the links refused, as ``(position in links, what contradicted)``.
     """
@@ -105,6 +110,7 @@ def merge_clusters(
         parent[cluster_id] = cluster_id
         sets = [set(v or ()) for v in per_attribute]
         values[cluster_id] = sets + [set()] * (len(CLUSTER_FIELDS) - len(sets))
+    tokens: dict[str, set[int]] = {c: set(t) for c, t in (apart or {}).items() if c in parent}
 
     def find(x: str) -> str:
         root = x
@@ -114,7 +120,13 @@ def merge_clusters(
             parent[x], x = root, parent[x]
         return root
 
-    def conflict(link: Link, va: list[set[str]], vb: list[set[str]]) -> str | None:
+    def conflict(link: Link, a: str, b: str) -> str | None:
+        ta, tb = tokens.get(a), tokens.get(b)
+        if ta and tb:
+            opposed = sorted(abs(t) for t in ta if -t in tb)
+            if opposed:
+                return f"steward cannot-link D{opposed[0]}"
+        va, vb = values[a], values[b]
         for i, name in checked:
             if policy[name] == "weighed" and name in link.weighed:
                 continue
@@ -137,7 +149,7 @@ def merge_clusters(
         a, b = find(link.left), find(link.right)
         if a == b:
             continue
-        contradiction = conflict(link, values[a], values[b])
+        contradiction = conflict(link, a, b)
         if contradiction:
             refused.append((position, contradiction))
             continue
@@ -148,4 +160,6 @@ def merge_clusters(
         parent[b] = a
         for mine, theirs in zip(values[a], values.pop(b), strict=True):
             mine |= theirs
+        if b in tokens:
+            tokens.setdefault(a, set()).update(tokens.pop(b))
     return {c: find(c) for c in parent if find(c) != c}, refused

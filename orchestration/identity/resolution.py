@@ -58,7 +58,7 @@ from pathlib import Path
 import duckdb
 from splink import Linker
 
-from orchestration.identity import incremental, model, scoring, train
+from orchestration.identity import decisions, incremental, model, scoring, train
 from orchestration.identity.cluster import Clustering, cluster_all
 from orchestration.identity.cluster_increment import can_cluster_part, cluster_part
 from orchestration.identity.config import IdentitySettings, load_identity_settings
@@ -97,6 +97,14 @@ class ResolutionConfig:
     shipped_model: Path = model.MODEL_PATH
     # Where training writes its report (serving/identity/); None: no report.
     report_dir: Path | None = None
+    # The steward's decisions (CDP_DATA_DIR/identity/steward_decisions.jsonl); None: none.
+    decisions_file: Path | None = None
+
+    def decisions(self) -> decisions.Decisions:
+        """The steward's decisions in force (none without a file)."""
+        if self.decisions_file is None:
+            return decisions.Decisions(Path("(none)"))
+        return decisions.read_decisions(self.decisions_file)
 
 
 @dataclass
@@ -135,6 +143,8 @@ class ResolutionResult:
     # How blocking spent its pair budget, and the share of expected matches several rules find
     # (splink_inputs.Blocking, scoring.blocking_redundancy).
     blocking: dict = field(default_factory=dict)
+    # Each active steward decision: (id, kind, holds, note) (decisions.write_status).
+    decisions: list[tuple] = field(default_factory=list)
 
 
 @contextmanager
@@ -196,6 +206,9 @@ def keep_previous(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log=
         if saved is None or incremental.model_digest(saved) != previous.model_digest:
             return None
         if not can_cluster_part(con) or not stable_ids_settled(con):
+            return None
+        decisions.load(con, config.decisions(), WORK_SCHEMA)
+        if con.execute(f"select count(*) from ({decisions.changed_records(con)})").fetchall()[0][0]:
             return None
         incremental.read_raw_batches(con, WORK_SCHEMA)
         stores = incremental.stores_digest(con)
@@ -285,7 +298,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
     run = _begin(con, config, log, full)
     records = _standardise(run)
     linked = _link(run)
-    clustering, counts = _cluster(run, records)
+    clustering, counts, statuses = _cluster(run, records)
     _keep_state(run, linked)
     guarded, probabilistic, flagged = counts
     changes = linked.changes
@@ -298,6 +311,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: ResolutionConfig, log, full
         changed_records=None if changes is None else changes.new + changes.changed,
         pairs_scored_this_run=linked.scored.this_run, score_seconds=linked.scored.seconds,
         steps=dict(run.steps), clustered_records=clustering.records, blocking=linked.blocking,
+        decisions=statuses,
     )  # fmt: skip
 
 
@@ -447,12 +461,14 @@ def _score(run: _Run, inputs: Inputs, saved: dict | None) -> scoring.Scored:
     return scored
 
 
-def _cluster(run: _Run, records: int) -> tuple[Clustering, tuple[int, int, int]]:
-    """Cluster every record (full), or the part a day's changes touched (incremental). Returns the
-    clustering and the links refused by a guard, the probabilistic links used, the flagged clusters."""
+def _cluster(run: _Run, records: int) -> tuple[Clustering, tuple[int, int, int], list[tuple]]:
+    """Cluster every record (full), or the part a day's changes touched (incremental), under the
+    steward's decisions. Returns the clustering; the links refused by a guard, the probabilistic
+    links used, the flagged clusters; and what became of each decision."""
     con, identity = run.con, run.config.identity
     started = time.perf_counter()
     run.steps.done("log")
+    decisions.load(con, run.config.decisions(), WORK_SCHEMA)
     # Why every record is clustered again in an increment (None: only the part the day touched).
     whole = (
         None
@@ -466,8 +482,14 @@ def _cluster(run: _Run, records: int) -> tuple[Clustering, tuple[int, int, int]]
     if whole is not None:
         run.log(f"clustering every record: {whole}")
     if run.is_incremental and whole is None:
+        # The records of decisions made or revoked since are clustered again with the day's.
+        con.execute(
+            f"create or replace table {WORK_SCHEMA}.changed_or_decided as "
+            f"select unique_id from {WORK_SCHEMA}.changed_records "
+            f"union select unique_id from ({decisions.changed_records(con)})"
+        )
         clustering = cluster_part(
-            con, WORK_SCHEMA, identity, f"{WORK_SCHEMA}.changed_records", f"{WORK_SCHEMA}.rescored"
+            con, WORK_SCHEMA, identity, f"{WORK_SCHEMA}.changed_or_decided", f"{WORK_SCHEMA}.rescored"
         )
         run.log(
             f"clustered again: {clustering.records:,} records of {records:,} (the part connected to "
@@ -483,8 +505,19 @@ def _cluster(run: _Run, records: int) -> tuple[Clustering, tuple[int, int, int]]
         "count(*) filter (where method = 'probabilistic' and guard is null) from identity.edges"
     ).fetchall()[0]
     flagged = con.execute("select count(*) from identity.flagged_clusters").fetchall()[0][0]
+    decisions.keep_applied(con)
+    statuses = decisions.write_status(con)
+    for decision_id, kind, holds, note in statuses:
+        if not holds or note:
+            run.log(
+                f"steward decision {decision_id} ({kind}): {'holds' if holds else 'does not hold'}; {note}"
+            )
+    if statuses:
+        held = sum(1 for s in statuses if s[2])
+        run.log(f"steward decisions: {held} of {len(statuses)} in force hold")
+    run.steps.done("steward decisions")
     run.seconds["cluster"] = time.perf_counter() - started
-    return clustering, (guarded, probabilistic, flagged)
+    return clustering, (guarded, probabilistic, flagged), statuses
 
 
 def _keep_state(run: _Run, linked: _Linked) -> None:

@@ -232,11 +232,13 @@ def _write_records(con: duckdb.DuckDBPyConnection, partial: bool) -> None:
         evidence as (
             select unique_id,
                    bool_or(method not like 'probabilistic') as has_exact_link,
+                   bool_or(method = 'steward:must-link') as has_steward_link,
                    max(match_probability) filter (where method = 'probabilistic') as best_probability
             from record_edges group by unique_id
         )
         select a.customer_id, r.source_system, r.source_record_id, r.unique_id,
                case when a.records = 1 then 'singleton'
+                    when e.has_steward_link then 'steward'
                     when e.has_exact_link then 'deterministic'
                     else 'probabilistic' end as match_method,
                case when a.records = 1 then null

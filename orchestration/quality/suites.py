@@ -26,6 +26,7 @@ import great_expectations.expectations as gxe
 
 from orchestration.exports import ALL_TABLES, ExportTable
 from orchestration.identity import SHIPPED_CONFIG, IdentityConfigError, load_identity_settings
+from orchestration.identity.decisions import STATUS_IF_MISSING_DDL
 from orchestration.identity.history import RUNS_DDL
 from orchestration.lib.dbt import ensure_manifest
 from orchestration.quality.gx import Check, Suite
@@ -296,10 +297,24 @@ def _identity_suites(quality: QualitySettings) -> list[Suite]:
                     "shopper's card, or an identifier many people share: see identity.flagged_clusters)",
                 ),
             ),
+            # A steward's decision is a correction someone relies on: one that no longer holds (a
+            # record gone, two decisions that contradict) is worth a look, not a stop.
+            Check(
+                "steward_decisions_hold",
+                gxe.UnexpectedRowsExpectation(
+                    unexpected_rows_query="""
+                        select decision_id, kind, note from identity.steward_decision_status
+                        where not holds
+                    """,
+                    severity=WARNING,
+                    description="every steward decision in force holds in the clusters (`cdp identity "
+                    "decisions list`; identity.steward_decision_status says why not)",
+                ),
+            ),
             *_share_checks(quality),
         ),
-        # A warehouse whose identity ran before runs were recorded has no history table yet.
-        prepare=(RUNS_DDL,),
+        # A warehouse whose identity ran before runs (or decisions) were recorded lacks their tables.
+        prepare=(RUNS_DDL, STATUS_IF_MISSING_DDL),
     )
     return [mapping]
 

@@ -155,6 +155,10 @@ def stage_inputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str
             "identity.yml": content_hash([config_path()], config_path().parent),
             # The shipped model (identity/model.json) is part of the identity code's folder.
             "trained model": content_hash([settings.trained_model_path], settings.trained_model_path.parent),
+            # A steward's decision made or revoked: its records are clustered again.
+            "steward decisions": content_hash(
+                [settings.steward_decisions_path], settings.steward_decisions_path.parent
+            ),
             "identity code": content_hash([IDENTITY_CODE], REPO_ROOT),
         },
         "dbt": {**raw, "identity resolution": last("identity"), "dbt project": project},
