@@ -126,3 +126,48 @@ def query(settings: Settings, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+# --- Identity resolved in-process (no Dagster, no dbt) ------------------------------------------
+
+
+def load_raw(con: duckdb.DuckDBPyConnection, landing: Path, root: Path) -> None:
+    """Load every export of ``landing`` into ``con``'s raw layer (quarantine under ``root``)."""
+    from orchestration.exports import ALL_TABLES
+    from orchestration.ingest.loader import load_table
+
+    for spec in ALL_TABLES:
+        load_table(con, spec, landing, root / "quarantine", log=lambda _: None)
+
+
+def resolve_in_process(con: duckdb.DuckDBPyConnection, root: Path, run_id: str, full: bool = False):
+    """One identity run as the pipeline's step makes it: resolution (the model and the steward's
+    decisions of ``root``), stable ids, the run's record."""
+    from orchestration.identity import ResolutionConfig, resolve
+    from orchestration.identity.history import record_resolution_run
+    from orchestration.identity.stable_ids import assign_stable_ids
+
+    config = ResolutionConfig(trained_model=root / "model.json", decisions_file=root / "decisions.jsonl")
+    result = resolve(con, config, log=lambda _: None, full=full)
+    assign_stable_ids(con, run_id)
+    record_resolution_run(con, run_id)
+    return result
+
+
+def customer_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Record → customer id of the last resolution."""
+    return dict(con.execute("select unique_id, customer_id from identity.customer_source_records").fetchall())
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory, generated: Generated) -> Path:
+    """A folder with a warehouse after a full resolution of the tiny population (the shipped model
+    saved as the one trained here), and no steward decision yet. Copy it before changing it."""
+    from orchestration.identity import model
+
+    root = tmp_path_factory.mktemp("resolved")
+    shutil.copy(model.MODEL_PATH, root / "model.json")
+    with duckdb.connect(str(root / "cdp.duckdb")) as con:
+        load_raw(con, generated.landing, root)
+        assert resolve_in_process(con, root, "first").mode == "full"
+    return root

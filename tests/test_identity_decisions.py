@@ -16,8 +16,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.exports import ALL_TABLES
-from orchestration.identity import ResolutionConfig, model, resolve
 from orchestration.identity.decisions import (
     CANNOT_LINK,
     MUST_LINK,
@@ -26,43 +24,12 @@ from orchestration.identity.decisions import (
     read_decisions,
     revoke,
 )
-from orchestration.identity.history import record_resolution_run
 from orchestration.identity.merge import merge_clusters
-from orchestration.identity.stable_ids import assign_stable_ids
-from orchestration.ingest.loader import load_table
+from tests.conftest import customer_ids as _customer
+from tests.conftest import load_raw as _load
+from tests.conftest import resolve_in_process as _run
 from tests.test_identity_cases import _insert
 from tests.test_identity_keep import LATER
-
-
-def _config(root: Path) -> ResolutionConfig:
-    return ResolutionConfig(trained_model=root / "model.json", decisions_file=root / "decisions.jsonl")
-
-
-def _run(con: duckdb.DuckDBPyConnection, root: Path, run_id: str, full: bool = False):
-    result = resolve(con, _config(root), log=lambda _: None, full=full)
-    assign_stable_ids(con, run_id)
-    record_resolution_run(con, run_id)
-    return result
-
-
-def _load(con: duckdb.DuckDBPyConnection, landing: Path, root: Path) -> None:
-    for spec in ALL_TABLES:
-        load_table(con, spec, landing, root / "quarantine", log=lambda _: None)
-
-
-def _customer(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    return dict(con.execute("select unique_id, customer_id from identity.customer_source_records").fetchall())
-
-
-@pytest.fixture(scope="module")
-def resolved(tmp_path_factory: pytest.TempPathFactory, generated) -> Path:
-    """A warehouse after a full resolution with a saved model, and no decision yet."""
-    root = tmp_path_factory.mktemp("decisions")
-    shutil.copy(model.MODEL_PATH, root / "model.json")
-    with duckdb.connect(str(root / "cdp.duckdb")) as con:
-        _load(con, generated.landing, root)
-        assert _run(con, root, "first").mode == "full"
-    return root
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ each is a function of the module for its concern (``pipeline``, ``data``, ``docs
   (``cdp eval-identity`` is the older name, kept);
 - ``cdp identity explain A B``: why two records are one customer or two, and which rule decided;
 - ``cdp identity merge A B`` / ``split A B`` / ``decisions list|revoke``: a data steward's
-  corrections (must-links, cannot-links), applied by every run;
+  corrections (must-links, cannot-links), applied by every run; ``cdp identity review``: the pairs
+  the model is least sure of, to answer (``--apply`` turns the answers into decisions);
 - ``cdp bench``: generate N customers, run the pipeline, time each stage against a floor;
 - ``cdp bench-identity``: identity accuracy on labelled data sets (RLdata, FEBRL, the generator),
   each next to plain Splink; ``cdp bench-rldata`` runs it on one RLdata set; ``cdp bench-guards``
@@ -79,13 +80,14 @@ app.command("bench-guards")(bench.bench_guards)
 
 identity_app = App(
     help="Identity resolution: fit the Splink model to your records, measure its accuracy, explain a "
-    "pair, correct it (merge, split, decisions).",
+    "pair, correct it (merge, split, decisions, review).",
 )
 identity_app.command("train")(identity.train)
 identity_app.command("eval")(identity.evaluate)
 identity_app.command("explain")(identity.explain)
 identity_app.command("merge")(identity.merge)
 identity_app.command("split")(identity.split)
+identity_app.command("review")(identity.review)
 decisions_app = App(help="The steward's merge and split decisions: list them, revoke one.")
 decisions_app.command("list")(identity.decisions_list)
 decisions_app.command("revoke")(identity.decisions_revoke)

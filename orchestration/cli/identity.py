@@ -246,3 +246,60 @@ def decisions_revoke(
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from error
     typer.echo(f"{decision.decision_id} revoked by {decision.revoked_by}; the next `cdp run` applies it.")
+
+
+def review(
+    apply: Annotated[
+        Path | None, typer.Option("--apply", help="A filled review.csv: its answers become decisions.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many pairs the queue holds.")] = 100,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder of the queue [default: serving/identity/review].")
+    ] = None,
+    by: By = None,
+) -> None:
+    """The review queue: the pairs the model is least sure of, the costliest first, as review.html
+    (records side by side, match weights, a waterfall) and review.csv to answer (accept, reject or
+    skip); with --apply, a filled review.csv turned into decisions the next `cdp run` applies.
+    Both files hold personal data in clear (mode 600)."""
+    import duckdb
+
+    from orchestration.identity import load_identity_settings
+    from orchestration.identity.decisions import DecisionError
+    from orchestration.identity.review import apply_answers, review_queue, write_review
+
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        typer.echo(f"No warehouse at {settings.warehouse_path}: run `cdp run` first.", err=True)
+        raise typer.Exit(2)
+    try:
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    except duckdb.IOException as error:  # a run holds the warehouse: DuckDB has one writer or readers
+        typer.echo(f"The warehouse is in use ({error}); try again when the run has finished.", err=True)
+        raise typer.Exit(2) from error
+    try:
+        if apply is not None:
+            applied = apply_answers(con, settings.steward_decisions_path, apply, by)
+        else:
+            threshold = load_identity_settings().match_probability
+            pairs = review_queue(con, threshold, limit)
+    except DecisionError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    finally:
+        con.close()
+    if apply is not None:
+        for line in applied.refused:
+            typer.echo(f"not recorded: {line}", err=True)
+        typer.echo(
+            f"{len(applied.decisions)} decision(s) recorded ({', '.join(applied.decisions) or 'none'}), "
+            f"{applied.skipped} skipped, {len(applied.refused)} not recorded; "
+            "the next `cdp run` applies them."
+        )
+        return
+    page, table = write_review(pairs, out or settings.identity_report_dir / "review", threshold)
+    for path in (page, table):
+        path.chmod(0o600)
+    typer.echo(
+        f"{len(pairs)} pair(s) to review: {page} (answer in {table}, then `cdp identity review --apply`)"
+    )

@@ -1,0 +1,347 @@
+"""The review queue: the pairs a data steward should look at first, and their answers as decisions.
+
+The model is least sure of some links:
+
+- pairs Splink scored inside a **band** around the match threshold (by default 0.2 to 0.95): linked
+  or not, a small change of evidence would flip them;
+- pairs scored above the threshold that a **guard** refused (first names, a conflicting birth date or
+  phone): the model said yes, a rule said no.
+
+Each candidate is one pair of records (the most uncertain between two customers, or within one).
+The queue ranks them by what a wrong answer costs: the **records** whose customer an answer would
+change (both customers' records when apart, the customer's when together), then the **revenue**
+of those customers (``marts.dim_customers.lifetime_revenue``, when the marts are built), then
+closeness to the threshold.
+
+``write_review`` makes a self-contained HTML page (records side by side with their sources, each
+comparison's match weight and a waterfall from the prior to the pair's weight; no script, nothing
+fetched) and a CSV whose ``answer`` column the steward fills with ``accept`` (one person: a
+must-link), ``reject`` (two people: a cannot-link) or ``skip``. ``apply_answers`` turns the answers
+into steward decisions (``decisions``), which the next run applies.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from orchestration.identity.decisions import CANNOT_LINK, MUST_LINK, DecisionError, decide, read_decisions
+from orchestration.warehouse import table_exists
+
+ANSWERS = ("accept", "reject", "skip")
+CSV_FIELDS = (
+    "pair", "record_a", "record_b", "customer_a", "customer_b", "now", "probability", "reason",
+    "records_at_stake", "revenue_at_stake", "answer", "why",
+)  # fmt: skip
+# The attributes shown side by side (identity.records).
+SHOWN = (
+    "source_system", "first_name", "last_name", "email", "phone", "birth_date", "street", "house_number",
+    "postcode", "city", "loyalty_card", "account_id", "store_code",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ReviewPair:
+    """One pair of the queue, with what the page shows of it."""
+
+    pair: int
+    record_a: str
+    record_b: str
+    customer_a: str
+    customer_b: str
+    probability: float
+    match_weight: float
+    reason: str
+    records_at_stake: int
+    revenue_at_stake: float
+    attributes: tuple[dict, dict] = ({}, {})
+    # (comparison, match weight), the prior first: the waterfall.
+    weights: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def together(self) -> bool:
+        return self.customer_a == self.customer_b
+
+
+def review_queue(
+    con: duckdb.DuckDBPyConnection,
+    threshold: float,
+    limit: int = 100,
+    band: tuple[float, float] = (0.2, 0.95),
+) -> list[ReviewPair]:
+    """The ``limit`` pairs to review first (see the module's docstring), from the last resolution.
+    Pairs a decision in force already covers are left out."""
+    if not table_exists(con, "identity", "customer_source_records"):
+        raise DecisionError("no identity resolution in the warehouse yet: run `cdp run` first")
+    revenue = (
+        "select customer_id, coalesce(lifetime_revenue, 0) as revenue from marts.dim_customers"
+        if table_exists(con, "marts", "dim_customers")
+        else "select null::varchar as customer_id, 0.0 as revenue where false"
+    )
+    decided = (
+        """select unnest(side_a) as a, unnest(side_b) as b from identity.steward_decisions
+           where revoked_at is null and kind = 'must_link'
+           union all
+           select a, b from (select unnest(side_a) as a, side_b from identity.steward_decisions
+                             where revoked_at is null and kind = 'cannot_link'), unnest(side_b) as t(b)"""
+        if table_exists(con, "identity", "steward_decisions")
+        else "select null::varchar as a, null::varchar as b where false"
+    )
+    low, high = band
+    rows = con.execute(
+        f"""
+        with guarded as (
+            select unique_id_l, unique_id_r, any_value(guard) as guard from identity.edges
+            where method = 'probabilistic' and guard is not null group by all
+        ),
+        candidates as (
+            select s.unique_id_l, s.unique_id_r, s.match_probability, s.match_weight,
+                   case when g.guard is not null then 'refused by a guard: ' || g.guard
+                        else 'scored near the threshold' end as reason
+            from identity.scored_edges s left join guarded g using (unique_id_l, unique_id_r)
+            where s.match_probability between {low} and {high}
+               or (g.guard is not null and s.match_probability >= {threshold})
+        ),
+        customers as (select unique_id, customer_id from identity.customer_source_records),
+        sizes as (select customer_id, count(*) as records from customers group by all),
+        revenue as ({revenue}),
+        decided as ({decided}),
+        placed as (
+            select c.*, l.customer_id as customer_a, r.customer_id as customer_b,
+                   case when l.customer_id = r.customer_id then sl.records
+                        else sl.records + sr.records end as records_at_stake,
+                   case when l.customer_id = r.customer_id then coalesce(vl.revenue, 0)
+                        else coalesce(vl.revenue, 0) + coalesce(vr.revenue, 0) end as revenue_at_stake
+            from candidates c
+            join customers l on l.unique_id = c.unique_id_l
+            join customers r on r.unique_id = c.unique_id_r
+            join sizes sl on sl.customer_id = l.customer_id
+            join sizes sr on sr.customer_id = r.customer_id
+            left join revenue vl on vl.customer_id = l.customer_id
+            left join revenue vr on vr.customer_id = r.customer_id
+            where not exists (
+                select 1 from decided d
+                where (d.a = c.unique_id_l and d.b = c.unique_id_r)
+                   or (d.a = c.unique_id_r and d.b = c.unique_id_l)
+            )
+        ),
+        one_per_customer_pair as (
+            select * from placed
+            qualify row_number() over (
+                partition by least(customer_a, customer_b), greatest(customer_a, customer_b)
+                order by abs(match_probability - {threshold}), unique_id_l, unique_id_r
+            ) = 1
+        )
+        select unique_id_l, unique_id_r, customer_a, customer_b, match_probability, match_weight, reason,
+               records_at_stake, revenue_at_stake
+        from one_per_customer_pair
+        order by records_at_stake desc, revenue_at_stake desc, abs(match_probability - {threshold}),
+                 unique_id_l, unique_id_r
+        limit {int(limit)}
+        """
+    ).fetchall()
+    pairs = [
+        ReviewPair(i, a, b, ca, cb, p, w, reason, n, float(v))
+        for i, (a, b, ca, cb, p, w, reason, n, v) in enumerate(rows, start=1)
+    ]
+    return [_with_details(con, pair) for pair in pairs]
+
+
+def _with_details(con: duckdb.DuckDBPyConnection, pair: ReviewPair) -> ReviewPair:
+    """The pair with both records' attributes and its waterfall of match weights."""
+    columns = [
+        c
+        for (c,) in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'identity' and table_name = 'records'"
+        ).fetchall()
+    ]
+    shown = [c for c in SHOWN if c in columns]
+    attributes = []
+    for record in (pair.record_a, pair.record_b):
+        values = con.execute(
+            f"select {', '.join(shown)} from identity.records where unique_id = ?", [record]
+        ).fetchall()[0]
+        attributes.append({c: v for c, v in zip(shown, values, strict=True)})
+    weight_columns = [
+        c
+        for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'identity' "
+            "and table_name = 'scored_edges' and starts_with(column_name, 'mw_')"
+        ).fetchall()
+    ]
+    values = con.execute(
+        f"select {', '.join(weight_columns) or 'null'} from identity.scored_edges "
+        "where unique_id_l = ? and unique_id_r = ?",
+        [pair.record_a, pair.record_b],
+    ).fetchall()[0]
+    comparisons = [
+        (c.removeprefix("mw_").replace("tf_adj_", "term frequency: "), float(v or 0.0))
+        for c, v in zip(weight_columns, values, strict=True)
+        if v
+    ]
+    prior = pair.match_weight - sum(w for _, w in comparisons)
+    return ReviewPair(
+        **{**pair.__dict__, "attributes": tuple(attributes), "weights": [("prior", prior), *comparisons]}
+    )
+
+
+def write_review(pairs: list[ReviewPair], out_dir: Path, threshold: float) -> tuple[Path, Path]:
+    """``review.html`` and ``review.csv`` in ``out_dir``; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = out_dir / "review.csv"
+    with table.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_FIELDS)
+        for p in pairs:
+            writer.writerow(
+                [p.pair, p.record_a, p.record_b, p.customer_a, p.customer_b,
+                 "one customer" if p.together else "two customers", f"{p.probability:.3f}", p.reason,
+                 p.records_at_stake, f"{p.revenue_at_stake:.2f}", "", ""]
+            )  # fmt: skip
+    page = out_dir / "review.html"
+    page.write_text(_page(pairs, threshold), encoding="utf-8")
+    return page, table
+
+
+def _page(pairs: list[ReviewPair], threshold: float) -> str:
+    cards = "\n".join(_card(p, threshold) for p in pairs)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Identity review queue</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 70rem; }}
+section.pair {{ border: 1px solid #ccc; border-radius: 6px; padding: 1rem; margin: 1rem 0; }}
+table {{ border-collapse: collapse; }} td, th {{ padding: 2px 8px; text-align: left; }}
+tr.same td {{ background: #e8f5e9; }} tr.differ td {{ background: #fdecea; }}
+.meta {{ color: #555; }} svg {{ display: block; margin-top: .5rem; }}
+</style></head><body>
+<h1>Identity review queue</h1>
+<p>{len(pairs)} pair(s) the model is least sure of, the costliest first (records and revenue an answer
+would move). Answer in <code>review.csv</code>, column <code>answer</code>: <code>accept</code> (one
+person), <code>reject</code> (two people) or <code>skip</code>; then
+<code>cdp identity review --apply review.csv</code>. Match threshold: {threshold}.</p>
+{cards}
+</body></html>
+"""
+
+
+def _card(p: ReviewPair, threshold: float) -> str:
+    left, right = p.attributes
+    rows = []
+    for name in left:
+        a, b = left.get(name), right.get(name)
+        kind = "" if a is None or b is None else (' class="same"' if a == b else ' class="differ"')
+        rows.append(f"<tr{kind}><th>{html.escape(name)}</th><td>{_text(a)}</td><td>{_text(b)}</td></tr>")
+    now = (
+        f"one customer ({p.customer_a})" if p.together else f"two customers ({p.customer_a}, {p.customer_b})"
+    )
+    return f"""<section class="pair" id="pair-{p.pair}">
+<h2>Pair {p.pair}: {html.escape(p.record_a)} and {html.escape(p.record_b)}</h2>
+<p class="meta">Now {html.escape(now)}. Splink: probability {p.probability:.3f}, match weight
+{p.match_weight:.2f} (threshold {threshold}); {html.escape(p.reason)}. At stake: {p.records_at_stake}
+records, revenue {p.revenue_at_stake:,.2f}.</p>
+<table><tr><th></th><th>{html.escape(p.record_a)}</th><th>{html.escape(p.record_b)}</th></tr>
+{"".join(rows)}</table>
+{_waterfall(p.weights, p.match_weight)}
+</section>"""
+
+
+def _text(value: object) -> str:
+    return "" if value is None else html.escape(str(value))
+
+
+def _waterfall(weights: list[tuple[str, float]], total: float) -> str:
+    """An inline SVG waterfall: each comparison's match weight added to the prior's, up to the pair's
+    weight (what Splink's waterfall chart shows, drawn here so the page needs no script)."""
+    bar, label_width, width = 22, 190, 620
+    running = [0.0]
+    for _, w in weights:
+        running.append(running[-1] + w)
+    low, high = min(*running, total, 0.0), max(*running, total, 0.0)
+    scale = (width - label_width - 60) / ((high - low) or 1.0)
+
+    def x(v: float) -> float:
+        return label_width + (v - low) * scale
+
+    items = []
+    for i, (name, w) in enumerate([*weights, ("match weight", None)]):
+        y = 6 + i * bar
+        if w is None:
+            start, end, colour = 0.0, total, "#455a64"
+        else:
+            start, end = running[i], running[i + 1]
+            colour = "#2e7d32" if w >= 0 else "#c62828"
+        left, right = sorted((x(start), x(end)))
+        value = total if w is None else w
+        name_at = f'x="{label_width - 6}" y="{y + 15}" text-anchor="end" font-size="12"'
+        box = f'x="{left:.1f}" y="{y + 3}" width="{max(right - left, 1):.1f}" height="{bar - 6}"'
+        items.append(
+            f"<text {name_at}>{html.escape(name)}</text>"
+            f'<rect class="mark" {box} fill="{colour}"/>'
+            f'<text x="{right + 4:.1f}" y="{y + 15}" font-size="11">{value:+.2f}</text>'
+        )
+    height = 12 + (len(weights) + 1) * bar
+    zero = x(0.0)
+    label = f"waterfall of match weights, total {total:+.2f}"
+    if not math.isfinite(total):
+        label = "waterfall of match weights"
+    return (
+        f'<svg role="img" aria-label="{label}" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><line x1="{zero:.1f}" x2="{zero:.1f}" y1="0" y2="{height}" '
+        f'stroke="#999"/>{"".join(items)}</svg>'
+    )
+
+
+@dataclass
+class Applied:
+    """What the answers of a review file became."""
+
+    decisions: list[str] = field(default_factory=list)
+    skipped: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+def apply_answers(
+    con: duckdb.DuckDBPyConnection, decisions_path: Path, answers: Path, by: str | None = None
+) -> Applied:
+    """Turn the answers of a filled ``review.csv`` into decisions: ``accept`` a must-link between
+    the pair's two records, ``reject`` a cannot-link, ``skip`` (or empty) nothing. A bad answer
+    stops before anything is recorded, naming the file and line; an answer that contradicts a
+    decision in force is reported and not recorded."""
+    rows = []
+    with answers.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = {"record_a", "record_b", "answer"} - set(reader.fieldnames or ())
+        if missing:
+            raise DecisionError(
+                f"{answers}: no column {', '.join(sorted(missing))} (a review.csv is expected)"
+            )
+        for line, row in enumerate(reader, start=2):
+            answer = (row["answer"] or "skip").strip().lower()
+            if answer not in ANSWERS:
+                raise DecisionError(
+                    f"{answers}, line {line}: answer {row['answer']!r} is not one of {', '.join(ANSWERS)}"
+                )
+            rows.append((line, row, answer))
+    applied = Applied()
+    read_decisions(decisions_path)  # a bad decisions file stops before anything is added to it
+    for line, row, answer in rows:
+        if answer == "skip":
+            applied.skipped += 1
+            continue
+        kind = MUST_LINK if answer == "accept" else CANNOT_LINK
+        why = (
+            row.get("why") or ""
+        ).strip() or f"review of pair {row.get('pair', '?')} ({answers.name}, line {line})"
+        try:
+            decision = decide(con, decisions_path, kind, [row["record_a"]], row["record_b"], why, by)
+        except DecisionError as error:
+            applied.refused.append(f"line {line}: {error}")
+            continue
+        applied.decisions.append(decision.decision_id)
+    return applied

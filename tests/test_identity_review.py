@@ -1,0 +1,128 @@
+"""The review queue (``identity.review``): the pairs the model is least sure of, the costliest first,
+on a page a steward reads in a browser and a CSV whose answers become decisions.
+
+On the tiny generated population, resolved in-process: the queue is ranked as documented, each
+pair's waterfall adds up to its match weight, the page renders offline in headless Chromium, and
+answering the queue from the truth file (a perfect steward) then resolving again does not lower
+pairwise F1 and makes every answered pair what the truth says.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.benchmarks.review_round_trip import answer_from_truth
+from orchestration.identity.decisions import DecisionError, read_decisions
+from orchestration.identity.evaluate import score_customer_ids
+from orchestration.identity.review import apply_answers, review_queue, write_review
+from tests.conftest import customer_ids as _customer
+from tests.conftest import resolve_in_process as _run
+from tests.test_serving import CHROMIUM
+
+THRESHOLD = 0.5
+
+
+@pytest.fixture
+def reviewed(resolved: Path, tmp_path: Path) -> tuple[Path, list]:
+    shutil.copy(resolved / "cdp.duckdb", tmp_path / "cdp.duckdb")
+    shutil.copy(resolved / "model.json", tmp_path / "model.json")
+    with duckdb.connect(str(tmp_path / "cdp.duckdb"), read_only=True) as con:
+        pairs = review_queue(con, THRESHOLD, limit=40)
+    return tmp_path, pairs
+
+
+def test_the_queue_ranks_by_what_is_at_stake_and_explains_each_score(reviewed) -> None:
+    _, pairs = reviewed
+    assert pairs, "the tiny population has uncertain pairs"
+    stakes = [(p.records_at_stake, p.revenue_at_stake) for p in pairs]
+    assert stakes == sorted(stakes, reverse=True)
+    for p in pairs:
+        assert 0.2 <= p.probability <= 0.95 or p.reason.startswith("refused by a guard")
+        assert p.weights[0][0] == "prior"
+        assert sum(w for _, w in p.weights) == pytest.approx(p.match_weight, abs=1e-6)
+        assert p.attributes[0]["source_system"] == p.record_a.split(":")[0]
+    # One pair per pair of customers.
+    assert len({frozenset((p.customer_a, p.customer_b)) for p in pairs}) == len(pairs)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (Debian package `chromium`)")
+def test_the_review_page_renders_offline_in_headless_chromium(reviewed) -> None:
+    from playwright.sync_api import sync_playwright
+
+    root, pairs = reviewed
+    page_file, _ = write_review(pairs, root / "review", THRESHOLD)
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(page_file.as_uri(), wait_until="load")
+        shown = page.evaluate(
+            """() => [...document.querySelectorAll('section.pair')].map(s => ({
+                title: s.querySelector('h2').textContent,
+                rows: s.querySelectorAll('tr').length,
+                bars: [...s.querySelectorAll('svg .mark')].filter(m => m.getBBox().width > 0).length,
+            }))"""
+        )
+        browser.close()
+    assert errors == [] and requests == [page_file.as_uri()]
+    assert len(shown) == len(pairs)
+    for section, pair in zip(shown, pairs, strict=True):
+        assert pair.record_a in section["title"] and pair.record_b in section["title"]
+        assert section["rows"] > 5 and section["bars"] == len(pair.weights) + 1
+
+
+def test_answers_from_the_truth_become_decisions_that_do_not_lower_f1(reviewed, generated) -> None:
+    root, pairs = reviewed
+    truth = generated.truth / "identities.csv"
+    _, table = write_review(pairs, root / "review", THRESHOLD)
+    answered = root / "answered.csv"
+    counts = answer_from_truth(table, truth, answered)
+    assert counts["accept"] + counts["reject"] > 0
+    decisions_file = root / "decisions.jsonl"
+    with duckdb.connect(str(root / "cdp.duckdb")) as con:
+        before = score_customer_ids(con, truth)
+        applied = apply_answers(con, decisions_file, answered, by="truth")
+        assert len(applied.decisions) + len(applied.refused) == counts["accept"] + counts["reject"]
+        assert applied.skipped == counts["skip"]
+        _run(con, root, "reviewed")
+        after = score_customer_ids(con, truth)
+        ids = _customer(con)
+        statuses = dict(
+            con.execute("select decision_id, holds from identity.steward_decision_status").fetchall()
+        )
+    assert after.pairwise_f1 >= before.pairwise_f1
+    assert all(statuses.values()) and len(statuses) == len(applied.decisions)
+    with answered.open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row["answer"] != "skip":
+                assert (ids[row["record_a"]] == ids[row["record_b"]]) == (row["answer"] == "accept")
+    assert len(read_decisions(decisions_file).active) == len(applied.decisions)
+
+
+def test_a_bad_answer_stops_before_anything_is_recorded(reviewed) -> None:
+    root, pairs = reviewed
+    _, table = write_review(pairs, root / "review", THRESHOLD)
+    rows = list(csv.DictReader(table.open(newline="")))
+    rows[0]["answer"], rows[1]["answer"] = "accept", "perhaps"
+    with table.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with (
+        duckdb.connect(str(root / "cdp.duckdb"), read_only=True) as con,
+        pytest.raises(DecisionError, match=r"review.csv, line 3: answer 'perhaps' is not one of accept"),
+    ):
+        apply_answers(con, root / "decisions.jsonl", table)
+    assert not (root / "decisions.jsonl").exists()
