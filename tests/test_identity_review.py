@@ -39,10 +39,15 @@ def reviewed(resolved: Path, tmp_path: Path) -> tuple[Path, list]:
 def test_the_queue_ranks_by_what_is_at_stake_and_explains_each_score(reviewed) -> None:
     _, pairs = reviewed
     assert pairs, "the tiny population has uncertain pairs"
-    stakes = [(p.records_at_stake, p.revenue_at_stake) for p in pairs]
-    assert stakes == sorted(stakes, reverse=True)
+    # The model's doubt first (tiers), then what an answer moves.
+    ranks = [(p.tier, -p.records_at_stake, -p.revenue_at_stake) for p in pairs]
+    assert ranks == sorted(ranks)
     for p in pairs:
-        assert 0.2 <= p.probability <= 0.95 or p.reason.startswith("refused by a guard")
+        assert p.probability >= THRESHOLD and p.tier in (1, 2, 3)
+        if p.tier == 2:
+            assert p.together and p.probability < 0.8
+        if p.tier == 3:
+            assert not p.together and "guard refused" in p.reason
         assert p.weights[0][0] == "prior"
         assert sum(w for _, w in p.weights) == pytest.approx(p.match_weight, abs=1e-6)
         assert p.attributes[0]["source_system"] == p.record_a.split(":")[0]

@@ -1,17 +1,20 @@
 """The review queue: the pairs a data steward should look at first, and their answers as decisions.
 
-The model is least sure of some links:
+Every pair Splink scored above the match threshold is a candidate when the clustering or a guard
+could be wrong about it. They come in three tiers, the model's doubt first:
 
-- pairs Splink scored inside a **band** around the match threshold (by default 0.2 to 0.95): linked
-  or not, a small change of evidence would flip them;
-- pairs scored above the threshold that a **guard** refused (first names, a conflicting birth date or
-  phone): the model said yes, a rule said no.
+1. **contradictions**: two records in one customer although a guard refused their own link (a
+   conflicting value, or different first names on a pair Splink was not sure of either), or two
+   customers although their link was used (the customer grew beyond the cluster cap and was kept to
+   its exact links);
+2. **near the threshold**: two records in one customer through a link scored below ``near`` (0.8);
+3. **a guard's call**: two customers because a guard refused the link Splink scored.
 
-Each candidate is one pair of records (the most uncertain between two customers, or within one).
-The queue ranks them by what a wrong answer costs: the **records** whose customer an answer would
-change (both customers' records when apart, the customer's when together), then the **revenue**
-of those customers (``marts.dim_customers.lifetime_revenue``, when the marts are built), then
-closeness to the threshold.
+Each candidate is one pair of records (the most doubtful between two customers, or within one).
+Within a tier the queue ranks them by what an answer moves: the **records** (for two customers,
+the smaller one's, which an accept would move; for one customer, its records, which a reject may
+split), then the **revenue** of those customers (``marts.dim_customers.lifetime_revenue``, when the
+marts are built), then closeness to the threshold.
 
 ``write_review`` makes a self-contained HTML page (records side by side with their sources, each
 comparison's match weight and a waterfall from the prior to the pair's weight; no script, nothing
@@ -35,7 +38,7 @@ from orchestration.warehouse import table_exists
 
 ANSWERS = ("accept", "reject", "skip")
 CSV_FIELDS = (
-    "pair", "record_a", "record_b", "customer_a", "customer_b", "now", "probability", "reason",
+    "pair", "record_a", "record_b", "customer_a", "customer_b", "now", "probability", "tier", "reason",
     "records_at_stake", "revenue_at_stake", "answer", "why",
 )  # fmt: skip
 # The attributes shown side by side (identity.records).
@@ -56,6 +59,8 @@ class ReviewPair:
     customer_b: str
     probability: float
     match_weight: float
+    # 1 contradictions, 2 near the threshold, 3 a guard's call (the module's docstring).
+    tier: int
     reason: str
     records_at_stake: int
     revenue_at_stake: float
@@ -69,10 +74,7 @@ class ReviewPair:
 
 
 def review_queue(
-    con: duckdb.DuckDBPyConnection,
-    threshold: float,
-    limit: int = 100,
-    band: tuple[float, float] = (0.2, 0.95),
+    con: duckdb.DuckDBPyConnection, threshold: float, limit: int = 100, near: float = 0.8
 ) -> list[ReviewPair]:
     """The ``limit`` pairs to review first (see the module's docstring), from the last resolution.
     Pairs a decision in force already covers are left out."""
@@ -92,62 +94,72 @@ def review_queue(
         if table_exists(con, "identity", "steward_decisions")
         else "select null::varchar as a, null::varchar as b where false"
     )
-    low, high = band
     rows = con.execute(
         f"""
-        with guarded as (
-            select unique_id_l, unique_id_r, any_value(guard) as guard from identity.edges
-            where method = 'probabilistic' and guard is not null group by all
-        ),
-        candidates as (
-            select s.unique_id_l, s.unique_id_r, s.match_probability, s.match_weight,
-                   case when g.guard is not null then 'refused by a guard: ' || g.guard
-                        else 'scored near the threshold' end as reason
-            from identity.scored_edges s left join guarded g using (unique_id_l, unique_id_r)
-            where s.match_probability between {low} and {high}
-               or (g.guard is not null and s.match_probability >= {threshold})
+        with links as (
+            select unique_id_l, unique_id_r, any_value(guard) filter (where guard is not null) as guard,
+                   bool_or(guard is null) as used
+            from identity.edges where method = 'probabilistic' group by all
         ),
         customers as (select unique_id, customer_id from identity.customer_source_records),
         sizes as (select customer_id, count(*) as records from customers group by all),
         revenue as ({revenue}),
         decided as ({decided}),
         placed as (
-            select c.*, l.customer_id as customer_a, r.customer_id as customer_b,
+            select s.unique_id_l, s.unique_id_r, s.match_probability, s.match_weight, k.guard,
+                   coalesce(k.used, false) as used, l.customer_id as customer_a, r.customer_id as customer_b,
+                   l.customer_id = r.customer_id as together,
                    case when l.customer_id = r.customer_id then sl.records
-                        else sl.records + sr.records end as records_at_stake,
+                        else least(sl.records, sr.records) end as records_at_stake,
                    case when l.customer_id = r.customer_id then coalesce(vl.revenue, 0)
                         else coalesce(vl.revenue, 0) + coalesce(vr.revenue, 0) end as revenue_at_stake
-            from candidates c
-            join customers l on l.unique_id = c.unique_id_l
-            join customers r on r.unique_id = c.unique_id_r
+            from identity.scored_edges s
+            left join links k using (unique_id_l, unique_id_r)
+            join customers l on l.unique_id = s.unique_id_l
+            join customers r on r.unique_id = s.unique_id_r
             join sizes sl on sl.customer_id = l.customer_id
             join sizes sr on sr.customer_id = r.customer_id
             left join revenue vl on vl.customer_id = l.customer_id
             left join revenue vr on vr.customer_id = r.customer_id
-            where not exists (
+            where s.match_probability >= {threshold}
+              and not exists (
                 select 1 from decided d
-                where (d.a = c.unique_id_l and d.b = c.unique_id_r)
-                   or (d.a = c.unique_id_r and d.b = c.unique_id_l)
-            )
+                where (d.a = s.unique_id_l and d.b = s.unique_id_r)
+                   or (d.a = s.unique_id_r and d.b = s.unique_id_l))
+        ),
+        tiered as (
+            select *,
+                case when together and guard is not null
+                          and (match_probability < {near} or guard like 'conflicting%') then 1
+                     when not together and used then 1
+                     when together and used and match_probability < {near} then 2
+                     when not together and guard is not null then 3 end as tier,
+                case when together and guard is not null
+                         then 'one customer, though a guard refused their own link (' || guard || ')'
+                     when not together and used
+                         then 'two customers, though their link was used (kept apart by the cluster cap)'
+                     when together then 'one customer through a link scored near the threshold'
+                     else 'two customers: a guard refused the link (' || guard || ')' end as reason
+            from placed
         ),
         one_per_customer_pair as (
-            select * from placed
+            select * from tiered where tier is not null
             qualify row_number() over (
                 partition by least(customer_a, customer_b), greatest(customer_a, customer_b)
-                order by abs(match_probability - {threshold}), unique_id_l, unique_id_r
+                order by tier, abs(match_probability - {threshold}), unique_id_l, unique_id_r
             ) = 1
         )
-        select unique_id_l, unique_id_r, customer_a, customer_b, match_probability, match_weight, reason,
-               records_at_stake, revenue_at_stake
+        select unique_id_l, unique_id_r, customer_a, customer_b, match_probability, match_weight, tier,
+               reason, records_at_stake, revenue_at_stake
         from one_per_customer_pair
-        order by records_at_stake desc, revenue_at_stake desc, abs(match_probability - {threshold}),
+        order by tier, records_at_stake desc, revenue_at_stake desc, abs(match_probability - {threshold}),
                  unique_id_l, unique_id_r
         limit {int(limit)}
         """
     ).fetchall()
     pairs = [
-        ReviewPair(i, a, b, ca, cb, p, w, reason, n, float(v))
-        for i, (a, b, ca, cb, p, w, reason, n, v) in enumerate(rows, start=1)
+        ReviewPair(i, a, b, ca, cb, p, w, tier, reason, n, float(v))
+        for i, (a, b, ca, cb, p, w, tier, reason, n, v) in enumerate(rows, start=1)
     ]
     return [_with_details(con, pair) for pair in pairs]
 
@@ -201,7 +213,7 @@ def write_review(pairs: list[ReviewPair], out_dir: Path, threshold: float) -> tu
         for p in pairs:
             writer.writerow(
                 [p.pair, p.record_a, p.record_b, p.customer_a, p.customer_b,
-                 "one customer" if p.together else "two customers", f"{p.probability:.3f}", p.reason,
+                 "one customer" if p.together else "two customers", f"{p.probability:.3f}", p.tier, p.reason,
                  p.records_at_stake, f"{p.revenue_at_stake:.2f}", "", ""]
             )  # fmt: skip
     page = out_dir / "review.html"
