@@ -46,25 +46,12 @@ from dataclasses import asdict, dataclass
 import duckdb
 
 from orchestration.identity.graph import connected_components
+from orchestration.identity.history import ESTIMATES_DDL
 
 # A record the links other than exact ones could place: it gives a name, an e-mail or a phone.
 EVIDENCE = "coalesce(r.first_name, r.last_name, r.email, r.phone) is not null"
 # The keyed deterministic rules (``links``) and the ``identity.records`` column each joins on.
 HARD_KEYS = {"loyalty_card": "loyalty_card", "web_account": "account_id", "crm_contact": "contact_id"}
-
-ESTIMATES_DDL = """
-create schema if not exists identity;
-create table if not exists identity.accuracy_estimates (
-    run_id varchar not null,            -- the Dagster run
-    estimated_at timestamptz not null,
-    recall double,                      -- estimated pairwise recall (null: no known pair)
-    known_pairs bigint not null,        -- pairs sharing a hard key it rests on
-    hidden_key_recall double,           -- share of them the run joins without the key
-    precision double,                   -- expected pairwise precision (null: no pair)
-    links bigint not null,              -- joins of two parts the precision is made of
-    pairs bigint not null               -- pairs of records within a customer
-)
-"""
 
 
 @dataclass(frozen=True)
@@ -105,14 +92,14 @@ def hidden_key_recall(con: duckdb.DuckDBPyConnection) -> tuple[float | None, int
     found_total = pairs_total = 0
     by_key: dict[str, float | None] = {}
     for rule, column in HARD_KEYS.items():
-        found, pairs = _recovered_pairs(con, rule, column)
+        found, pairs = key_pairs_recovered(con, rule, column)
         by_key[rule] = found / pairs if pairs else None
         found_total += found
         pairs_total += pairs
     return (found_total / pairs_total if pairs_total else None), pairs_total, by_key
 
 
-def _recovered_pairs(con: duckdb.DuckDBPyConnection, rule: str, column: str) -> tuple[int, int]:
+def key_pairs_recovered(con: duckdb.DuckDBPyConnection, rule: str, column: str) -> tuple[int, int]:
     """Pairs of records with evidence sharing ``column``, and how many of them the used links
     other than the ``rule``'s exact ones join within one cluster."""
     con.execute(
