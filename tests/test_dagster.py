@@ -136,6 +136,11 @@ def test_identity_assets_report_records_customers_methods_and_anonymous_visitors
     assert abs(sum(meta["share_by_method"].value.values()) - 1) < 1e-3
     # Scored against the truth file in CDP_DATA_DIR/truth; misses broken down by what is shared.
     assert meta["accuracy_vs_truth"].value["pairwise_f1"] > 0.9
+    # Estimated without the truth file, and kept for the next run's checks.
+    estimate = meta["accuracy_estimate"].value
+    assert estimate["known_pairs"] > 0
+    assert abs(estimate["recall"] - meta["accuracy_vs_truth"].value["pairwise_recall"]) < 0.03
+    assert abs(estimate["precision"] - meta["accuracy_vs_truth"].value["pairwise_precision"]) < 0.01
     breakdown = meta["missed_pairs_vs_truth"].value
     assert breakdown["total"] == missed > 0
     assert sum(breakdown[k] for k in ("identifier", "full_name", "surname", "nothing")) == missed

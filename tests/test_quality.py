@@ -22,7 +22,7 @@ import pytest
 from orchestration.defs.dbt import cdp_dbt_models
 from orchestration.defs.quality import build_suite_checks
 from orchestration.defs.resources import build_resources
-from orchestration.identity.history import record_resolution_run
+from orchestration.identity.history import ESTIMATES_DDL, record_resolution_run
 from orchestration.lib.dbt import dbt_executable
 from orchestration.lib.dbt_project import DBT_PROJECT_DIR
 from orchestration.quality.failures import failing_rows
@@ -424,6 +424,24 @@ def test_a_jump_of_a_share_since_the_previous_run_fails_the_blocking_check(
     checks = identity_checks(con)
     assert failed(checks) == {"singleton_share_near_previous_run": "critical"}
     assert checks["singleton_share_near_previous_run"].observed == pytest.approx(-0.12)
+
+
+def test_a_drop_of_an_accuracy_estimate_since_the_previous_run_warns(con: duckdb.DuckDBPyConnection) -> None:
+    resolved(con, probabilistic=5, singleton=10)
+    con.execute(ESTIMATES_DDL)
+    insert = (
+        "insert into identity.accuracy_estimates values (?, now() + to_seconds(?), ?, 100, 0.99, ?, 50, 80)"
+    )
+    con.execute(insert, ["run-1", 0, 0.98, 0.995])
+    assert failed(identity_checks(con)) == {}
+    # Recall estimated 3 points lower: a warning, not a stop; precision up a little passes.
+    con.execute(insert, ["run-2", 1, 0.95, 0.997])
+    checks = identity_checks(con)
+    assert failed(checks) == {"estimated_recall_near_previous_run": "warning"}
+    assert checks["estimated_recall_near_previous_run"].observed == pytest.approx(-0.03)
+    # The next run compares with run-2: precision 1.5 points lower is within the 2 allowed.
+    con.execute(insert, ["run-3", 2, 0.95, 0.982])
+    assert failed(identity_checks(con)) == {}
 
 
 def test_a_band_the_user_sets_is_blocking_again(

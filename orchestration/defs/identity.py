@@ -17,12 +17,14 @@ from orchestration.defs.raw import OWNERS, WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
 from orchestration.identity import (
     IDENTITY_RAW_TABLES,
+    AccuracyEstimate,
     ResolutionConfig,
     ResolutionResult,
     RunReport,
     assign_stable_ids,
     keep_previous,
     load_identity_settings,
+    record_accuracy_estimate,
     record_resolution_run,
     report_run,
     resolve,
@@ -144,6 +146,10 @@ def identity_resolution(
         # The shares the identity quality checks compare with the previous run's (and the metadata).
         shares = record_resolution_run(con, context.run.run_id)
         stage_seconds = {**result.seconds, "stable_ids": time.perf_counter() - started}
+        # Recall and precision estimated without a truth file, kept run after run.
+        started = time.perf_counter()
+        estimate = record_accuracy_estimate(con, context.run.run_id)
+        stage_seconds["accuracy_estimate"] = time.perf_counter() - started
         report = report_run(con, settings.truth_identities_file)
         # Overrides are remembered as an input: the next run without them resolves again.
         # Read again, not taken from the plan: a first run trains the model it then uses.
@@ -156,7 +162,7 @@ def identity_resolution(
     )
     yield dg.MaterializeResult(
         asset_key=["identity", "customer_source_records"],
-        metadata={**common, **_customer_metadata(result, shares, report)},
+        metadata={**common, **_customer_metadata(result, shares, report, estimate)},
     )
     yield dg.MaterializeResult(asset_key=["identity", "scored_edges"], metadata=_scored_metadata(result))
     yield dg.MaterializeResult(asset_key=["identity", "customer_id_history"], metadata=common)
@@ -234,9 +240,10 @@ def _run_metadata(
 
 
 def _customer_metadata(
-    result: ResolutionResult, shares: dict[str, float | None], report: RunReport
+    result: ResolutionResult, shares: dict[str, float | None], report: RunReport, estimate: AccuracyEstimate
 ) -> dict[str, object]:
-    """How the records were linked, how many each customer holds, and (with a truth file) how right."""
+    """How the records were linked, how many each customer holds, how right they are estimated to
+    be without a truth file (``identity.estimate``) and, with one, how right they are."""
     return {
         "dagster/row_count": result.records,
         "share_by_method": dg.MetadataValue.json(
@@ -245,6 +252,8 @@ def _customer_metadata(
         "records_per_customer": dg.MetadataValue.md(
             markdown_table(["records", "customers"], report.records_per_customer[:30])
         ),
+        # Pairwise recall from hidden keys and expected pairwise precision, with what they rest on.
+        "accuracy_estimate": dg.MetadataValue.json(estimate.as_dict()),
         **({"accuracy_vs_truth": dg.MetadataValue.json(report.accuracy)} if report.accuracy else {}),
         # True pairs left apart, by what the two parts of the person share (evaluate.MissedPairs),
         # and the true pairs of named records no blocking rule compares (evaluate.BlockingRecall).

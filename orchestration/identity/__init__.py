@@ -6,9 +6,9 @@ for standardisation, ``identity.records``), ``links`` (exact links), ``splink_in
 ``model`` (what Splink compares and how it blocks), ``train`` (fitting the model), ``scoring``
 (the scored pairs), ``cluster`` and ``cluster_increment`` with ``merge``, ``names`` and ``graph``
 (constrained clustering), ``stable_ids`` (customer ids that survive re-clustering), ``history``
-and ``report`` (what a run did), ``evaluate`` (against a truth file), ``reference`` (plain Splink
-on the same records, the yardstick) and ``explain`` (why two records are one customer or two).
-``resolution`` runs them;
+and ``report`` (what a run did), ``evaluate`` (against a truth file), ``estimate`` (accuracy
+without one), ``reference`` (plain Splink on the same records, the yardstick) and ``explain``
+(why two records are one customer or two). ``resolution`` runs them;
 ``incremental`` says what a run may build on; ``config`` reads ``identity.yml``.
 
 The names are imported on first use (PEP 562 module ``__getattr__``), not with the package:
@@ -44,6 +44,10 @@ _EXPORTS = {
     "load_truth": "evaluate",
     "score": "evaluate",
     "Scores": "evaluate",
+    # Accuracy estimated without a truth file.
+    "estimate_accuracy": "estimate",
+    "record_accuracy_estimate": "estimate",
+    "AccuracyEstimate": "estimate",
     # The plain-Splink reference, fitted on any warehouse's records.
     "plain_splink": "reference",
     "ReferenceRun": "reference",

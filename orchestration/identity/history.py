@@ -7,7 +7,8 @@ warehouse move slowly: each run adds a few days of exports to months of history.
 two runs means the model, the thresholds or a source export changed, and is worth stopping for.
 So each identity run appends its figures to ``identity.resolution_runs`` right after stable ids are
 assigned (a row exists only for a run that got that far), and the identity quality checks
-(``orchestration/quality/suites.py``) compare the newest row with the one before it.
+(``orchestration/quality/suites.py``) compare the newest row with the one before it. The accuracy
+estimated without a truth file (``estimate``) is kept the same way, in ``identity.accuracy_estimates``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,22 @@ create table if not exists identity.resolution_runs (
     deterministic_share double,        -- shares of records by match_method; null when none
     probabilistic_share double,
     singleton_share double
+)
+"""
+
+# The accuracy estimated without a truth file (``estimate``), appended by every run that resolved:
+# here beside the runs' shares, which the identity checks read the same way.
+ESTIMATES_DDL = """
+create schema if not exists identity;
+create table if not exists identity.accuracy_estimates (
+    run_id varchar not null,            -- the Dagster run
+    estimated_at timestamptz not null,
+    estimated_recall double,            -- estimated pairwise recall (null: no known pair)
+    known_pairs bigint not null,        -- pairs sharing a hard key it rests on
+    hidden_key_recall double,           -- share of them the run joins without the key
+    expected_precision double,          -- expected pairwise precision (null: no pair)
+    links bigint not null,              -- joins of two parts the precision is made of
+    pairs bigint not null               -- pairs of records within a customer
 )
 """
 

@@ -27,7 +27,7 @@ import great_expectations.expectations as gxe
 from orchestration.exports import ALL_TABLES, ExportTable
 from orchestration.identity import SHIPPED_CONFIG, IdentityConfigError, load_identity_settings
 from orchestration.identity.decisions import STATUS_IF_MISSING_DDL
-from orchestration.identity.history import RUNS_DDL
+from orchestration.identity.history import ESTIMATES_DDL, RUNS_DDL
 from orchestration.lib.dbt import ensure_manifest
 from orchestration.quality.gx import Check, Suite
 from orchestration.settings import QualitySettings
@@ -48,6 +48,9 @@ FORMATS: dict[str, dict[str, str]] = {
     "survey_responses": {"respondent_email": EMAIL},
 }
 FORMAT_MOSTLY = 0.9
+# The largest drop (0.02 = 2 points) of an identity accuracy estimate between two runs before a
+# warning: on the 10k sample both estimates sit within 1.5 points of the truth (docs/identity.md).
+ESTIMATE_MAX_DROP = 0.02
 
 # Ranges: (column, min, max, severity). None = unbounded.
 RANGES: dict[str, list[tuple[str, float | None, float | None, str]]] = {
@@ -223,6 +226,30 @@ def _share_checks(quality: QualitySettings) -> list[Check]:
     return checks
 
 
+def _estimate_checks() -> list[Check]:
+    """The accuracy estimated without a truth file (``orchestration/identity/estimate.py``) must not
+    drop by more than ``ESTIMATE_MAX_DROP`` between two runs. A warning: the estimates rest on the
+    pairs a key joins and on the model's probabilities, and move with them as well as with the
+    clustering; a drop is worth a look, not a stop."""
+    return [
+        Check(
+            f"{column}_near_previous_run",
+            gxe.ExpectColumnMinToBeBetween(
+                column=f"{column}_change",
+                min_value=-ESTIMATE_MAX_DROP,
+                max_value=None,
+                severity=WARNING,
+                description=f"{what} dropped by at most {ESTIMATE_MAX_DROP * 100:g} points since the "
+                "previous identity run (identity.accuracy_estimates); none on a first run",
+            ),
+        )
+        for column, what in (
+            ("estimated_recall", "pairwise recall estimated from hidden keys"),
+            ("expected_precision", "expected pairwise precision"),
+        )
+    ]
+
+
 def _cluster_cap() -> int:
     """The resolver's cluster cap (identity.yml). A bad identity file must not stop the code location
     from loading: the identity step itself fails on it, naming the key; checks use the shipped cap."""
@@ -241,7 +268,9 @@ def _identity_suites(quality: QualitySettings) -> list[Suite]:
             (match_method = 'probabilistic')::int as is_probabilistic,
             (match_method = 'singleton')::int as is_singleton,
             coalesce(newest_run.probabilistic_share_jump, 0) as probabilistic_share_jump,
-            coalesce(newest_run.singleton_share_jump, 0) as singleton_share_jump
+            coalesce(newest_run.singleton_share_jump, 0) as singleton_share_jump,
+            coalesce(newest_estimate.estimated_recall_change, 0) as estimated_recall_change,
+            coalesce(newest_estimate.expected_precision_change, 0) as expected_precision_change
         from identity.customer_source_records as mapped
         left join (
             -- how far each share moved since the run before (null on a first run)
@@ -252,6 +281,15 @@ def _identity_suites(quality: QualitySettings) -> list[Suite]:
             window runs as (order by run_number)
             order by run_number desc limit 1
         ) as newest_run on true
+        left join (
+            -- how far each accuracy estimate moved since the run before (null on a first run)
+            select round(estimated_recall - lag(estimated_recall) over runs, 4) as estimated_recall_change,
+                   round(expected_precision - lag(expected_precision) over runs, 4)
+                       as expected_precision_change
+            from identity.accuracy_estimates
+            window runs as (order by estimated_at)
+            order by estimated_at desc limit 1
+        ) as newest_estimate on true
         """,
         (
             Check(
@@ -312,9 +350,11 @@ def _identity_suites(quality: QualitySettings) -> list[Suite]:
                 ),
             ),
             *_share_checks(quality),
+            *_estimate_checks(),
         ),
-        # A warehouse whose identity ran before runs (or decisions) were recorded lacks their tables.
-        prepare=(RUNS_DDL, STATUS_IF_MISSING_DDL),
+        # A warehouse whose identity ran before runs (estimates, decisions) were recorded lacks
+        # their tables.
+        prepare=(RUNS_DDL, ESTIMATES_DDL, STATUS_IF_MISSING_DDL),
     )
     return [mapping]
 
