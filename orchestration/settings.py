@@ -98,6 +98,16 @@ def _date(text: str) -> date:
         raise ValueError("a date YYYY-MM-DD, e.g. '1990-01-01'") from None
 
 
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = math.nan
+    if not 0.0 <= share <= 1.0:
+        raise ValueError("a share between 0 and 1")
+    return share
+
+
 def _earliest(source: str, transactions: str) -> Any:
     """The earliest plausible transaction date of one source system: a date before it is a
     placeholder (1900-01-01) or a typo, which would open a period of its own in the marts."""
@@ -197,6 +207,16 @@ class Settings:
             "column tagged `meta: {pii: true}` in dbt is published as a pseudonymous key",
             _names,
             "empty",
+        ),
+    )
+    identity_impact_limit: float = field(
+        default=0.01,
+        metadata=variable(
+            "CDP_IDENTITY_IMPACT_LIMIT",
+            "share of the published customers a run may change (records moved to another customer id: "
+            "merges, splits) before the publication waits for a person's approval (`cdp identity "
+            "approve`); 1 never waits ([identity.md](identity.md#merge-impact-preview))",
+            _share,
         ),
     )
     report_language: str = field(
@@ -392,16 +412,6 @@ class ShareBand:
     low: float
     high: float
     explicit: bool  # set in the environment (the check is critical) rather than the default
-
-
-def _share(text: str) -> float:
-    try:
-        share = float(text)
-    except ValueError:
-        share = math.nan
-    if not 0.0 <= share <= 1.0:
-        raise ValueError("a share between 0 and 1")
-    return share
 
 
 def _band(text: str) -> ShareBand:

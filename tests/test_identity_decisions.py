@@ -241,3 +241,28 @@ def test_the_dagster_job_records_a_split_and_its_sensor_asks_for_the_run_that_ap
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         ids = _customer(con)
     assert {ids[r] for r in others} == {customer_id} and ids[record] != customer_id
+
+
+def test_the_cli_records_lists_and_revokes_decisions(resolved: Path, settings) -> None:
+    from typer.testing import CliRunner
+
+    from orchestration.cli import app
+
+    settings.warehouse_path.parent.mkdir(parents=True)
+    shutil.copy(resolved / "cdp.duckdb", settings.warehouse_path)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        customer_id, record, _ = _merged_customer(con)
+    cli = CliRunner()
+    split = cli.invoke(app, ["identity", "split", record, customer_id, "--why", "two people", "--by", "ana"])
+    assert split.exit_code == 0, split.output
+    assert split.output.startswith(f"D1: {record} and {customer_id} kept apart (1 + ")
+    again = cli.invoke(app, ["identity", "merge", record, customer_id, "--why", "one person"])
+    assert again.exit_code == 2 and "D1 on the same records says the opposite" in again.output
+    listed = cli.invoke(app, ["identity", "decisions", "list"])
+    assert f"D1  split  {record}  |  {customer_id}" in listed.output and "by ana" in listed.output
+    revoked = cli.invoke(app, ["identity", "decisions", "revoke", "D1", "--why", "mistake", "--by", "ben"])
+    assert revoked.exit_code == 0 and "D1 revoked by ben" in revoked.output
+    assert "No decision in force" in cli.invoke(app, ["identity", "decisions", "list"]).output
+    assert "revoked by ben" in cli.invoke(app, ["identity", "decisions", "list", "--all"]).output
+    unknown = cli.invoke(app, ["identity", "split", "pos_tickets:nothing", customer_id, "--why", "x"])
+    assert unknown.exit_code == 2 and "no identity record 'pos_tickets:nothing'" in unknown.output

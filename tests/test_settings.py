@@ -132,6 +132,7 @@ def test_unset_or_empty_variables_take_the_defaults_the_code_uses(
     assert settings.duckdb_memory_limit == "4GB"
     assert settings.landing_settle_seconds == 5.0
     assert settings.clear_pii == frozenset()
+    assert settings.identity_impact_limit == 0.01
     assert quality.freshness_hours == {"pos": 48, "ecommerce": 48, "crm": 72, "survey": 168}
     assert quality.as_of is None and quality.max_cluster_records is None
     assert quality.probabilistic_share == ShareBand(0.0, 0.30, explicit=False)
@@ -157,6 +158,7 @@ EXAMPLES = {
     "CDP_EARLIEST_DATE_ECOMMERCE": ("2010-06-01", "earliest_date_ecommerce", date(2010, 6, 1)),
     "CDP_EARLIEST_DATE_CRM": ("1995-01-01", "earliest_date_crm", date(1995, 1, 1)),
     "CDP_EARLIEST_DATE_SURVEY": ("2020-01-01", "earliest_date_survey", date(2020, 1, 1)),
+    "CDP_IDENTITY_IMPACT_LIMIT": ("0.05", "identity_impact_limit", 0.05),
     "CDP_REPORT_LANGUAGE": ("FR", "report_language", "fr"),
     "CDP_FRESHNESS_HOURS_POS": ("24", "freshness_hours_pos", 24),
     "CDP_FRESHNESS_HOURS_ECOMMERCE": ("12", "freshness_hours_ecommerce", 12),
@@ -211,6 +213,7 @@ def test_the_landing_settle_time_and_the_mapping_file_reach_the_code(
         ("CDP_QUALITY_PROBABILISTIC_SHARE", "0.3"),
         ("CDP_QUALITY_SINGLETON_SHARE", "0.0,1.5"),
         ("CDP_QUALITY_IDENTITY_MAX_JUMP", "10"),
+        ("CDP_IDENTITY_IMPACT_LIMIT", "5%"),
         ("CDP_REPORT_LANGUAGE", "de"),
     ],
 )

@@ -142,6 +142,9 @@ def test_ui_shows_the_asset_graph_and_launches_a_full_run(dagster_dev: tuple[Dag
         "privacy_erase",
         "privacy_retention",
         "dbt_tests_every_row",
+        "identity_steward_decision",
+        "identity_revoke_decision",
+        "identity_approve_impact",
     } <= {j["name"] for j in repository["jobs"]}
     assert {(s["name"], s["scheduleState"]["status"]) for s in repository["schedules"]} == {
         ("daily_full_pipeline", "RUNNING"),
@@ -150,6 +153,7 @@ def test_ui_shows_the_asset_graph_and_launches_a_full_run(dagster_dev: tuple[Dag
     assert {(s["name"], s["sensorState"]["status"]) for s in repository["sensors"]} == {
         ("landing_sensor", "RUNNING"),
         ("rebuild_after_erasure", "RUNNING"),
+        ("apply_steward_decisions", "RUNNING"),
     }
 
     launched = dagster.graphql(

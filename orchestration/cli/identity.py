@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from orchestration.cli.warehouse import open_warehouse
 from orchestration.settings import get_settings
 
 if TYPE_CHECKING:
@@ -154,19 +155,10 @@ By = Annotated[str | None, typer.Option("--by", help="Who decides [default: the 
 
 def _decide(kind: str, a: str, b: str, why: str, by: str | None) -> None:
     """Record a decision between ``a`` (records or a customer, comma-separated) and ``b``."""
-    import duckdb
-
     from orchestration.identity.decisions import DecisionError, decide
 
     settings = get_settings()
-    if not settings.warehouse_path.exists():
-        typer.echo(f"No warehouse at {settings.warehouse_path}: run `cdp run` first.", err=True)
-        raise typer.Exit(2)
-    try:
-        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    except duckdb.IOException as error:  # a run holds the warehouse: DuckDB has one writer or readers
-        typer.echo(f"The warehouse is in use ({error}); try again when the run has finished.", err=True)
-        raise typer.Exit(2) from error
+    con = open_warehouse(settings)
     try:
         decision = decide(con, settings.steward_decisions_path, kind, a.split(","), b, why, by)
     except DecisionError as error:
@@ -178,7 +170,7 @@ def _decide(kind: str, a: str, b: str, why: str, by: str | None) -> None:
     typer.echo(
         f"{decision.decision_id}: {decision.named_a} and {decision.named_b} {what} "
         f"({len(decision.side_a)} + {len(decision.side_b)} records), by {decision.decided_by}. "
-        "The next `cdp run` applies it; `cdp identity decisions` lists the decisions."
+        "The next `cdp run` applies it; `cdp identity decisions list` lists the decisions."
     )
 
 
@@ -262,21 +254,12 @@ def review(
     (records side by side, match weights, a waterfall) and review.csv to answer (accept, reject or
     skip); with --apply, a filled review.csv turned into decisions the next `cdp run` applies.
     Both files hold personal data in clear (mode 600)."""
-    import duckdb
-
     from orchestration.identity import load_identity_settings
     from orchestration.identity.decisions import DecisionError
     from orchestration.identity.review import apply_answers, review_queue, write_review
 
     settings = get_settings()
-    if not settings.warehouse_path.exists():
-        typer.echo(f"No warehouse at {settings.warehouse_path}: run `cdp run` first.", err=True)
-        raise typer.Exit(2)
-    try:
-        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    except duckdb.IOException as error:  # a run holds the warehouse: DuckDB has one writer or readers
-        typer.echo(f"The warehouse is in use ({error}); try again when the run has finished.", err=True)
-        raise typer.Exit(2) from error
+    con = open_warehouse(settings)
     try:
         if apply is not None:
             applied = apply_answers(con, settings.steward_decisions_path, apply, by)
@@ -303,3 +286,25 @@ def review(
     typer.echo(
         f"{len(pairs)} pair(s) to review: {page} (answer in {table}, then `cdp identity review --apply`)"
     )
+
+
+def approve(why: Why, by: By = None) -> None:
+    """Approve publishing what this warehouse's customer ids change against the last publication
+    (the merge-impact preview a run held back above CDP_IDENTITY_IMPACT_LIMIT), then run the pipeline,
+    which publishes. The approval holds for this exact change: a later one asks again."""
+    from orchestration.cli.pipeline import execute
+    from orchestration.identity.decisions import steward
+    from orchestration.serving import impact
+
+    settings = get_settings()
+    con = open_warehouse(settings, read_only=False)
+    try:
+        current = impact.preview(con, settings.published_marts_path)
+        if current.first_publication:
+            typer.echo("Nothing to approve: nothing was published yet (the first publication never waits).")
+            return
+        impact.approve(con, current, by or steward(), why)
+    finally:
+        con.close()
+    typer.echo(f"Approved: {current.describe()}. Publishing:")
+    execute("full_pipeline", "cdp identity approve")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from orchestration.cli.pipeline import execute
+from orchestration.cli.warehouse import open_warehouse
 from orchestration.settings import get_settings
 
 if TYPE_CHECKING:  # imported where used: `cdp --help` stays fast
@@ -27,19 +28,10 @@ def privacy_export(
     their file and line, golden record, consents with provenance, interactions, survey answers,
     identity links and why they merged) to OUT and OUT.html. Reads the warehouse only; the files
     hold personal data in clear. Exits 1 when no customer has the identifier."""
-    import duckdb
-
     from orchestration.privacy.access import collect, write_export
 
     settings = get_settings()
-    if not settings.warehouse_path.exists():
-        typer.echo(f"No warehouse at {settings.warehouse_path}: run `cdp run` first.", err=True)
-        raise typer.Exit(2)
-    try:
-        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    except duckdb.IOException as error:  # a run holds the warehouse: DuckDB has one writer or readers
-        typer.echo(f"The warehouse is in use ({error}); try again when the run has finished.", err=True)
-        raise typer.Exit(2) from error
+    con = open_warehouse(settings)
     try:
         subject = _subject_or_exit(con, email, phone, customer_id)
         report = collect(con, subject)

@@ -8,6 +8,7 @@ They depend on every mart, so they run after dbt has built the marts and their b
 passed: a run whose marts fail a critical check leaves the previous publication in place.
 """
 
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,9 +19,11 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
 from orchestration.defs.resources import WarehouseResource
+from orchestration.lib.atomic import write_text_atomically
 from orchestration.lib.dbt import ensure_manifest
 from orchestration.lib.dbt_project import built_project_artifacts
 from orchestration.runtime import changes
+from orchestration.serving import impact
 from orchestration.serving.publish import (
     marts_from_manifest,
     pseudonym_salt,
@@ -41,9 +44,86 @@ def _file_link(path: Path) -> dict[str, dg.MetadataValue]:
     return {"path": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.as_uri())}
 
 
+IMPACT_KEY = dg.AssetKey(["serving", "identity_impact"])
+IMPACT_CHECK = "within_limit_or_approved"
+
+
+@dg.asset(
+    key=IMPACT_KEY,
+    deps=MART_KEYS,
+    group_name="serving",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    tags=TAGS,
+    pool=WAREHOUSE_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            IMPACT_CHECK,
+            asset=IMPACT_KEY,
+            blocking=True,
+            description="[critical] the customers this run's ids change against the last publication "
+            "stay within CDP_IDENTITY_IMPACT_LIMIT, or a person approved the change "
+            "(`cdp identity approve`); otherwise the publication waits",
+        )
+    ],
+    description=(
+        "The merge-impact preview: what the warehouse's customer ids change against the published ones "
+        "(records moved, customers merged and split) and the headline KPIs of the last closed period "
+        "as published and as they would be. Above `CDP_IDENTITY_IMPACT_LIMIT` the publication waits "
+        "for approval (docs/identity.md)."
+    ),
+)
+def identity_impact(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Preview the identity change a publication would carry; hold the publication above the limit."""
+    settings = get_settings()
+    with warehouse.get_connection() as con:
+        current = impact.preview(con, settings.published_marts_path)
+        approval = None if current.first_publication else impact.approved(con, current.digest)
+    limit = settings.identity_impact_limit
+    within = current.first_publication or current.share_changed <= limit
+    passed = within or approval is not None
+    verdict = (
+        "within the limit"
+        if within
+        else f"above the limit ({limit:.2%}), {approval}"
+        if approval
+        else f"above the limit ({limit:.2%}): the publication waits for approval (`cdp identity approve`, "
+        "or the job identity_approve_impact)"
+    )
+    line = f"identity impact: {current.describe()}; {verdict}"
+    (context.log.info if passed else context.log.warning)(line)
+    said = {"line": current.describe(), "verdict": verdict, "preview": json.loads(current.as_json())}
+    settings.serving_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(settings.serving_dir / impact.IMPACT_FILE, json.dumps(said))
+    kpis = [(name, *values) for name, values in current.kpis.items()]
+    metadata = {
+        "preview": dg.MetadataValue.text(line),
+        "share_of_customers_changed": round(current.share_changed, 6),
+        "customers_changed": current.customers_changed,
+        "records_moved": current.records_moved,
+        "customers_merged": current.merged,
+        "customers_split": current.split,
+        "period": current.period or "",
+        "kpis": dg.MetadataValue.md(markdown_table(["KPI", "published", "new", "change"], kpis)),
+        "digest": current.digest,
+    }
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=IMPACT_CHECK,
+                passed=passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=line,
+                metadata={"reason": dg.MetadataValue.text(line), "limit": limit},
+            )
+        ],
+    )
+
+
 @dg.asset(
     key=["serving", "marts"],
-    deps=MART_KEYS,
+    deps=[*MART_KEYS, IMPACT_KEY],
     group_name="serving",
     kinds={"duckdb", "parquet"},
     owners=OWNERS,
@@ -207,4 +287,4 @@ def kpi_report() -> dg.MaterializeResult:
     )
 
 
-defs = dg.Definitions(assets=[published_marts, dbt_docs, kpi_report])
+defs = dg.Definitions(assets=[identity_impact, published_marts, dbt_docs, kpi_report])

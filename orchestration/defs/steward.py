@@ -1,6 +1,7 @@
-"""Steward decision jobs for the Dagster UI: the same merge, split and revocation as
-``cdp identity merge``, ``split`` and ``decisions revoke`` (``orchestration/identity/decisions.py``),
-launched from the Launchpad with config.
+"""Steward jobs for the Dagster UI: the same merge, split and revocation as ``cdp identity merge``,
+``split`` and ``decisions revoke`` (``orchestration/identity/decisions.py``), and the approval of a
+publication held back by the merge-impact preview (``cdp identity approve``,
+``orchestration/serving/impact.py``), launched from the Launchpad with config.
 
 A decision is recorded in the data folder and applied by the next identity resolution, which
 ``apply_steward_decisions`` requests (a ``full_pipeline`` run) as soon as a decision job succeeds:
@@ -15,6 +16,7 @@ from orchestration.defs.automation import WRITE_TAGS, full_pipeline_job
 from orchestration.defs.raw import WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
 from orchestration.identity.decisions import CANNOT_LINK, MUST_LINK, decide, revoke
+from orchestration.serving import impact
 from orchestration.settings import get_settings
 
 
@@ -26,6 +28,11 @@ class DecisionConfig(dg.Config):
     action: Literal["merge", "split"]
     a: str
     b: str
+    why: str
+    by: str = "dagster"
+
+
+class ApproveConfig(dg.Config):
     why: str
     by: str = "dagster"
 
@@ -65,6 +72,20 @@ def revoke_decision(context: dg.OpExecutionContext, config: RevokeConfig) -> Non
     context.add_output_metadata({"decision_id": decision.decision_id, "revoked_by": decision.revoked_by})
 
 
+@dg.op(pool=WAREHOUSE_POOL, tags={"kind": "identity"})
+def approve_impact(
+    context: dg.OpExecutionContext, config: ApproveConfig, warehouse: WarehouseResource
+) -> None:
+    """Approve the identity change the last run held back (the merge-impact preview of
+    ``serving/identity_impact``); the pipeline run this job's success requests publishes it."""
+    with warehouse.get_connection() as con:
+        current = impact.preview(con, get_settings().published_marts_path)
+        if not current.first_publication:
+            impact.approve(con, current, config.by, config.why)
+    context.log.info(f"approved: {current.describe()}")
+    context.add_output_metadata({"preview": current.describe(), "digest": current.digest})
+
+
 @dg.job(tags=WRITE_TAGS, description="Record a steward's merge or split (config: action, a, b, why, by).")
 def identity_steward_decision() -> None:
     record_decision()
@@ -75,12 +96,18 @@ def identity_revoke_decision() -> None:
     revoke_decision()
 
 
+@dg.job(tags=WRITE_TAGS, description="Approve the identity change a run held back (config: why, by).")
+def identity_approve_impact() -> None:
+    approve_impact()
+
+
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[identity_steward_decision, identity_revoke_decision],
+    monitored_jobs=[identity_steward_decision, identity_revoke_decision, identity_approve_impact],
     request_job=full_pipeline_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Applies a steward decision: a pipeline run clusters its records again.",
+    description="Applies a steward decision (a pipeline run clusters its records again) or an approval "
+    "(the run publishes).",
 )
 def apply_steward_decisions(context: dg.RunStatusSensorContext) -> dg.RunRequest:
     run = context.dagster_run
@@ -89,5 +116,6 @@ def apply_steward_decisions(context: dg.RunStatusSensorContext) -> dg.RunRequest
 
 
 defs = dg.Definitions(
-    jobs=[identity_steward_decision, identity_revoke_decision], sensors=[apply_steward_decisions]
+    jobs=[identity_steward_decision, identity_revoke_decision, identity_approve_impact],
+    sensors=[apply_steward_decisions],
 )

@@ -49,8 +49,7 @@ KINDS = (MUST_LINK, CANNOT_LINK)
 # The method of a must-link's edge in identity.edges (and in the records' match method).
 STEWARD_METHOD = "steward:must-link"
 
-DECISIONS_DDL = """
-create or replace table identity.steward_decisions (
+DECISIONS_COLUMNS = """ (
     decision_id varchar primary key,   -- D1, D2, ... in the order they were made
     kind varchar not null,             -- must_link | cannot_link
     side_a varchar[] not null,         -- records (source_system:source_record_id)
@@ -65,6 +64,7 @@ create or replace table identity.steward_decisions (
     revoked_why varchar
 )
 """
+DECISIONS_DDL = "create or replace table identity.steward_decisions" + DECISIONS_COLUMNS
 STATUS_COLUMNS = """ (
     decision_id varchar primary key,
     kind varchar not null,
@@ -78,6 +78,7 @@ STATUS_IF_MISSING_DDL = (
     "create schema if not exists identity; "
     "create table if not exists identity.steward_decision_status" + STATUS_COLUMNS
 )
+DECISIONS_IF_MISSING_DDL = "create table if not exists identity.steward_decisions" + DECISIONS_COLUMNS
 
 
 class DecisionError(ValueError):
@@ -182,7 +183,8 @@ def _append(path: Path, event: dict) -> None:
         os.fsync(out.fileno())
 
 
-def _steward() -> str:
+def steward() -> str:
+    """Who decides, by default: the system user."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -242,7 +244,7 @@ def decide(
             )
     decision = Decision(
         f"D{len(decisions.items) + 1}", kind, tuple(side_a), tuple(side_b), ",".join(named_a), named_b,
-        by or _steward(), datetime.now(UTC).isoformat(timespec="seconds"), why,
+        by or steward(), datetime.now(UTC).isoformat(timespec="seconds"), why,
     )  # fmt: skip
     _append(
         path,
@@ -269,7 +271,7 @@ def revoke(path: Path, decision_id: str, why: str, by: str | None = None) -> Dec
     decision = read_decisions(path).find(decision_id)
     if not decision.active:
         raise DecisionError(f"{decision.decision_id} was already revoked on {decision.revoked_at}")
-    event = {"event": "revoked", "decision_id": decision.decision_id, "by": by or _steward(),
+    event = {"event": "revoked", "decision_id": decision.decision_id, "by": by or steward(),
              "at": datetime.now(UTC).isoformat(timespec="seconds"), "why": why}  # fmt: skip
     _append(path, event)
     return read_decisions(path).find(decision.decision_id)

@@ -26,7 +26,7 @@ import great_expectations.expectations as gxe
 
 from orchestration.exports import ALL_TABLES, ExportTable
 from orchestration.identity import SHIPPED_CONFIG, IdentityConfigError, load_identity_settings
-from orchestration.identity.decisions import STATUS_IF_MISSING_DDL
+from orchestration.identity.decisions import DECISIONS_IF_MISSING_DDL, STATUS_IF_MISSING_DDL
 from orchestration.identity.history import ESTIMATES_DDL, RUNS_DDL
 from orchestration.lib.dbt import ensure_manifest
 from orchestration.quality.gx import Check, Suite
@@ -341,8 +341,12 @@ def _identity_suites(quality: QualitySettings) -> list[Suite]:
                 "steward_decisions_hold",
                 gxe.UnexpectedRowsExpectation(
                     unexpected_rows_query="""
-                        select decision_id, kind, note from identity.steward_decision_status
-                        where not holds
+                        select s.decision_id, s.kind, s.note, count(b.unique_id) as records_still_mapped
+                        from identity.steward_decision_status s
+                        join identity.steward_decisions d using (decision_id)
+                        left join {batch} b on list_contains(d.side_a || d.side_b, b.unique_id)
+                        where not s.holds
+                        group by all
                     """,
                     severity=WARNING,
                     description="every steward decision in force holds in the clusters (`cdp identity "
@@ -354,7 +358,7 @@ def _identity_suites(quality: QualitySettings) -> list[Suite]:
         ),
         # A warehouse whose identity ran before runs (estimates, decisions) were recorded lacks
         # their tables.
-        prepare=(RUNS_DDL, ESTIMATES_DDL, STATUS_IF_MISSING_DDL),
+        prepare=(RUNS_DDL, ESTIMATES_DDL, STATUS_IF_MISSING_DDL, DECISIONS_IF_MISSING_DDL),
     )
     return [mapping]
 

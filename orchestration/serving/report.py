@@ -12,6 +12,7 @@ opens offline.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date
@@ -23,6 +24,7 @@ import duckdb
 from orchestration.lib.atomic import write_text_atomically
 from orchestration.quality.report import latest_checks
 from orchestration.serving import charts
+from orchestration.serving.impact import IMPACT_FILE
 from orchestration.serving.publish import PUBLICATION_TABLE
 
 STYLE = """
@@ -429,6 +431,15 @@ def _rate_tiles(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
+def _identity_change(preview_file: Path) -> list[str]:
+    """What this publication's customer ids changed against the previous one (the merge-impact
+    preview the run wrote before publishing, ``serving/identity_impact.json``), as a paragraph."""
+    if not preview_file.exists():
+        return []
+    change = json.loads(preview_file.read_text(encoding="utf-8"))
+    return [f"<p>Against the previous publication: {escape(change['line'])}</p>"]
+
+
 def _identity_section(con: duckdb.DuckDBPyConnection) -> tuple[list[str], dict]:
     records, customers = _rows(
         con, "select count(*), count(distinct customer_id) from bridge_customer_source_records"
@@ -552,6 +563,7 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
         identity, identity_summary = _identity_section(con)
     finally:
         con.close()
+    identity = _identity_change(marts_file.parent / IMPACT_FILE) + identity
     quality, quality_summary = _quality_section(quality_dir)
     nps, csat, ces = overall[0] if overall else (None, None, None)
     headline = {
