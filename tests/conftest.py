@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,50 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, generated: Generated) -> 
             f.write((BAD_TICKET + "\r\n").encode("cp1252"))
         result = run_job("full_pipeline", settings)
         yield settings, result
+
+
+@pytest.fixture
+def copied(pipeline: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A copy of the shared pipeline run's data folder (without its Dagster instance), in force:
+    for tests that run the pipeline again or change what it left."""
+    before, _ = pipeline
+    shutil.copytree(before.data_dir, tmp_path / "cdp", ignore=shutil.ignore_patterns("dagster"))
+    monkeypatch.setenv("CDP_DATA_DIR", str(tmp_path / "cdp"))
+    monkeypatch.setenv("CDP_DUCKDB_THREADS", "2")
+    monkeypatch.setenv("CDP_DUCKDB_MEMORY_LIMIT", "2GB")
+    monkeypatch.setenv("CDP_QUALITY_AS_OF", FRESH_AS_OF)
+    monkeypatch.setenv("CDP_LANDING_SETTLE_SECONDS", "0")
+    return get_settings()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@contextmanager
+def offline_page(page_file: Path, width: int = 1400, height: int = 1000) -> Iterator[tuple]:
+    """``page_file`` opened in headless Chromium (``CHROMIUM``): ``(page, errors, requests)``, the
+    page's script errors and console errors, and every URL it requested (a self-contained page
+    requests only itself)."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+        page.on(
+            "console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+        )
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(page_file.as_uri(), wait_until="load")
+        try:
+            yield page, errors, requests
+        finally:
+            browser.close()
 
 
 def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:

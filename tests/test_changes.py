@@ -16,22 +16,9 @@ from typer.testing import CliRunner
 from orchestration.cli import app
 from orchestration.runtime import changes
 from orchestration.settings import Settings, get_settings
-from tests.conftest import FRESH_AS_OF, run_job
+from tests.conftest import run_job
 
 AFTER_IDENTITY = ("cdp_dbt_models", "serving__marts", "serving__dbt_docs", "serving__kpi_report")
-
-
-@pytest.fixture
-def copied(pipeline, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    before, _ = pipeline
-    root = tmp_path / "cdp"
-    shutil.copytree(before.data_dir, root, ignore=shutil.ignore_patterns("dagster"))
-    monkeypatch.setenv("CDP_DATA_DIR", str(root))
-    monkeypatch.setenv("CDP_DUCKDB_THREADS", "2")
-    monkeypatch.setenv("CDP_DUCKDB_MEMORY_LIMIT", "2GB")
-    monkeypatch.setenv("CDP_QUALITY_AS_OF", FRESH_AS_OF)
-    monkeypatch.setenv("CDP_LANDING_SETTLE_SECONDS", "0")
-    return get_settings()
 
 
 def _steps(result: dg.ExecuteInProcessResult, kind: str) -> set[str]:

@@ -20,9 +20,9 @@ from orchestration.benchmarks.review_round_trip import answer_from_truth
 from orchestration.identity.decisions import DecisionError, read_decisions
 from orchestration.identity.evaluate import score_customer_ids
 from orchestration.identity.review import apply_answers, review_queue, write_review
+from tests.conftest import CHROMIUM, offline_page
 from tests.conftest import customer_ids as _customer
 from tests.conftest import resolve_in_process as _run
-from tests.test_serving import CHROMIUM
 
 THRESHOLD = 0.5
 
@@ -57,22 +57,9 @@ def test_the_queue_ranks_by_what_is_at_stake_and_explains_each_score(reviewed) -
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (Debian package `chromium`)")
 def test_the_review_page_renders_offline_in_headless_chromium(reviewed) -> None:
-    from playwright.sync_api import sync_playwright
-
     root, pairs = reviewed
     page_file, _ = write_review(pairs, root / "review", THRESHOLD)
-    errors: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(page_file.as_uri(), wait_until="load")
+    with offline_page(page_file, 1200, 900) as (page, errors, requests):
         shown = page.evaluate(
             """() => [...document.querySelectorAll('section.pair')].map(s => ({
                 title: s.querySelector('h2').textContent,
@@ -80,7 +67,6 @@ def test_the_review_page_renders_offline_in_headless_chromium(reviewed) -> None:
                 bars: [...s.querySelectorAll('svg .mark')].filter(m => m.getBBox().width > 0).length,
             }))"""
         )
-        browser.close()
     assert errors == [] and requests == [page_file.as_uri()]
     assert len(shown) == len(pairs)
     for section, pair in zip(shown, pairs, strict=True):

@@ -3,7 +3,6 @@ the right to erasure (``cdp privacy erase``), with the suppression that keeps an
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -11,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestration.cli import app
-from orchestration.settings import Settings, get_settings
-from tests.conftest import FRESH_AS_OF, query
+from orchestration.settings import Settings
+from tests.conftest import query
 
 # Column types that cannot hold a name, an e-mail or a phone.
 NOT_TEXT = (
@@ -171,18 +170,6 @@ def _raw_counts(settings: Settings) -> dict[str, int]:
     tables = query(settings, "select table_name from information_schema.tables where table_schema = 'raw' "
                    "and table_type = 'BASE TABLE' and table_name <> 'load_log' order by 1")  # fmt: skip
     return {t: query(settings, f"select count(*) from raw.{t}")[0][0] for (t,) in tables}
-
-
-@pytest.fixture
-def copied(pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    before, _ = pipeline
-    shutil.copytree(before.data_dir, tmp_path / "cdp", ignore=shutil.ignore_patterns("dagster"))
-    monkeypatch.setenv("CDP_DATA_DIR", str(tmp_path / "cdp"))
-    monkeypatch.setenv("CDP_DUCKDB_THREADS", "2")
-    monkeypatch.setenv("CDP_DUCKDB_MEMORY_LIMIT", "2GB")
-    monkeypatch.setenv("CDP_QUALITY_AS_OF", FRESH_AS_OF)
-    monkeypatch.setenv("CDP_LANDING_SETTLE_SECONDS", "0")
-    return get_settings()
 
 
 def _person(settings: Settings) -> tuple[str, str, str, str]:

@@ -21,9 +21,8 @@ from orchestration.serving.charts import GREY
 from orchestration.serving.publish import marts_from_manifest, publish_marts
 from orchestration.serving.report import verbatim_themes, write_report
 from orchestration.settings import REPO_ROOT, Settings
-from tests.conftest import FRESH_AS_OF, query
+from tests.conftest import CHROMIUM, FRESH_AS_OF, offline_page, query
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Where the report test leaves its screenshot for people to look at (git-ignored).
 ARTIFACTS = Path(os.environ.get("CDP_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
 REPORT_CHARTS = {
@@ -395,26 +394,11 @@ def test_a_bi_reader_holding_the_published_file_does_not_block_a_run(pipeline: t
     CHROMIUM is None, reason="Chromium not installed (Debian package `chromium`; .ci/run installs it)"
 )
 def test_kpi_report_renders_every_chart_offline_in_headless_chromium(pipeline: tuple) -> None:
-    from playwright.sync_api import sync_playwright
-
     settings, result = pipeline
     report = settings.serving_dir / "report" / "index.html"
     materialization = result.asset_materializations_for_node("serving__kpi_report")[0]
     assert materialization.metadata["path"].value == str(report)
-    errors: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-        page.on(
-            "console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-        )
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(report.as_uri(), wait_until="load")
+    with offline_page(report) as (page, errors, requests):
         charts = page.evaluate(
             """() => [...document.querySelectorAll('figure.chart')].map(figure => {
                 const svg = figure.querySelector('svg');
@@ -430,7 +414,6 @@ def test_kpi_report_renders_every_chart_offline_in_headless_chromium(pipeline: t
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         screenshot = ARTIFACTS / "kpi-report.png"
         page.screenshot(path=str(screenshot), full_page=True)
-        browser.close()
     assert {c["title"] for c in charts} == REPORT_CHARTS
     # The test data hold 16 months: no period has the 24 months a 12-month retention needs, and
     # the chart says so instead of drawing left-censored values.

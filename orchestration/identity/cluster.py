@@ -404,7 +404,24 @@ def _keep_apart(con: duckdb.DuckDBPyConnection, scope: Scope) -> int:
     )
     # The walk's labels are arbitrary: each cluster is labelled by its smallest record, as
     # connected_components labels the others.
+    _mark_refused(con, scope, refused, "_apart_links")
     con.register("_walked", pa.table({"unique_id": records, "root": [merged.get(r, r) for r in records]}))
+    con.execute(
+        f"""
+        create or replace table {work}.clusters_deterministic as
+        select d.unique_id, coalesce(min(w.unique_id) over (partition by w.root), d.cluster_id) as cluster_id
+        from {work}.clusters_deterministic d left join _walked w using (unique_id);
+        """
+    )
+    con.unregister("_walked")
+    return opposed
+
+
+def _mark_refused(
+    con: duckdb.DuckDBPyConnection, scope: Scope, refused: list[tuple[int, str]], links: str
+) -> None:
+    """Write in each refused link's edge what contradicted (``refused``: position in the temp
+    table ``links`` of the walk, conflict)."""
     refused_table = pa.table(
         {"position": [p for p, _ in refused], "conflict": [c for _, c in refused]}, schema=REFUSED_SCHEMA
     )
@@ -412,17 +429,11 @@ def _keep_apart(con: duckdb.DuckDBPyConnection, scope: Scope) -> int:
     con.execute(
         f"""
         update {scope.edges} e set guard = 'conflicting ' || f.conflict
-        from _refused f join _apart_links k using (position)
-        where e.unique_id_l = k.unique_id_l and e.unique_id_r = k.unique_id_r and e.guard is null;
-
-        create or replace table {work}.clusters_deterministic as
-        select d.unique_id, coalesce(min(w.unique_id) over (partition by w.root), d.cluster_id) as cluster_id
-        from {work}.clusters_deterministic d left join _walked w using (unique_id);
+        from _refused f join {links} k using (position)
+        where e.unique_id_l = k.unique_id_l and e.unique_id_r = k.unique_id_r and e.guard is null
         """
     )
-    con.unregister("_walked")
     con.unregister("_refused")
-    return opposed
 
 
 def _links_to_walk(con: duckdb.DuckDBPyConnection, scope: Scope, start: str, methods: str) -> list[Link]:
@@ -469,27 +480,19 @@ def _apply_merge(
     """Mark the refused links' edges with what contradicted, and write ``clusters_all``: the
     clusters of ``start`` with ``merged`` (cluster → the cluster it joined) applied."""
     work = scope.work
+    _mark_refused(con, scope, refused, "_links")
     merged_table = pa.table(
         {"cluster_id": list(merged), "merged_into": list(merged.values())}, schema=MERGED_SCHEMA
     )
-    refused_table = pa.table(
-        {"position": [p for p, _ in refused], "conflict": [c for _, c in refused]}, schema=REFUSED_SCHEMA
-    )
     con.register("_merged", merged_table)
-    con.register("_refused", refused_table)
     con.execute(
         f"""
-        update {scope.edges} e set guard = 'conflicting ' || f.conflict
-        from _refused f join _links k using (position)
-        where e.unique_id_l = k.unique_id_l and e.unique_id_r = k.unique_id_r and e.guard is null;
-
         create or replace table {work}.clusters_all as
         select d.unique_id, coalesce(m.merged_into, d.cluster_id) as cluster_id
         from {work}.{start} d left join _merged m using (cluster_id);
         """
     )
     con.unregister("_merged")
-    con.unregister("_refused")
 
 
 def cluster_scope(con: duckdb.DuckDBPyConnection, scope: Scope, identity: IdentitySettings) -> None:

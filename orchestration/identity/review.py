@@ -233,7 +233,8 @@ tr.same td {{ background: #e8f5e9; }} tr.differ td {{ background: #fdecea; }}
 .meta {{ color: #555; }} svg {{ display: block; margin-top: .5rem; }}
 </style></head><body>
 <h1>Identity review queue</h1>
-<p>{len(pairs)} pair(s) the model is least sure of, the costliest first (records and revenue an answer
+<p>{len(pairs)} pair(s) the model is least sure of: contradictions first, then links near the
+threshold, then a guard's calls; within each, the costliest first (records and revenue an answer
 would move). Answer in <code>review.csv</code>, column <code>answer</code>: <code>accept</code> (one
 person), <code>reject</code> (two people) or <code>skip</code>; then
 <code>cdp identity review --apply review.csv</code>. Match threshold: {threshold}.</p>
@@ -270,7 +271,7 @@ def _text(value: object) -> str:
 def _waterfall(weights: list[tuple[str, float]], total: float) -> str:
     """An inline SVG waterfall: each comparison's match weight added to the prior's, up to the pair's
     weight (what Splink's waterfall chart shows, drawn here so the page needs no script)."""
-    bar, label_width, width = 22, 190, 620
+    bar, label_width, width = 22, 260, 700
     running = [0.0]
     for _, w in weights:
         running.append(running[-1] + w)
