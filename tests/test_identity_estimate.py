@@ -67,6 +67,28 @@ def test_every_run_appends_its_estimate(resolved) -> None:
     assert rows[0][1:] == (first.recall, first.known_pairs, first.precision, first.links)
 
 
+def test_an_incremental_run_reports_the_last_full_estimate_with_when_it_was_made(
+    resolved, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestration.identity import estimate
+
+    full = record_accuracy_estimate(resolved, "full-run")
+
+    def not_again(con: duckdb.DuckDBPyConnection) -> None:
+        raise AssertionError("an incremental run estimated again")
+
+    monkeypatch.setattr(estimate, "estimate_accuracy", not_again)
+    day = record_accuracy_estimate(resolved, "day-run", recompute=False)
+    rows = dict(
+        resolved.execute(
+            "select run_id, (estimated_at, estimated_recall, expected_precision) "
+            "from identity.accuracy_estimates where run_id in ('full-run', 'day-run')"
+        ).fetchall()
+    )
+    assert rows["day-run"] == rows["full-run"]
+    assert (day.recall, day.precision, day.known_pairs) == (full.recall, full.precision, full.known_pairs)
+
+
 def _hand_made(tmp_path: Path, scored_link: bool) -> duckdb.DuckDBPyConnection:
     """Four named records: a and b share a loyalty card (their only exact link), c joins b by a
     scored link of probability 0.9, and (``scored_link``) a scored link of 0.8 joins a and c too.

@@ -146,9 +146,10 @@ def identity_resolution(
         # The shares the identity quality checks compare with the previous run's (and the metadata).
         shares = record_resolution_run(con, context.run.run_id)
         stage_seconds = {**result.seconds, "stable_ids": time.perf_counter() - started}
-        # Recall and precision estimated without a truth file, kept run after run.
+        # Recall and precision estimated without a truth file, kept run after run (an increment
+        # reports the last full resolution's: identity.estimate.record_accuracy_estimate).
         started = time.perf_counter()
-        estimate = record_accuracy_estimate(con, context.run.run_id)
+        estimate = record_accuracy_estimate(con, context.run.run_id, recompute=result.mode == "full")
         stage_seconds["accuracy_estimate"] = time.perf_counter() - started
         report = report_run(con, settings.truth_identities_file)
         # Overrides are remembered as an input: the next run without them resolves again.
