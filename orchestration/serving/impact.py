@@ -81,7 +81,7 @@ class Preview:
         if self.first_publication:
             return "first publication: nothing to compare with"
         deltas = ", ".join(
-            f"{name} {before} → {after} ({delta:+.4g})"
+            f"{name} {before:.6g} → {after:.6g} ({delta:+.4g})"
             for name, (before, after, delta) in self.kpis.items()
             if delta is not None
         )
