@@ -131,9 +131,10 @@ def key_pairs_recovered(con: duckdb.DuckDBPyConnection, rule: str, column: str) 
     return int(found), int(pairs)
 
 
-def replay_links(con: duckdb.DuckDBPyConnection) -> Replay:
+def replay_links(con: duckdb.DuckDBPyConnection, joins: dict[tuple[str, str], int] | None = None) -> Replay:
     """Replay the used links within the final clusters in merge order over a union-find; each join
-    of parts of ``a`` and ``b`` records makes ``a * b`` pairs, right with the link's probability."""
+    of parts of ``a`` and ``b`` records makes ``a * b`` pairs, right with the link's probability.
+    ``joins``, when given, receives the pairs each joining link made, by its two records."""
     rows = con.execute(
         """
         select e.unique_id_l, e.unique_id_r, e.match_probability, e.method like 'deterministic:%'
@@ -170,6 +171,8 @@ def replay_links(con: duckdb.DuckDBPyConnection) -> Replay:
         pairs += joined
         exact += joined if is_exact else 0
         expected += joined * float(probability)
+        if joins is not None:
+            joins[(left, right)] = joined
         parent[b] = a
         size[a] = size.get(a, 1) + size.get(b, 1)
     return Replay(links, pairs, exact, expected)

@@ -7,7 +7,10 @@ could be wrong about it. They come in three tiers, the model's doubt first:
    conflicting value, or different first names on a pair Splink was not sure of either), or two
    customers although their link was used (the customer grew beyond the cluster cap and was kept to
    its exact links);
-2. **near the threshold**: two records in one customer through a link scored below ``near`` (0.8);
+2. **near the threshold, or a large join**: two records in one customer through a link scored below
+   ``near`` (0.8), or through a link that joined two large parts: replayed in the run's merge
+   order (``estimate.replay_links``), its join made ``a * b`` pairs of records, of which Splink's
+   probability leaves at least one expected wrong;
 3. **a guard's call**: two customers because a guard refused the link Splink scored.
 
 Each candidate is one pair of records (the most doubtful between two customers, or within one).
@@ -32,8 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from orchestration.identity.decisions import CANNOT_LINK, MUST_LINK, DecisionError, decide, read_decisions
+from orchestration.identity.estimate import replay_links
 from orchestration.warehouse import table_exists
 
 ANSWERS = ("accept", "reject", "skip")
@@ -94,6 +99,13 @@ def review_queue(
         if table_exists(con, "identity", "steward_decisions")
         else "select null::varchar as a, null::varchar as b where false"
     )
+    joins: dict[tuple[str, str], int] = {}
+    replay_links(con, joins)
+    con.register(
+        "_joins",
+        pa.table({"unique_id_l": [k[0] for k in joins], "unique_id_r": [k[1] for k in joins],
+                  "joined_pairs": list(joins.values())}),
+    )  # fmt: skip
     rows = con.execute(
         f"""
         with links as (
@@ -107,7 +119,8 @@ def review_queue(
         decided as ({decided}),
         placed as (
             select s.unique_id_l, s.unique_id_r, s.match_probability, s.match_weight, k.guard,
-                   coalesce(k.used, false) as used, l.customer_id as customer_a, r.customer_id as customer_b,
+                   coalesce(k.used, false) as used, coalesce(j.joined_pairs, 0) as joined_pairs,
+                   l.customer_id as customer_a, r.customer_id as customer_b,
                    l.customer_id = r.customer_id as together,
                    case when l.customer_id = r.customer_id then sl.records
                         else least(sl.records, sr.records) end as records_at_stake,
@@ -115,6 +128,7 @@ def review_queue(
                         else coalesce(vl.revenue, 0) + coalesce(vr.revenue, 0) end as revenue_at_stake
             from identity.scored_edges s
             left join links k using (unique_id_l, unique_id_r)
+            left join _joins j using (unique_id_l, unique_id_r)
             join customers l on l.unique_id = s.unique_id_l
             join customers r on r.unique_id = s.unique_id_r
             join sizes sl on sl.customer_id = l.customer_id
@@ -132,13 +146,18 @@ def review_queue(
                 case when together and guard is not null
                           and (match_probability < {near} or guard like 'conflicting%') then 1
                      when not together and used then 1
-                     when together and used and match_probability < {near} then 2
+                     when together and used
+                          and (match_probability < {near} or joined_pairs * (1 - match_probability) >= 1)
+                          then 2
                      when not together and guard is not null then 3 end as tier,
                 case when together and guard is not null
                          then 'one customer, though a guard refused their own link (' || guard || ')'
                      when not together and used
                          then 'two customers, though their link was used (kept apart by the cluster cap)'
-                     when together then 'one customer through a link scored near the threshold'
+                     when together and match_probability < {near}
+                         then 'one customer through a link scored near the threshold'
+                     when together then 'one customer through a link that joined ' || joined_pairs
+                         || ' pairs of records at once'
                      else 'two customers: a guard refused the link (' || guard || ')' end as reason
             from placed
         ),
@@ -157,6 +176,7 @@ def review_queue(
         limit {int(limit)}
         """
     ).fetchall()
+    con.unregister("_joins")
     pairs = [
         ReviewPair(i, a, b, ca, cb, p, w, tier, reason, n, float(v))
         for i, (a, b, ca, cb, p, w, tier, reason, n, v) in enumerate(rows, start=1)
