@@ -49,6 +49,8 @@ RUN_TIME_COLUMNS = {
     "identity.resolution_runs.run_id",
     "identity.resolution_runs.run_number",
     "identity.resolution_runs.resolved_at",
+    "identity.accuracy_estimates.run_id",
+    "identity.accuracy_estimates.estimated_at",
     "identity.resolution_state.resolved_at",
     "identity.resolution_state.full_resolved_at",
     "identity.raw_batches.loaded_at",  # the raw loads the last resolution read (their _loaded_at)
@@ -72,7 +74,7 @@ RUN_TIME_COLUMNS = {
 }
 # One row per identity resolution: the run killed in dbt had resolved identities once more. Its
 # latest row (the figures of the current resolution) must be equal.
-RUN_LOGS = {"identity.resolution_runs": "run_number"}
+RUN_LOGS = {"identity.resolution_runs": "run_number", "identity.accuracy_estimates": "estimated_at"}
 WAREHOUSE_SCHEMAS = ["raw", "identity", "intermediate", "marts", "reference"]
 # The first line the identity step logs, and dbt's line for a node it starts.
 IDENTITY_STARTED = "identity_resolution: fields populated"
