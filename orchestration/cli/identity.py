@@ -1,8 +1,11 @@
 """``cdp identity train``, ``eval`` and ``explain``: fit the Splink model to your records, score
-the customer ids against a truth file, and say why two records are one customer or two."""
+the customer ids against a truth file, and say why two records are one customer or two; ``merge``,
+``split``, ``decisions``, ``review`` and ``approve``: a data steward's corrections."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -153,19 +156,25 @@ Why = Annotated[str, typer.Option("--why", help="Why: kept with the decision, fo
 By = Annotated[str | None, typer.Option("--by", help="Who decides [default: the system user].")]
 
 
-def _decide(kind: str, a: str, b: str, why: str, by: str | None) -> None:
-    """Record a decision between ``a`` (records or a customer, comma-separated) and ``b``."""
-    from orchestration.identity.decisions import DecisionError, decide
+@contextmanager
+def _exit_on_bad_decision() -> Iterator[None]:
+    """A decision that cannot be made or read ends the command with its message and exit code 2."""
+    from orchestration.identity.decisions import DecisionError
 
-    settings = get_settings()
-    con = open_warehouse(settings)
     try:
-        decision = decide(con, settings.steward_decisions_path, kind, a.split(","), b, why, by)
+        yield
     except DecisionError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from error
-    finally:
-        con.close()
+
+
+def _decide(kind: str, a: str, b: str, why: str, by: str | None) -> None:
+    """Record a decision between ``a`` (records or a customer, comma-separated) and ``b``."""
+    from orchestration.identity.decisions import decide
+
+    settings = get_settings()
+    with closing(open_warehouse(settings)) as con, _exit_on_bad_decision():
+        decision = decide(con, settings.steward_decisions_path, kind, a.split(","), b, why, by)
     what = "one customer" if kind == "must_link" else "kept apart"
     typer.echo(
         f"{decision.decision_id}: {decision.named_a} and {decision.named_b} {what} "
@@ -204,14 +213,11 @@ def decisions_list(
     every: Annotated[bool, typer.Option("--all", help="Revoked decisions too.")] = False,
 ) -> None:
     """The steward's decisions in force (with --all, revoked ones too): what, who, when, why."""
-    from orchestration.identity.decisions import DecisionError, read_decisions
+    from orchestration.identity.decisions import read_decisions
 
     settings = get_settings()
-    try:
+    with _exit_on_bad_decision():
         decisions = read_decisions(settings.steward_decisions_path)
-    except DecisionError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from error
     shown = decisions.items if every else decisions.active
     if not shown:
         typer.echo(f"No decision{'' if every else ' in force'} ({settings.steward_decisions_path}).")
@@ -230,13 +236,10 @@ def decisions_revoke(
     by: By = None,
 ) -> None:
     """Revoke a decision: the next `cdp run` clusters its records as the model says."""
-    from orchestration.identity.decisions import DecisionError, revoke
+    from orchestration.identity.decisions import revoke
 
-    try:
+    with _exit_on_bad_decision():
         decision = revoke(get_settings().steward_decisions_path, decision_id, why, by)
-    except DecisionError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from error
     typer.echo(f"{decision.decision_id} revoked by {decision.revoked_by}; the next `cdp run` applies it.")
 
 
@@ -255,22 +258,15 @@ def review(
     skip); with --apply, a filled review.csv turned into decisions the next `cdp run` applies.
     Both files hold personal data in clear (mode 600)."""
     from orchestration.identity import load_identity_settings
-    from orchestration.identity.decisions import DecisionError
     from orchestration.identity.review import apply_answers, review_queue, write_review
 
     settings = get_settings()
-    con = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as con, _exit_on_bad_decision():
         if apply is not None:
             applied = apply_answers(con, settings.steward_decisions_path, apply, by)
         else:
             threshold = load_identity_settings().match_probability
             pairs = review_queue(con, threshold, limit)
-    except DecisionError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from error
-    finally:
-        con.close()
     if apply is not None:
         for line in applied.refused:
             typer.echo(f"not recorded: {line}", err=True)
@@ -297,14 +293,11 @@ def approve(why: Why, by: By = None) -> None:
     from orchestration.serving import impact
 
     settings = get_settings()
-    con = open_warehouse(settings, read_only=False)
-    try:
+    with closing(open_warehouse(settings, read_only=False)) as con:
         current = impact.preview(con, settings.published_marts_path)
         if current.first_publication:
             typer.echo("Nothing to approve: nothing was published yet (the first publication never waits).")
             return
         impact.approve(con, current, by or steward(), why)
-    finally:
-        con.close()
     typer.echo(f"Approved: {current.describe()}. Publishing:")
     execute("full_pipeline", "cdp identity approve")

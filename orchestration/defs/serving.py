@@ -92,9 +92,9 @@ def identity_impact(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     )
     line = f"identity impact: {current.describe()}; {verdict}"
     (context.log.info if passed else context.log.warning)(line)
-    said = {"line": current.describe(), "verdict": verdict, "preview": json.loads(current.as_json())}
+    said = {"line": current.describe(), "verdict": verdict, "preview": current.as_dict()}
     settings.serving_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(settings.serving_dir / impact.IMPACT_FILE, json.dumps(said))
+    write_text_atomically(settings.serving_dir / impact.IMPACT_FILE, json.dumps(said, default=str))
     kpis = [(name, *values) for name, values in current.kpis.items()]
     metadata = {
         "preview": dg.MetadataValue.text(line),

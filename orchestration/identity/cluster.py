@@ -402,9 +402,9 @@ def _keep_apart(con: duckdb.DuckDBPyConnection, scope: Scope) -> int:
     merged, refused = merge_clusters(
         ((r, ()) for r in records), links, allowed, None, _apart(con, scope, "_opposed_records")
     )
+    _mark_refused(con, scope, refused, "_apart_links")
     # The walk's labels are arbitrary: each cluster is labelled by its smallest record, as
     # connected_components labels the others.
-    _mark_refused(con, scope, refused, "_apart_links")
     con.register("_walked", pa.table({"unique_id": records, "root": [merged.get(r, r) for r in records]}))
     con.execute(
         f"""

@@ -30,7 +30,6 @@ the part holding most of its records keeps the id.
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -51,6 +50,7 @@ STEWARD_METHOD = "steward:must-link"
 
 DECISIONS_COLUMNS = """ (
     decision_id varchar primary key,   -- D1, D2, ... in the order they were made
+    number integer not null,           -- 1, 2, ...: a cannot-link's token in the merge walk
     kind varchar not null,             -- must_link | cannot_link
     side_a varchar[] not null,         -- records (source_system:source_record_id)
     side_b varchar[] not null,
@@ -128,12 +128,6 @@ class Decisions:
             if decision.decision_id == decision_id.upper():
                 return decision
         raise DecisionError(f"{self.path}: no decision {decision_id} (see `cdp identity decisions`)")
-
-    def digest(self) -> str:
-        """What the active decisions say, as a digest: a run whose decisions changed must cluster
-        their records again."""
-        text = json.dumps([(d.decision_id, d.kind, d.side_a, d.side_b) for d in self.active])
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def read_decisions(path: Path) -> Decisions:
@@ -290,6 +284,7 @@ def load(con: duckdb.DuckDBPyConnection, decisions: Decisions, work: str) -> Non
     table = pa.table(
         {
             "decision_id": [d.decision_id for d in items],
+            "number": [d.number for d in items],
             "kind": [d.kind for d in items],
             "side_a": [list(d.side_a) for d in items],
             "side_b": [list(d.side_b) for d in items],
@@ -304,7 +299,8 @@ def load(con: duckdb.DuckDBPyConnection, decisions: Decisions, work: str) -> Non
         },
         schema=pa.schema(
             [
-                ("decision_id", pa.string()), ("kind", pa.string()), ("side_a", pa.list_(pa.string())),
+                ("decision_id", pa.string()), ("number", pa.int32()), ("kind", pa.string()),
+                ("side_a", pa.list_(pa.string())),
                 ("side_b", pa.list_(pa.string())), ("named_a", pa.string()), ("named_b", pa.string()),
                 ("decided_by", pa.string()), ("decided_at", pa.timestamp("us", tz="UTC")),
                 ("why", pa.string()), ("revoked_by", pa.string()),
@@ -319,7 +315,7 @@ def load(con: duckdb.DuckDBPyConnection, decisions: Decisions, work: str) -> Non
         f"""
         create or replace table {work}.must_links as
         select least(side_a[1], side_b[1]) as unique_id_l, greatest(side_a[1], side_b[1]) as unique_id_r,
-               decision_id, cast(substr(decision_id, 2) as integer) as number
+               decision_id, number
         from identity.steward_decisions
         where kind = '{MUST_LINK}' and revoked_at is null
           and side_a[1] in (select unique_id from identity.records)
@@ -327,10 +323,10 @@ def load(con: duckdb.DuckDBPyConnection, decisions: Decisions, work: str) -> Non
 
         create or replace table {work}.apart as
         select distinct r.unique_id, s.token from (
-            select unnest(side_a) as unique_id, cast(substr(decision_id, 2) as integer) as token
+            select unnest(side_a) as unique_id, number as token
             from identity.steward_decisions where kind = '{CANNOT_LINK}' and revoked_at is null
             union all
-            select unnest(side_b), -cast(substr(decision_id, 2) as integer)
+            select unnest(side_b), -number
             from identity.steward_decisions where kind = '{CANNOT_LINK}' and revoked_at is null
         ) s join identity.records r using (unique_id);
         """
@@ -386,17 +382,17 @@ def write_status(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, bool, s
         f"""
         insert into identity.steward_decision_status
         with sides as (
-            select d.decision_id, d.kind, 'a' as side, unnest(d.side_a) as unique_id
+            select d.decision_id, d.number, d.kind, 'a' as side, unnest(d.side_a) as unique_id
             from identity.steward_decisions d where d.revoked_at is null
             union all
-            select d.decision_id, d.kind, 'b', unnest(d.side_b)
+            select d.decision_id, d.number, d.kind, 'b', unnest(d.side_b)
             from identity.steward_decisions d where d.revoked_at is null
         ),
         placed as (
             select s.*, c.cluster_id from sides s left join identity.clusters c using (unique_id)
         ),
         per_decision as (
-            select decision_id, any_value(kind) as kind,
+            select decision_id, any_value(kind) as kind, any_value(number) as number,
                    count(*) filter (where cluster_id is null) as gone,
                    count(*) filter (where side = 'a' and cluster_id in (
                        select p.cluster_id from placed p
@@ -435,10 +431,9 @@ def write_status(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, bool, s
                                           'Splink scored the pair ' || round(o.probability, 3))
                end as note
         from per_decision p left join overridden o using (decision_id)
-        order by cast(substr(p.decision_id, 2) as integer)
         """
     )
     return con.execute(
-        "select decision_id, kind, holds, note from identity.steward_decision_status "
-        "order by cast(substr(decision_id, 2) as integer)"
+        "select s.decision_id, s.kind, s.holds, s.note from identity.steward_decision_status s "
+        "join identity.steward_decisions d using (decision_id) order by d.number"
     ).fetchall()

@@ -181,32 +181,32 @@ def review_queue(
         ReviewPair(i, a, b, ca, cb, p, w, tier, reason, n, float(v))
         for i, (a, b, ca, cb, p, w, tier, reason, n, v) in enumerate(rows, start=1)
     ]
-    return [_with_details(con, pair) for pair in pairs]
+    records = _columns(con, "records")
+    shown = [c for c in SHOWN if c in records]
+    weights = [c for c in _columns(con, "scored_edges") if c.startswith("mw_")]
+    return [_with_details(con, pair, shown, weights) for pair in pairs]
 
 
-def _with_details(con: duckdb.DuckDBPyConnection, pair: ReviewPair) -> ReviewPair:
-    """The pair with both records' attributes and its waterfall of match weights."""
-    columns = [
-        c
-        for (c,) in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'identity' and table_name = 'records'"
-        ).fetchall()
-    ]
-    shown = [c for c in SHOWN if c in columns]
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The columns of ``identity.<table>``, in order."""
+    sql = (
+        "select column_name from information_schema.columns where table_schema = 'identity' "
+        "and table_name = ? order by ordinal_position"
+    )
+    return [c for (c,) in con.execute(sql, [table]).fetchall()]
+
+
+def _with_details(
+    con: duckdb.DuckDBPyConnection, pair: ReviewPair, shown: list[str], weight_columns: list[str]
+) -> ReviewPair:
+    """The pair with both records' attributes (``shown``) and its waterfall of match weights
+    (``weight_columns`` of ``identity.scored_edges``)."""
     attributes = []
     for record in (pair.record_a, pair.record_b):
         values = con.execute(
             f"select {', '.join(shown)} from identity.records where unique_id = ?", [record]
         ).fetchall()[0]
         attributes.append({c: v for c, v in zip(shown, values, strict=True)})
-    weight_columns = [
-        c
-        for (c,) in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'identity' "
-            "and table_name = 'scored_edges' and starts_with(column_name, 'mw_')"
-        ).fetchall()
-    ]
     values = con.execute(
         f"select {', '.join(weight_columns) or 'null'} from identity.scored_edges "
         "where unique_id_l = ? and unique_id_r = ?",

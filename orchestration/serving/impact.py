@@ -91,8 +91,8 @@ class Preview:
             f"merged into others, {self.split:,} split off; period {self.period}: {deltas or 'no KPI change'}"
         )
 
-    def as_json(self) -> str:
-        return json.dumps({**asdict(self), "share_changed": round(self.share_changed, 6)}, default=str)
+    def as_dict(self) -> dict:
+        return {**asdict(self), "share_changed": round(self.share_changed, 6)}
 
 
 def preview(con: duckdb.DuckDBPyConnection, published: Path) -> Preview:
@@ -183,5 +183,5 @@ def approve(con: duckdb.DuckDBPyConnection, current: Preview, by: str, why: str)
     con.execute(APPROVALS_DDL)
     con.execute(
         "insert into serving_state.identity_impact_approvals values (now(), ?, ?, ?, ?)",
-        [by, why, current.digest, current.as_json()],
+        [by, why, current.digest, json.dumps(current.as_dict(), default=str)],
     )
