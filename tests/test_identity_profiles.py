@@ -204,12 +204,23 @@ def test_identity_configuration_errors_name_the_key(tmp_path: Path) -> None:
         "account_id: allowed": ("account_id: sometimes", "conflicts.account_id"),
         "match_probability: 0.5": ("match_probability: 1.5", "matching.match_probability"),
         "  phonetic: true": ("  phonetic: true\n  soundex: true", "first_names.soundex"),
+        "looser_match_probability: 0.2": (
+            "looser_match_probability: 0.7",
+            "kpi_range.looser_match_probability",
+        ),
     }
     for original, (broken, key) in cases.items():
         path = tmp_path / "identity.yml"
         path.write_text(text.replace(original, broken), encoding="utf-8")
         with pytest.raises(IdentityConfigError, match=key.replace(".", r"\.")):
             load_identity_settings(path)
+    # A file written before the KPI range had a section for it reads with the range's defaults.
+    start, end = text.index("kpi_range:"), text.index("# What two clusters")
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    assert (load_identity_settings(path).range_looser, load_identity_settings(path).range_stricter) == (
+        0.2,
+        0.9,
+    )
 
 
 def _blank_landing(landing: Path, kinds: tuple[str, ...]) -> None:

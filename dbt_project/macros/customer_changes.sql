@@ -56,10 +56,16 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- A build of the identity KPI range (var identity_variant) is a full build into other schemas:
+    it records nothing, or the warehouse's own models would take its changes as applied. -#}
 {% macro record_customer_changes_applied() -%}
+    {%- if var('identity_variant', none) -%}
+    select 1
+    {%- else -%}
     insert or replace into {{ customer_changes_applied_relation() }}
     select '{{ this.name }}', coalesce(max(changed_at), '-infinity'::timestamptz)
     from {{ ref('int_customer_changes') }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- In a model's select: keep the rows of affected customers only (an incremental build). -#}

@@ -8,8 +8,8 @@ reused (guards act after scoring), scored against the truth. Defaults are the se
 across the sets, development and test alike, not on one (docs/identity.md, "Guards").
 
 Not varied here: the ambiguity limits of shared identifiers (``cluster.AMBIGUOUS_OWNERS``), which
-are constants rather than settings; and a match threshold below 0.5, which would change nothing:
-scoring keeps the pairs from ``scoring.EXPLAIN_MIN_PROBABILITY`` (0.5) on.
+are constants rather than settings; and the match threshold (the KPI range shows what moving it
+changes).
 """
 
 from __future__ import annotations

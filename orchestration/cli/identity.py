@@ -1,6 +1,7 @@
 """``cdp identity train``, ``eval`` and ``explain``: fit the Splink model to your records, score
 the customer ids against a truth file, and say why two records are one customer or two; ``merge``,
-``split``, ``decisions``, ``review`` and ``approve``: a data steward's corrections."""
+``split``, ``decisions``, ``review`` and ``approve``: a data steward's corrections; ``range``: the
+headline KPIs at a stricter and a looser match threshold."""
 
 from __future__ import annotations
 
@@ -301,3 +302,21 @@ def approve(why: Why, by: By = None) -> None:
         impact.approve(con, current, by or steward(), why)
     typer.echo(f"Approved: {current.describe()}. Publishing:")
     execute("full_pipeline", "cdp identity approve")
+
+
+def kpi_range() -> None:
+    """The headline KPIs of the last closed period (customers, new and active customers, 12-month
+    retention, multichannel and omnichannel rates) with customers clustered at a stricter and a
+    looser match threshold (identity.yml kpi_range), beside the published ones: how much each
+    figure depends on identity decisions. Runs the job identity_kpi_range (weekly by schedule);
+    the KPI report shows the last range."""
+    from orchestration.cli.pipeline import execute
+    from orchestration.serving.kpi_range import read_last
+
+    execute("identity_kpi_range", "cdp identity range")
+    said = read_last(get_settings().serving_dir)
+    if said is None:  # the job succeeded (execute exits otherwise), so it wrote the file
+        raise typer.Exit(1)
+    typer.echo(f"Identity KPI range, period {said.period} (computed {said.computed_at}):")
+    for row in [said.header(), *said.shown_rows()]:
+        typer.echo(f"  {row[0]:<20}" + "".join(f"{cell:>22}" for cell in row[1:]))

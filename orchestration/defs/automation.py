@@ -10,6 +10,7 @@ import json
 
 import dagster as dg
 
+from orchestration.defs.common import IDENTITY_KPI_RANGE_KEY
 from orchestration.defs.raw import raw_asset_key
 from orchestration.exports import SOURCES, effective_tables
 from orchestration.ingest.landing import matches
@@ -27,8 +28,9 @@ ingest_job = dg.define_asset_job(
 
 full_pipeline_job = dg.define_asset_job(
     "full_pipeline",
-    selection=dg.AssetSelection.all(),
-    description="Every asset, in dependency order, with its checks.",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(IDENTITY_KPI_RANGE_KEY),
+    description="Every asset, in dependency order, with its checks (the identity KPI range apart: "
+    "its own weekly job).",
     tags=WRITE_TAGS,
 )
 

@@ -2,7 +2,10 @@
 
 - ``serving/marts``: ``serving/marts.duckdb`` and ``serving/parquet/`` (``orchestration/serving/publish.py``);
 - ``serving/dbt_docs``: the dbt documentation site, one static page, in ``serving/dbt_docs/``;
-- ``serving/kpi_report``: the KPI report, ``serving/report/index.html``, read from the published file.
+- ``serving/kpi_report``: the KPI report, ``serving/report/index.html``, read from the published file;
+- ``serving/identity_kpi_range``: the headline KPIs at a stricter and a looser match threshold
+  (``orchestration/serving/kpi_range.py``), weekly and on demand (job ``identity_kpi_range``), not
+  in the daily pipeline: it builds the headline marts twice more.
 
 They depend on every mart, so they run after dbt has built the marts and their blocking checks
 passed: a run whose marts fail a critical check leaves the previous publication in place.
@@ -12,18 +15,22 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
+from orchestration.defs.automation import WRITE_TAGS
+from orchestration.defs.common import IDENTITY_KPI_RANGE_KEY, OWNERS, WAREHOUSE_POOL, markdown_table
 from orchestration.defs.resources import WarehouseResource
+from orchestration.identity import variants
+from orchestration.identity.config import load_identity_settings
 from orchestration.lib.atomic import write_text_atomically
 from orchestration.lib.dbt import ensure_manifest
 from orchestration.lib.dbt_project import built_project_artifacts
 from orchestration.runtime import changes
-from orchestration.serving import impact
+from orchestration.serving import impact, kpi_range
 from orchestration.serving.publish import (
     marts_from_manifest,
     pseudonym_salt,
@@ -287,4 +294,105 @@ def kpi_report() -> dg.MaterializeResult:
     )
 
 
-defs = dg.Definitions(assets=[identity_impact, published_marts, dbt_docs, kpi_report])
+@dg.asset(
+    key=IDENTITY_KPI_RANGE_KEY,
+    deps=[
+        dg.AssetKey(["identity", "customer_source_records"]),
+        *(dg.AssetKey(["marts", mart]) for mart in kpi_range.HEADLINE_MARTS),
+    ],
+    group_name="serving",
+    kinds={"dbt", "duckdb"},
+    owners=OWNERS,
+    tags=TAGS,
+    pool=WAREHOUSE_POOL,
+    description=(
+        "The headline KPIs of the last closed period (customers, new and active customers, "
+        "12-month retention, multichannel and omnichannel rates) with customers clustered at a "
+        "stricter and a looser match threshold (identity.yml `kpi_range`) beside the published "
+        "ones: how much each figure depends on identity decisions. The project's own dbt models "
+        "build each variant; a time series in `identity_range.kpi_range`, the last range in "
+        "`serving/identity_kpi_range.json` for the KPI report. Weekly and on demand (docs/kpis.md)."
+    ),
+)
+def identity_kpi_range(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Cluster the records at each threshold of the range, build the headline marts of each variant
+    with dbt, read their KPIs beside the published ones, and drop the variants' tables."""
+    settings = get_settings()
+    identity = load_identity_settings()
+    built = built_project_artifacts(settings.dbt_target_dir)
+    if built is None:
+        raise dg.Failure(
+            "no whole dbt build of the project as it is in this data folder: run the pipeline first "
+            "(the range reads every model it does not rebuild from that build)"
+        )
+    thresholds = variants.thresholds(identity)
+    with warehouse.get_connection() as con:
+        clustered = variants.cluster_variants(con, identity, thresholds)
+    for variant, (customers, seconds) in clustered.items():
+        context.log.info(
+            f"{variant} (p ≥ {thresholds[variant]:g}): {customers:,} customers, clustered in {seconds:.1f} s"
+        )
+    try:
+        for variant in thresholds:
+            # One folder per variant, kept: its parsed project (written with this variant's vars)
+            # spares the next build of the variant a whole parse.
+            target = settings.dbt_target_dir / f"identity_range_{variant}"
+            state = target / "state"
+            state.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(built / "manifest.json", state / "manifest.json")
+            dbt.cli(kpi_range.dbt_args(variant, str(state)), target_path=target).wait()
+        with warehouse.get_connection() as con:
+            result = kpi_range.read_range(
+                con,
+                {"stricter": identity.range_stricter, "published": identity.match_probability,
+                 "looser": identity.range_looser},
+                datetime.now(UTC),
+            )  # fmt: skip
+            kpi_range.record(con, result, context.run.run_id)
+    finally:
+        with warehouse.get_connection() as con:
+            kpi_range.drop_variants(con, list(thresholds))
+            variants.drop_records(con)
+    line = result.describe()
+    context.log.info(f"identity KPI range, period {result.period}: {line}")
+    settings.serving_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(
+        settings.serving_dir / kpi_range.RANGE_FILE, json.dumps({"line": line, **result.as_dict()})
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "period": result.period or "",
+            "range": dg.MetadataValue.md(markdown_table(result.header(), result.shown_rows())),
+            **{f"{variant}_customers": customers for variant, (customers, _) in clustered.items()},
+        }
+    )
+
+
+identity_kpi_range_job = dg.define_asset_job(
+    "identity_kpi_range",
+    selection=dg.AssetSelection.assets(IDENTITY_KPI_RANGE_KEY),
+    description="The headline KPIs at a stricter and a looser match threshold, beside the published ones.",
+    tags=WRITE_TAGS,
+)
+
+
+@dg.schedule(
+    name="weekly_identity_kpi_range",
+    job=identity_kpi_range_job,
+    cron_schedule="0 7 * * 0",
+    execution_timezone="Europe/Paris",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every Sunday at 07:00 Paris time, the identity KPI range (the headline marts built "
+    "twice more: not in the daily pipeline).",
+)
+def weekly_identity_kpi_range(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    return dg.RunRequest()
+
+
+defs = dg.Definitions(
+    assets=[identity_impact, published_marts, dbt_docs, kpi_report, identity_kpi_range],
+    jobs=[identity_kpi_range_job],
+    schedules=[weekly_identity_kpi_range],
+)

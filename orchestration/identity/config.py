@@ -24,6 +24,11 @@ CONFLICT_POLICIES = ("veto", "weighed", "allowed")
 FIRST_NAME_GUARDS = ("always", "unless_same_birth_date", "off")
 # Attributes whose differences merging can act on (merge.py), in this order.
 CONFLICT_ATTRIBUTES = ("birth_date", "phone", "loyalty_card", "account_id")
+# Scored pairs are kept from this probability on (or from a lower threshold or looser KPI range):
+# below it, a pair explains why two records were kept apart.
+EXPLAIN_MIN_PROBABILITY = 0.5
+# The KPI range's thresholds when identity.yml has no ``kpi_range`` section (files written before it).
+DEFAULT_KPI_RANGE = {"looser_match_probability": 0.2, "stricter_match_probability": 0.9}
 
 
 class IdentityConfigError(ValueError):
@@ -46,6 +51,17 @@ class IdentitySettings:
     seed: int
     u_max_pairs: int
     em_max_pairs: int
+    # The match probabilities the headline KPIs are also computed at (``kpi_range``): a reader
+    # sees how much a figure depends on where the threshold sits.
+    range_looser: float = 0.2
+    range_stricter: float = 0.9
+
+    @property
+    def scored_floor(self) -> float:
+        """The lowest match probability of a pair kept in ``identity.scored_edges``: what the
+        threshold, the looser clustering of the KPI range and the explanations need (pairs below
+        the threshold explain why records were kept apart)."""
+        return min(EXPLAIN_MIN_PROBABILITY, self.match_probability, self.range_looser)
 
 
 def config_path() -> Path:
@@ -113,7 +129,7 @@ def load_identity_settings(path: Path | None = None) -> IdentitySettings:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise IdentityConfigError(f"{path}: not valid YAML: {e}") from e
-    sections = {"matching", "conflicts", "first_names", "prior", "training"}
+    sections = {"matching", "conflicts", "first_names", "prior", "training", "kpi_range"}
     unknown = set(raw) - sections
     if unknown:
         raise IdentityConfigError(f"{path}: unknown section(s) {sorted(unknown)}")
@@ -146,7 +162,20 @@ def load_identity_settings(path: Path | None = None) -> IdentitySettings:
         {"auto_train_min_records": int, "seed": int, "u_max_pairs": int, "em_max_pairs": int},
         path,
     )
+    kpi_range = (
+        _section(raw, "kpi_range", dict.fromkeys(DEFAULT_KPI_RANGE, float), path)
+        if "kpi_range" in raw
+        else dict(DEFAULT_KPI_RANGE)
+    )
     _check_range(path, "matching.match_probability", matching["match_probability"], 0.0, 1.0)
+    _check_range(
+        path, "kpi_range.looser_match_probability", kpi_range["looser_match_probability"],
+        0.0, matching["match_probability"],
+    )  # fmt: skip
+    _check_range(
+        path, "kpi_range.stricter_match_probability", kpi_range["stricter_match_probability"],
+        matching["match_probability"], 1.0,
+    )  # fmt: skip
     _check_range(path, "matching.max_cluster_size", matching["max_cluster_size"], 2)
     _check_range(path, "matching.pairs_per_record", matching["pairs_per_record"], 1.0)
     _check_range(path, "matching.min_field_share", matching["min_field_share"], 0.0, 1.0)
@@ -169,4 +198,6 @@ def load_identity_settings(path: Path | None = None) -> IdentitySettings:
         seed=training["seed"],
         u_max_pairs=training["u_max_pairs"],
         em_max_pairs=training["em_max_pairs"],
+        range_looser=kpi_range["looser_match_probability"],
+        range_stricter=kpi_range["stricter_match_probability"],
     )

@@ -311,6 +311,12 @@ def load(con: duckdb.DuckDBPyConnection, decisions: Decisions, work: str) -> Non
     con.register("_decisions", table)
     con.execute("insert into identity.steward_decisions select * from _decisions")
     con.unregister("_decisions")
+    work_tables(con, work)
+
+
+def work_tables(con: duckdb.DuckDBPyConnection, work: str) -> None:
+    """``{work}.must_links`` and ``{work}.apart`` from ``identity.steward_decisions`` (``load``), for
+    a clustering of ``identity.records``."""
     con.execute(
         f"""
         create or replace table {work}.must_links as

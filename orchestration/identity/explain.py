@@ -7,7 +7,7 @@ A pair ends apart or together in one of few ways, each leaving a trace in the wa
 - no blocking rule puts the two in one block (``identity.blocking_keys``): Splink never compared
   them;
 - they were compared but scored below ``matching.match_probability`` (pairs under
-  ``scoring.EXPLAIN_MIN_PROBABILITY`` are not kept: the pair is scored again here, with the run's
+  ``IdentitySettings.scored_floor`` are not kept: the pair is scored again here, with the run's
   model and prior, to say by how much);
 - their link was refused: the pair guard on first names, or a conflict between the two clusters
   the link would have joined (``merge``; ``identity.edges.guard`` says which);
@@ -33,7 +33,6 @@ from orchestration.identity.cluster import FIRST_NAME_GUARD
 from orchestration.identity.config import IdentitySettings, load_identity_settings
 from orchestration.identity.evaluate import NOT_RULES
 from orchestration.identity.model import TERM_FREQUENCY_COLUMNS, full_name_sql
-from orchestration.identity.scoring import EXPLAIN_MIN_PROBABILITY
 from orchestration.lib.sql import literal
 
 # Standardised attributes shown side by side, in this order, when ``identity.records`` has them.
@@ -119,6 +118,7 @@ class Explanation:
     score: Score | None
     threshold: float
     run_threshold: float | None
+    floor: float  # the lowest probability of a kept scored pair (IdentitySettings.scored_floor)
     # Edges between the two records (probabilistic, deterministic, attached), refused or not.
     direct: tuple[Link, ...]
     # Other edges between the two customers (when apart), refused or not.
@@ -512,6 +512,7 @@ def _explain(
         score=score,
         threshold=identity.match_probability,
         run_threshold=run_threshold,
+        floor=identity.scored_floor,
         direct=direct,
         between=between,
         conflicts=conflicts,
@@ -589,7 +590,7 @@ def verdict(e: Explanation, identity: IdentitySettings) -> str:
         )
     if e.score is not None:
         return f"Kept apart: scored {e.score.probability:.2f} < {threshold}" + _between(e)
-    return f"Kept apart: scored below {EXPLAIN_MIN_PROBABILITY:g} (pairs under it are not kept)" + _between(e)
+    return f"Kept apart: scored below {e.floor:g} (pairs under it are not kept)" + _between(e)
 
 
 def _has_name(record: Record) -> bool:
@@ -653,7 +654,7 @@ def report_lines(e: Explanation) -> list[str]:
         if missing:
             lines.append(f"  not compared (missing on one side or both): {', '.join(missing)}")
     elif e.named:
-        lines.append(f"Score: none kept (pairs under {EXPLAIN_MIN_PROBABILITY:g} are not kept)")
+        lines.append(f"Score: none kept (pairs under {e.floor:g} are not kept)")
     if e.direct:
         lines.append("Links between them:")
         lines += [f"  {x.describe()}" for x in e.direct]

@@ -95,7 +95,11 @@ SETTING_KEYS = {
     "seed": "training.seed",
     "u_max_pairs": "training.u_max_pairs",
     "em_max_pairs": "training.em_max_pairs",
+    "range_looser": "kpi_range.looser_match_probability",
 }
+# Settings that change no scored pair, link or cluster: a change of them is no reason to resolve
+# again (the stricter end of the KPI range is a clustering of the kept pairs, made after the run).
+NOT_RESOLVING = {"source", "range_stricter"}
 
 
 def _digest(text: str | bytes) -> str:
@@ -115,7 +119,9 @@ def code_version() -> str:
 def settings_fingerprint(identity: IdentitySettings) -> dict[str, str]:
     """Every setting in force, by its identity.yml key (the file's path apart: a copy with the same
     content is the same configuration)."""
-    values = {f.name: getattr(identity, f.name) for f in dataclasses.fields(identity) if f.name != "source"}
+    values = {
+        f.name: getattr(identity, f.name) for f in dataclasses.fields(identity) if f.name not in NOT_RESOLVING
+    }
     conflicts = values.pop("conflicts")
     fingerprint = {SETTING_KEYS[k]: repr(v) for k, v in values.items() if k != "first_name_variants"}
     fingerprint["first_names.variants_file"] = "rows " + _digest(repr(values["first_name_variants"]))

@@ -12,7 +12,7 @@ Writes, in the warehouse's ``identity`` schema:
 - ``blocking_keys``: every capped blocking key of every named record (what the rules compare,
   ``splink_inputs``);
 - ``deterministic_edges``: exact links (``links``);
-- ``scored_edges``: every pair Splink scored above ``scoring.EXPLAIN_MIN_PROBABILITY``, with match
+- ``scored_edges``: every pair Splink scored above ``IdentitySettings.scored_floor``, with match
   weight, probability and the level of each comparison (the "why" of every probabilistic merge);
 - ``edges``: every link considered (deterministic, probabilistic, attached), with ``guard`` saying
   why a link was refused (null when it was used);
@@ -448,14 +448,17 @@ def _score(run: _Run, inputs: Inputs, saved: dict | None) -> scoring.Scored:
             scoring.discard_scored_edges(run.con)
         return scoring.Scored()
     if run.is_incremental:
-        scored = scoring.score_increment(run.con, inputs, saved, run.previous, WORK_SCHEMA, run.log)
+        scored = scoring.score_increment(
+            run.con, inputs, saved, run.previous, run.config.identity.scored_floor, WORK_SCHEMA, run.log
+        )
     else:
         # What each rule compares, for the log and the asset's metadata: a full run's figure. An
         # increment compares only the pairs of its new and changed records (pairs_scored_this_run).
         comparisons = scoring.pairs_per_rule(run.con, inputs.plan)
         run.steps.done("count pairs per rule")
+        identity = run.config.identity
         scored = scoring.score_all(
-            run.con, inputs, saved, run.config.identity.prior_recall, comparisons, run.log
+            run.con, inputs, saved, identity.prior_recall, identity.scored_floor, comparisons, run.log
         )
     run.steps.done("score")
     return scored

@@ -1,5 +1,5 @@
 """Scoring with Splink: the pairs the blocking rules compare, weighed by the model, kept in
-``identity.scored_edges`` (every pair above ``EXPLAIN_MIN_PROBABILITY``, with match weight,
+``identity.scored_edges`` (every pair above ``IdentitySettings.scored_floor``, with match weight,
 probability and the level of each comparison: the "why" of every probabilistic merge).
 
 A full run scores every compared pair (``score_all``) after measuring the prior on its own data
@@ -19,10 +19,10 @@ import duckdb
 import numpy as np
 
 from orchestration.identity import model, train
+from orchestration.identity.config import EXPLAIN_MIN_PROBABILITY
 from orchestration.identity.incremental import Previous
 from orchestration.identity.splink_inputs import Inputs, linker_over
 
-EXPLAIN_MIN_PROBABILITY = 0.5
 # Pairs scored more than this many bits below the threshold are left out of the prior's refinement:
 # each is a match with probability under 1e-6 at the first prior, and stays under 0.05 even when the
 # refined prior is 2^15 times larger (RLdata's first prior was 600 = 2^9 times too small).
@@ -42,9 +42,10 @@ class Scored:
     seconds: float = 0.0  # Splink's scoring: prior, predict and refinement, or the increment's pairs
 
 
-def threshold_weight() -> float:
-    """The match weight of ``EXPLAIN_MIN_PROBABILITY``: the lowest weight of a kept pair."""
-    return math.log2(EXPLAIN_MIN_PROBABILITY / (1 - EXPLAIN_MIN_PROBABILITY))
+def threshold_weight(floor: float) -> float:
+    """The match weight of the probability ``floor`` (``IdentitySettings.scored_floor``): the lowest
+    weight of a kept pair."""
+    return math.log2(floor / (1 - floor))
 
 
 def start_scored_edges(con: duckdb.DuckDBPyConnection) -> None:
@@ -127,6 +128,7 @@ def score_all(
     inputs: Inputs,
     saved: dict,
     prior_recall: float,
+    floor: float,
     comparisons: dict[str, int],
     log: Callable[[str], None],
 ) -> Scored:
@@ -134,7 +136,8 @@ def score_all(
 
     m and u describe the comparisons and carry over; the prior (the chance that two random records
     match) shrinks as the data grows, so it is measured on every run's own data (``train``), then
-    refined on the compared pairs (``refine_prior``). ``comparisons``: what each rule compares.
+    refined on the compared pairs (``refine_prior``). Pairs from probability ``floor`` on are kept;
+    ``comparisons``: what each rule compares.
     """
     plan, named = inputs.plan, inputs.plan.records
     scorer = linker_over(inputs.tables, model.fit_to_plan(saved, plan))
@@ -146,19 +149,24 @@ def score_all(
     log("pairs each blocking rule compares: " + "; ".join(f"{k} {n:,}" for k, n in comparisons.items()))
     # Pairs are kept far below the threshold (REFINE_MARGIN_BITS), so that the prior can be
     # refined on the pairs themselves before the threshold is applied.
-    predictions = scorer.inference.predict(threshold_match_weight=threshold_weight() - REFINE_MARGIN_BITS)
+    # The margin counts from the explanations' 0.5 whatever the floor, so that a lower floor (the
+    # KPI range) refines the prior on the same pairs and leaves every weight as it was.
+    lowest = min(threshold_weight(EXPLAIN_MIN_PROBABILITY) - REFINE_MARGIN_BITS, threshold_weight(floor))
+    predictions = scorer.inference.predict(threshold_match_weight=lowest)
     lam0 = scorer.misc.save_model_to_json()["probability_two_random_records_match"]
     lam = refine_prior(con, predictions.physical_name, lam0, named * (named - 1) / 2)
     prior += f"; refined on the compared pairs: {lam0:.3g} → {lam:.3g}"
     log(f"prior refined on the {named:,} named records' compared pairs: {lam0:.3g} → {lam:.3g}")
-    _keep_refined(con, predictions.physical_name, lam0, lam)
+    _keep_refined(con, predictions.physical_name, lam0, lam, floor)
     scored = con.execute("select count(*) from identity.scored_edges").fetchall()[0][0]
     return Scored(scored, scored, lam, prior, comparisons, time.perf_counter() - started)
 
 
-def _keep_refined(con: duckdb.DuckDBPyConnection, predictions: str, lam0: float, lam: float) -> None:
+def _keep_refined(
+    con: duckdb.DuckDBPyConnection, predictions: str, lam0: float, lam: float, floor: float
+) -> None:
     """``identity.scored_edges``: the predictions rescored with the refined prior ``lam`` (scored
-    with ``lam0``), above the threshold."""
+    with ``lam0``), from probability ``floor`` on."""
     con.execute(
         f"""
         create or replace table identity.scored_edges as
@@ -170,7 +178,7 @@ def _keep_refined(con: duckdb.DuckDBPyConnection, predictions: str, lam0: float,
         )
         select * replace (1 / (1 + pow(2, -match_weight)) as match_probability)
         from rescored
-        where match_weight >= log2({EXPLAIN_MIN_PROBABILITY} / (1 - {EXPLAIN_MIN_PROBABILITY}))
+        where match_weight >= {threshold_weight(floor)}
         """
     )
 
@@ -180,13 +188,14 @@ def score_increment(
     inputs: Inputs,
     saved: dict,
     previous: Previous,
+    floor: float,
     work: str,
     log: Callable[[str], None],
 ) -> Scored:
     """Keep the previous scored pairs among unchanged named records; score the pairs with at least
     one record marked ``cdp_rescore`` (``incremental.mark_rescored``), with the same blocking rules
     and model and the prior of the last full resolution (``previous``), so that old and new pairs
-    weigh alike. Intermediate tables go to schema ``work``.
+    weigh alike; pairs from probability ``floor`` on are kept. Intermediate tables go to schema ``work``.
     """
     lam = previous.prior
     prior = f"the last full resolution's ({previous.full_resolved_at:%Y-%m-%d %H:%M}): {lam:.3g}"
@@ -197,7 +206,7 @@ def score_increment(
     if not con.execute("select count(*) from splink_keyed where cdp_rescore").fetchall()[0][0]:
         log("nothing new to score: no named record is new or changed")
     else:
-        new = _score_rescored(con, inputs, model.fit_to_plan(saved, inputs.plan), lam) - kept
+        new = _score_rescored(con, inputs, model.fit_to_plan(saved, inputs.plan), lam, floor) - kept
     log(f"pairs scored: {new:,} with a new or changed record; {kept:,} kept from the previous run")
     return Scored(new + kept, new, lam, prior, seconds=time.perf_counter() - started)
 
@@ -216,7 +225,9 @@ def _keep_unchanged_pairs(con: duckdb.DuckDBPyConnection, work: str) -> int:
     return con.execute("select count(*) from identity.scored_edges").fetchall()[0][0]
 
 
-def _score_rescored(con: duckdb.DuckDBPyConnection, inputs: Inputs, fitted: dict, prior: float) -> int:
+def _score_rescored(
+    con: duckdb.DuckDBPyConnection, inputs: Inputs, fitted: dict, prior: float, floor: float
+) -> int:
     """Add to ``identity.scored_edges`` the pairs with a record marked ``cdp_rescore``; returns the
     pairs it then holds.
 
@@ -244,7 +255,7 @@ def _score_rescored(con: duckdb.DuckDBPyConnection, inputs: Inputs, fitted: dict
     for column in sorted(tf_columns):
         scorer.table_management.compute_tf_table(column)
     subsets = _rescore_subsets(con, inputs)
-    threshold = threshold_weight()
+    threshold = threshold_weight(floor)
     predictions = scorer.inference.predict_within(subsets, threshold_match_weight=threshold)
     columns = ", ".join(f'"{c}"' for c, *_ in con.execute("describe identity.scored_edges").fetchall())
     con.execute(

@@ -153,18 +153,21 @@ def _compare(con: duckdb.DuckDBPyConnection) -> Preview:
 def _kpi(
     con: duckdb.DuckDBPyConnection, mart: str, column: str | None, period: date | None
 ) -> tuple[float | None, float | None, float | None]:
-    def value(catalog: str) -> float | None:
-        if column is None:
-            sql = f"select count(*) from {catalog}.{mart}"
-            return float(con.execute(sql).fetchall()[0][0])
-        if period is None:
-            return None
-        sql = f"select {column} from {catalog}.{mart} where period_start = ?"
-        rows = con.execute(sql, [period]).fetchall()
-        return None if not rows or rows[0][0] is None else float(rows[0][0])
-
-    before, after = value("_published.main"), value("marts")
+    before, after = (kpi_value(con, schema, mart, column, period) for schema in ("_published.main", "marts"))
     return before, after, None if before is None or after is None else after - before
+
+
+def kpi_value(
+    con: duckdb.DuckDBPyConnection, schema: str, mart: str, column: str | None, period: date | None
+) -> float | None:
+    """A headline KPI (``KPIS``) as the marts in ``schema`` give it for ``period``: ``column`` of
+    that period's row, or the rows of ``mart`` when ``column`` is None (customers)."""
+    if column is None:
+        return float(con.execute(f"select count(*) from {schema}.{mart}").fetchall()[0][0])
+    if period is None:
+        return None
+    rows = con.execute(f"select {column} from {schema}.{mart} where period_start = ?", [period]).fetchall()
+    return None if not rows or rows[0][0] is None else float(rows[0][0])
 
 
 def approved(con: duckdb.DuckDBPyConnection, digest: str) -> str | None:

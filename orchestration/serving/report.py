@@ -25,6 +25,7 @@ from orchestration.lib.atomic import write_text_atomically
 from orchestration.quality.report import latest_checks
 from orchestration.serving import charts
 from orchestration.serving.impact import IMPACT_FILE
+from orchestration.serving.kpi_range import read_last
 from orchestration.serving.publish import PUBLICATION_TABLE
 
 STYLE = """
@@ -440,6 +441,23 @@ def _identity_change(preview_file: Path) -> list[str]:
     return [f"<p>Against the previous publication: {escape(change['line'])}</p>"]
 
 
+def _identity_range(serving_dir: Path) -> list[str]:
+    """The headline KPIs at a stricter and a looser match threshold beside the published ones (the
+    identity KPI range, ``serving/identity_kpi_range.json``, computed weekly), as a table."""
+    said = read_last(serving_dir)
+    if said is None:
+        return []
+    header = [f"period {said.period}", *said.header()[1:]]
+    rows = [[kpi.replace("_", " "), *values] for kpi, *values in said.shown_rows()]
+    return [
+        "<h3>How much the headline depends on identity</h3>",
+        "<p class=sub>The same KPIs with customers clustered at a stricter and a looser match "
+        f"threshold (computed {escape(said.computed_at[:16].replace('T', ' '))} UTC). A wide range: "
+        "the figure rests on uncertain merges; the review queue lists them.</p>",
+        _table(header, rows),
+    ]
+
+
 def _identity_section(con: duckdb.DuckDBPyConnection) -> tuple[list[str], dict]:
     records, customers = _rows(
         con, "select count(*), count(distinct customer_id) from bridge_customer_source_records"
@@ -563,7 +581,9 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
         identity, identity_summary = _identity_section(con)
     finally:
         con.close()
-    identity = _identity_change(marts_file.parent / IMPACT_FILE) + identity
+    identity = (
+        _identity_change(marts_file.parent / IMPACT_FILE) + identity + _identity_range(marts_file.parent)
+    )
     quality, quality_summary = _quality_section(quality_dir)
     nps, csat, ces = overall[0] if overall else (None, None, None)
     headline = {

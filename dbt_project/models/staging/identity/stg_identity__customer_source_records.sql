@@ -1,5 +1,13 @@
+{#- var identity_variant (stricter, looser, ...): a build of the identity KPI range, where the same
+    records carry the customer ids another match threshold gives (docs/kpis.md, "Identity range"). -#}
+{%- set variant = var('identity_variant', none) -%}
 with source as (
+    {%- if variant %}
+    select * exclude (variant) from {{ source('identity_range', 'customer_source_records') }}
+    where variant = '{{ variant }}'
+    {%- else %}
     select * from {{ source('identity', 'customer_source_records') }}
+    {%- endif %}
 ),
 
 renamed as (
