@@ -2,9 +2,10 @@
 on a page a steward reads in a browser and a CSV whose answers become decisions.
 
 On the tiny generated population, resolved in-process: the queue is ranked as documented, each
-pair's waterfall adds up to its match weight, the page renders offline in headless Chromium, and
-answering the queue from the truth file (a perfect steward) then resolving again does not lower
-pairwise F1 and makes every answered pair what the truth says.
+pair's waterfall adds up to its match weight and the comparison levels it reached are named, the
+page renders offline in headless Chromium, and answering the queue from the truth file (a perfect
+steward) then resolving again does not lower pairwise F1 and makes every answered pair what the
+truth says.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def reviewed(resolved: Path, tmp_path: Path) -> tuple[Path, list]:
     shutil.copy(resolved / "cdp.duckdb", tmp_path / "cdp.duckdb")
     shutil.copy(resolved / "model.json", tmp_path / "model.json")
     with duckdb.connect(str(tmp_path / "cdp.duckdb"), read_only=True) as con:
-        pairs = review_queue(con, THRESHOLD, limit=40)
+        pairs = review_queue(con, THRESHOLD, limit=40, models=(tmp_path / "model.json",))
     return tmp_path, pairs
 
 
@@ -51,6 +52,10 @@ def test_the_queue_ranks_by_what_is_at_stake_and_explains_each_score(reviewed) -
         assert p.weights[0][0] == "prior"
         assert sum(w for _, w in p.weights) == pytest.approx(p.match_weight, abs=1e-6)
         assert p.attributes[0]["source_system"] == p.record_a.split(":")[0]
+        # Each comparison names the level it reached (the run's model's label for its weight).
+        assert p.levels and all(label for _, label, _ in p.levels)
+        waterfall = dict(p.weights)
+        assert all(waterfall.get(name, 0.0) == weight for name, _, weight in p.levels)
     # One pair per pair of customers.
     assert len({frozenset((p.customer_a, p.customer_b)) for p in pairs}) == len(pairs)
 

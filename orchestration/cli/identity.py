@@ -255,10 +255,11 @@ def review(
     by: By = None,
 ) -> None:
     """The review queue: the pairs the model is least sure of, the costliest first, as review.html
-    (records side by side, match weights, a waterfall) and review.csv to answer (accept, reject or
-    skip); with --apply, a filled review.csv turned into decisions the next `cdp run` applies.
-    Both files hold personal data in clear (mode 600)."""
+    (records side by side, the comparison levels reached, match weights, a waterfall) and
+    review.csv to answer (accept, reject or skip); with --apply, a filled review.csv turned into
+    decisions the next `cdp run` applies. Both files hold personal data in clear (mode 600)."""
     from orchestration.identity import load_identity_settings
+    from orchestration.identity.model import MODEL_PATH
     from orchestration.identity.review import apply_answers, review_queue, write_review
 
     settings = get_settings()
@@ -267,7 +268,7 @@ def review(
             applied = apply_answers(con, settings.steward_decisions_path, apply, by)
         else:
             threshold = load_identity_settings().match_probability
-            pairs = review_queue(con, threshold, limit)
+            pairs = review_queue(con, threshold, limit, models=(settings.trained_model_path, MODEL_PATH))
     if apply is not None:
         for line in applied.refused:
             typer.echo(f"not recorded: {line}", err=True)

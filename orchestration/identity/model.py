@@ -37,6 +37,7 @@ present (``train.py``).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -377,6 +378,20 @@ def settings(plan: ModelPlan, link_type: str = "link_and_dedupe") -> SettingsCre
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
     )
+
+
+def level_weights(saved: dict) -> dict[str, list[tuple[float, str]]]:
+    """Per comparison of a saved model, each level's match weight (log2 m/u, the ``mw_`` a scored
+    pair carries for it) and label: a kept pair's weights say which level each comparison reached."""
+    levels: dict[str, list[tuple[float, str]]] = {}
+    for comparison in saved.get("comparisons", []):
+        for level in comparison["comparison_levels"]:
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if level.get("is_null_level") or not m or not u:
+                continue
+            label = level.get("label_for_charts") or level.get("sql_condition", "")
+            levels.setdefault(comparison["output_column_name"], []).append((math.log2(m / u), label))
+    return levels
 
 
 def read_model(path: Path) -> dict | None:

@@ -31,14 +31,17 @@ from __future__ import annotations
 import csv
 import html
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from orchestration.identity import model
 from orchestration.identity.decisions import CANNOT_LINK, MUST_LINK, DecisionError, decide, read_decisions
 from orchestration.identity.estimate import replay_links
+from orchestration.identity.incremental import model_digest
 from orchestration.warehouse import table_exists
 
 ANSWERS = ("accept", "reject", "skip")
@@ -72,6 +75,8 @@ class ReviewPair:
     attributes: tuple[dict, dict] = ({}, {})
     # (comparison, match weight), the prior first: the waterfall.
     weights: list[tuple[str, float]] = field(default_factory=list)
+    # (comparison, the level it reached, its match weight): the comparison levels of the pair.
+    levels: list[tuple[str, str, float]] = field(default_factory=list)
 
     @property
     def together(self) -> bool:
@@ -79,10 +84,15 @@ class ReviewPair:
 
 
 def review_queue(
-    con: duckdb.DuckDBPyConnection, threshold: float, limit: int = 100, near: float = 0.8
+    con: duckdb.DuckDBPyConnection,
+    threshold: float,
+    limit: int = 100,
+    near: float = 0.8,
+    models: Sequence[Path] = (),
 ) -> list[ReviewPair]:
     """The ``limit`` pairs to review first (see the module's docstring), from the last resolution.
-    Pairs a decision in force already covers are left out."""
+    Pairs a decision in force already covers are left out. ``models``: the model files the run may
+    have scored with; the one it did names each comparison's level (``run_levels``)."""
     if not table_exists(con, "identity", "customer_source_records"):
         raise DecisionError("no identity resolution in the warehouse yet: run `cdp run` first")
     revenue = (
@@ -184,7 +194,30 @@ def review_queue(
     records = _columns(con, "records")
     shown = [c for c in SHOWN if c in records]
     weights = [c for c in _columns(con, "scored_edges") if c.startswith("mw_")]
-    return [_with_details(con, pair, shown, weights) for pair in pairs]
+    levels = run_levels(con, models)
+    return [_with_details(con, pair, shown, weights, levels) for pair in pairs]
+
+
+def run_levels(con: duckdb.DuckDBPyConnection, models: Sequence[Path]) -> dict[str, list[tuple[float, str]]]:
+    """The level weights and labels of the model the last resolution scored with: the first of
+    ``models`` whose comparisons have the digest it recorded (none when no file matches)."""
+    if not table_exists(con, "identity", "resolution_state"):
+        return {}
+    rows = con.execute(
+        "select model_digest from identity.resolution_state order by resolved_at desc limit 1"
+    ).fetchall()
+    for path in models:
+        saved = model.read_model(path)
+        if rows and saved is not None and model_digest(saved) == rows[0][0]:
+            return model.level_weights(saved)
+    return {}
+
+
+def _level(levels: list[tuple[float, str]], weight: float) -> str:
+    """The label of the level whose weight a pair's comparison carries ("" when none has it)."""
+    label = next((label for w, label in levels if abs(w - weight) < 1e-6), "")
+    # Splink's null level weighs nothing: the value is missing on one side or both.
+    return label or ("missing on one side or both" if levels and weight == 0 else "")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -197,10 +230,15 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 
 def _with_details(
-    con: duckdb.DuckDBPyConnection, pair: ReviewPair, shown: list[str], weight_columns: list[str]
+    con: duckdb.DuckDBPyConnection,
+    pair: ReviewPair,
+    shown: list[str],
+    weight_columns: list[str],
+    levels: dict[str, list[tuple[float, str]]],
 ) -> ReviewPair:
-    """The pair with both records' attributes (``shown``) and its waterfall of match weights
-    (``weight_columns`` of ``identity.scored_edges``)."""
+    """The pair with both records' attributes (``shown``), its waterfall of match weights
+    (``weight_columns`` of ``identity.scored_edges``) and the level each comparison reached
+    (``levels``: ``run_levels``)."""
     attributes = []
     for record in (pair.record_a, pair.record_b):
         values = con.execute(
@@ -218,8 +256,22 @@ def _with_details(
         if v
     ]
     prior = pair.match_weight - sum(w for _, w in comparisons)
+    reached = [
+        (
+            c.removeprefix("mw_"),
+            _level(levels.get(c.removeprefix("mw_"), []), float(v or 0.0)),
+            float(v or 0.0),
+        )
+        for c, v in zip(weight_columns, values, strict=True)
+        if not c.startswith("mw_tf_adj_") and v is not None
+    ]
     return ReviewPair(
-        **{**pair.__dict__, "attributes": tuple(attributes), "weights": [("prior", prior), *comparisons]}
+        **{
+            **pair.__dict__,
+            "attributes": tuple(attributes),
+            "weights": [("prior", prior), *comparisons],
+            "levels": reached,
+        }
     )
 
 
@@ -251,6 +303,7 @@ section.pair {{ border: 1px solid #ccc; border-radius: 6px; padding: 1rem; margi
 table {{ border-collapse: collapse; }} td, th {{ padding: 2px 8px; text-align: left; }}
 tr.same td {{ background: #e8f5e9; }} tr.differ td {{ background: #fdecea; }}
 .meta {{ color: #555; }} svg {{ display: block; margin-top: .5rem; }}
+table.levels {{ margin-top: .5rem; font-size: .9rem; }}
 </style></head><body>
 <h1>Identity review queue</h1>
 <p>{len(pairs)} pair(s) the model is least sure of: contradictions first, then links near the
@@ -280,8 +333,23 @@ def _card(p: ReviewPair, threshold: float) -> str:
 records, revenue {p.revenue_at_stake:,.2f}.</p>
 <table><tr><th></th><th>{html.escape(p.record_a)}</th><th>{html.escape(p.record_b)}</th></tr>
 {"".join(rows)}</table>
+{_levels_table(p.levels)}
 {_waterfall(p.weights, p.match_weight)}
 </section>"""
+
+
+def _levels_table(levels: list[tuple[str, str, float]]) -> str:
+    """The comparison levels the pair reached, with their match weights (term frequency apart)."""
+    if not levels:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(c)}</td><td>{html.escape(label)}</td><td>{w:+.2f}</td></tr>"
+        for c, label, w in levels
+    )
+    return (
+        '<table class="levels"><tr><th>comparison</th><th>level reached</th><th>match weight</th></tr>'
+        f"{rows}</table>"
+    )
 
 
 def _text(value: object) -> str:
