@@ -135,10 +135,12 @@ def identity_resolution(
         if kept is not None:
             # The run's record a resolution would append (the same counts and shares as before).
             record_resolution_run(con, context.run.run_id)
+            # ... and the accuracy estimate an increment reports: the last one, again.
+            estimate = record_accuracy_estimate(con, context.run.run_id, recompute=False)
             changes.record(
                 con, "identity", changes.stage_inputs(con, settings)["identity"], context.run.run_id
             )
-            yield from _kept(kept, time.perf_counter() - started, identity_resolution.specs)
+            yield from _kept(kept, time.perf_counter() - started, identity_resolution.specs, estimate)
             return
         result = resolve(con, resolution, log=context.log.info, full=config.full_identity)
         started = time.perf_counter()
@@ -191,7 +193,9 @@ def _not_recomputed(
         yield dg.MaterializeResult(asset_key=spec.key, metadata={"recomputed": False, "reason": reason})
 
 
-def _kept(reason: str, seconds: float, specs: Iterable[dg.AssetSpec]) -> Iterator[dg.MaterializeResult]:
+def _kept(
+    reason: str, seconds: float, specs: Iterable[dg.AssetSpec], estimate: AccuracyEstimate
+) -> Iterator[dg.MaterializeResult]:
     """Identity's inputs changed, none of its records did: every output is the previous run's.
     Materialized all the same, so that dbt builds the day's other facts."""
     metadata = {
@@ -201,7 +205,11 @@ def _kept(reason: str, seconds: float, specs: Iterable[dg.AssetSpec]) -> Iterato
         "stage_seconds": dg.MetadataValue.json({"keep_previous": round(seconds, 2)}),
     }
     for spec in specs:
-        yield dg.MaterializeResult(asset_key=spec.key, metadata=metadata)
+        extra = {"accuracy_estimate": dg.MetadataValue.json(estimate.as_dict())}
+        yield dg.MaterializeResult(
+            asset_key=spec.key,
+            metadata={**metadata, **(extra if spec.key.path[-1] == "customer_source_records" else {})},
+        )
 
 
 def _run_metadata(
