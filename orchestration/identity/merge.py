@@ -163,3 +163,77 @@ def merge_clusters(
         if b in tokens:
             tokens.setdefault(a, set()).update(tokens.pop(b))
     return {c: find(c) for c in parent if find(c) != c}, refused
+
+
+class PartTooLarge(ValueError):
+    """A connected part of the link graph holds more clusters than one worker is allowed to walk."""
+
+
+def link_parts(cluster_ids: Iterable[str], links: Sequence[Link | tuple[str, str]]) -> dict[str, str]:
+    """The connected part of each cluster in the graph of ``links`` (every link, refused or not),
+    labelled by the part's smallest cluster id."""
+    parent = {c: c for c in cluster_ids}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for item in links:
+        left, right = (item.left, item.right) if isinstance(item, Link) else item
+        a, b = find(left), find(right)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return {c: find(c) for c in parent}
+
+
+def merge_by_part(
+    attributes: Iterable[tuple[str, Sequence[Sequence[str] | None]]],
+    links: Sequence[Link | tuple[str, str]],
+    policy: Mapping[str, str] | None = None,
+    first_names: FirstNameFacts | None = None,
+    apart: Mapping[str, Iterable[int]] | None = None,
+    max_part_clusters: int | None = None,
+) -> tuple[dict[str, str], list[tuple[int, str]]]:
+    """``merge_clusters``, one connected part of the link graph at a time: the same merges, the same
+    refusals (positions in ``links``) and the same labels. What a Spark run does per part
+    (``groupBy(part).applyInPandas``), so that no worker, and no driver, holds the whole walk.
+
+    Why it is exact: the walk's decision on a link reads only the state of the two clusters it
+    joins (their roots' value sets and cannot-link tokens, ``find``), and that state changes only
+    when a link between two clusters of the same part is taken. A part's clusters are therefore in
+    the same state before each of its links whether the walk also visits other parts' links in
+    between or not; walking each part's links in their global order (a subsequence of ``links``)
+    takes the same decisions. Union by size compares the two roots' value sets, which are the
+    part's own, so the surviving labels are the same too.
+
+    ``max_part_clusters``: a part holding more clusters raises ``PartTooLarge`` (a clear error
+    where a worker would run out of memory on one skewed part).
+    """
+    attributes = list(attributes)
+    part_of = link_parts((c for c, _ in attributes), links)
+    members: dict[str, list[int]] = {}
+    for position, item in enumerate(links):
+        left = item.left if isinstance(item, Link) else item[0]
+        members.setdefault(part_of[left], []).append(position)
+    by_part: dict[str, list[tuple[str, Sequence[Sequence[str] | None]]]] = {}
+    for cluster_id, values in attributes:
+        by_part.setdefault(part_of[cluster_id], []).append((cluster_id, values))
+    if max_part_clusters is not None:
+        largest = max(by_part.items(), key=lambda kv: len(kv[1]), default=None)
+        if largest is not None and len(largest[1]) > max_part_clusters:
+            raise PartTooLarge(
+                f"the part of cluster {largest[0]} holds {len(largest[1]):,} clusters, more than the "
+                f"{max_part_clusters:,} one worker may walk: a value shared by very many records links "
+                "them (look at the largest parts' shared identifiers), or raise the limit"
+            )
+    merged: dict[str, str] = {}
+    refused: list[tuple[int, str]] = []
+    for part, positions in members.items():
+        part_merged, part_refused = merge_clusters(
+            by_part[part], [links[p] for p in positions], policy, first_names, apart
+        )
+        merged.update(part_merged)
+        refused += [(positions[local], conflict) for local, conflict in part_refused]
+    return merged, sorted(refused)
