@@ -11,7 +11,7 @@ DATA_DIR  := $(or $(CDP_DATA_DIR),data)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench,spark]'
 	@touch $(STAMP)
 
 setup: $(STAMP)
