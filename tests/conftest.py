@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -216,3 +217,30 @@ def resolved(tmp_path_factory: pytest.TempPathFactory, generated: Generated) -> 
         load_raw(con, generated.landing, root)
         assert resolve_in_process(con, root, "first").mode == "full"
     return root
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """A local Spark session (``local[2]``) with the standardisation functions; the test is skipped,
+    saying why, without Java or pyspark (the ``spark`` extra)."""
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java (Debian package openjdk-17-jre-headless)")
+    pytest.importorskip("pyspark", reason="pyspark not installed (the `spark` extra)")
+    from pyspark.sql import SparkSession
+
+    from orchestration.identity.spark.standardise import register
+
+    # Python workers run this interpreter (a local master starts them from PYSPARK_PYTHON).
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("cdp-tests")
+        .config("spark.sql.catalogImplementation", "in-memory")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    register(session)
+    yield session
+    session.stop()

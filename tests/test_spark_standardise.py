@@ -9,24 +9,16 @@ Spark runs locally (``local[2]``); the module is skipped, with the reason, witho
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
-from collections.abc import Iterator
-
 import duckdb
 import pytest
 
 from orchestration.exports import ALL_TABLES
 from orchestration.generate import generate
-from orchestration.identity.spark.standardise import FUNCTIONS, register
+from orchestration.identity.spark.standardise import FUNCTIONS
 from orchestration.identity.standardise import build_identity_records, install_macros, records_sql
 from orchestration.ingest.loader import load_table
 
 pytestmark = pytest.mark.spark
-if shutil.which("java") is None:
-    pytest.skip("Spark needs Java (Debian package openjdk-17-jre-headless)", allow_module_level=True)
-pyspark = pytest.importorskip("pyspark", reason="pyspark not installed (the `spark` extra)")
 
 SAMPLE_CUSTOMERS = 2000
 # Inputs each function is applied to; the raw columns of the sample are added to them.
@@ -142,26 +134,6 @@ RAW = {
     "cities": ("city",),
     "streets": ("street",),
 }
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[object]:
-    from pyspark.sql import SparkSession
-
-    # Python workers run this interpreter (a local master starts them from PYSPARK_PYTHON).
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("cdp-test-standardise")
-        .config("spark.sql.catalogImplementation", "in-memory")
-        .config("spark.ui.enabled", "false")
-        .config("spark.pyspark.python", sys.executable)
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    register(session)
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
