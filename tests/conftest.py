@@ -220,7 +220,7 @@ def resolved(tmp_path_factory: pytest.TempPathFactory, generated: Generated) -> 
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[object]:
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A local Spark session (``local[2]``) with the standardisation functions; the test is skipped,
     saying why, without Java or pyspark (the ``spark`` extra)."""
     if shutil.which("java") is None:
@@ -241,6 +241,8 @@ def spark() -> Iterator[object]:
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
+    # Where Splink writes its intermediate tables as Parquet (its way of cutting long plans).
+    session.sparkContext.setCheckpointDir(str(tmp_path_factory.mktemp("spark-checkpoints")))
     register(session)
     yield session
     session.stop()

@@ -205,7 +205,7 @@ def test_identity_configuration_errors_name_the_key(tmp_path: Path) -> None:
         "match_probability: 0.5": ("match_probability: 1.5", "matching.match_probability"),
         "  phonetic: true": ("  phonetic: true\n  soundex: true", "first_names.soundex"),
         "looser_match_probability: 0.2": (
-            "looser_match_probability: 0.7",
+            "looser_match_probability: 0.95",
             "kpi_range.looser_match_probability",
         ),
     }

@@ -344,12 +344,7 @@ def identity_kpi_range(
             shutil.copyfile(built / "manifest.json", state / "manifest.json")
             dbt.cli(kpi_range.dbt_args(variant, str(state)), target_path=target).wait()
         with warehouse.get_connection() as con:
-            result = kpi_range.read_range(
-                con,
-                {"stricter": identity.range_stricter, "published": identity.match_probability,
-                 "looser": identity.range_looser},
-                datetime.now(UTC),
-            )  # fmt: skip
+            result = kpi_range.read_range(con, identity.range_thresholds, datetime.now(UTC))
             kpi_range.record(con, result, context.run.run_id)
     finally:
         with warehouse.get_connection() as con:

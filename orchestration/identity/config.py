@@ -57,6 +57,16 @@ class IdentitySettings:
     range_stricter: float = 0.9
 
     @property
+    def range_thresholds(self) -> dict[str, float]:
+        """The KPI range's match probabilities, each end on its side of the match threshold (an end
+        the other side of it, after the threshold was moved, is taken at the threshold)."""
+        return {
+            "stricter": max(self.range_stricter, self.match_probability),
+            "published": self.match_probability,
+            "looser": min(self.range_looser, self.match_probability),
+        }
+
+    @property
     def scored_floor(self) -> float:
         """The lowest match probability of a pair kept in ``identity.scored_edges``: what the
         threshold, the looser clustering of the KPI range and the explanations need (pairs below
@@ -169,12 +179,11 @@ def load_identity_settings(path: Path | None = None) -> IdentitySettings:
     )
     _check_range(path, "matching.match_probability", matching["match_probability"], 0.0, 1.0)
     _check_range(
-        path, "kpi_range.looser_match_probability", kpi_range["looser_match_probability"],
-        0.0, matching["match_probability"],
+        path, "kpi_range.stricter_match_probability", kpi_range["stricter_match_probability"], 0.0, 1.0
     )  # fmt: skip
     _check_range(
-        path, "kpi_range.stricter_match_probability", kpi_range["stricter_match_probability"],
-        matching["match_probability"], 1.0,
+        path, "kpi_range.looser_match_probability", kpi_range["looser_match_probability"],
+        0.0, kpi_range["stricter_match_probability"],
     )  # fmt: skip
     _check_range(path, "matching.max_cluster_size", matching["max_cluster_size"], 2)
     _check_range(path, "matching.pairs_per_record", matching["pairs_per_record"], 1.0)

@@ -31,8 +31,9 @@ WORK = f"{RANGE_SCHEMA}_work"
 
 
 def thresholds(identity: IdentitySettings) -> dict[str, float]:
-    """The KPI range's variants and their match probabilities."""
-    return {"stricter": identity.range_stricter, "looser": identity.range_looser}
+    """The KPI range's variants clustered here and their match probabilities (the published one is
+    the warehouse's own clustering)."""
+    return {k: v for k, v in identity.range_thresholds.items() if k != "published"}
 
 
 def cluster_variants(
