@@ -12,9 +12,10 @@ import duckdb
 import pytest
 
 from orchestration.exports import ALL_TABLES
-from orchestration.identity import model
+from orchestration.identity import model, scoring
 from orchestration.identity.config import load_identity_settings
 from orchestration.identity.spark.splink_api import CdpSparkAPI, register_similarities, spark_linker
+from orchestration.identity.spark.splink_api import refine_prior as spark_refine_prior
 from orchestration.identity.splink_inputs import linker_over, prepare_inputs
 from orchestration.identity.standardise import build_identity_records
 from orchestration.ingest.loader import load_table
@@ -90,3 +91,9 @@ def test_splink_on_spark_scores_the_pairs_duckdb_scores(spark, inputs) -> None:
     assert set(got) == set(expected)
     assert len(expected) > 500
     assert max(abs(got[pair] - expected[pair]) for pair in expected) <= 1e-6
+    # The prior refined on the compared pairs: one aggregate per round on Spark, numpy on DuckDB.
+    start, named = fitted["probability_two_random_records_match"], prepared.plan.records
+    all_pairs = named * (named - 1) / 2
+    on_duckdb = scoring.refine_prior(con, duck.physical_name, start, all_pairs)
+    assert spark_refine_prior(scored, start, all_pairs) == pytest.approx(on_duckdb, rel=1e-6)
+    assert on_duckdb != pytest.approx(start, rel=1e-3)  # the refinement moved it

@@ -145,10 +145,12 @@ def test_ui_shows_the_asset_graph_and_launches_a_full_run(dagster_dev: tuple[Dag
         "identity_steward_decision",
         "identity_revoke_decision",
         "identity_approve_impact",
+        "identity_kpi_range",
     } <= {j["name"] for j in repository["jobs"]}
     assert {(s["name"], s["scheduleState"]["status"]) for s in repository["schedules"]} == {
         ("daily_full_pipeline", "RUNNING"),
         ("weekly_dbt_tests_every_row", "RUNNING"),
+        ("weekly_identity_kpi_range", "RUNNING"),
     }
     assert {(s["name"], s["sensorState"]["status"]) for s in repository["sensors"]} == {
         ("landing_sensor", "RUNNING"),

@@ -111,11 +111,25 @@ def refine_prior(con: duckdb.DuckDBPyConnection, pairs: str, start: float, all_p
     log_bf = con.execute(
         f"select match_weight - log2({start} / (1 - {start})) from {pairs} where match_weight is not null"
     ).fetchnumpy()
-    bf = np.exp2(np.clip(next(iter(log_bf.values())).astype("float64"), -200, 200))
+    bf = np.exp2(np.clip(next(iter(log_bf.values())).astype("float64"), -LOG_BF_CLIP, LOG_BF_CLIP))
+
+    def expected_matches(odds: float) -> float:
+        return float(np.sum(odds * bf / (1 + odds * bf)))
+
+    return prior_fixed_point(expected_matches, start, all_pairs)
+
+
+# Bayes factors are clipped to 2^±LOG_BF_CLIP before the prior's fixed point (no overflow).
+LOG_BF_CLIP = 200
+
+
+def prior_fixed_point(expected_matches: Callable[[float], float], start: float, all_pairs: float) -> float:
+    """``refine_prior``'s iteration, whatever computes its sum: ``expected_matches(odds)`` is the sum
+    over the compared pairs of their match probability at prior odds ``odds`` (numpy here, a
+    Spark aggregate on Spark)."""
     lam = start
     for _ in range(200):
-        odds = lam / (1 - lam) * bf
-        updated = float(np.sum(odds / (1 + odds)) / all_pairs)
+        updated = expected_matches(lam / (1 - lam)) / all_pairs
         updated = min(max(updated, 1e-12), 0.5)
         if abs(updated - lam) <= 1e-6 * lam:
             return updated

@@ -16,6 +16,8 @@ streets and e-mails (``tests/test_spark_splink.py``).
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd  # the UDFs' type hints are read by name (pandas_udf)
 import sqlglot
 from splink import SparkAPI
@@ -141,3 +143,30 @@ def spark_linker(tables: list, settings: dict):
         {**spark_settings(settings), "link_type": link_type},
         log_level=logging.WARNING,
     )
+
+
+def refine_prior(pairs, start: float, all_pairs: float) -> float:
+    """``scoring.refine_prior`` over a Spark frame of scored pairs (``match_weight``): the same fixed
+    point, each round's sum one aggregate on the executors (only a number comes back)."""
+    from pyspark.sql import functions as F
+
+    from orchestration.identity.scoring import LOG_BF_CLIP, prior_fixed_point
+
+    if all_pairs <= 0 or not 0 < start < 1:
+        return start
+    log_bf = F.col("match_weight") - F.lit(math.log2(start / (1 - start)))
+    clipped = F.least(F.greatest(log_bf, F.lit(-float(LOG_BF_CLIP))), F.lit(float(LOG_BF_CLIP)))
+    factors = (
+        pairs.where(F.col("match_weight").isNotNull()).select(F.pow(F.lit(2.0), clipped).alias("bf")).cache()
+    )
+    try:
+
+        def expected_matches(odds: float) -> float:
+            total = factors.select(
+                F.sum(F.lit(odds) * F.col("bf") / (1 + F.lit(odds) * F.col("bf")))
+            ).first()[0]
+            return float(total or 0.0)
+
+        return prior_fixed_point(expected_matches, start, all_pairs)
+    finally:
+        factors.unpersist()
