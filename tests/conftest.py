@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -219,30 +218,26 @@ def resolved(tmp_path_factory: pytest.TempPathFactory, generated: Generated) -> 
     return root
 
 
+# The Spark master the Spark tests run on: local by default; the standalone cluster script
+# (python -m orchestration.benchmarks.spark_standalone) runs them on a master and two workers.
+SPARK_MASTER_ENV = "CDP_TEST_SPARK_MASTER"
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """A local Spark session (``local[2]``) with the standardisation functions; the test is skipped,
-    saying why, without Java or pyspark (the ``spark`` extra)."""
+    """A Spark session (``local[2]``, or ``$CDP_TEST_SPARK_MASTER``) with the standardisation
+    functions; the test is skipped, saying why, without Java or pyspark (the ``spark`` extra)."""
     if shutil.which("java") is None:
         pytest.skip("Spark needs Java (Debian package openjdk-17-jre-headless)")
     pytest.importorskip("pyspark", reason="pyspark not installed (the `spark` extra)")
-    from pyspark.sql import SparkSession
+    from orchestration.identity.spark.session import spark_session
 
-    from orchestration.identity.spark.standardise import register
-
-    # Python workers run this interpreter (a local master starts them from PYSPARK_PYTHON).
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("cdp-tests")
-        .config("spark.sql.catalogImplementation", "in-memory")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .getOrCreate()
+    session = spark_session(
+        os.environ.get(SPARK_MASTER_ENV, "local[2]"),
+        # Where Splink writes its intermediate tables as Parquet (its way of cutting long plans).
+        str(tmp_path_factory.mktemp("spark-checkpoints")),
+        {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"},
     )
     session.sparkContext.setLogLevel("ERROR")
-    # Where Splink writes its intermediate tables as Parquet (its way of cutting long plans).
-    session.sparkContext.setCheckpointDir(str(tmp_path_factory.mktemp("spark-checkpoints")))
-    register(session)
     yield session
     session.stop()
