@@ -8,6 +8,7 @@ resolver and stable-id assignment run on the warehouse; assertions are about cus
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -366,16 +367,21 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
     con.execute(f"insert into raw.{table} ({columns}) values ({marks})", list(row.values()))
 
 
+def load_with_cases(con: duckdb.DuckDBPyConnection, landing: Path, root: Path) -> None:
+    """The generated exports in ``landing`` loaded into ``con``'s raw layer, plus every case."""
+    for spec in ALL_TABLES:
+        load_table(con, spec, landing, root / "quarantine", log=lambda _: None)
+    for table, rows in CASES.items():
+        for row in rows:
+            _insert(con, table, row)
+
+
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory, generated) -> duckdb.DuckDBPyConnection:
     """The tiny generated population plus the hand-written cases, resolved once."""
     root = tmp_path_factory.mktemp("cases")
     con = duckdb.connect(str(root / "cdp.duckdb"))
-    for spec in ALL_TABLES:
-        load_table(con, spec, generated.landing, root / "quarantine", log=lambda _: None)
-    for table, rows in CASES.items():
-        for row in rows:
-            _insert(con, table, row)
+    load_with_cases(con, generated.landing, root)
     resolve(con, log=lambda _: None)
     assign_stable_ids(con, "first")
     yield con

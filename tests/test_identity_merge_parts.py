@@ -13,13 +13,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.exports import ALL_TABLES
 from orchestration.identity import cluster, resolve
 from orchestration.identity.config import CONFLICT_ATTRIBUTES, CONFLICT_POLICIES
 from orchestration.identity.merge import Link, PartTooLarge, link_parts, merge_by_part, merge_clusters
 from orchestration.identity.names import FirstNameFacts
-from orchestration.ingest.loader import load_table
-from tests.test_identity_cases import CASES, _insert
+from tests.test_identity_cases import load_with_cases
 
 GRAPHS = 250
 BIRTH_DATES = ["1972-04-03", "1972-04-08", "1972-03-04", "1988-03-19", "1961-11-30"]
@@ -108,11 +106,7 @@ def test_the_hand_written_cases_resolve_alike_part_by_part(
         if walk == "by part":
             monkeypatch.setattr(cluster, "merge_clusters", merge_by_part)
         con = duckdb.connect(str(tmp_path / f"{walk}.duckdb"))
-        for spec in ALL_TABLES:
-            load_table(con, spec, generated.landing, tmp_path / "quarantine", log=lambda _: None)
-        for table, rows in CASES.items():
-            for row in rows:
-                _insert(con, table, row)
+        load_with_cases(con, generated.landing, tmp_path)
         resolve(con, log=lambda _: None)
         outcomes.append(
             (
