@@ -88,12 +88,29 @@ class CdpSparkAPI(SparkAPI):
         return tree.sql(dialect="spark", pretty=True)
 
 
-def _spark_functions(node: exp.Expression) -> exp.Expression:
+def spark_functions(node: exp.Expression) -> exp.Expression:
     """DuckDB calls as Spark's: ``jaro_winkler_similarity`` is the ``jaro_winkler`` Splink's jar
     registers (``damerau_levenshtein`` has the same name in both); ``regexp_replace`` loses DuckDB's
-    ``'g'`` flag (Spark replaces every match)."""
+    ``'g'`` flag (Spark replaces every match); ``regexp_full_match`` is an anchored ``rlike``;
+    ``any_value(x) ignore nulls`` is ``any_value(x, true)``; ``timezone(zone, local)``, a local
+    wall-clock timestamp made an instant, is ``to_utc_timestamp`` (the only use of ``timezone`` in
+    identity's SQL: a naive timestamp)."""
     if isinstance(node, exp.JarowinklerSimilarity):
         return exp.Anonymous(this="jaro_winkler", expressions=[node.this, node.expression])
+    if isinstance(node, exp.RegexpFullMatch) and isinstance(node.expression, exp.Literal):
+        anchored = exp.Literal.string(f"^(?:{node.expression.this})\\z")
+        return exp.RegexpLike(this=node.this, expression=anchored)
+    if isinstance(node, exp.IgnoreNulls) and isinstance(node.this, exp.AnyValue):
+        return exp.Anonymous(this="any_value", expressions=[node.this.this, exp.true()])
+    if (
+        isinstance(node, exp.Anonymous)
+        and str(node.this).lower() == "timezone"
+        and len(node.expressions) == 2
+    ):
+        zone, local = node.expressions
+        return exp.Anonymous(
+            this="to_utc_timestamp", expressions=[exp.cast(local, exp.DataType.build("timestamp")), zone]
+        )
     if isinstance(node, exp.RegexpReplace) and node.args.get("modifiers"):
         node = node.copy()
         node.set("modifiers", None)
@@ -102,7 +119,7 @@ def _spark_functions(node: exp.Expression) -> exp.Expression:
 
 def duckdb_to_spark(sql: str) -> str:
     """A comparison level's or blocking rule's DuckDB SQL as Spark SQL."""
-    return sqlglot.parse_one(sql, read="duckdb").transform(_spark_functions).sql(dialect="spark")
+    return sqlglot.parse_one(sql, read="duckdb").transform(spark_functions).sql(dialect="spark")
 
 
 def spark_settings(settings: dict) -> dict:
