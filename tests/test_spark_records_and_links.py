@@ -13,7 +13,13 @@ import duckdb
 import pytest
 
 from orchestration.identity.links import build_deterministic_edges
-from orchestration.identity.spark.sql import deterministic_edges, identity_records, to_spark_sql
+from orchestration.identity.spark.sql import (
+    deterministic_edges,
+    identity_records,
+    named_records,
+    to_spark_sql,
+)
+from orchestration.identity.splink_inputs import named_records as duckdb_named_records
 from orchestration.identity.standardise import READ_TABLES, build_identity_records
 from tests.test_identity_cases import load_with_cases
 
@@ -40,6 +46,19 @@ def test_the_records_on_spark_are_duckdbs(spark, generated, tmp_path: Path) -> N
     expected = sorted((tuple(map(_instant, row)) for row in rows), key=repr)
     got = sorted((tuple(row) for row in records.collect()), key=repr)
     assert len(got) == len(expected) > 1000
+    assert [(e, g) for e, g in zip(expected, got, strict=True) if e != g] == []
+
+
+def test_the_named_records_splink_compares_on_spark_are_duckdbs(spark, generated, tmp_path: Path) -> None:
+    con = duckdb.connect()
+    load_with_cases(con, generated.landing, tmp_path)
+    build_identity_records(con)
+    duckdb_named_records(con)
+    named = named_records(spark, spark.createDataFrame(con.table("identity.records").to_arrow_table()))
+    rows = con.execute(f"select {', '.join(named.columns)} from splink_named").fetchall()
+    expected = sorted(rows, key=repr)
+    got = sorted((tuple(row) for row in named.collect()), key=repr)
+    assert len(got) == len(expected) > 300
     assert [(e, g) for e, g in zip(expected, got, strict=True) if e != g] == []
 
 

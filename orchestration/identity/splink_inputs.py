@@ -34,16 +34,11 @@ PLACEHOLDER_DATE_FACTOR = 10
 PLACEHOLDER_DATE_MIN_SURNAMES = 10
 
 
-def named_records(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp table ``splink_named``: the records with a name, with the columns Splink compares.
-
-    The birth date is compared by its parts as delivered: ``birth_date`` is the text YYYYMMDD of
-    the parts (also when they make no calendar date), with ``birth_year``, ``birth_month`` and
-    ``birth_day``; a placeholder date (``splink_placeholder_dates``) is no date at all.
-    """
-    con.execute(
-        f"""
-        create or replace temp table splink_placeholder_dates as
+def named_records_sql() -> dict[str, str]:
+    """The queries of ``named_records``, by the temp table each one writes, in order (a Spark run
+    carries the same queries over: ``spark/sql.py``)."""
+    return {
+        "splink_placeholder_dates": f"""
         with dated as (
             select birth_year, birth_month, birth_day, count(distinct last_name) as surnames,
                    count(*) as records
@@ -54,8 +49,8 @@ def named_records(con: duckdb.DuckDBPyConnection) -> None:
         select * from dated
         where surnames >= greatest(
             {PLACEHOLDER_DATE_MIN_SURNAMES}, {PLACEHOLDER_DATE_FACTOR} * (select median(surnames) from dated)
-        );
-        create or replace temp table splink_named as
+        )""",
+        "splink_named": f"""
         with parts as (
             select r.*, p.birth_year is null as dated
             from identity.records r
@@ -72,9 +67,19 @@ def named_records(con: duckdb.DuckDBPyConnection) -> None:
                case when dated then birth_day end as birth_day,
                postcode, city, street, house_number,
                cdp_phonetic(last_name) as last_name_sound
-        from parts
-        """
-    )
+        from parts""",
+    }
+
+
+def named_records(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table ``splink_named``: the records with a name, with the columns Splink compares.
+
+    The birth date is compared by its parts as delivered: ``birth_date`` is the text YYYYMMDD of
+    the parts (also when they make no calendar date), with ``birth_year``, ``birth_month`` and
+    ``birth_day``; a placeholder date (``splink_placeholder_dates``) is no date at all.
+    """
+    for table, query in named_records_sql().items():
+        con.execute(f"create or replace temp table {table} as {query}")
 
 
 def plan_model(con: duckdb.DuckDBPyConnection, min_field_share: float) -> model.ModelPlan:

@@ -71,3 +71,17 @@ def identity_records(spark: SparkSession, tables: Mapping[str, DataFrame]) -> Da
     from orchestration.identity.standardise import records_sql
 
     return run_duckdb_sql(spark, records_sql(), tables)
+
+
+def named_records(spark: SparkSession, records: DataFrame) -> DataFrame:
+    """``splink_inputs.named_records`` on Spark: the named records with the columns Splink compares,
+    from ``identity.records``; its steps are temporary views of the session, as the DuckDB path's
+    are temporary tables."""
+    from orchestration.identity.splink_inputs import named_records_sql
+
+    tables: dict[str, DataFrame] = {"identity.records": records}
+    frame = records
+    for table, query in named_records_sql().items():
+        frame = run_duckdb_sql(spark, query, tables)
+        frame.createOrReplaceTempView(table)
+    return frame
