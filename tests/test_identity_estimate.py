@@ -17,11 +17,13 @@ import pytest
 
 from orchestration.exports import ALL_TABLES
 from orchestration.identity import ResolutionConfig, load_truth, model, resolve, score
+from orchestration.identity.decisions import CANNOT_LINK, DECISIONS_DDL, MUST_LINK
 from orchestration.identity.estimate import (
     estimate_accuracy,
     key_pairs_recovered,
     record_accuracy_estimate,
     replay_links,
+    steward_agreement,
 )
 from orchestration.identity.stable_ids import assign_stable_ids
 from orchestration.ingest.loader import load_table
@@ -87,6 +89,45 @@ def test_an_incremental_run_reports_the_last_full_estimate_with_when_it_was_made
     )
     assert rows["day-run"] == rows["full-run"]
     assert (day.recall, day.precision, day.known_pairs) == (full.recall, full.precision, full.known_pairs)
+
+
+def test_the_stewards_decisions_are_labels_of_the_models_verdict(resolved) -> None:
+    """A must-link on a pair the model linked agrees; a cannot-link on one it linked does not; a
+    cannot-link on records it never scored agrees; a revoked decision is no label."""
+    linked = resolved.execute(
+        "select unique_id_l, unique_id_r from identity.scored_edges where match_probability >= 0.5 "
+        "order by all limit 2"
+    ).fetchall()
+    apart = resolved.execute(
+        "select a.unique_id, b.unique_id from identity.records a, identity.records b "
+        "where a.unique_id < b.unique_id and not exists (select 1 from identity.scored_edges s "
+        "where s.unique_id_l = a.unique_id and s.unique_id_r = b.unique_id) order by all limit 1"
+    ).fetchall()
+    resolved.execute("create or replace temp table _before as select * from identity.steward_decisions")
+    resolved.execute(DECISIONS_DDL)
+    for number, (kind, (a, b), revoked) in enumerate(
+        [(MUST_LINK, linked[0], None), (CANNOT_LINK, linked[1], None), (CANNOT_LINK, apart[0], None),
+         (MUST_LINK, apart[0], "2026-12-01")],
+        start=1,
+    ):  # fmt: skip
+        resolved.execute(
+            "insert into identity.steward_decisions (decision_id, number, kind, side_a, side_b, named_a, "
+            "named_b, decided_by, decided_at, revoked_at) values (?, ?, ?, [?], [?], ?, ?, 'ana', now(), ?)",
+            [f"D{number}", number, kind, a, b, a, b, revoked],
+        )
+    try:
+        labels, agreement, by_kind = steward_agreement(resolved, 0.5)
+        estimate = record_accuracy_estimate(resolved, "labelled-run", recompute=False)
+    finally:
+        resolved.execute("create or replace table identity.steward_decisions as from _before")
+    assert (labels, by_kind) == (3, {CANNOT_LINK: (2, 1), MUST_LINK: (1, 1)})
+    assert agreement == pytest.approx(2 / 3)
+    assert (estimate.steward_labels, estimate.steward_agreement) == (3, agreement)
+    stored = resolved.execute(
+        "select steward_labels, steward_agreement from identity.accuracy_estimates "
+        "where run_id = 'labelled-run'"
+    ).fetchall()
+    assert stored == [(3, pytest.approx(2 / 3))]
 
 
 def _hand_made(tmp_path: Path, scored_link: bool) -> duckdb.DuckDBPyConnection:

@@ -430,7 +430,9 @@ def test_a_drop_of_an_accuracy_estimate_since_the_previous_run_warns(con: duckdb
     resolved(con, probabilistic=5, singleton=10)
     con.execute(ESTIMATES_DDL)
     insert = (
-        "insert into identity.accuracy_estimates values (?, now() + to_seconds(?), ?, 100, 0.99, ?, 50, 80)"
+        "insert into identity.accuracy_estimates (run_id, estimated_at, estimated_recall, known_pairs, "
+        "hidden_key_recall, expected_precision, links, pairs) "
+        "values (?, now() + to_seconds(?), ?, 100, 0.99, ?, 50, 80)"
     )
     con.execute(insert, ["run-1", 0, 0.98, 0.995])
     assert failed(identity_checks(con)) == {}

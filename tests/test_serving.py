@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -435,3 +436,14 @@ def test_kpi_report_renders_every_chart_offline_in_headless_chromium(pipeline: t
     assert errors == []
     assert requests == [report.as_uri()]  # nothing fetched: the page is self-contained
     assert screenshot.stat().st_size > 50_000
+
+
+def test_report_says_the_accuracy_the_identity_step_estimated(pipeline: tuple) -> None:
+    """Without a truth file: the estimate the run's identity step made, in words, in the identity
+    section of the report."""
+    settings, _ = pipeline
+    html = (settings.serving_dir / "report" / "index.html").read_text(encoding="utf-8")
+    said = json.loads((settings.serving_dir / "identity_accuracy.json").read_text(encoding="utf-8"))
+    identity = html[html.index("<h2>Identity resolution</h2>") :]
+    assert "Accuracy estimated without a truth file: pairwise recall about " in identity
+    assert f"{said['recall']:.4f}" in identity and f"{said['precision']:.4f}" in identity

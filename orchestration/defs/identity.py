@@ -7,6 +7,7 @@ One step computes the outputs together (they come from the same clustering):
 """
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterable, Iterator
 
@@ -29,8 +30,11 @@ from orchestration.identity import (
     report_run,
     resolve,
 )
+from orchestration.identity.estimate import describe as describe_estimate
+from orchestration.lib.atomic import write_text_atomically
 from orchestration.runtime import changes
-from orchestration.settings import get_settings
+from orchestration.serving.report import ACCURACY_FILE
+from orchestration.settings import Settings, get_settings
 
 UPSTREAM = [dg.AssetKey(["raw", table]) for table in IDENTITY_RAW_TABLES]
 
@@ -136,7 +140,10 @@ def identity_resolution(
             # The run's record a resolution would append (the same counts and shares as before).
             record_resolution_run(con, context.run.run_id)
             # ... and the accuracy estimate an increment reports: the last one, again.
-            estimate = record_accuracy_estimate(con, context.run.run_id, recompute=False)
+            estimate = record_accuracy_estimate(
+                con, context.run.run_id, recompute=False, threshold=resolution.identity.match_probability
+            )
+            _publish_estimate(settings, estimate)
             changes.record(
                 con, "identity", changes.stage_inputs(con, settings)["identity"], context.run.run_id
             )
@@ -151,8 +158,14 @@ def identity_resolution(
         # Recall and precision estimated without a truth file, kept run after run (an increment
         # reports the last full resolution's: identity.estimate.record_accuracy_estimate).
         started = time.perf_counter()
-        estimate = record_accuracy_estimate(con, context.run.run_id, recompute=result.mode == "full")
+        estimate = record_accuracy_estimate(
+            con,
+            context.run.run_id,
+            recompute=result.mode == "full",
+            threshold=resolution.identity.match_probability,
+        )
         stage_seconds["accuracy_estimate"] = time.perf_counter() - started
+        _publish_estimate(settings, estimate)
         report = report_run(con, settings.truth_identities_file)
         # Overrides are remembered as an input: the next run without them resolves again.
         # Read again, not taken from the plan: a first run trains the model it then uses.
@@ -169,6 +182,14 @@ def identity_resolution(
     )
     yield dg.MaterializeResult(asset_key=["identity", "scored_edges"], metadata=_scored_metadata(result))
     yield dg.MaterializeResult(asset_key=["identity", "customer_id_history"], metadata=common)
+
+
+def _publish_estimate(settings: Settings, estimate: AccuracyEstimate) -> None:
+    """The run's accuracy estimate beside the published file, for the KPI report (written with the
+    publication's other files; read only once the marts are published)."""
+    settings.serving_dir.mkdir(parents=True, exist_ok=True)
+    said = {"line": describe_estimate(estimate), **estimate.as_dict()}
+    write_text_atomically(settings.serving_dir / ACCURACY_FILE, json.dumps(said))
 
 
 def _not_recomputed(

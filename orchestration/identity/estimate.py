@@ -29,7 +29,14 @@ Pairs joined by exact links are right and found. The other true pairs are found 
 the run found ``N`` of them (expected true pairs of the non-exact joins), so there are about
 ``N / r``, and recall ≈ ``(D + N) / (D + N / r)`` with ``D`` the pairs of exact links.
 
-What it assumes, and where it is biased:
+**The steward's answers** (``steward_agreement``) are labels too: a must-link says two records are
+one person, a cannot-link that they are not. Before the decision overrode it, the model said match
+when a pair across the two sides scored at or above the threshold. The agreement is the share of
+the decisions in force where the model said what the steward said. It is measured on the pairs a
+steward chose to look at (the review queue puts the model's least sure first): a rate on hard
+cases, not on the data, and a small sample; it is reported beside the estimates, never mixed in.
+
+What the hidden-key and replay estimates assume, and where they are biased:
 
 - the known pairs are as hard as the other true pairs. The orders of one web account share its
   e-mail and name, easier than average: the estimate leans high;
@@ -41,12 +48,14 @@ What it assumes, and where it is biased:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import duckdb
 
+from orchestration.identity.decisions import MUST_LINK
 from orchestration.identity.graph import connected_components
 from orchestration.identity.history import ESTIMATES_DDL
+from orchestration.warehouse import table_exists
 
 # A record the links other than exact ones could place: it gives a name, an e-mail or a phone.
 EVIDENCE = "coalesce(r.first_name, r.last_name, r.email, r.phone) is not null"
@@ -75,6 +84,11 @@ class AccuracyEstimate:
     precision: float | None  # None: no two records in one customer
     links: int  # joins of two parts the precision is made of
     pairs: int  # pairs of records within a customer
+    # The decisions in force the model's own verdict can be set against, and the share it agreed with
+    # (``steward_agreement``); per kind: (decisions, those where the model said the same).
+    steward_labels: int = 0
+    steward_agreement: float | None = None
+    steward_by_kind: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         def rounded(value: object) -> object:
@@ -189,8 +203,60 @@ def estimate_accuracy(con: duckdb.DuckDBPyConnection) -> AccuracyEstimate:
     return AccuracyEstimate(recall, known, r, by_key, precision, replay.links, replay.pairs)
 
 
+def describe(e: AccuracyEstimate) -> str:
+    """The estimate as the KPI report and the run's log say it."""
+    recall = "-" if e.recall is None else f"{e.recall:.4f}"
+    precision = "-" if e.precision is None else f"{e.precision:.4f}"
+    line = (
+        f"pairwise recall about {recall} (from {e.known_pairs:,} pairs of records sharing a loyalty card, "
+        f"web account or CRM contact), expected pairwise precision {precision} (from the match "
+        f"probabilities of {e.links:,} joins)"
+    )
+    if e.steward_labels:
+        line += (
+            f"; the model agreed with {e.steward_agreement:.0%} of the {e.steward_labels} steward "
+            "decisions in force (pairs a steward chose to look at: the hard cases)"
+        )
+    return line
+
+
+def steward_agreement(
+    con: duckdb.DuckDBPyConnection, threshold: float
+) -> tuple[int, float | None, dict[str, tuple[int, int]]]:
+    """The steward's decisions in force as labels of the model (module docstring): how many, the
+    share where the model's verdict (a pair across the sides scored at or above ``threshold``) was
+    the steward's, and per kind (decisions, agreeing)."""
+    if not table_exists(con, "identity", "steward_decisions"):
+        return 0, None, {}
+    rows = con.execute(
+        f"""
+        with decided as (
+            select decision_id, kind, side_a, side_b from identity.steward_decisions where revoked_at is null
+        ),
+        across as (
+            select d.decision_id, d.kind, least(a.id, b.id) as l, greatest(a.id, b.id) as r
+            from decided d, unnest(d.side_a) as a(id), unnest(d.side_b) as b(id)
+        ),
+        verdict as (
+            select a.decision_id, any_value(a.kind) as kind,
+                   coalesce(max(s.match_probability), 0) >= ? as model_match
+            from across a
+            left join identity.scored_edges s on s.unique_id_l = a.l and s.unique_id_r = a.r
+            group by a.decision_id
+        )
+        select kind, count(*), count(*) filter (where model_match = (kind = '{MUST_LINK}'))
+        from verdict group by kind order by kind
+        """,
+        [threshold],
+    ).fetchall()
+    by_kind = {kind: (int(n), int(agreed)) for kind, n, agreed in rows}
+    labels = sum(n for n, _ in by_kind.values())
+    agreed = sum(a for _, a in by_kind.values())
+    return labels, (agreed / labels if labels else None), by_kind
+
+
 def record_accuracy_estimate(
-    con: duckdb.DuckDBPyConnection, run_id: str, recompute: bool = True
+    con: duckdb.DuckDBPyConnection, run_id: str, recompute: bool = True, threshold: float = 0.5
 ) -> AccuracyEstimate:
     """Estimate this run's accuracy and append it to ``identity.accuracy_estimates`` (a time series
     the identity checks compare run to run).
@@ -199,8 +265,11 @@ def record_accuracy_estimate(
     that estimate again (its ``estimated_at`` says when it was made) instead of computing one: the
     estimate reads every record and link (10 s at 100k customers, about ten times that at 1M, most
     of a day's identity step), while a day moves a fraction of a percent of the records. A full
-    resolution (a model, setting or code change, ``--full-identity``) estimates afresh."""
+    resolution (a model, setting or code change, ``--full-identity``) estimates afresh. The
+    steward's agreement (a few decisions: cheap) is measured on every run, at ``threshold``."""
     con.execute(ESTIMATES_DDL)
+    labels, agreement, by_kind = steward_agreement(con, threshold)
+    steward = {"steward_labels": labels, "steward_agreement": agreement, "steward_by_kind": by_kind}
     if not recompute:
         latest = con.execute(
             "select estimated_at, estimated_recall, known_pairs, hidden_key_recall, expected_precision, "
@@ -208,17 +277,23 @@ def record_accuracy_estimate(
         ).fetchall()
         if latest:
             at, recall, known, hidden, precision, links, pairs = latest[0]
-            con.execute(
-                "insert into identity.accuracy_estimates values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [run_id, at, recall, known, hidden, precision, links, pairs],
-            )
-            return AccuracyEstimate(recall, known, hidden, {}, precision, links, pairs)
-    estimate = estimate_accuracy(con)
-    con.execute(
-        "insert into identity.accuracy_estimates values (?, now(), ?, ?, ?, ?, ?, ?)",
-        [
-            run_id, estimate.recall, estimate.known_pairs, estimate.hidden_key_recall,
-            estimate.precision, estimate.links, estimate.pairs,
-        ],
-    )  # fmt: skip
+            kept = AccuracyEstimate(recall, known, hidden, {}, precision, links, pairs, **steward)
+            _append(con, run_id, at, kept)
+            return kept
+    estimate = AccuracyEstimate(**{**estimate_accuracy(con).__dict__, **steward})
+    _append(con, run_id, None, estimate)
     return estimate
+
+
+def _append(con: duckdb.DuckDBPyConnection, run_id: str, at: object, e: AccuracyEstimate) -> None:
+    """One row of ``identity.accuracy_estimates``; ``at`` None: estimated now."""
+    con.execute(
+        """
+        insert into identity.accuracy_estimates (
+            run_id, estimated_at, estimated_recall, known_pairs, hidden_key_recall, expected_precision,
+            links, pairs, steward_labels, steward_agreement)
+        values (?, coalesce(?, now()), ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [run_id, at, e.recall, e.known_pairs, e.hidden_key_recall, e.precision, e.links, e.pairs,
+         e.steward_labels, e.steward_agreement],
+    )  # fmt: skip

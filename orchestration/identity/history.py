@@ -45,7 +45,10 @@ create table if not exists identity.accuracy_estimates (
     expected_precision double,          -- expected pairwise precision (null: no pair)
     links bigint not null,              -- joins of two parts the precision is made of
     pairs bigint not null               -- pairs of records within a customer
-)
+);
+-- Added later: the steward's decisions as labels (estimate.steward_agreement).
+alter table identity.accuracy_estimates add column if not exists steward_labels bigint;
+alter table identity.accuracy_estimates add column if not exists steward_agreement double;
 """
 
 

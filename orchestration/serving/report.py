@@ -28,6 +28,10 @@ from orchestration.serving.impact import IMPACT_FILE
 from orchestration.serving.kpi_range import read_last
 from orchestration.serving.publish import PUBLICATION_TABLE
 
+# Written by the identity step beside the published file (its accuracy estimate, orchestration/
+# identity/estimate.py).
+ACCURACY_FILE = "identity_accuracy.json"
+
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1400px; padding: 1.5em;
        color: #222; }
@@ -432,6 +436,14 @@ def _rate_tiles(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
+def _identity_accuracy(accuracy_file: Path) -> list[str]:
+    """The accuracy the identity step estimated without a truth file (``identity_accuracy.json``)."""
+    if not accuracy_file.exists():
+        return []
+    said = json.loads(accuracy_file.read_text(encoding="utf-8"))
+    return [f"<p>Accuracy estimated without a truth file: {escape(said['line'])}.</p>"]
+
+
 def _identity_change(preview_file: Path) -> list[str]:
     """What this publication's customer ids changed against the previous one (the merge-impact
     preview the run wrote before publishing, ``serving/identity_impact.json``), as a paragraph."""
@@ -582,7 +594,10 @@ def write_report(marts_file: Path, quality_dir: Path, out_dir: Path) -> Report:
     finally:
         con.close()
     identity = (
-        _identity_change(marts_file.parent / IMPACT_FILE) + identity + _identity_range(marts_file.parent)
+        _identity_change(marts_file.parent / IMPACT_FILE)
+        + _identity_accuracy(marts_file.parent / ACCURACY_FILE)
+        + identity
+        + _identity_range(marts_file.parent)
     )
     quality, quality_summary = _quality_section(quality_dir)
     nps, csat, ces = overall[0] if overall else (None, None, None)
