@@ -53,7 +53,8 @@ def spark_session(master: str, checkpoint_dir: str, conf: Mapping[str, str] | No
     from orchestration.identity.spark.standardise import register
 
     if master.startswith("local") or (urlparse(master).hostname or "") in LOCAL_HOSTS:
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # Workers on this machine run this interpreter: the one with this project and its packages.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     builder = (
         SparkSession.builder.master(master)
         .appName("cdp-identity")
