@@ -7,7 +7,7 @@ checkouts, order and ticket references, returns)."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+from collections.abc import Iterable, Iterator
 
 import duckdb
 import pytest
@@ -35,43 +35,45 @@ def _instant(value: object) -> object:
     return value
 
 
-def test_the_records_on_spark_are_duckdbs(spark, generated, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def duck(generated, tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+    """DuckDB's records, named records and exact links of the population plus the cases."""
     con = duckdb.connect()
-    load_with_cases(con, generated.landing, tmp_path)
-    build_identity_records(con)
-    names = [f"raw_current.{table}" for table in ("pos_stores", *READ_TABLES)]
-    frames = {n: spark.createDataFrame(con.table(n).to_arrow_table()) for n in names}
-    records = identity_records(spark, frames)
-    rows = con.execute(f"select {', '.join(records.columns)} from identity.records").fetchall()
-    expected = sorted((tuple(map(_instant, row)) for row in rows), key=repr)
-    got = sorted((tuple(row) for row in records.collect()), key=repr)
-    assert len(got) == len(expected) > 1000
-    assert [(e, g) for e, g in zip(expected, got, strict=True) if e != g] == []
-
-
-def test_the_named_records_splink_compares_on_spark_are_duckdbs(spark, generated, tmp_path: Path) -> None:
-    con = duckdb.connect()
-    load_with_cases(con, generated.landing, tmp_path)
+    load_with_cases(con, generated.landing, tmp_path_factory.mktemp("spark-records"))
     build_identity_records(con)
     duckdb_named_records(con)
-    named = named_records(spark, spark.createDataFrame(con.table("identity.records").to_arrow_table()))
-    rows = con.execute(f"select {', '.join(named.columns)} from splink_named").fetchall()
-    expected = sorted(rows, key=repr)
-    got = sorted((tuple(row) for row in named.collect()), key=repr)
-    assert len(got) == len(expected) > 300
+    build_deterministic_edges(con)
+    yield con
+    con.close()
+
+
+def _frames(spark, con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict:
+    return {name: spark.createDataFrame(con.table(name).to_arrow_table()) for name in tables}
+
+
+def _same_rows(con: duckdb.DuckDBPyConnection, table: str, frame, at_least: int) -> None:
+    """Every row of ``frame`` is one of DuckDB's ``table``, column for column, and no row is missing."""
+    rows = con.execute(f"select {', '.join(frame.columns)} from {table}").fetchall()
+    expected = sorted((tuple(map(_instant, row)) for row in rows), key=repr)
+    got = sorted((tuple(row) for row in frame.collect()), key=repr)
+    assert len(got) == len(expected) > at_least
     assert [(e, g) for e, g in zip(expected, got, strict=True) if e != g] == []
 
 
-def test_the_exact_links_on_spark_are_duckdbs(spark, generated, tmp_path: Path) -> None:
-    con = duckdb.connect()
-    load_with_cases(con, generated.landing, tmp_path)
-    build_identity_records(con)
-    build_deterministic_edges(con)
-    expected = set(
-        con.execute("select unique_id_l, unique_id_r, rule from identity.deterministic_edges").fetchall()
-    )
-    tables = {name: spark.createDataFrame(con.table(name).to_arrow_table()) for name in READ}
-    got = {(r[0], r[1], r[2]) for r in deterministic_edges(spark, tables).collect()}
+def test_the_records_on_spark_are_duckdbs(spark, duck) -> None:
+    raw = _frames(spark, duck, [f"raw_current.{table}" for table in ("pos_stores", *READ_TABLES)])
+    _same_rows(duck, "identity.records", identity_records(spark, raw), 1000)
+
+
+def test_the_named_records_splink_compares_on_spark_are_duckdbs(spark, duck) -> None:
+    records = _frames(spark, duck, ["identity.records"])["identity.records"]
+    _same_rows(duck, "splink_named", named_records(spark, records), 300)
+
+
+def test_the_exact_links_on_spark_are_duckdbs(spark, duck) -> None:
+    sql = "select unique_id_l, unique_id_r, rule from identity.deterministic_edges"
+    expected = set(duck.execute(sql).fetchall())
+    got = {(r[0], r[1], r[2]) for r in deterministic_edges(spark, _frames(spark, duck, READ)).collect()}
     assert got == expected
     # Every rule is exercised.
     assert {rule for *_, rule in expected} == {

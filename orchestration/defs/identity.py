@@ -225,12 +225,11 @@ def _kept(
         "mode": "kept",
         "stage_seconds": dg.MetadataValue.json({"keep_previous": round(seconds, 2)}),
     }
+    # The estimate goes with the customer records, as a resolution's metadata does.
+    with_estimate = {**metadata, "accuracy_estimate": dg.MetadataValue.json(estimate.as_dict())}
     for spec in specs:
-        extra = {"accuracy_estimate": dg.MetadataValue.json(estimate.as_dict())}
-        yield dg.MaterializeResult(
-            asset_key=spec.key,
-            metadata={**metadata, **(extra if spec.key.path[-1] == "customer_source_records" else {})},
-        )
+        customers = spec.key.path[-1] == "customer_source_records"
+        yield dg.MaterializeResult(asset_key=spec.key, metadata=with_estimate if customers else metadata)
 
 
 def _run_metadata(

@@ -168,6 +168,13 @@ def merge_clusters(
 class PartTooLarge(ValueError):
     """A connected part of the link graph holds more clusters than one worker is allowed to walk."""
 
+    def __init__(self, part: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"the part of cluster {part} holds {size:,} clusters, more than the {limit:,} one worker "
+            "may walk: a value shared by very many records links them (look at the largest parts' "
+            "shared identifiers), or raise the limit"
+        )
+
 
 def link_parts(cluster_ids: Iterable[str], links: Sequence[Link | tuple[str, str]]) -> dict[str, str]:
     """The connected part of each cluster in the graph of ``links`` (every link, refused or not),
@@ -223,11 +230,7 @@ def merge_by_part(
     if max_part_clusters is not None:
         largest = max(by_part.items(), key=lambda kv: len(kv[1]), default=None)
         if largest is not None and len(largest[1]) > max_part_clusters:
-            raise PartTooLarge(
-                f"the part of cluster {largest[0]} holds {len(largest[1]):,} clusters, more than the "
-                f"{max_part_clusters:,} one worker may walk: a value shared by very many records links "
-                "them (look at the largest parts' shared identifiers), or raise the limit"
-            )
+            raise PartTooLarge(largest[0], len(largest[1]), max_part_clusters)
     merged: dict[str, str] = {}
     refused: list[tuple[int, str]] = []
     for part, positions in members.items():

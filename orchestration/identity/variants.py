@@ -24,6 +24,7 @@ import duckdb
 from orchestration.identity import decisions
 from orchestration.identity.cluster import Scope, cluster_scope
 from orchestration.identity.config import IdentitySettings
+from orchestration.warehouse import table_exists
 
 RANGE_SCHEMA = "identity_range"
 RANGE_RECORDS = f"{RANGE_SCHEMA}.customer_source_records"
@@ -53,7 +54,7 @@ def cluster_variants(
         started = time.perf_counter()
         con.execute(f"drop schema if exists {WORK} cascade; create schema {WORK}")
         try:
-            if _has_decisions(con):
+            if table_exists(con, "identity", "steward_decisions"):
                 decisions.work_tables(con, WORK)
             scope = Scope("identity.records", f"{WORK}.edges", WORK)
             cluster_scope(con, scope, dataclasses.replace(identity, match_probability=threshold))
@@ -77,14 +78,6 @@ def cluster_variants(
         ).fetchall()[0][0]
         done[variant] = (customers, time.perf_counter() - started)
     return done
-
-
-def _has_decisions(con: duckdb.DuckDBPyConnection) -> bool:
-    sql = (
-        "select count(*) from duckdb_tables() where schema_name = 'identity' "
-        "and table_name = 'steward_decisions'"
-    )
-    return bool(con.execute(sql).fetchall()[0][0])
 
 
 def drop_records(con: duckdb.DuckDBPyConnection) -> None:

@@ -139,9 +139,7 @@ def _compare(con: duckdb.DuckDBPyConnection) -> Preview:
             (select coalesce(bit_xor(hash(source_record_key, customer_id)), 0) from n)::varchar
         """
     ).fetchall()[0]
-    period = con.execute(
-        "select max(period_start) from _published.main.mart_retention where not is_partial_period"
-    ).fetchall()[0][0]
+    period = last_closed_period(con, "_published.main")
     kpis = {name: _kpi(con, mart, column, period) for name, (mart, column) in KPIS.items()}
     return Preview(
         False, published_customers, changed, moved, merged, split,
@@ -155,6 +153,13 @@ def _kpi(
 ) -> tuple[float | None, float | None, float | None]:
     before, after = (kpi_value(con, schema, mart, column, period) for schema in ("_published.main", "marts"))
     return before, after, None if before is None or after is None else after - before
+
+
+def last_closed_period(con: duckdb.DuckDBPyConnection, schema: str) -> date | None:
+    """The period the headline KPIs are read for: the latest complete one of ``mart_retention`` in
+    ``schema``."""
+    sql = f"select max(period_start) from {schema}.mart_retention where not is_partial_period"
+    return con.execute(sql).fetchall()[0][0]
 
 
 def kpi_value(

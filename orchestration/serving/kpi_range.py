@@ -56,13 +56,19 @@ def dbt_args(variant: str, state: str) -> list[str]:
     ]  # fmt: skip
 
 
+def variant_schema(variant: str, folder: str) -> str:
+    """Where a variant's build puts a folder's models (dbt's ``generate_schema_name``, with var
+    ``identity_variant``): ``identity_range_<variant>_<folder>``."""
+    return f"identity_range_{variant}_{folder}"
+
+
 def drop_variants(con: duckdb.DuckDBPyConnection, variants: list[str]) -> None:
     """Drop what the variants' builds wrote: copies of facts and customers, personal data an erasure
     would not reach."""
     for variant in variants:
         rows = con.execute(
             "select distinct schema_name from duckdb_schemas() where starts_with(schema_name, ?)",
-            [f"identity_range_{variant}_"],
+            [variant_schema(variant, "")],
         ).fetchall()
         for (schema,) in rows:
             con.execute(f'drop schema if exists "{schema}" cascade')
@@ -114,9 +120,7 @@ class KpiRange:
 def read_range(con: duckdb.DuckDBPyConnection, thresholds: dict[str, float], now: datetime) -> KpiRange:
     """The KPIs of the last closed period in the warehouse's marts (``published``) and in each
     variant's marts (``identity_range_<variant>_marts``)."""
-    period = con.execute(
-        "select max(period_start) from marts.mart_retention where not is_partial_period"
-    ).fetchall()[0][0]
+    period = impact.last_closed_period(con, "marts")
     values: dict[str, dict[str, float | None]] = {}
     for kpi, (mart, column) in impact.KPIS.items():
         values[kpi] = {
@@ -127,7 +131,7 @@ def read_range(con: duckdb.DuckDBPyConnection, thresholds: dict[str, float], now
 
 
 def _marts_of(variant: str) -> str:
-    return "marts" if variant == "published" else f"identity_range_{variant}_marts"
+    return "marts" if variant == "published" else variant_schema(variant, "marts")
 
 
 def read_last(serving_dir: Path) -> KpiRange | None:

@@ -100,46 +100,37 @@ def merge_parts(
     if max_part_clusters is not None:
         largest = parts.groupBy("part").count().orderBy(F.desc("count"), "part").limit(1).collect()
         if largest and largest[0]["count"] > max_part_clusters:
-            part, size = largest[0]["part"], largest[0]["count"]
-            raise PartTooLarge(
-                f"the part of cluster {part} holds {size:,} clusters, more than the {max_part_clusters:,} "
-                "one worker may walk: a value shared by very many records links them (look at the "
-                "largest parts' shared identifiers), or raise the limit"
-            )
-    tokens = (
-        apart
+            raise PartTooLarge(largest[0]["part"], largest[0]["count"], max_part_clusters)
+    clusters = attributes.join(parts, "cluster_id")
+    clusters = (
+        clusters.join(apart, "cluster_id", "left")
         if apart is not None
-        else attributes.select("cluster_id", F.lit(None).cast("array<int>").alias("tokens")).where("false")
+        else clusters.withColumn("tokens", F.lit(None).cast("array<int>"))
     )
-    rows = (
-        attributes.join(parts, "cluster_id")
-        .join(tokens, "cluster_id", "left")
-        .select(
+    rows = clusters.select(
+        "part",
+        F.lit("cluster").alias("row"),
+        "cluster_id",
+        *CONFLICT_ATTRIBUTES,
+        "first_name",
+        "tokens",
+        F.lit(None).cast("long").alias("position"),
+        F.lit(None).cast("string").alias("left"),
+        F.lit(None).cast("string").alias("right"),
+        F.lit(None).cast("array<string>").alias("weighed"),
+        F.lit(None).cast("boolean").alias("unnamed_end"),
+    ).unionByName(
+        links.join(parts.withColumnRenamed("cluster_id", "left"), "left").select(
             "part",
-            F.lit("cluster").alias("row"),
-            "cluster_id",
-            *CONFLICT_ATTRIBUTES,
-            "first_name",
-            "tokens",
-            F.lit(None).cast("long").alias("position"),
-            F.lit(None).cast("string").alias("left"),
-            F.lit(None).cast("string").alias("right"),
-            F.lit(None).cast("array<string>").alias("weighed"),
-            F.lit(None).cast("boolean").alias("unnamed_end"),
-        )
-        .unionByName(
-            links.join(parts.withColumnRenamed("cluster_id", "left"), "left").select(
-                "part",
-                F.lit("link").alias("row"),
-                F.lit(None).cast("string").alias("cluster_id"),
-                *(F.lit(None).cast("array<string>").alias(a) for a in (*CONFLICT_ATTRIBUTES, "first_name")),
-                F.lit(None).cast("array<int>").alias("tokens"),
-                "position",
-                "left",
-                "right",
-                "weighed",
-                "unnamed_end",
-            )
+            F.lit("link").alias("row"),
+            F.lit(None).cast("string").alias("cluster_id"),
+            *(F.lit(None).cast("array<string>").alias(a) for a in (*CONFLICT_ATTRIBUTES, "first_name")),
+            F.lit(None).cast("array<int>").alias("tokens"),
+            "position",
+            "left",
+            "right",
+            "weighed",
+            "unnamed_end",
         )
     )
     walk = _part_walk(dict(policy or {}), first_names)
