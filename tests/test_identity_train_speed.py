@@ -55,7 +55,7 @@ def test_em_capped_by_max_pairs_and_without_term_frequencies():
     )
     identity = dataclasses.replace(load_identity_settings(), em_max_pairs=1000)
     linker = _Linker()
-    report = train.fit(con, linker, plan, identity, log=lambda _: None)
+    report = train.fit(train.on_duckdb(con), linker, plan, identity, log=lambda _: None)
     calls = {c["rule"]: c for c in linker.training.em_calls}
     email = next(c for rule, c in calls.items() if '"email"' in rule)
     name = next(c for rule, c in calls.items() if '"first_name"' in rule)

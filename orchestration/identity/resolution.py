@@ -594,7 +594,7 @@ def _train_here(
     shipped = model.read_model(config.shipped_model)
     try:
         report = train.fit(
-            con,
+            train.on_duckdb(con),
             linker,
             plan,
             config.identity,

@@ -63,7 +63,7 @@ def discard_scored_edges(con: duckdb.DuckDBPyConnection) -> None:
 
 def pairs_per_rule(con: duckdb.DuckDBPyConnection, plan: model.ModelPlan) -> dict[str, int]:
     """What each blocking rule compares on its own, for the log and the asset's metadata."""
-    counted = train.count_pairs(con, [(name,) for name in plan.blocking_rule_names])
+    counted = train.count_pairs(train.on_duckdb(con), [(name,) for name in plan.blocking_rule_names])
     return dict(zip(plan.blocking_rule_names, counted, strict=True))
 
 
@@ -157,7 +157,7 @@ def score_all(
     scorer = linker_over(inputs.tables, model.fit_to_plan(saved, plan))
     started = time.perf_counter()
     prior = train.estimate_prior(
-        con, scorer, plan, prior_recall, saved["probability_two_random_records_match"], log
+        train.on_duckdb(con), scorer, plan, prior_recall, saved["probability_two_random_records_match"], log
     )
     log(f"prior: {prior}")
     log("pairs each blocking rule compares: " + "; ".join(f"{k} {n:,}" for k, n in comparisons.items()))

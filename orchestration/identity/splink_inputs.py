@@ -82,11 +82,17 @@ def named_records(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create or replace temp table {table} as {query}")
 
 
+# The count of named records and of each field's values (``plan_from_counts``).
+PLAN_SQL = "select count(*), " + ", ".join(f"count({f})" for f in model.FIELDS) + " from splink_named"
+
+
 def plan_model(con: duckdb.DuckDBPyConnection, min_field_share: float) -> model.ModelPlan:
     """Which fields the named records populate (share of records with a value), hence the plan."""
-    row = con.execute(
-        "select count(*), " + ", ".join(f"count({f})" for f in model.FIELDS) + " from splink_named"
-    ).fetchall()[0]
+    return plan_from_counts(con.execute(PLAN_SQL).fetchall()[0], min_field_share)
+
+
+def plan_from_counts(row: tuple, min_field_share: float) -> model.ModelPlan:
+    """The plan from ``PLAN_SQL``'s one row."""
     total = row[0] or 1
     return model.ModelPlan(
         field_share={f: n / total for f, n in zip(model.FIELDS, row[1:], strict=True)},
@@ -157,14 +163,14 @@ def read_plan_state(state: str, source: str) -> StoredPlan:
     return StoredPlan(plan, Blocking(**kept["blocking"]), source)
 
 
-def _pairs_by_cap(con: duckdb.DuckDBPyConnection, key: str, tiers: int) -> dict[int, tuple[int, int]]:
+def pairs_by_cap_sql(key: str, tiers: int) -> str:
     """Per block cap: the pairs ``key`` compares when each record takes its first tier of at most
     that many records, and how many of them also share person evidence (``splink_tiered``'s
     ``n_`` and ``e_`` columns). Per record: half the block size less one, exact when tiers nest
-    (an upper bound otherwise), and half its evidence partners."""
+    (an upper bound otherwise), and half its evidence partners. One row per cap of ``BLOCK_CAPS``:
+    (cap, pairs, evidence pairs)."""
     tier = " ".join(f"when n{i} <= cap then {{0}}{i}" for i in range(tiers))
-    rows = con.execute(
-        f"""
+    return f"""
         with sized as (
             select {", ".join(f"n_{key}_{i} as n{i}, sum(e_{key}_{i}) as e{i}" for i in range(tiers))},
                    count(*) as records
@@ -173,12 +179,20 @@ def _pairs_by_cap(con: duckdb.DuckDBPyConnection, key: str, tiers: int) -> dict[
         select cap,
                sum(records * (case {tier.format("n")} else 1 end - 1)) / 2,
                sum(case {tier.format("e")} else 0 end) / 2
-        from sized, unnest(?::int[]) as caps(cap)
+        from sized, unnest([{", ".join(map(str, BLOCK_CAPS))}]) as caps(cap)
         group by cap
-        """,
-        [list(BLOCK_CAPS)],
-    ).fetchall()
-    return {cap: (int(pairs), int(evidence)) for cap, pairs, evidence in rows}
+        """
+
+
+def _pairs_by_cap(con: duckdb.DuckDBPyConnection, key: str, tiers: int) -> dict[int, tuple[int, int]]:
+    """``pairs_by_cap_sql`` run: per cap, the pairs and evidence pairs."""
+    return pairs_by_cap(con.execute(pairs_by_cap_sql(key, tiers)).fetchall())
+
+
+def pairs_by_cap(rows: list[tuple]) -> dict[int, tuple[int, int]]:
+    """``pairs_by_cap_sql``'s rows by cap, the sums whole: rounded to 1e-6 first, so that the order
+    an engine sums the per-record shares in (537.9999999 or 538.0000001) does not change them."""
+    return {int(cap): (int(round(pairs, 6)), int(round(evidence, 6))) for cap, pairs, evidence in rows}
 
 
 def choose_block_caps(
@@ -215,12 +229,11 @@ def choose_block_caps(
     )
 
 
-def _size_tiers(
-    con: duckdb.DuckDBPyConnection, tiers: dict[str, list[str]], evidence: list[str] | None
-) -> None:
-    """Temp table ``splink_tiered``: the named records with every tier of every capped key
-    (``<key>_<i>``), the records sharing it (``n_<key>_<i>``) and, unless ``evidence`` is None
-    (the caps are known: sizes only), its share of the pairs that also share a field of
+def size_tiers_sql(tiers: dict[str, list[str]], evidence: list[str] | None) -> dict[str, str]:
+    """The queries of temp table ``splink_tiered`` by the temp table each writes, in order (both
+    engines run them): the named records with every tier of every capped key (``<key>_<i>``),
+    the records sharing it (``n_<key>_<i>``) and, unless ``evidence`` is None (the caps are known:
+    sizes only), its share of the pairs that also share a field of
     ``evidence`` (``e_<key>_<i>``, what ``_pairs_by_cap`` sums).
 
     Each capped blocking key (model.BLOCKING_KEYS): the first tier at most its cap of records
@@ -238,15 +251,20 @@ def _size_tiers(
     hashes = "".join(f", hash({c}) as h_{c}" for c in columns) + "".join(
         f", case when {f} is not null then hash({f}) end as h_{f}" for f in evidence
     )
-    sets = ", ".join(["(v)", *(f"(v, h_{f})" for f in evidence)])
-    alone = "grouping_id(" + ", ".join(f"h_{f}" for f in evidence) + ")" if evidence else "0"
+    # The value's hash (``{0}``) is in every set, named as the column (Spark's grouping_id does not
+    # take a select alias), and given to grouping_id as Spark requires: its bit, the highest, is 0,
+    # and the set of the value alone has every other bit set.
+    sets = ", ".join(["({0})", *(f"({{0}}, h_{f})" for f in evidence)])
+    alone = "grouping_id(" + ", ".join(["{0}", *(f"h_{f}" for f in evidence)]) + ")" if evidence else "0"
     full = 2 ** len(evidence) - 1  # the grouping id of the set (v) alone
     shared = "coalesce(" + ", ".join([*(f"h_{f}" for f in evidence), "null"]) + ")"  # a set (v, field)
     if not sizes_only:
         counts = ",\n".join(
             f"""
-            g_{c} as (select h_{c} as v{"".join(f", h_{f}" for f in evidence)}, {alone} as g, count(*) as n
-                      from splink_tiers where {c} is not null group by grouping sets ({sets})),
+            g_{c} as (select h_{c} as v{"".join(f", h_{f}" for f in evidence)}, {alone.format("h_" + c)} as g,
+                             count(*) as n
+                      from splink_tiers where {c} is not null
+                      group by grouping sets ({sets.format("h_" + c)})),
             b_{c} as (select v, sum(n) filter (where g = {full}) as n,
                              coalesce(sum(n * (n - 1)) filter (
                                  where g <> {full} and {shared} is not null
@@ -264,20 +282,23 @@ def _size_tiers(
         )
         sized = "".join(f", b_{c}.n as n_{c}" for c in columns)
     joins = "".join(f"\n left join b_{c} on b_{c}.v = t.h_{c} and t.{c} is not null" for c in columns)
-    con.execute(
-        f"create or replace temp table splink_tiers as "
-        f"select *{hashes} from (select *{values} from splink_named)"
-    )
     hashed = ", ".join(f"h_{c}" for c in [*columns, *evidence])
-    con.execute(
-        f"""
-        create or replace temp table splink_tiered as
+    return {
+        "splink_tiers": f"select *{hashes} from (select *{values} from splink_named)",
+        "splink_tiered": f"""
         {f"with {counts}" if columns else ""}
         select t.*{f" exclude ({hashed})" if hashed else ""}{sized}
-        from splink_tiers t{joins};
-        drop table splink_tiers;
-        """
-    )
+        from splink_tiers t{joins}""",
+    }
+
+
+def _size_tiers(
+    con: duckdb.DuckDBPyConnection, tiers: dict[str, list[str]], evidence: list[str] | None
+) -> None:
+    """``size_tiers_sql`` run: temp table ``splink_tiered``."""
+    for table, query in size_tiers_sql(tiers, evidence).items():
+        con.execute(f"create or replace temp table {table} as {query}")
+    con.execute("drop table splink_tiers")
 
 
 def build_inputs(
@@ -301,14 +322,43 @@ def build_inputs(
     if plan is None:  # called on its own: build the named records first
         named_records(con)
         plan = plan_model(con, 0.0)
-    tiers = {k: [f"({t})" for t in model.BLOCKING_KEYS[k][1]] for k in plan.blocking_keys}
+    tiers = plan_tiers(plan)
     evidence = None if blocking is not None else [f for f in PERSON_EVIDENCE if f in plan.present]
     _size_tiers(con, tiers, evidence)
     if blocking is None:
         table = {key: _pairs_by_cap(con, key, len(ts)) for key, ts in tiers.items()}
         records = con.execute("select count(*) from splink_named").fetchall()[0][0]
-        budget = int(pairs_per_record * records)
-        blocking = Blocking(records, budget, *choose_block_caps(table, budget))
+        blocking = choose_blocking(table, records, pairs_per_record)
+    con.execute(f"create or replace temp table splink_keyed as {keyed_sql(tiers, blocking)}")
+    con.execute("drop table splink_tiered")
+    con.execute(f"create or replace table identity.blocking_keys as {BLOCKING_KEYS_SQL}")
+    if mark is not None:
+        mark(con, "splink_keyed")
+    names = []
+    for source in LINKED_SOURCES:
+        name = f"splink_{source}"
+        con.execute(f"create or replace temp table {name} as {source_input_sql(source)}")
+        names.append(name)
+    return names, blocking
+
+
+def plan_tiers(plan: model.ModelPlan) -> dict[str, list[str]]:
+    """The tiers of every capped blocking key the plan supports (``model.BLOCKING_KEYS``)."""
+    return {k: [f"({t})" for t in model.BLOCKING_KEYS[k][1]] for k in plan.blocking_keys}
+
+
+def choose_blocking(
+    table: dict[str, dict[int, tuple[int, int]]], records: int, pairs_per_record: float
+) -> Blocking:
+    """The block caps for ``records`` named records (``choose_block_caps`` on ``_pairs_by_cap``'s
+    figures per key), within a budget of ``pairs_per_record`` per record."""
+    budget = int(pairs_per_record * records)
+    return Blocking(records, budget, *choose_block_caps(table, budget))
+
+
+def keyed_sql(tiers: dict[str, list[str]], blocking: Blocking) -> str:
+    """Temp table ``splink_keyed``: the named records with each capped key at its first tier of at
+    most the key's cap of records (null when none is), from ``splink_tiered``."""
     caps = blocking.block_caps
     keys = "".join(
         ",\n case "
@@ -317,32 +367,24 @@ def build_inputs(
         for key, ts in tiers.items()
     )
     absent = "".join(f", null::varchar as {k}" for k in model.BLOCKING_KEYS if k not in tiers)
-    con.execute(
-        f"""
-        create or replace temp table splink_keyed as
+    return f"""
         select unique_id, source_system, first_name, last_name, full_name, email, phone,
                birth_date, birth_year, birth_month, birth_day, postcode, city, street, house_number,
                last_name_sound{keys}{absent}
-        from splink_tiered;
-        drop table splink_tiered;
-        """
-    )
-    con.execute(
-        "create or replace table identity.blocking_keys as select unique_id, email, phone, "
-        + ", ".join(model.BLOCKING_KEYS)
-        + ", birth_date as birth_date_compared from splink_keyed"
-    )
-    if mark is not None:
-        mark(con, "splink_keyed")
-    names = []
-    for source in LINKED_SOURCES:
-        name = f"splink_{source}"
-        con.execute(
-            f"create or replace temp table {name} as select * exclude (source_system) "
-            f"from splink_keyed where source_system = '{source}'"
-        )
-        names.append(name)
-    return names, blocking
+        from splink_tiered"""
+
+
+# ``identity.blocking_keys``: each named record's keys, kept for evaluations and the guards.
+BLOCKING_KEYS_SQL = (
+    "select unique_id, email, phone, "
+    + ", ".join(model.BLOCKING_KEYS)
+    + ", birth_date as birth_date_compared from splink_keyed"
+)
+
+
+def source_input_sql(source: str) -> str:
+    """Splink's input for one linked source: its keyed records."""
+    return f"select * exclude (source_system) from splink_keyed where source_system = '{source}'"
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,17 @@ class TrainingReport:
 RECORDS = "splink_keyed"
 
 
-def count_pairs(con: duckdb.DuckDBPyConnection, field_sets: list[tuple[str, ...]]) -> list[int]:
+# A query of one value on the engine the records are on: DuckDB's SQL, run there (``on_duckdb``)
+# or carried to Spark (``spark/resolve.py``). Training needs only counts of the records' keys.
+ValueOf = Callable[[str], object]
+
+
+def on_duckdb(con: duckdb.DuckDBPyConnection) -> ValueOf:
+    """The value of a query on DuckDB connection ``con``."""
+    return lambda sql: con.execute(sql).fetchall()[0][0]
+
+
+def count_pairs(value_of: ValueOf, field_sets: list[tuple[str, ...]]) -> list[int]:
     """Pairs of named records each rule (records equal on all its fields) compares on its own.
 
     Counted from key frequencies (n records sharing a key make n(n-1)/2 pairs), without forming
@@ -65,17 +75,17 @@ def count_pairs(con: duckdb.DuckDBPyConnection, field_sets: list[tuple[str, ...]
         not_null = " and ".join(f"{f} is not null" for f in fields)
         counts.append(
             int(
-                con.execute(
+                value_of(
                     f"select coalesce(sum(n * (n - 1) / 2), 0)::bigint from "
                     f"(select count(*) as n from {RECORDS} where {not_null} group by {key})"
-                ).fetchall()[0][0]
+                )
             )
         )
     return counts
 
 
 def estimate_prior(
-    con: duckdb.DuckDBPyConnection,
+    value_of: ValueOf,
     linker: Linker,
     plan: model.ModelPlan,
     recall: float,
@@ -91,7 +101,7 @@ def estimate_prior(
     for rule_set in plan.prior_rule_sets:
         rules = [block_on(*r) for r in rule_set]
         name = ", ".join("+".join(r) for r in rule_set)
-        if sum(count_pairs(con, rule_set)) == 0:
+        if sum(count_pairs(value_of, rule_set)) == 0:
             log(f"prior: rules {name} find no pair; trying the next set")
             continue
         try:
@@ -107,7 +117,7 @@ def estimate_prior(
 
 
 def fit(
-    con: duckdb.DuckDBPyConnection,
+    value_of: ValueOf,
     linker: Linker,
     plan: model.ModelPlan,
     identity: IdentitySettings,
@@ -116,11 +126,11 @@ def fit(
 ) -> TrainingReport:
     """Prior, u and m for ``linker`` (built with ``model.settings(plan)``); ``fallback_prior`` (the
     shipped model's) when no prior rule finds a pair."""
-    prior = estimate_prior(con, linker, plan, identity.prior_recall, fallback_prior, log)
+    prior = estimate_prior(value_of, linker, plan, identity.prior_recall, fallback_prior, log)
     linker.training.estimate_u_using_random_sampling(max_pairs=identity.u_max_pairs, seed=identity.seed)
     report = TrainingReport(prior=prior)
     rules = [block_on(*r) for r in plan.training_rules]
-    counts = count_pairs(con, plan.training_rules)
+    counts = count_pairs(value_of, plan.training_rules)
     for fields, rule, pairs in zip(plan.training_rules, rules, counts, strict=True):
         name = "+".join(fields)
         if pairs == 0:

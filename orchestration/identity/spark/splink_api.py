@@ -89,12 +89,17 @@ class CdpSparkAPI(SparkAPI):
 
 
 def spark_functions(node: exp.Expression) -> exp.Expression:
-    """DuckDB calls as Spark's: ``jaro_winkler_similarity`` is the ``jaro_winkler`` Splink's jar
-    registers (``damerau_levenshtein`` has the same name in both); ``regexp_replace`` loses DuckDB's
-    ``'g'`` flag (Spark replaces every match); ``regexp_full_match`` is an anchored ``rlike``;
+    """DuckDB calls as Spark's: ``hash`` is ``xxhash64``; ``jaro_winkler_similarity`` is the
+    ``jaro_winkler`` ``CdpSparkAPI`` registers (``damerau_levenshtein`` has the same name in
+    both); ``regexp_replace`` loses DuckDB's ``'g'`` flag (Spark replaces every match);
+    ``regexp_full_match`` is an anchored ``rlike``;
     ``any_value(x) ignore nulls`` is ``any_value(x, true)``; ``timezone(zone, local)``, a local
     wall-clock timestamp made an instant, is ``to_utc_timestamp`` (the only use of ``timezone`` in
     identity's SQL: a naive timestamp)."""
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "hash":
+        # DuckDB's 64-bit hash: Spark's ``hash`` is 32-bit (collisions certain among millions of
+        # values), ``xxhash64`` is 64-bit. Both only count values, so the hashes need not agree.
+        return exp.Anonymous(this="xxhash64", expressions=node.expressions)
     if isinstance(node, exp.JarowinklerSimilarity):
         return exp.Anonymous(this="jaro_winkler", expressions=[node.this, node.expression])
     if isinstance(node, exp.RegexpFullMatch) and isinstance(node.expression, exp.Literal):

@@ -1,0 +1,97 @@
+"""Splink's inputs built on Spark (``identity/spark/inputs.py``) are DuckDB's: the same plan of
+fields, the same block caps chosen from the same pair counts, the same capped blocking keys for
+every named record and the same input per source; and Splink on Spark, given them, scores the pairs
+DuckDB scores. On the tiny generated population plus the hand-written identity cases, with the
+default budget and with a budget tight enough that the caps bite."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import duckdb
+import pytest
+
+from orchestration.identity import model
+from orchestration.identity.config import load_identity_settings
+from orchestration.identity.spark.inputs import prepare_inputs as spark_prepare_inputs
+from orchestration.identity.spark.splink_api import CdpSparkAPI, spark_linker
+from orchestration.identity.splink_inputs import BLOCK_CAPS, linker_over, prepare_inputs
+from orchestration.identity.standardise import build_identity_records
+from tests.test_identity_cases import load_with_cases
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def records(generated, tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``identity.records`` of the population plus the cases, in DuckDB."""
+    con = duckdb.connect()
+    load_with_cases(con, generated.landing, tmp_path_factory.mktemp("spark-inputs"))
+    build_identity_records(con)
+    con.execute("create schema work")
+    yield con
+    con.close()
+
+
+def _rows(rows) -> list[tuple]:
+    return sorted((tuple(r) for r in rows), key=repr)
+
+
+def _both(spark, con: duckdb.DuckDBPyConnection, pairs_per_record: float):
+    """Each engine's inputs from the same records (Splink's, on Spark, registered with ``api``)."""
+    identity = dataclasses.replace(load_identity_settings(), pairs_per_record=pairs_per_record)
+    duck = prepare_inputs(con, identity, lambda _: None, "work")
+    frame = spark.createDataFrame(con.table("identity.records").to_arrow_table())
+    return (
+        duck,
+        spark_prepare_inputs(spark, frame, identity, CdpSparkAPI(spark_session=spark)),
+        frame,
+        identity,
+    )
+
+
+# 0.3 pairs per named record: a budget tight enough that the caps bite.
+@pytest.mark.parametrize("pairs_per_record", [20.0, 0.3])
+def test_the_inputs_on_spark_are_duckdbs(spark, records, pairs_per_record) -> None:
+    con = records
+    duck, got, *_ = _both(spark, con, pairs_per_record)
+    assert got.plan == duck.plan
+    assert got.blocking.describe() == duck.blocking.describe()
+    if pairs_per_record < 1:
+        assert min(duck.blocking.block_caps.values()) < BLOCK_CAPS[-1]
+    columns = ", ".join(got.blocking_keys.columns)
+    expected_keys = _rows(con.execute(f"select {columns} from identity.blocking_keys").fetchall())
+    assert len(expected_keys) > 300
+    assert _rows(got.blocking_keys.collect()) == expected_keys
+    assert got.names == duck.names
+    for name in duck.names:
+        columns = ", ".join(spark.table(name).columns)
+        assert _rows(spark.table(name).collect()) == _rows(
+            con.execute(f"select {columns} from {name}").fetchall()
+        )
+
+
+def test_splink_on_the_spark_inputs_scores_duckdbs_pairs(spark, records) -> None:
+    con = records
+    duck, got, frame, identity = _both(spark, con, 0.3)
+    # The block sizes alone (an increment's caps given): the same keys again.
+    again = spark_prepare_inputs(spark, frame, identity, CdpSparkAPI(spark_session=spark), duck.blocking)
+    assert _rows(again.blocking_keys.collect()) == _rows(got.blocking_keys.collect())
+
+    fitted = model.fit_to_plan(model.read_model(model.MODEL_PATH), duck.plan)
+    scored = linker_over(duck.tables, fitted).inference.predict(threshold_match_weight=-10)
+    expected = {
+        (left, right): w
+        for left, right, w in con.execute(
+            f"select unique_id_l, unique_id_r, match_weight from {scored.physical_name}"
+        ).fetchall()
+    }
+    on_spark = spark_linker(got.tables, fitted).inference.predict(threshold_match_weight=-10)
+    pairs = {
+        (r[0], r[1]): r[2]
+        for r in on_spark.as_spark_dataframe().select("unique_id_l", "unique_id_r", "match_weight").collect()
+    }
+    assert set(pairs) == set(expected)
+    assert len(expected) > 300
+    assert max(abs(pairs[p] - expected[p]) for p in expected) <= 1e-6
