@@ -176,6 +176,16 @@ def score_all(
     return Scored(scored, scored, lam, prior, comparisons, time.perf_counter() - started)
 
 
+def refined_weight_sql(lam0: float, lam: float) -> str:
+    """A pair's match weight scored with prior ``lam0``, rescored with the refined prior ``lam``
+    (SQL both engines run)."""
+    return f"match_weight + log2({lam} / (1 - {lam})) - log2({lam0} / (1 - {lam0}))"
+
+
+# A pair's match probability from its match weight.
+PROBABILITY_SQL = "1 / (1 + pow(2, -match_weight))"
+
+
 def _keep_refined(
     con: duckdb.DuckDBPyConnection, predictions: str, lam0: float, lam: float, floor: float
 ) -> None:
@@ -185,12 +195,10 @@ def _keep_refined(
         f"""
         create or replace table identity.scored_edges as
         with rescored as (
-            select * replace (
-                match_weight + log2({lam} / (1 - {lam})) - log2({lam0} / (1 - {lam0})) as match_weight
-            )
+            select * replace ({refined_weight_sql(lam0, lam)} as match_weight)
             from {predictions}
         )
-        select * replace (1 / (1 + pow(2, -match_weight)) as match_probability)
+        select * replace ({PROBABILITY_SQL} as match_probability)
         from rescored
         where match_weight >= {threshold_weight(floor)}
         """

@@ -10,7 +10,7 @@ this way has a test comparing its rows with DuckDB's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import sqlglot
@@ -51,6 +51,11 @@ def run_duckdb_sql(spark: SparkSession, sql: str, tables: Mapping[str, DataFrame
     for name, frame in tables.items():
         frame.createOrReplaceTempView(view_name(name))
     return spark.sql(to_spark_sql(sql))
+
+
+def value_of(spark: SparkSession) -> Callable[[str], object]:
+    """The value of a DuckDB query of one value, run on Spark (``train.ValueOf``)."""
+    return lambda query: spark.sql(to_spark_sql(query)).first()[0]
 
 
 def deterministic_edges(spark: SparkSession, tables: Mapping[str, DataFrame]) -> DataFrame:
