@@ -77,7 +77,12 @@ class Clustering:
 
 
 def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, identity: IdentitySettings) -> None:
-    """``scope.edges``: every link among the scope's records, the probabilistic ones guarded on
+    """``scope.edges``: ``edges_sql``."""
+    con.execute(f"create or replace table {scope.edges} as {edges_sql(scope, identity)}")
+
+
+def edges_sql(scope: Scope, identity: IdentitySettings) -> str:
+    """Every link among the scope's records, the probabilistic ones guarded on
     first names (``guard``: why a link is not used; null when it is; ``first_names.guard``).
 
     The guard keeps a household apart (same surname, address, e-mail, different first names). Two
@@ -104,9 +109,7 @@ def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, identity: Identit
             f"and {alias}unique_id_r in (select unique_id from {scope.affected})"
         )
 
-    con.execute(
-        f"""
-        create or replace table {scope.edges} as
+    return f"""
         with pairs as (
             select s.unique_id_l, s.unique_id_r, s.match_probability, s.match_weight,
                    l.first_name as fn_l, l.last_name as ln_l, r.first_name as fn_r, r.last_name as ln_r,
@@ -147,7 +150,6 @@ def _build_edges(con: duckdb.DuckDBPyConnection, scope: Scope, identity: Identit
         where unique_id_l in (select unique_id from {scope.records})
           and unique_id_r in (select unique_id from {scope.records})
         """
-    )
 
 
 def _outside(scope: Scope, alias: str) -> tuple[str, str]:

@@ -197,6 +197,16 @@ def install_macros(
     con.execute(macros)
 
 
+# ``identity.first_name_variants(group_name, member)`` from ``_variants(name, variant)``.
+FIRST_NAME_VARIANTS_SQL = """
+    with pairs as (
+        select cdp_std_name(name) as group_name, cdp_std_name(variant) as member from _variants
+        union
+        select cdp_std_name(name), cdp_std_name(name) from _variants
+    )
+    select distinct group_name, member from pairs where group_name is not null and member is not null"""
+
+
 def build_first_name_variants(con: duckdb.DuckDBPyConnection, variants: Iterable[tuple[str, str]]) -> int:
     """Write ``identity.first_name_variants(group_name, member)`` from ``name,variant`` rows.
 
@@ -207,17 +217,7 @@ def build_first_name_variants(con: duckdb.DuckDBPyConnection, variants: Iterable
     con.execute("create schema if not exists identity")
     con.execute("create or replace temp table _variants (name varchar, variant varchar)")
     con.executemany("insert into _variants values (?, ?)", list(variants))
-    con.execute(
-        """
-        create or replace table identity.first_name_variants as
-        with pairs as (
-            select cdp_std_name(name) as group_name, cdp_std_name(variant) as member from _variants
-            union
-            select cdp_std_name(name), cdp_std_name(name) from _variants
-        )
-        select distinct group_name, member from pairs where group_name is not null and member is not null
-        """
-    )
+    con.execute(f"create or replace table identity.first_name_variants as {FIRST_NAME_VARIANTS_SQL}")
     con.execute("drop table _variants")
     return con.execute("select count(*) from identity.first_name_variants").fetchall()[0][0]
 

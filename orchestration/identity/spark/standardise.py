@@ -19,7 +19,10 @@ engines, and how it is kept equal:
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+import pandas as pd  # the UDFs' type hints are read by name (pandas_udf)
 
 from orchestration.identity.standardise import PLACEHOLDER_EMAIL_LOCAL_PARTS, TITLES
 
@@ -144,3 +147,94 @@ def register(spark: SparkSession) -> None:
     for statement in SPARK_FUNCTIONS.split(";"):
         if statement.strip():
             spark.sql(statement)
+
+
+def register_name_rules(spark: SparkSession, variants: Iterable[tuple[str, str]], use_phonetic: bool) -> None:
+    """``cdp_names_compatible`` on ``spark``'s session, equal to the DuckDB macro (and the
+    ``cdp_first_names_compatible`` and ``cdp_first_names_alike`` it calls): the same rule, null
+    where the macro is null.
+
+    The macro asks the variant dictionary (``identity.first_name_variants``) by a correlated
+    subquery, which a Spark function cannot; the dictionary (``identity.yml``: hundreds of names, a
+    setting, not data) goes to the workers with the function instead, as a map from each member to
+    every member of its groups, built by the DuckDB path's own query. Jaro-Winkler and
+    Damerau-Levenshtein are rapidfuzz's, equal to DuckDB's (``splink_api.register_similarities``);
+    the phonetic keys are ``cdp_phonetic``'s, passed in by the SQL function wrapping the Python one.
+    """
+    from pyspark.sql.functions import pandas_udf
+
+    from orchestration.identity.spark.sql import run_duckdb_sql
+    from orchestration.identity.standardise import FIRST_NAME_VARIANTS_SQL
+
+    rows = list(variants)
+    spark.createDataFrame(rows, "name string, variant string").createOrReplaceTempView("_variants")
+    groups: dict[str, set[str]] = {}
+    for group_name, member in run_duckdb_sql(spark, FIRST_NAME_VARIANTS_SQL, {}).collect():
+        groups.setdefault(group_name, set()).add(member)
+    spark.catalog.dropTempView("_variants")
+    members: dict[str, tuple[str, ...]] = {}
+    for group in groups.values():
+        for member in group:
+            members[member] = tuple(sorted({*members.get(member, ()), *group}))
+
+    # Nested: shipped to the workers by value (they need pandas and rapidfuzz, not this project).
+    @pandas_udf("boolean")
+    def names_compatible(
+        first_l: pd.Series, last_l: pd.Series, first_r: pd.Series, last_r: pd.Series,
+        sound_first_l: pd.Series, sound_last_l: pd.Series, sound_first_r: pd.Series, sound_last_r: pd.Series,
+    ) -> pd.Series:  # fmt: skip
+        import pandas as pd
+        from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
+
+        def alike(a: str, b: str) -> bool:
+            shortest = min(len(a), len(b))
+            return (
+                a == b
+                or (JaroWinkler.normalized_similarity(a, b) if a and b else 0.0) >= 0.9
+                or DamerauLevenshtein.distance(a, b) <= 1
+                or a.startswith(b)
+                or b.startswith(a)
+                or (shortest <= 2 and a[:1] == b[:1])
+                or (shortest <= 4 and a[:3] == b[:3])
+            )
+
+        def compatible(a, b, sound_a, sound_b) -> bool | None:
+            if a is None or b is None:
+                return None  # the macro's alike is null, and nothing else holds
+            return (
+                alike(a, b)
+                or (use_phonetic and sound_a is not None and sound_a == sound_b)
+                or any(alike(v, b) for v in members.get(a, ()))
+                or any(alike(v, a) for v in members.get(b, ()))
+            )
+
+        def either(x, y):  # SQL's three-valued or
+            return True if x is True or y is True else None if x is None or y is None else False
+
+        def both(x, y):  # SQL's three-valued and
+            return False if x is False or y is False else None if x is None or y is None else True
+
+        def value(v):
+            return None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
+
+        out = []
+        for fl, ll, fr, lr, sfl, sll, sfr, slr in zip(
+            first_l, last_l, first_r, last_r, sound_first_l, sound_last_l, sound_first_r, sound_last_r,
+            strict=True,
+        ):  # fmt: skip
+            fl, ll, fr, lr, sfl, sll, sfr, slr = map(value, (fl, ll, fr, lr, sfl, sll, sfr, slr))
+            out.append(
+                either(
+                    compatible(fl, fr, sfl, sfr),
+                    both(compatible(fl, lr, sfl, slr), compatible(ll, fr, sll, sfr)),
+                )
+            )
+        return pd.Series(out, dtype="boolean")
+
+    spark.udf.register("cdp_names_compatible_py", names_compatible)
+    spark.sql(
+        "CREATE OR REPLACE TEMPORARY FUNCTION cdp_names_compatible("
+        "first_l STRING, last_l STRING, first_r STRING, last_r STRING) RETURNS BOOLEAN RETURN "
+        "cdp_names_compatible_py(first_l, last_l, first_r, last_r, cdp_phonetic(first_l), "
+        "cdp_phonetic(last_l), cdp_phonetic(first_r), cdp_phonetic(last_r))"
+    )

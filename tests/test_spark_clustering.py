@@ -1,0 +1,105 @@
+"""Clustering's steps on Spark equal DuckDB's, step by step, from the same scored pairs: the rule
+telling whether two records' names can be one person's (``cdp_names_compatible``), and the edges
+with their first-name guard (``cluster.edges_sql``, the DuckDB query carried over). On the tiny
+generated population plus the hand-written identity cases (households, nicknames, swapped names,
+twins), resolved by the DuckDB path."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import duckdb
+import pytest
+
+from orchestration.identity.cluster import FIRST_NAME_GUARD, Scope, edges_sql
+from orchestration.identity.config import load_identity_settings
+from orchestration.identity.resolution import ResolutionConfig, resolve
+from orchestration.identity.spark.splink_api import register_similarities
+from orchestration.identity.spark.sql import run_duckdb_sql
+from orchestration.identity.spark.standardise import register_name_rules
+from tests.test_identity_cases import load_with_cases
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def resolved(
+    generated, spark, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The population plus the cases resolved on DuckDB; the name rules on the Spark session."""
+    con = duckdb.connect()
+    load_with_cases(con, generated.landing, tmp_path_factory.mktemp("spark-clustering"))
+    identity = load_identity_settings()
+    resolve(con, ResolutionConfig(identity), log=lambda _: None, full=True)
+    con.execute("create schema work; create table work.must_links (unique_id_l varchar, unique_id_r varchar)")
+    register_similarities(spark)
+    register_name_rules(spark, identity.first_name_variants, identity.phonetic_first_names)
+    yield con
+    con.close()
+
+
+def _frames(spark, con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict:
+    return {name: spark.createDataFrame(con.table(name).to_arrow_table()) for name in tables}
+
+
+def test_the_name_rule_on_spark_is_duckdbs(spark, resolved) -> None:
+    con = resolved
+    names = [
+        r[0]
+        for r in con.execute(
+            "select distinct first_name from identity.records where first_name is not null"
+        ).fetchall()
+    ]
+    surnames = [
+        r[0]
+        for r in con.execute(
+            "select distinct last_name from identity.records where last_name is not null"
+        ).fetchall()
+    ]
+    variants = [
+        r[0] for r in con.execute("select distinct member from identity.first_name_variants").fetchall()
+    ]
+    # The names of every scored pair, then random ones: variants, swapped names, nulls.
+    quads = set(
+        con.execute(
+            "select l.first_name, l.last_name, r.first_name, r.last_name from identity.scored_edges s "
+            "join identity.records l on l.unique_id = s.unique_id_l "
+            "join identity.records r on r.unique_id = s.unique_id_r"
+        ).fetchall()
+    )
+    rng = random.Random(11)
+    pool = [*names, *variants, None]
+    for _ in range(3000):
+        last = rng.choice([*surnames, None])
+        first = rng.choice(pool)
+        quads.add((first, last, rng.choice(pool), rng.choice([last, *surnames[:50], None])))
+        quads.add((first, last, last, first))  # swapped
+    quads = sorted(quads, key=repr)
+    con.execute("create or replace temp table q (fl varchar, ll varchar, fr varchar, lr varchar)")
+    con.executemany("insert into q values (?, ?, ?, ?)", quads)
+    rule = "cdp_names_compatible(fl, ll, fr, lr)"
+    expected = {tuple(r[:4]): r[4] for r in con.execute(f"select *, {rule} from q").fetchall()}
+    frame = spark.createDataFrame(quads, "fl string, ll string, fr string, lr string")
+    got = {tuple(r[:4]): r[4] for r in frame.selectExpr("*", rule).collect()}
+    assert len(got) == len(expected) == len(quads)
+    assert [(q, expected[q], got[q]) for q in quads if expected[q] != got[q]] == []
+    assert set(expected.values()) == {True, False, None}
+
+
+def test_the_edges_and_their_guard_on_spark_are_duckdbs(spark, resolved) -> None:
+    con = resolved
+    identity = load_identity_settings()
+    query = edges_sql(Scope.everything("work"), identity)
+    columns = "unique_id_l, unique_id_r, match_probability, match_weight, method, guard"
+    expected = sorted(con.execute(f"select {columns} from ({query})").fetchall(), key=repr)
+    read = ("identity.scored_edges", "identity.records", "identity.blocking_keys",
+            "identity.deterministic_edges", "work.must_links")  # fmt: skip
+    tables = _frames(spark, con, list(read))
+    got = sorted(
+        (tuple(r) for r in run_duckdb_sql(spark, query, tables).selectExpr(*columns.split(", ")).collect()),
+        key=repr,
+    )
+    assert len(got) == len(expected)
+    assert [(e, g) for e, g in zip(expected, got, strict=True) if e != g] == []
+    assert sum(1 for e in expected if e[-1] == FIRST_NAME_GUARD) > 3
