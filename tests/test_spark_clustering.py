@@ -1,6 +1,8 @@
-"""Clustering's steps on Spark equal DuckDB's, step by step, from the same scored pairs: the rule
-telling whether two records' names can be one person's (``cdp_names_compatible``), and the edges
-with their first-name guard (``cluster.edges_sql``, the DuckDB query carried over). On the tiny
+"""Clustering on Spark equals DuckDB's, from the same scored pairs: the rule telling whether two
+records' names can be one person's (``cdp_names_compatible``); the edges with their first-name
+guard (``cluster.edges_sql``, the DuckDB query carried over); and the whole clustering
+(``spark/clustering.py``): every edge with the same guard or refusal, every record in the same
+cluster, the same flagged clusters, attachment values and connected parts. On the tiny
 generated population plus the hand-written identity cases (households, nicknames, swapped names,
 twins), resolved by the DuckDB path."""
 
@@ -15,6 +17,7 @@ import pytest
 from orchestration.identity.cluster import FIRST_NAME_GUARD, Scope, edges_sql
 from orchestration.identity.config import load_identity_settings
 from orchestration.identity.resolution import ResolutionConfig, resolve
+from orchestration.identity.spark.clustering import cluster_all
 from orchestration.identity.spark.splink_api import register_similarities
 from orchestration.identity.spark.sql import run_duckdb_sql
 from orchestration.identity.spark.standardise import register_name_rules
@@ -34,8 +37,8 @@ def resolved(
     resolve(con, ResolutionConfig(identity), log=lambda _: None, full=True)
     con.execute("create schema work; create table work.must_links (unique_id_l varchar, unique_id_r varchar)")
     register_similarities(spark)
-    register_name_rules(spark, identity.first_name_variants, identity.phonetic_first_names)
-    yield con
+    variants = register_name_rules(spark, identity.first_name_variants, identity.phonetic_first_names)
+    yield con, variants  # the Spark frame of identity.first_name_variants, for the merge
     con.close()
 
 
@@ -44,7 +47,7 @@ def _frames(spark, con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict:
 
 
 def test_the_name_rule_on_spark_is_duckdbs(spark, resolved) -> None:
-    con = resolved
+    con, _ = resolved
     names = [
         r[0]
         for r in con.execute(
@@ -88,7 +91,7 @@ def test_the_name_rule_on_spark_is_duckdbs(spark, resolved) -> None:
 
 
 def test_the_edges_and_their_guard_on_spark_are_duckdbs(spark, resolved) -> None:
-    con = resolved
+    con, _ = resolved
     identity = load_identity_settings()
     query = edges_sql(Scope.everything("work"), identity)
     columns = "unique_id_l, unique_id_r, match_probability, match_weight, method, guard"
@@ -103,3 +106,45 @@ def test_the_edges_and_their_guard_on_spark_are_duckdbs(spark, resolved) -> None
     assert len(got) == len(expected)
     assert [(e, g) for e, g in zip(expected, got, strict=True) if e != g] == []
     assert sum(1 for e in expected if e[-1] == FIRST_NAME_GUARD) > 3
+
+
+def _partition(pairs) -> set[frozenset]:
+    """The groups of a labelling ``(record, label)``: equal whatever the labels are."""
+    groups: dict[str, set[str]] = {}
+    for record, label in pairs:
+        groups.setdefault(label, set()).add(record)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_the_clustering_on_spark_is_duckdbs(spark, resolved) -> None:
+    con, variants = resolved
+    identity = load_identity_settings()
+    read = ("identity.scored_edges", "identity.records", "identity.blocking_keys",
+            "identity.deterministic_edges", "work.must_links", "raw_current.pos_stores")  # fmt: skip
+    tables = {**_frames(spark, con, list(read)), "identity.first_name_variants": variants}
+    got = cluster_all(spark, tables, identity, max_part_clusters=10_000)
+
+    def rows(table: str, columns: str) -> list[tuple]:
+        return sorted(con.execute(f"select {columns} from {table}").fetchall(), key=repr)
+
+    def spark_rows(table: str, columns: str) -> list[tuple]:
+        return sorted((tuple(r) for r in got[table].selectExpr(*columns.split(", ")).collect()), key=repr)
+
+    edges = "unique_id_l, unique_id_r, match_probability, match_weight, method, guard"
+    expected = rows("identity.edges", edges)
+    on_spark = spark_rows("identity.edges", edges)
+    assert len(on_spark) == len(expected)
+    assert [(e, g) for e, g in zip(expected, on_spark, strict=True) if e != g] == []
+    assert any(str(e[-1]).startswith("conflicting") for e in expected)  # the walk refused some
+    assert any(e[4].startswith("attached:") for e in expected)
+    # Clusters: the same records together, and the same labels (each the smallest record, or
+    # 'flagged:' and its deterministic cluster's).
+    clusters = rows("identity.clusters", "unique_id, cluster_id")
+    assert spark_rows("identity.clusters", "unique_id, cluster_id") == clusters
+    assert len(_partition(clusters)) < len(clusters)
+    flagged = "cluster_id, records, reason"
+    assert spark_rows("identity.flagged_clusters", flagged) == rows("identity.flagged_clusters", flagged)
+    values = "unique_id, cluster_id, kind, value, owner"
+    assert spark_rows("identity.attachment_values", values) == rows("identity.attachment_values", values)
+    parts = "unique_id, part_id"
+    assert spark_rows("identity.connected_parts", parts) == rows("identity.connected_parts", parts)

@@ -36,6 +36,12 @@ FIRST_NAME_GUARD = "different first names"
 # Clusters holding a value (as owners: named records) from which the value is ambiguous for good:
 # an attachment needs at most one owner, a shared identifier exactly two.
 AMBIGUOUS_OWNERS = {"email": 3, "phone": 3, "name at store": 2}
+# The columns after the two records of a link made by a rule (sure, unweighed, never guarded),
+# typed and named as the edges' (both engines add them to the edges by name or position).
+LINK_COLUMNS = (
+    "cast(1.0 as double) as match_probability, cast(null as double) as match_weight, "
+    "{} as method, cast(null as varchar) as guard"
+)
 AMBIGUOUS_SQL = "case kind " + " ".join(f"when '{k}' then {n}" for k, n in AMBIGUOUS_OWNERS.items()) + " end"
 
 
@@ -187,11 +193,15 @@ def _attach_by_unique_value(con: duckdb.DuckDBPyConnection, scope: Scope) -> int
     Every value used here is kept in ``{work}.values_used``: an increment closes its part over them.
     """
     _values_used(con, scope)
+    con.execute(f"insert into {scope.edges} {attachment_links_sql(scope)}")
+    return con.execute(f"select count(*) from {scope.edges} where method like 'attached:%'").fetchall()[0][0]
+
+
+def attachment_links_sql(scope: Scope) -> str:
+    """The links of ``_attach_by_unique_value`` (edges' columns), from ``{work}.values_used``."""
     work = scope.work
     outside_join, outside_owners = _outside(scope, "u")
-    con.execute(
-        f"""
-        insert into {scope.edges}
+    return f"""
         with owners as (
             select u.kind, u.value,
                    count(distinct u.cluster_id) filter (where u.owner) + {outside_owners} as owner_clusters,
@@ -199,22 +209,22 @@ def _attach_by_unique_value(con: duckdb.DuckDBPyConnection, scope: Scope) -> int
                             min(u.unique_id) filter (where u.candidate and u.pooled)) as anchor
             from {work}.values_used u{outside_join} group by u.kind, u.value
         )
-        select distinct least(v.unique_id, o.anchor), greatest(v.unique_id, o.anchor),
-               1.0, null, 'attached:' || v.kind, null
+        select distinct least(v.unique_id, o.anchor) as unique_id_l,
+               greatest(v.unique_id, o.anchor) as unique_id_r, {LINK_COLUMNS.format("'attached:' || v.kind")}
         from {work}.values_used v join owners o using (kind, value)
-        where v.candidate and o.owner_clusters <= 1 and v.unique_id <> o.anchor
-        """
-    )
-    return con.execute(f"select count(*) from {scope.edges} where method like 'attached:%'").fetchall()[0][0]
+        where v.candidate and o.owner_clusters <= 1 and v.unique_id <> o.anchor"""
 
 
 def _values_used(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
     """``{work}.values_used``: per record of the scope, the values it may be attached by or holds
     for its cluster (its e-mail and phone; a full name at a store of its cluster)."""
+    con.execute(f"create or replace table {scope.work}.values_used as {values_used_sql(scope)}")
+
+
+def values_used_sql(scope: Scope) -> str:
+    """``_values_used``' rows, from ``{work}.clusters_all``."""
     work = scope.work
-    con.execute(
-        f"""
-        create or replace table {work}.values_used as
+    return f"""
         with clusters as (
             select c.cluster_id, count(*) = 1 as single,
                    count(coalesce(r.email, r.loyalty_card, r.account_id, r.birth_date::varchar)) = 0
@@ -253,9 +263,7 @@ def _values_used(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
         select distinct min(r.unique_id) over (partition by r.cluster_id), r.cluster_id,
                'name at store', r.full_name || ' @ ' || s.store_code, false, true, false
         from records r join cluster_stores s using (cluster_id)
-        where not r.name_only and r.full_name is not null
-        """
-    )
+        where not r.name_only and r.full_name is not null"""
 
 
 def _link_by_shared_identifier(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
@@ -269,11 +277,14 @@ def _link_by_shared_identifier(con: duckdb.DuckDBPyConnection, scope: Scope) -> 
     people has two different first names and is left alone; a value used by three or more clusters
     is ambiguous and is left alone too.
     """
+    con.execute(f"insert into {scope.edges} {shared_identifier_links_sql(scope)}")
+
+
+def shared_identifier_links_sql(scope: Scope) -> str:
+    """The links of ``_link_by_shared_identifier`` (edges' columns), from ``{work}.clusters_all``."""
     work = scope.work
     outside_join, outside_owners = _outside(scope, "u")
-    con.execute(
-        f"""
-        insert into {scope.edges}
+    return f"""
         with used as (
             select r.unique_id, c.cluster_id, 'email' as kind, r.email as value, r.first_name, r.last_name
             from {scope.records} r join {work}.clusters_all c using (unique_id)
@@ -293,14 +304,13 @@ def _link_by_shared_identifier(con: duckdb.DuckDBPyConnection, scope: Scope) -> 
                    u.last_name
             from two_clusters t join used u using (kind, value)
         )
-        select least(min(a.unique_id), min(b.unique_id)), greatest(min(a.unique_id), min(b.unique_id)),
-               1.0, null, 'attached:shared ' || a.kind, null
+        select least(min(a.unique_id), min(b.unique_id)) as unique_id_l,
+               greatest(min(a.unique_id), min(b.unique_id)) as unique_id_r,
+               {LINK_COLUMNS.format("'attached:shared ' || a.kind")}
         from sides a join sides b on a.kind = b.kind and a.value = b.value and a.side_a and not b.side_a
         group by a.kind, a.value
         having bool_and(coalesce(cdp_names_compatible(a.first_name, a.last_name, b.first_name, b.last_name),
-                                 false))
-        """
-    )
+                                 false))"""
 
 
 def _merge_along_links(
@@ -312,18 +322,30 @@ def _merge_along_links(
     match weight); a link whose clusters contradict (``merge``, policies from ``identity.yml``) is
     refused and its edge marked with what contradicted in ``guard``.
     """
-    work = scope.work
     links = _links_to_walk(con, scope, start, methods)
-    con.execute(
-        f"""
-        create or replace temp table _link_clusters as
+    con.execute(f"create or replace temp table _link_clusters as {link_clusters_sql(scope, start)}")
+    attributes = con.execute(attributes_sql(scope)).fetchall()
+    facts = first_name_facts(con, link_first_names_sql(scope), identity.phonetic_first_names)
+    merged, refused = merge_clusters(
+        ((row[0], row[1:]) for row in attributes), links, identity.conflicts, facts,
+        _apart(con, scope, "_link_clusters"),
+    )  # fmt: skip
+    _apply_merge(con, scope, start, merged, refused)
+
+
+def link_clusters_sql(scope: Scope, start: str) -> str:
+    """Temp table ``_link_clusters``: the records of the clusters of ``start`` a link of ``_links``
+    joins (the clusters the walk reads)."""
+    return f"""
         select c.unique_id, c.cluster_id
-        from {work}.{start} c
-        where c.cluster_id in (select cluster_l from _links union select cluster_r from _links)
-        """
-    )
-    attributes = con.execute(
-        f"""
+        from {scope.work}.{start} c
+        where c.cluster_id in (select cluster_l from _links union select cluster_r from _links)"""
+
+
+def attributes_sql(scope: Scope) -> str:
+    """Per cluster of ``_link_clusters``, the values of each attribute the conflict rules compare
+    (in ``CONFLICT_ATTRIBUTES``' order), then its first names of more than an initial."""
+    return f"""
         select c.cluster_id,
                list(distinct strftime(r.birth_date, '%Y-%m-%d')) filter (where r.birth_date is not null),
                list(distinct r.phone) filter (where r.phone is not null),
@@ -331,19 +353,12 @@ def _merge_along_links(
                list(distinct r.account_id) filter (where r.account_id is not null),
                list(distinct r.first_name) filter (where length(r.first_name) > 1)
         from _link_clusters c join {scope.records} r using (unique_id)
-        group by c.cluster_id
-        """
-    ).fetchall()
-    facts = first_name_facts(
-        con,
-        f"select r.first_name from _link_clusters c join {scope.records} r using (unique_id)",
-        identity.phonetic_first_names,
-    )
-    merged, refused = merge_clusters(
-        ((row[0], row[1:]) for row in attributes), links, identity.conflicts, facts,
-        _apart(con, scope, "_link_clusters"),
-    )  # fmt: skip
-    _apply_merge(con, scope, start, merged, refused)
+        group by c.cluster_id"""
+
+
+def link_first_names_sql(scope: Scope) -> str:
+    """The first names of the records of ``_link_clusters`` (``names.first_name_facts``)."""
+    return f"select r.first_name from _link_clusters c join {scope.records} r using (unique_id)"
 
 
 def _apart(con: duckdb.DuckDBPyConnection, scope: Scope, clusters: str) -> dict[str, list[int]]:
@@ -441,21 +456,10 @@ def _mark_refused(
 def _links_to_walk(con: duckdb.DuckDBPyConnection, scope: Scope, start: str, methods: str) -> list[Link]:
     """The links between two clusters of ``start`` (temp table ``_links``, by ``position``), in the
     order of the walk, with the attributes both their records have."""
-    work = scope.work
-    both = ", ".join(f"l.{a} is not null and r.{a} is not null as both_{a}" for a in CONFLICT_ATTRIBUTES)
     con.execute(
-        f"""
-        create or replace temp table _links as
-        select row_number() over (order by e.match_weight desc, e.unique_id_l, e.unique_id_r) - 1 as position,
-               e.unique_id_l, e.unique_id_r, cl.cluster_id as cluster_l, cr.cluster_id as cluster_r,
-               {both}, l.first_name is null or r.first_name is null as unnamed_end
-        from {scope.edges} e
-        join {work}.{start} cl on cl.unique_id = e.unique_id_l
-        join {work}.{start} cr on cr.unique_id = e.unique_id_r
-        join {scope.records} l on l.unique_id = e.unique_id_l
-        join {scope.records} r on r.unique_id = e.unique_id_r
-        where e.guard is null and e.method like '{methods}' and cl.cluster_id <> cr.cluster_id
-        """
+        "create or replace temp table _links as "
+        f"select row_number() over (order by {WALK_ORDER}) - 1 as position, * "
+        f"from ({links_sql(scope, start, methods)})"
     )
     return [
         Link(
@@ -470,6 +474,28 @@ def _links_to_walk(con: duckdb.DuckDBPyConnection, scope: Scope, start: str, met
             + ", unnamed_end from _links order by position"
         ).fetchall()
     ]
+
+
+# The order the merge walks links in: strongest first, ties by records (nulls, the attachments'
+# weights, last on both engines).
+WALK_ORDER = "match_weight desc nulls last, unique_id_l, unique_id_r"
+
+
+def links_sql(scope: Scope, start: str, methods: str) -> str:
+    """The unrefused edges of methods LIKE ``methods`` between two clusters of ``start``, with the
+    conflict attributes both their records have and whether one record has no first name."""
+    work = scope.work
+    both = ", ".join(f"l.{a} is not null and r.{a} is not null as both_{a}" for a in CONFLICT_ATTRIBUTES)
+    return f"""
+        select e.match_weight, e.unique_id_l, e.unique_id_r, cl.cluster_id as cluster_l,
+               cr.cluster_id as cluster_r, {both},
+               l.first_name is null or r.first_name is null as unnamed_end
+        from {scope.edges} e
+        join {work}.{start} cl on cl.unique_id = e.unique_id_l
+        join {work}.{start} cr on cr.unique_id = e.unique_id_r
+        join {scope.records} l on l.unique_id = e.unique_id_l
+        join {scope.records} r on r.unique_id = e.unique_id_r
+        where e.guard is null and e.method like '{methods}' and cl.cluster_id <> cr.cluster_id"""
 
 
 def _apply_merge(
@@ -520,23 +546,26 @@ def cluster_scope(con: duckdb.DuckDBPyConnection, scope: Scope, identity: Identi
     _link_by_shared_identifier(con, scope)
     if _attach_by_unique_value(con, scope):
         _merge_along_links(con, scope, "clusters_all", "attached:%", identity)
-    cap = identity.max_cluster_size
-    con.execute(
-        f"""
-        create or replace table {work}.flagged as
+    for table, query in flagged_and_clusters_sql(work, identity.max_cluster_size).items():
+        con.execute(f"create or replace table {table} as {query}")
+
+
+def flagged_and_clusters_sql(work: str, cap: int) -> dict[str, str]:
+    """``{work}.flagged`` (clusters of more than ``cap`` records) and ``{work}.clusters`` (each
+    record's cluster; a flagged cluster's records keep their deterministic clusters), in order."""
+    return {
+        f"{work}.flagged": f"""
         select cluster_id, count(*) as records, now() as flagged_at,
                'more than {cap} records: kept apart, deterministic links only' as reason
-        from {work}.clusters_all group by cluster_id having count(*) > {cap};
-
-        create or replace table {work}.clusters as
+        from {work}.clusters_all group by cluster_id having count(*) > {cap}""",
+        f"{work}.clusters": f"""
         select a.unique_id,
                case when f.cluster_id is null then a.cluster_id
                     else 'flagged:' || d.cluster_id end as cluster_id
         from {work}.clusters_all a
         left join {work}.flagged f using (cluster_id)
-        left join {work}.clusters_deterministic d using (unique_id)
-        """
-    )
+        left join {work}.clusters_deterministic d using (unique_id)""",
+    }
 
 
 def label_parts(con: duckdb.DuckDBPyConnection, scope: Scope) -> str:
@@ -550,11 +579,21 @@ def label_parts(con: duckdb.DuckDBPyConnection, scope: Scope) -> str:
     the pair never takes part in any merge (a household's shared address or e-mail would otherwise
     join its members' parts)."""
     work = scope.work
+    con.execute(f"create or replace table {work}.part_links as {part_links_sql(scope)}")
+    labelled = connected_components(con, scope.records, f"{work}.part_links")
+    con.execute(
+        f"create or replace table {work}.parts as select unique_id, cluster_id as part_id from {labelled}"
+    )
+    return f"{work}.parts"
+
+
+def part_links_sql(scope: Scope) -> str:
+    """The links of ``label_parts``' graph: edges (but those refused for first names) and shared
+    attachment values not ambiguous for good."""
+    work = scope.work
     outside_join, outside_owners = _outside(scope, "u")
     ambiguous = AMBIGUOUS_SQL.replace("kind", "u.kind")
-    con.execute(
-        f"""
-        create or replace table {work}.part_links as
+    return f"""
         with ambiguous as (
             select u.kind, u.value from {work}.values_used u{outside_join} where u.owner
             group by u.kind, u.value
@@ -564,14 +603,7 @@ def label_parts(con: duckdb.DuckDBPyConnection, scope: Scope) -> str:
         where guard is distinct from '{FIRST_NAME_GUARD}'
         union all
         select v.unique_id, min(v.unique_id) over (partition by v.kind, v.value) from {work}.values_used v
-        anti join ambiguous a on a.kind = v.kind and a.value = v.value
-        """
-    )
-    labelled = connected_components(con, scope.records, f"{work}.part_links")
-    con.execute(
-        f"create or replace table {work}.parts as select unique_id, cluster_id as part_id from {labelled}"
-    )
-    return f"{work}.parts"
+        anti join ambiguous a on a.kind = v.kind and a.value = v.value"""
 
 
 def cluster_all(con: duckdb.DuckDBPyConnection, work: str, identity: IdentitySettings) -> Clustering:

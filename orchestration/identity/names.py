@@ -108,22 +108,30 @@ class FirstNameFacts:
         return any(self.compatible(a, b) for a in left for b in right)
 
 
-def first_name_facts(con: duckdb.DuckDBPyConnection, names_sql: str, use_phonetic: bool) -> FirstNameFacts:
-    """Facts for every first name of the relation ``names_sql(first_name)``.
-
-    Needs the standardisation macros and ``identity.first_name_variants`` on ``con``.
-    """
-    rows = con.execute(
-        f"""
+def first_name_facts_sql(names_sql: str) -> str:
+    """Per first name of the relation ``names_sql(first_name)``: its phonetic key and the other
+    members of its variant groups (``identity.first_name_variants``); both engines run it."""
+    return f"""
         with names as (select distinct first_name from ({names_sql}) where first_name is not null)
         select n.first_name, cdp_phonetic(n.first_name),
                list(distinct y.member) filter (where y.member is not null and y.member <> n.first_name)
         from names n
         left join identity.first_name_variants x on x.member = n.first_name
         left join identity.first_name_variants y on y.group_name = x.group_name
-        group by all
-        """
-    ).fetchall()
+        group by n.first_name"""
+
+
+def first_name_facts(con: duckdb.DuckDBPyConnection, names_sql: str, use_phonetic: bool) -> FirstNameFacts:
+    """Facts for every first name of the relation ``names_sql(first_name)``.
+
+    Needs the standardisation macros and ``identity.first_name_variants`` on ``con``.
+    """
+    return facts_from_rows(con.execute(first_name_facts_sql(names_sql)).fetchall(), use_phonetic)
+
+
+def facts_from_rows(rows: Iterable[tuple], use_phonetic: bool) -> FirstNameFacts:
+    """``FirstNameFacts`` from ``first_name_facts_sql``'s rows."""
+    rows = list(rows)
     return FirstNameFacts(
         phonetic={name: key for name, key, _ in rows},
         variants={name: tuple(v) for name, _, v in rows if v},

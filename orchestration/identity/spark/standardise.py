@@ -27,7 +27,7 @@ import pandas as pd  # the UDFs' type hints are read by name (pandas_udf)
 from orchestration.identity.standardise import PLACEHOLDER_EMAIL_LOCAL_PARTS, TITLES
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 # RE2's \s, written out (Java's \s also takes a vertical tab).
 WS = r"[\t\n\f\r ]"
@@ -149,7 +149,9 @@ def register(spark: SparkSession) -> None:
             spark.sql(statement)
 
 
-def register_name_rules(spark: SparkSession, variants: Iterable[tuple[str, str]], use_phonetic: bool) -> None:
+def register_name_rules(
+    spark: SparkSession, variants: Iterable[tuple[str, str]], use_phonetic: bool
+) -> DataFrame:
     """``cdp_names_compatible`` on ``spark``'s session, equal to the DuckDB macro (and the
     ``cdp_first_names_compatible`` and ``cdp_first_names_alike`` it calls): the same rule, null
     where the macro is null.
@@ -160,6 +162,7 @@ def register_name_rules(spark: SparkSession, variants: Iterable[tuple[str, str]]
     every member of its groups, built by the DuckDB path's own query. Jaro-Winkler and
     Damerau-Levenshtein are rapidfuzz's, equal to DuckDB's (``splink_api.register_similarities``);
     the phonetic keys are ``cdp_phonetic``'s, passed in by the SQL function wrapping the Python one.
+    Returns ``identity.first_name_variants`` (``group_name``, ``member``), which the merge reads.
     """
     from pyspark.sql.functions import pandas_udf
 
@@ -168,10 +171,11 @@ def register_name_rules(spark: SparkSession, variants: Iterable[tuple[str, str]]
 
     rows = list(variants)
     spark.createDataFrame(rows, "name string, variant string").createOrReplaceTempView("_variants")
-    groups: dict[str, set[str]] = {}
-    for group_name, member in run_duckdb_sql(spark, FIRST_NAME_VARIANTS_SQL, {}).collect():
-        groups.setdefault(group_name, set()).add(member)
+    table = run_duckdb_sql(spark, FIRST_NAME_VARIANTS_SQL, {}).checkpoint(eager=True)
     spark.catalog.dropTempView("_variants")
+    groups: dict[str, set[str]] = {}
+    for group_name, member in table.collect():
+        groups.setdefault(group_name, set()).add(member)
     members: dict[str, tuple[str, ...]] = {}
     for group in groups.values():
         for member in group:
@@ -238,3 +242,4 @@ def register_name_rules(spark: SparkSession, variants: Iterable[tuple[str, str]]
         "cdp_names_compatible_py(first_l, last_l, first_r, last_r, cdp_phonetic(first_l), "
         "cdp_phonetic(last_l), cdp_phonetic(first_r), cdp_phonetic(last_r))"
     )
+    return table
