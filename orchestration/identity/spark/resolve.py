@@ -86,4 +86,3 @@ def resolve(
     clustered = cluster_all(spark, tables, identity, max_part_clusters)
     step("cluster")
     return SparkResolution({**tables, **clustered}, inputs, saved, scored, seconds)
-
