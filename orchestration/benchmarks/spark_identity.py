@@ -9,7 +9,8 @@ model trained on the records as a first run trains it, written to a temporary fo
 the raw tables, and compares: records (every column), exact links, blocking keys, the prior, the
 scored pairs (set and largest difference of match weight), edges with their guards and refusals,
 clusters (every record's label), flagged clusters, connected parts. Spark's event log is written
-beside ``--out`` (per-stage executor time, shuffle, spill). Prints and writes one JSON document.
+beside ``--out`` (per-stage executor time, shuffle, spill); the largest pull of rows to the driver
+during the Spark run and the driver's peak memory are recorded. Prints and writes one JSON document.
 
 The raw tables reach Spark from DuckDB through the driver (Arrow): a benchmark's shortcut, not
 the way a cluster reads its inputs.
@@ -20,9 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -60,6 +63,47 @@ def _differences(con: duckdb.DuckDBPyConnection, table: str, frame, columns: str
     rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
     con.unregister("_spark")
     return {"rows": rows, "only_duckdb": only_duckdb, "only_spark": only_spark}
+
+
+@contextmanager
+def driver_pulls() -> Iterator[dict]:
+    """While in the block, every pull of rows to the driver (``collect``, ``toArrow``,
+    ``toPandas``: what ``first``, ``take`` and Splink's pandas results go through) is counted, and
+    the driver's resident memory sampled every 0.1 s: ``{"largest": rows, "pulls": n,
+    "peak_rss_mb": MB}``."""
+    from pyspark.sql import DataFrame
+
+    seen = {"largest": 0, "pulls": 0, "peak_rss_mb": 0.0}
+    originals = {name: getattr(DataFrame, name) for name in ("collect", "toArrow", "toPandas")}
+
+    def counted(method):
+        def pull(self, *args, **kwargs):
+            out = method(self, *args, **kwargs)
+            seen["pulls"] += 1
+            seen["largest"] = max(seen["largest"], out.num_rows if hasattr(out, "num_rows") else len(out))
+            return out
+
+        return pull
+
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            status = Path("/proc/self/status").read_text()
+            kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            seen["peak_rss_mb"] = max(seen["peak_rss_mb"], kb / 1024)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    for name, method in originals.items():
+        setattr(DataFrame, name, counted(method))
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        sampler.join()
+        for name, method in originals.items():
+            setattr(DataFrame, name, method)
 
 
 def compare(con: duckdb.DuckDBPyConnection, tables: dict) -> dict[str, dict]:
@@ -126,7 +170,8 @@ def main() -> None:
     read = [f"raw_current.{t}" for t in ("pos_stores", *READ_TABLES)]
     raw = {name: spark.createDataFrame(con.table(name).to_arrow_table()) for name in read}
     started = time.perf_counter()
-    got = resolve_on_spark(spark, raw, identity, saved, log=lambda _: None, max_part_clusters=100_000)
+    with driver_pulls() as driver:
+        got = resolve_on_spark(spark, raw, identity, saved, log=lambda _: None, max_part_clusters=100_000)
     spark_seconds = {"wall": time.perf_counter() - started, **got.seconds}
 
     compared = compare(con, got.tables)
@@ -140,7 +185,9 @@ def main() -> None:
         "compared": compared,
         "identical": all(c["only_duckdb"] == 0 and c["only_spark"] == 0 for c in compared.values()),
         "seconds": {"duckdb": duck_seconds, "spark": spark_seconds},
-        "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # During the Spark resolution only: the largest pull of rows to the driver, the number of
+        # pulls, and the driver's peak resident memory (this process also holds the DuckDB run).
+        "driver": driver,
         "event_log": str(events),
     }
     spark.stop()
