@@ -1,7 +1,8 @@
 """Identity on Spark against identity on DuckDB, on one landing folder: every table of a full run
 compared, and each engine's time per step.
 
-``python -m orchestration.benchmarks.spark_identity LANDING [--master local[2]] [--out FILE]``
+``python -m orchestration.benchmarks.spark_identity LANDING [--master local[2]] [--out FILE]
+[--shuffle-partitions 8]``
 
 Loads the exports into an in-memory DuckDB warehouse, resolves every record there (a full run; the
 model trained on the records as a first run trains it, written to a temporary folder), then runs
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import threading
 import time
@@ -137,6 +137,7 @@ def main() -> None:
     parser.add_argument("landing", type=Path)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--out", type=Path, default=Path("spark_identity.json"))
+    parser.add_argument("--shuffle-partitions", type=int, default=8)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cdp-spark-identity-"))
     identity = load_identity_settings()
@@ -160,7 +161,7 @@ def main() -> None:
         str(work / "checkpoints"),
         {
             "spark.ui.enabled": "false",
-            "spark.sql.shuffle.partitions": os.environ.get("CDP_SPARK_SHUFFLE_PARTITIONS", "8"),
+            "spark.sql.shuffle.partitions": str(args.shuffle_partitions),
             "spark.eventLog.enabled": "true",
             "spark.eventLog.dir": str(events.resolve()),
             "spark.driver.memory": "4g",
