@@ -2,9 +2,9 @@
 records' names can be one person's (``cdp_names_compatible``); the edges with their first-name
 guard (``cluster.edges_sql``, the DuckDB query carried over); and the whole clustering
 (``spark/clustering.py``): every edge with the same guard or refusal, every record in the same
-cluster, the same flagged clusters, attachment values and connected parts. On the tiny
-generated population plus the hand-written identity cases (households, nicknames, swapped names,
-twins), resolved by the DuckDB path."""
+cluster, the same flagged clusters, attachment values and connected parts; a steward's must-link
+included. On the tiny generated population plus the hand-written identity cases (households,
+nicknames, swapped names, twins), resolved by the DuckDB path."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ import pytest
 
 from orchestration.identity.cluster import FIRST_NAME_GUARD, Scope, edges_sql
 from orchestration.identity.config import load_identity_settings
+from orchestration.identity.decisions import MUST_LINK, STEWARD_METHOD, decide, work_tables
 from orchestration.identity.resolution import ResolutionConfig, resolve
 from orchestration.identity.spark.clustering import cluster_all
 from orchestration.identity.spark.splink_api import register_similarities
 from orchestration.identity.spark.sql import run_duckdb_sql
 from orchestration.identity.spark.standardise import register_name_rules
+from orchestration.identity.stable_ids import assign_stable_ids
 from tests.test_identity_cases import load_with_cases
 
 pytestmark = pytest.mark.spark
@@ -30,12 +32,25 @@ pytestmark = pytest.mark.spark
 def resolved(
     generated, spark, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The population plus the cases resolved on DuckDB; the name rules on the Spark session."""
+    """The population plus the cases resolved on DuckDB under one steward must-link; the name rules
+    on the Spark session."""
     con = duckdb.connect()
     load_with_cases(con, generated.landing, tmp_path_factory.mktemp("spark-clustering"))
     identity = load_identity_settings()
     resolve(con, ResolutionConfig(identity), log=lambda _: None, full=True)
-    con.execute("create schema work; create table work.must_links (unique_id_l varchar, unique_id_r varchar)")
+    # A steward's must-link between two records left alone, then the resolution it holds in.
+    assign_stable_ids(con)
+    a, b = [r[0] for r in con.execute(
+        "select min(unique_id) from identity.clusters group by cluster_id having count(*) = 1 "
+        "order by 1 limit 2").fetchall()]  # fmt: skip
+    steward = tmp_path_factory.mktemp("steward") / "decisions.jsonl"
+    decide(con, steward, MUST_LINK, [a], b, "same person", "tester")
+    resolve(con, ResolutionConfig(identity, decisions_file=steward), log=lambda _: None, full=True)
+    assert con.execute(
+        f"select count(distinct cluster_id) from identity.clusters where unique_id in ('{a}', '{b}')"
+    ).fetchall() == [(1,)]
+    con.execute("create schema work")
+    work_tables(con, "work")  # the must-link as the clustering reads it
     register_similarities(spark)
     variants = register_name_rules(spark, identity.first_name_variants, identity.phonetic_first_names)
     yield con, variants  # the Spark frame of identity.first_name_variants, for the merge
@@ -137,6 +152,7 @@ def test_the_clustering_on_spark_is_duckdbs(spark, resolved) -> None:
     assert [(e, g) for e, g in zip(expected, on_spark, strict=True) if e != g] == []
     assert any(str(e[-1]).startswith("conflicting") for e in expected)  # the walk refused some
     assert any(e[4].startswith("attached:") for e in expected)
+    assert any(e[4] == STEWARD_METHOD for e in expected)
     # Clusters: the same records together, and the same labels (each the smallest record, or
     # 'flagged:' and its deterministic cluster's).
     clusters = rows("identity.clusters", "unique_id, cluster_id")

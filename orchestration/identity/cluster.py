@@ -36,6 +36,8 @@ FIRST_NAME_GUARD = "different first names"
 # Clusters holding a value (as owners: named records) from which the value is ambiguous for good:
 # an attachment needs at most one owner, a shared identifier exactly two.
 AMBIGUOUS_OWNERS = {"email": 3, "phone": 3, "name at store": 2}
+# The edges the first clustering joins without a walk: exact identifiers and steward must-links.
+EXACT_LINKS = f"method like 'deterministic:%' or method = '{decisions.STEWARD_METHOD}'"
 # The columns after the two records of a link made by a rule (sure, unweighed, never guarded),
 # typed and named as the edges' (both engines add them to the edges by name or position).
 LINK_COLUMNS = (
@@ -531,8 +533,7 @@ def cluster_scope(con: duckdb.DuckDBPyConnection, scope: Scope, identity: Identi
     _build_edges(con, scope, identity)
     con.execute(
         f"create or replace table {work}.deterministic_links as "
-        "select unique_id_l, unique_id_r, 1.0 as match_probability "
-        f"from {scope.edges} where method like 'deterministic:%' or method = '{decisions.STEWARD_METHOD}'"
+        f"select unique_id_l, unique_id_r, 1.0 as match_probability from {scope.edges} where {EXACT_LINKS}"
     )
     components = connected_components(con, scope.records, f"{work}.deterministic_links")
     con.execute(

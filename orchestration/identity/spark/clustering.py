@@ -72,7 +72,7 @@ def cluster_all(
     t = _Tables(spark, dict(tables))
     scope = Scope.everything(WORK)
     edges = t.keep(scope.edges, t.run(cluster.edges_sql(scope, identity)))
-    exact = edges.where("method like 'deterministic:%' or method = 'steward'").select(
+    exact = edges.where(cluster.EXACT_LINKS).select(
         F.col("unique_id_l").alias("src"), F.col("unique_id_r").alias("dst")
     )
     nodes = t.frames[scope.records].select(F.col("unique_id").alias("id"))
@@ -83,7 +83,8 @@ def cluster_all(
     t.keep(f"{WORK}.values_used", t.run(cluster.values_used_sql(scope)))
     attached = t.run(cluster.attachment_links_sql(scope))
     t.keep(scope.edges, t.frames[scope.edges].unionByName(shared).unionByName(attached))
-    if not attached.isEmpty():
+    # As on DuckDB: the walk continues when there is any link by a shared identifier or attachment.
+    if not (shared.isEmpty() and attached.isEmpty()):
         _merge_along_links(t, scope, "clusters_all", "attached:%", identity, max_part_clusters)
     for table, query in cluster.flagged_and_clusters_sql(WORK, identity.max_cluster_size).items():
         t.keep(table, t.run(query))
