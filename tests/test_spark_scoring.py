@@ -52,7 +52,7 @@ def _levels(saved: dict) -> dict[tuple[str, int], tuple[float, float]]:
 def test_scoring_on_spark_keeps_duckdbs_pairs_with_duckdbs_prior(spark, both) -> None:
     con, duck, on_spark, identity = both
     saved = model.read_model(model.MODEL_PATH)
-    comparisons = scoring.pairs_per_rule(con, duck.plan)
+    comparisons = scoring.pairs_per_rule(train.on_duckdb(con), duck.plan)
     scoring.start_scored_edges(con)
     expected = scoring.score_all(
         con, duck, saved, identity.prior_recall, identity.scored_floor, comparisons, lambda _: None

@@ -454,7 +454,7 @@ def _score(run: _Run, inputs: Inputs, saved: dict | None) -> scoring.Scored:
     else:
         # What each rule compares, for the log and the asset's metadata: a full run's figure. An
         # increment compares only the pairs of its new and changed records (pairs_scored_this_run).
-        comparisons = scoring.pairs_per_rule(run.con, inputs.plan)
+        comparisons = scoring.pairs_per_rule(train.on_duckdb(run.con), inputs.plan)
         run.steps.done("count pairs per rule")
         identity = run.config.identity
         scored = scoring.score_all(

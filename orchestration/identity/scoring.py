@@ -61,9 +61,10 @@ def discard_scored_edges(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("delete from identity.scored_edges")
 
 
-def pairs_per_rule(con: duckdb.DuckDBPyConnection, plan: model.ModelPlan) -> dict[str, int]:
-    """What each blocking rule compares on its own, for the log and the asset's metadata."""
-    counted = train.count_pairs(train.on_duckdb(con), [(name,) for name in plan.blocking_rule_names])
+def pairs_per_rule(value_of: train.ValueOf, plan: model.ModelPlan) -> dict[str, int]:
+    """What each blocking rule compares on its own, for the log and the asset's metadata (counted on
+    either engine: ``train.ValueOf``)."""
+    counted = train.count_pairs(value_of, [(name,) for name in plan.blocking_rule_names])
     return dict(zip(plan.blocking_rule_names, counted, strict=True))
 
 

@@ -20,6 +20,7 @@ from orchestration.identity.scoring import (
     PROBABILITY_SQL,
     REFINE_MARGIN_BITS,
     Scored,
+    pairs_per_rule,
     refined_weight_sql,
     threshold_weight,
 )
@@ -76,13 +77,7 @@ def score_all(
 
     plan, named = inputs.plan, inputs.plan.records
     value_of = sql.value_of(spark)
-    comparisons = dict(
-        zip(
-            plan.blocking_rule_names,
-            train.count_pairs(value_of, [(name,) for name in plan.blocking_rule_names]),
-            strict=True,
-        )
-    )
+    comparisons = pairs_per_rule(value_of, plan)
     scorer = spark_linker(inputs.tables, model.fit_to_plan(saved, plan))
     started = time.perf_counter()
     prior = train.estimate_prior(
